@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything Forge and its tests need on a fresh Debian machine, skipping
+# whatever is already there: the npm dependencies, and from Debian's packages
+# caddy (the router), promtool (alert rule checks), git (webhook deploys),
+# chromium (dashboard browser test) and util-linux's unshare (sandbox).
+# Safe to run again. Set FORGE_SETUP_SKIP_SYSTEM=1 to install only npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x node_modules/.bin/tsx ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies (better-sqlite3 compiles from source: about 2 minutes)"
+  npm ci --no-audit --no-fund
+fi
+
+if [ "${FORGE_SETUP_SKIP_SYSTEM:-0}" = "1" ]; then exit 0; fi
+
+missing=()
+command -v caddy >/dev/null 2>&1 || missing+=(caddy)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v git >/dev/null 2>&1 || missing+=(git)
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != "0" ] && ! command -v sudo >/dev/null 2>&1; then
+    echo "setup: missing system packages: ${missing[*]}; install them with: apt-get install ${missing[*]}" >&2
+    exit 0
+  fi
+  SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"
+  echo "setup: installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >/dev/null
+  # Services these packages would start are not wanted: Forge runs caddy itself.
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

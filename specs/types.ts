@@ -1,0 +1,64 @@
+// The normalized service spec: the one shape every room consumes. The YAML a
+// person writes (see schemas/service.schema.json) is mapped onto this by
+// specs/normalize.ts; units are resolved, defaults filled in, aliases merged.
+
+export type ProviderName = 'agent' | 'fly' | 'cloud';
+export type CpuKind = 'shared' | 'performance';
+
+export interface HealthSpec {
+  /** 'http' probes `path`; 'tcp' only checks that the port accepts connections (used when a spec turns health off). */
+  type: 'http' | 'tcp';
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+}
+
+export interface ResourceSpec {
+  memoryMb: number;
+  /** CPU count: fractional for agents (0.5), the tier's count for Fly (shared-2x → 2). */
+  cpus: number;
+  cpuKind: CpuKind;
+}
+
+export interface BuildSpec {
+  /** Shell commands run in order in the source directory (agent builds). */
+  commands: string[];
+  /** A Dockerfile path relative to the source directory (Fly source deploys). */
+  dockerfile?: string;
+}
+
+export interface ServiceSpec {
+  name: string;
+  provider: ProviderName;
+  runtime?: string;
+  /** Image mode: a container image reference. Exclusive with build/run. */
+  image?: string;
+  build?: BuildSpec;
+  /** Source mode: the command that starts the app, run through /bin/sh -c with $PORT set. */
+  run?: { command: string };
+  /** Absolute directory holding the service's source (source mode only). */
+  sourceDir?: string;
+  port: number;
+  resources: ResourceSpec;
+  region: string;
+  /** Plain, non-secret values. Secret values never appear in a spec. */
+  env: Record<string, string>;
+  /** Names of secrets whose values live only in the encrypted store. Sorted. */
+  secrets: string[];
+  replicas: number;
+  /** Extra host names routed to the service, sorted. */
+  domains: string[];
+  autoStop: boolean;
+  health: HealthSpec;
+}
+
+export const SPEC_DEFAULTS = {
+  provider: 'agent' as ProviderName,
+  port: 8080,
+  memoryMb: 512,
+  cpuTier: 'shared-1x',
+  region: 'iad',
+  replicas: 1,
+  health: { type: 'http' as const, path: '/health', intervalMs: 10_000, timeoutMs: 3_000, retries: 3 },
+};
