@@ -1,0 +1,33 @@
+// What every command returns, and the shared ways of turning outcomes into it.
+
+import type { ForgeError } from '../specs/errors.ts';
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Exit codes: 0 success, 1 the thing checked or done failed, 2 the command line itself was wrong. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export function exitCodeFor(error: ForgeError): number {
+  return error.code === 'E_USAGE' ? EXIT.usage : EXIT.failed;
+}
+
+export function success(stdout: string): CliResult {
+  return { exitCode: EXIT.ok, stdout, stderr: '' };
+}
+
+/** A usage mistake: the reason, then the usage line that would have been right. */
+export function usageFailure(reason: string, usage: string): CliResult {
+  return { exitCode: EXIT.usage, stdout: '', stderr: `${reason}\n${usage}\n` };
+}
+
+export function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+export function toJsonText(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}

@@ -1,0 +1,123 @@
+// Cross-field rules the schema cannot say. Each rule reads the raw spec (as
+// parsed, before normalization) and returns issues; each one checks the types
+// it relies on and stays silent otherwise, since the schema reports those.
+
+import { SPEC_DEFAULTS } from './types.ts';
+import { parseDurationMs, parseMemoryMb } from './units.ts';
+import { show } from './messages.ts';
+import type { SpecIssue } from './problems.ts';
+
+type Raw = Record<string, unknown>;
+export type SpecRule = (raw: Raw) => SpecIssue[];
+
+const MEMORY_MIN_MB = 256;
+const MEMORY_MAX_MB = 8192;
+
+function record(value: unknown): Raw | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Raw) : undefined;
+}
+
+/** A service runs an image or is built from source, never both. */
+export function imageExcludesSource(raw: Raw): SpecIssue[] {
+  if (raw.image === undefined) return [];
+  return (['source', 'build', 'run'] as const)
+    .filter((key) => raw[key] !== undefined)
+    .map((key) => ({ path: [key], at: 'key' as const, message: `\`${key}\` cannot be used with \`image\`: a service runs an image or is built from source, not both` }));
+}
+
+/** Source mode needs the command that starts the app, unless a Dockerfile says it. */
+export function sourceNeedsRunCommand(raw: Raw): SpecIssue[] {
+  if (raw.image !== undefined) return [];
+  const run = record(raw.run);
+  const build = record(raw.build);
+  if (run?.command !== undefined || build?.dockerfile !== undefined) return [];
+  if (raw.run === undefined && raw.build === undefined) {
+    return [{ path: [], message: 'a service needs `image` (image mode) or `run.command` (source mode)' }];
+  }
+  if (raw.run !== undefined && run === undefined) return []; // wrong type: the schema says so
+  return [{ path: ['run', 'command'], message: 'missing required key `command`: source mode needs the command that starts the service' }];
+}
+
+export function buildNeedsCommandsOrDockerfile(raw: Raw): SpecIssue[] {
+  const build = record(raw.build);
+  if (build === undefined || build.commands !== undefined || build.dockerfile !== undefined) return [];
+  return [{ path: ['build'], message: 'should have `commands`, `dockerfile` or both' }];
+}
+
+/** `run.port` is an alias of `port`; two different values cannot both be meant. */
+export function portAliasConflict(raw: Raw): SpecIssue[] {
+  const runPort = record(raw.run)?.port;
+  if (typeof raw.port !== 'number' || typeof runPort !== 'number' || raw.port === runPort) return [];
+  return [{ path: ['run', 'port'], message: `\`run.port\` is ${runPort} but \`port\` is ${raw.port}; they mean the same, give one` }];
+}
+
+/** `resources.memory` is an alias of `memory`; compared after unit conversion, so 1Gi equals 1024. */
+export function memoryConflict(raw: Raw): SpecIssue[] {
+  const nested = record(raw.resources)?.memory;
+  const top = parseMemoryMb(raw.memory);
+  const alias = parseMemoryMb(nested);
+  if (top === undefined || alias === undefined || top === alias) return [];
+  return [{ path: ['resources', 'memory'], message: `\`resources.memory\` is ${alias} MB but \`memory\` is ${top} MB; they mean the same, give one` }];
+}
+
+/** A fractional CPU count (agents) and a Fly tier describe the CPU twice. */
+export function cpuConflict(raw: Raw): SpecIssue[] {
+  if (raw.cpu === undefined || record(raw.resources)?.cpu === undefined) return [];
+  return [{ path: ['resources', 'cpu'], message: '`resources.cpu` (a CPU count for agents) and `cpu` (a Fly tier) cannot both be given' }];
+}
+
+/** Unit strings pass the schema's pattern; their size is only known after conversion. */
+export function memoryInRange(raw: Raw): SpecIssue[] {
+  const places: [string[], unknown][] = [[['memory'], raw.memory], [['resources', 'memory'], record(raw.resources)?.memory]];
+  const issues: SpecIssue[] = [];
+  for (const [path, value] of places) {
+    // Only sizes in the accepted form; the schema reports any other.
+    if (typeof value !== 'string' || !/^[0-9]+(\.[0-9]+)?(M|Mi|MB|G|Gi|GB)?$/.test(value)) continue;
+    const mb = parseMemoryMb(value);
+    if (mb === undefined) issues.push({ path, message: `${show(value)} is not a whole number of MB` });
+    else if (mb < MEMORY_MIN_MB || mb > MEMORY_MAX_MB) {
+      issues.push({ path, message: `${show(value)} is ${mb} MB, out of range (${MEMORY_MIN_MB}..${MEMORY_MAX_MB} MB)` });
+    }
+  }
+  return issues;
+}
+
+/** A zero interval would spin; a zero timeout could never pass. */
+export function durationsPositive(raw: Raw): SpecIssue[] {
+  const health = record(raw.health);
+  if (health === undefined) return [];
+  return (['interval', 'timeout'] as const)
+    .filter((key) => parseDurationMs(health[key]) === 0)
+    .map((key) => ({ path: ['health', key], message: 'should be longer than 0' }));
+}
+
+/** A check that may take longer than the gap between checks would overlap the next one. */
+export function healthTimeoutBelowInterval(raw: Raw): SpecIssue[] {
+  const health = record(raw.health);
+  if (health === undefined) return [];
+  const interval = health.interval === undefined ? SPEC_DEFAULTS.health.intervalMs : parseDurationMs(health.interval);
+  const timeout = health.timeout === undefined ? SPEC_DEFAULTS.health.timeoutMs : parseDurationMs(health.timeout);
+  if (interval === undefined || timeout === undefined || interval === 0 || timeout === 0 || timeout < interval) return [];
+  const intervalText = health.interval === undefined ? `${interval / 1000}s, the default` : String(health.interval);
+  const path = health.timeout === undefined ? ['health', 'interval'] : ['health', 'timeout'];
+  const timeoutText = health.timeout === undefined ? `${timeout / 1000}s, the default` : String(health.timeout);
+  return [{ path, message: `the timeout (${timeoutText}) should be shorter than the interval (${intervalText})` }];
+}
+
+export const SPEC_RULES: readonly SpecRule[] = [
+  imageExcludesSource,
+  sourceNeedsRunCommand,
+  buildNeedsCommandsOrDockerfile,
+  portAliasConflict,
+  memoryConflict,
+  cpuConflict,
+  memoryInRange,
+  durationsPositive,
+  healthTimeoutBelowInterval,
+];
+
+/** Every rule's issues for a spec whose top level is a mapping. */
+export function ruleIssues(raw: unknown): SpecIssue[] {
+  const top = record(raw);
+  return top === undefined ? [] : SPEC_RULES.flatMap((rule) => rule(top));
+}
