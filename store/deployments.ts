@@ -1,0 +1,82 @@
+// Deployments triggered by GitHub pushes; the delivery id makes redeliveries harmless.
+
+import type { Db } from './db.ts';
+import type { DeploymentRow, DeploymentState } from './rows.ts';
+import { type Clock, iso, newId } from './util.ts';
+
+export interface DeploymentInput {
+  deliveryId: string;
+  repo: string;
+  branch: string;
+  sha: string;
+  message?: string | null;
+}
+
+interface DeploymentRecord {
+  id: string;
+  delivery_id: string;
+  repo: string;
+  branch: string;
+  sha: string;
+  state: DeploymentState;
+  message: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+function toRow(r: DeploymentRecord): DeploymentRow {
+  return {
+    id: r.id,
+    deliveryId: r.delivery_id,
+    repo: r.repo,
+    branch: r.branch,
+    sha: r.sha,
+    state: r.state,
+    message: r.message,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function createDeploymentsStore(db: Db, clock: Clock) {
+  const insert = db.prepare<Record<string, unknown>, DeploymentRecord>(
+    `INSERT INTO deployments (id, delivery_id, repo, branch, sha, state, message, created_at, updated_at)
+     VALUES (@id, @deliveryId, @repo, @branch, @sha, 'pending', @message, @now, @now)
+     ON CONFLICT (delivery_id) DO NOTHING
+     RETURNING *`,
+  );
+  const setState = db.prepare(
+    'UPDATE deployments SET state = @state, message = @message, updated_at = @now WHERE id = @id',
+  );
+  const one = db.prepare<[string], DeploymentRecord>('SELECT * FROM deployments WHERE id = ?');
+  const byDelivery = db.prepare<[string], DeploymentRecord>('SELECT * FROM deployments WHERE delivery_id = ?');
+  const newest = db.prepare<[number], DeploymentRecord>(
+    'SELECT * FROM deployments ORDER BY created_at DESC, rowid DESC LIMIT ?',
+  );
+
+  return {
+    /** A new `pending` deployment, or null when this delivery id was seen before (a redelivery). */
+    create(input: DeploymentInput): DeploymentRow | null {
+      const row = insert.get({ ...input, message: input.message ?? null, id: newId('dep'), now: iso(clock()) });
+      return row ? toRow(row) : null;
+    },
+    /** False when no such deployment. `message` replaces the previous one (null clears it). */
+    setState(id: string, state: DeploymentState, message: string | null = null): boolean {
+      return setState.run({ id, state, message, now: iso(clock()) }).changes > 0;
+    },
+    get(id: string): DeploymentRow | null {
+      const r = one.get(id);
+      return r ? toRow(r) : null;
+    },
+    getByDelivery(deliveryId: string): DeploymentRow | null {
+      const r = byDelivery.get(deliveryId);
+      return r ? toRow(r) : null;
+    },
+    /** Newest first. */
+    list(limit = 100): DeploymentRow[] {
+      return newest.all(limit).map(toRow);
+    },
+  };
+}
+
+export type DeploymentsStore = ReturnType<typeof createDeploymentsStore>;

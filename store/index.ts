@@ -1,0 +1,108 @@
+// The store: one SQLite database, one sub-store per table group. The only room that writes SQL.
+
+import { mkdirSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { createAgentsStore } from './agents.ts';
+import { createApiKeysStore } from './apikeys.ts';
+import { createAuditStore } from './audit.ts';
+import { type Db, openDatabase } from './db.ts';
+import { createDeploymentsStore } from './deployments.ts';
+import { DEFAULT_EVENT_RETENTION, createEventsStore } from './events.ts';
+import { createReleasesStore } from './releases.ts';
+import { createSecretsStore } from './secrets.ts';
+import { createServicesStore } from './services.ts';
+import { createStatusStore } from './status.ts';
+import { DEFAULT_TASK_LOG_RETENTION, createTasksStore } from './tasks.ts';
+import type { Clock } from './util.ts';
+
+export { openDatabase, resolveDataDir, migrate } from './db.ts';
+export type { Db } from './db.ts';
+export { planUpsert } from './services.ts';
+export type { Clock } from './util.ts';
+export type * from './types.ts';
+export type * from './rows.ts';
+export type { UpsertInput, UpsertPlan, DesiredState } from './services.ts';
+export type { StatusInput } from './status.ts';
+export type { EventInput, EventListOptions } from './events.ts';
+export type { ReleaseInput } from './releases.ts';
+export type { SecretInput } from './secrets.ts';
+export type { EnqueueInput } from './tasks.ts';
+export type { RegisterInput, HeartbeatInput } from './agents.ts';
+export type { AuditInput } from './audit.ts';
+export type { DeploymentInput } from './deployments.ts';
+export type { ApiKeyInput } from './apikeys.ts';
+
+/** The database file's name inside a data dir. */
+export const DATABASE_FILE = 'forge.db';
+
+export interface StoreOptions {
+  /** Epoch ms for timestamps; tests pin it. Lease and heartbeat calls take `now` explicitly. */
+  clock?: Clock;
+  /** Events kept per service (newest); default 200. */
+  eventRetention?: number;
+  /** Log lines kept per task (newest); default 2000. */
+  taskLogRetention?: number;
+}
+
+export interface Store {
+  /** Where the database lives (`:memory:` for an in-memory store). */
+  readonly path: string;
+  readonly services: ReturnType<typeof createServicesStore>;
+  readonly status: ReturnType<typeof createStatusStore>;
+  readonly events: ReturnType<typeof createEventsStore>;
+  readonly releases: ReturnType<typeof createReleasesStore>;
+  readonly secrets: ReturnType<typeof createSecretsStore>;
+  readonly tasks: ReturnType<typeof createTasksStore>;
+  readonly agents: ReturnType<typeof createAgentsStore>;
+  readonly audit: ReturnType<typeof createAuditStore>;
+  readonly deployments: ReturnType<typeof createDeploymentsStore>;
+  readonly apiKeys: ReturnType<typeof createApiKeysStore>;
+  /**
+   * Runs `fn` in one IMMEDIATE transaction (nested calls become savepoints): all its writes
+   * land together or not at all. `fn` must be synchronous; a thrown error rolls back.
+   */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}
+
+/**
+ * Where the database file is for `pathOrDir`: `:memory:` as is; a path ending in .db, .sqlite or
+ * .sqlite3 that is not a directory is the file itself; anything else is a data dir (created with
+ * mode 0700) holding forge.db.
+ */
+export function databasePath(pathOrDir: string): string {
+  if (pathOrDir === ':memory:') return pathOrDir;
+  const isDir = statSync(pathOrDir, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  if (!isDir && ['.db', '.sqlite', '.sqlite3'].includes(extname(pathOrDir))) return pathOrDir;
+  mkdirSync(pathOrDir, { recursive: true, mode: 0o700 });
+  return join(pathOrDir, DATABASE_FILE);
+}
+
+export function openStore(pathOrDir: string, options: StoreOptions = {}): Store {
+  const path = databasePath(pathOrDir);
+  return createStore(openDatabase(path), path, options);
+}
+
+/** Builds the sub-stores over an open, migrated database (see openDatabase). */
+export function createStore(db: Db, path: string, options: StoreOptions = {}): Store {
+  const clock = options.clock ?? Date.now;
+  return {
+    path,
+    services: createServicesStore(db, clock),
+    status: createStatusStore(db, clock),
+    events: createEventsStore(db, clock, options.eventRetention ?? DEFAULT_EVENT_RETENTION),
+    releases: createReleasesStore(db, clock),
+    secrets: createSecretsStore(db, clock),
+    tasks: createTasksStore(db, clock, options.taskLogRetention ?? DEFAULT_TASK_LOG_RETENTION),
+    agents: createAgentsStore(db, clock),
+    audit: createAuditStore(db, clock),
+    deployments: createDeploymentsStore(db, clock),
+    apiKeys: createApiKeysStore(db, clock),
+    transaction<T>(fn: () => T): T {
+      return db.transaction(fn).immediate();
+    },
+    close(): void {
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { tempStore, type TempStore, T0 } from './helpers.ts';
+
+describe('events', () => {
+  let t: TempStore | undefined;
+  afterEach(() => t?.cleanup());
+
+  test('append returns the row; list is oldest first', () => {
+    t = tempStore();
+    const e = t.store.events.append('web', { type: 'Warning', reason: 'BackOff', message: 'restarting' });
+    assert.deepEqual(e, { id: e.id, name: 'web', time: new Date(T0).toISOString(), type: 'Warning', reason: 'BackOff', message: 'restarting' });
+    t.store.events.append('web', { type: 'Normal', reason: 'Started', message: 'up' });
+    assert.deepEqual(t.store.events.list('web').map((r) => r.reason), ['BackOff', 'Started']);
+  });
+
+  test('keeps the newest N per service and leaves other services alone', () => {
+    t = tempStore({ eventRetention: 5 });
+    for (let i = 0; i < 12; i++) t.store.events.append('web', { type: 'Normal', reason: 'R', message: `m${i}` });
+    for (let i = 0; i < 3; i++) t.store.events.append('api', { type: 'Normal', reason: 'R', message: `a${i}` });
+    assert.deepEqual(t.store.events.list('web', { limit: 100 }).map((r) => r.message), ['m7', 'm8', 'm9', 'm10', 'm11']);
+    assert.deepEqual(t.store.events.list('api').map((r) => r.message), ['a0', 'a1', 'a2']);
+    assert.equal(t.db.prepare(`SELECT count(*) FROM events WHERE name = 'web'`).pluck().get(), 5);
+  });
+
+  test('default retention is 200', () => {
+    t = tempStore();
+    for (let i = 0; i < 230; i++) t.store.events.append('web', { type: 'Normal', reason: 'R', message: `m${i}` });
+    const all = t.store.events.list('web', { limit: 1000 });
+    assert.equal(all.length, 200);
+    assert.equal(all[0]?.message, 'm30');
+  });
+
+  test('limit returns the newest; afterId follows from a point', () => {
+    t = tempStore();
+    const ids = Array.from({ length: 6 }, (_, i) => t!.store.events.append('web', { type: 'Normal', reason: 'R', message: `m${i}` }).id);
+    assert.deepEqual(t.store.events.list('web', { limit: 2 }).map((r) => r.message), ['m4', 'm5']);
+    assert.deepEqual(t.store.events.list('web', { afterId: ids[2]!, limit: 2 }).map((r) => r.message), ['m3', 'm4']);
+    assert.deepEqual(t.store.events.list('web', { afterId: ids[5]! }), []);
+  });
+
+  test('long messages are capped', () => {
+    t = tempStore();
+    const e = t.store.events.append('web', { type: 'Normal', reason: 'R', message: 'x'.repeat(10_000) });
+    assert.equal(e.message.length, 4_096);
+  });
+});
