@@ -1,0 +1,291 @@
+// Pure: what must happen for one service key to make what is observed equal to
+// what is desired. Data in, data out: no clock reads, no I/O, no retries (the
+// loop owns backoff; the controller executes the actions through a provider).
+//
+// Output order is fixed so `forge diff`, events and tests read the same way:
+//   1. destroy of single instances (scale-down and duplicates), highest slot first, then by id
+//   2. error (alone: a refused change emits nothing else for that key)
+//   3. create, by slot
+//   4. update / replace, by slot
+//   5. start / stop, by slot
+// A pass with nothing to do returns exactly one noop.
+//
+// An `update` with `changed: []` is a relabel: the instance already runs an
+// equivalent spec under another hash (e.g. only `replicas` changed). Providers
+// must treat it as a label/metadata write, never a restart. It is emitted only
+// for providers with `updateInPlace`; others keep the old label (never a
+// replace just for a label).
+
+import type {
+  Action, Desired, Observed, ObservedInstance, ProviderCapabilities,
+} from '../providers/types.ts';
+import { changedFields, isInPlaceChange } from './spec-fields.ts';
+
+export interface DiffOptions {
+  /**
+   * Spec hashes of releases that already failed. Nothing is created, updated or
+   * replaced toward such a hash: the previous release keeps serving until the
+   * spec changes again.
+   */
+  badHashes?: ReadonlySet<string>;
+}
+
+type ActionOf<K extends Action['kind']> = Extract<Action, { kind: K }>;
+
+/** A destroy of one instance, tagged with why (bad releases keep duplicates' cleanup only). */
+interface ExtraInstance {
+  instance: ObservedInstance;
+  why: 'scale-down' | 'duplicate' | 'bad-slot';
+  reason: string;
+}
+
+/**
+ * @param now passed in by the caller (never read from a clock); diff decides
+ *   nothing by time today, the parameter keeps the signature stable for callers.
+ */
+export function diff(
+  desired: Desired | null,
+  observed: Observed | null,
+  caps: ProviderCapabilities,
+  now: number,
+  opts: DiffOptions = {},
+): Action[] {
+  void now;
+  const key = desired?.key ?? observed?.key ?? '';
+  const instances = observed?.instances ?? [];
+
+  if (desired === null || desired.deleting) return teardown(key, desired, instances);
+
+  if (isSettled(desired, instances) && !opts.badHashes?.has(desired.hash)) return [{ kind: 'noop', key, reason: 'up to date' }];
+
+  const refusal = regionRefusal(desired, instances);
+  if (refusal) return [refusal];
+
+  const bad = opts.badHashes?.has(desired.hash) ?? false;
+  const { kept, extras } = assignSlots(desired, instances, bad);
+  const destroys = extras.sort(byExtraOrder).map((extra): ActionOf<'destroy'> & { why: ExtraInstance['why'] } => ({
+    kind: 'destroy', key, instanceId: extra.instance.id, reason: extra.reason, why: extra.why,
+  }));
+  const creates: Action[] = [];
+  const changes: Action[] = [];
+  const power: Action[] = [];
+  const waiting: string[] = [];
+  const replicas = slotCount(desired);
+
+  for (let slot = 0; slot < replicas; slot += 1) {
+    const instance = kept.get(slot);
+    if (desired.state === 'stopped') {
+      if (instance && instance.state !== 'stopped' && instance.state !== 'stopping') {
+        power.push({ kind: 'stop', key, instanceId: instance.id, reason: `service is stopped; replica ${slot} is ${instance.state}` });
+      }
+      continue; // a stopped service runs nothing: missing or stale replicas wait for start
+    }
+    if (!instance) {
+      creates.push({
+        kind: 'create', key, replica: slot, spec: desired.spec, hash: desired.hash, generation: desired.generation,
+        reason: `replica ${slot} of ${replicas} is missing`,
+      });
+      continue;
+    }
+    planRunningSlot(desired, instance, slot, caps, changes, power, waiting);
+  }
+
+  let actions: Action[] = [...destroys.map(stripWhy), ...creates, ...changes, ...power];
+  if (bad) {
+    // Only cleanup that moves nothing toward the failed release survives.
+    actions = [
+      ...destroys.filter((d) => d.why === 'duplicate' || d.why === 'bad-slot').map(stripWhy),
+      ...power.filter((a) => a.kind === 'stop'),
+    ];
+    if (actions.length === 0) {
+      return [{
+        kind: 'noop', key, blockedBy: 'bad-release',
+        reason: `release ${shortHash(desired.hash)} (generation ${desired.generation}) failed; ` +
+          'waiting for a spec change while the previous release keeps serving',
+      }];
+    }
+    return actions;
+  }
+  if (actions.length > 0) return actions;
+  const reason = waiting.length === 0 ? 'up to date' : `nothing to do; waiting for ${waiting.join(', ')}`;
+  return [{ kind: 'noop', key, reason }];
+}
+
+/** True when a diff result asks for no work: only noop actions. */
+export function isNoop(actions: readonly Action[]): boolean {
+  return actions.every((action) => action.kind === 'noop');
+}
+
+/**
+ * The common case of a resync pass, checked without allocating: exactly one
+ * instance per slot, all on the desired hash and region, all in the desired run
+ * state. Anything else takes the full path, which reaches the same answer.
+ */
+function isSettled(desired: Desired, instances: readonly ObservedInstance[]): boolean {
+  const replicas = slotCount(desired);
+  if (instances.length !== replicas) return false;
+  const wantRunning = desired.state === 'running';
+  let seen = 0;
+  for (const instance of instances) {
+    const slot = instance.replica;
+    if (instance.hash !== desired.hash || instance.region !== desired.spec.region) return false;
+    if (wantRunning ? instance.state !== 'running' : instance.state !== 'stopped' && instance.state !== 'stopping') return false;
+    if (!Number.isInteger(slot) || slot < 0 || slot >= replicas || slot >= 31 || (seen & (1 << slot)) !== 0) return false;
+    seen |= 1 << slot;
+  }
+  return true;
+}
+
+function teardown(key: string, desired: Desired | null, instances: readonly ObservedInstance[]): Action[] {
+  if (instances.length === 0) return [{ kind: 'noop', key, reason: 'nothing to delete' }];
+  const reason = desired === null
+    ? `orphan: ${instances.length} instance(s) labelled ${key} but no service is desired`
+    : `service is being deleted: destroying ${instances.length} instance(s)`;
+  return [{ kind: 'destroy', key, reason }];
+}
+
+function regionRefusal(desired: Desired, instances: readonly ObservedInstance[]): Action | null {
+  const wanted = desired.spec.region;
+  const elsewhere = [...new Set(instances.map((i) => i.region).filter((r) => !sameRegion(r, wanted)))].sort();
+  if (elsewhere.length === 0) return null;
+  return {
+    kind: 'error', key: desired.key, code: 'E_REGION_IMMUTABLE',
+    reason: `region is immutable: instances run in ${elsewhere.join(', ')} but the spec asks for ${wanted}; ` +
+      `delete the service (forge delete ${desired.key}) and deploy it again to move it`,
+  };
+}
+
+function sameRegion(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
+}
+
+function slotCount(desired: Desired): number {
+  const n = desired.spec.replicas;
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+/** One instance per wanted slot; everything else (beyond replicas, duplicates, bad slot numbers) is extra. */
+function assignSlots(desired: Desired, instances: readonly ObservedInstance[], bad: boolean) {
+  const replicas = slotCount(desired);
+  const bySlot = new Map<number, ObservedInstance[]>();
+  const extras: ExtraInstance[] = [];
+  for (const instance of instances) {
+    const slot = instance.replica;
+    if (!Number.isInteger(slot) || slot < 0) {
+      extras.push({ instance, why: 'bad-slot', reason: `instance has no valid replica slot (${slot})` });
+    } else if (slot >= replicas) {
+      extras.push({ instance, why: 'scale-down', reason: `scale down: replica ${slot} is beyond replicas=${replicas}` });
+    } else {
+      bySlot.set(slot, [...(bySlot.get(slot) ?? []), instance]);
+    }
+  }
+  const kept = new Map<number, ObservedInstance>();
+  for (const [slot, group] of bySlot) {
+    const [best, ...rest] = [...group].sort((a, b) => compareKeepers(a, b, desired.hash, bad));
+    if (!best) continue;
+    kept.set(slot, best);
+    for (const instance of rest) {
+      extras.push({ instance, why: 'duplicate', reason: `duplicate in replica slot ${slot}: keeping ${best.id}` });
+    }
+  }
+  return { kept, extras };
+}
+
+/**
+ * Which instance of a crowded slot to keep: current hash, then running and
+ * healthy, then not failed, then lowest id. When the desired release is bad,
+ * its instances rank last: the previous release is the one that keeps serving.
+ */
+function compareKeepers(a: ObservedInstance, b: ObservedInstance, hash: string, bad: boolean): number {
+  const rank = (i: ObservedInstance) => [
+    (i.hash === hash) === !bad ? 0 : 1,
+    i.state === 'running' && i.health === 'healthy' ? 0 : 1,
+    i.state === 'failed' ? 1 : 0,
+  ];
+  const ra = rank(a);
+  const rb = rank(b);
+  for (let k = 0; k < ra.length; k += 1) {
+    const d = (ra[k] ?? 0) - (rb[k] ?? 0);
+    if (d !== 0) return d;
+  }
+  return compareIds(a.id, b.id);
+}
+
+function planRunningSlot(
+  desired: Desired, instance: ObservedInstance, slot: number, caps: ProviderCapabilities,
+  changes: Action[], power: Action[], waiting: string[],
+): void {
+  const { key, spec, hash, generation } = desired;
+  const changed = changesOf(desired, instance);
+  const target = { key, instanceId: instance.id, replica: slot, spec, hash, generation };
+
+  if (instance.state === 'failed') {
+    // Updating a failed instance in place would not revive it: always a new one.
+    const why = instance.reason ?? 'no reason reported';
+    const reason = changed.length === 0
+      ? `replica ${slot} failed: ${why}`
+      : `replica ${slot} failed (${why}) and its spec changed: ${changed.join(', ')}`;
+    changes.push({ kind: 'replace', ...target, changed, reason });
+    return;
+  }
+  if (changed.length > 0) {
+    if (caps.updateInPlace && isInPlaceChange(changed)) {
+      changes.push({ kind: 'update', ...target, changed, reason: `spec changed, updating in place: ${changed.join(', ')}` });
+      if (instance.state === 'stopped' || instance.state === 'stopping') {
+        power.push({ kind: 'start', key, instanceId: instance.id, reason: `service is running; replica ${slot} is ${instance.state}` });
+      }
+    } else {
+      const why = changed[0] === 'spec'
+        ? `runs release ${shortHash(instance.hash)} (spec unknown), desired ${shortHash(hash)}`
+        : `spec changed: ${changed.join(', ')}; ${caps.updateInPlace ? 'needs a new instance' : 'provider cannot update in place'}`;
+      changes.push({ kind: 'replace', ...target, changed, reason: `replica ${slot} ${why}` });
+    }
+    return;
+  }
+  if (instance.hash !== hash && caps.updateInPlace) {
+    // Same meaning under another label (a scale-only change, a hand-edited label):
+    // a label-only update, so release tracking and cutover see the current hash.
+    changes.push({
+      kind: 'update', ...target, changed: [],
+      reason: `replica ${slot} runs an equivalent spec labelled ${shortHash(instance.hash)}: relabel only, no restart`,
+    });
+  }
+  if (instance.state === 'stopped' || instance.state === 'stopping') {
+    power.push({ kind: 'start', key, instanceId: instance.id, reason: `service is running; replica ${slot} is ${instance.state}` });
+  } else if (instance.state === 'creating' || instance.state === 'starting') {
+    waiting.push(`replica ${slot} (${instance.state})`);
+  }
+}
+
+/**
+ * What differs between the instance and the desired spec; empty when it runs
+ * the same thing. An instance whose hash differs but whose spec compares equal
+ * (only `replicas` changed, defaults spelled differently, a tampered label)
+ * needs no restart: at most a relabel.
+ */
+function changesOf(desired: Desired, instance: ObservedInstance): string[] {
+  if (instance.hash === desired.hash) return [];
+  if (!instance.spec) return ['spec'];
+  return changedFields(instance.spec, desired.spec);
+}
+
+/** Highest slot first (scale down from the top), then by id; invalid slots first of all. */
+function byExtraOrder(a: ExtraInstance, b: ExtraInstance): number {
+  const slot = (e: ExtraInstance) => (e.why === 'bad-slot' ? Number.POSITIVE_INFINITY : e.instance.replica);
+  const d = slot(b) - slot(a);
+  if (d !== 0 && !Number.isNaN(d)) return d;
+  return compareIds(a.instance.id, b.instance.id);
+}
+
+function stripWhy<T extends { why?: unknown }>(action: T): Omit<T, 'why'> {
+  const { why: _why, ...rest } = action;
+  return rest;
+}
+
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function shortHash(hash: string): string {
+  return hash.slice(0, 12);
+}
