@@ -67,7 +67,8 @@ export type Action =
   | (ActionBase & { kind: 'stop'; instanceId: string })
   /** Without instanceId: tear down everything the service owns remotely (its app, all instances). */
   | (ActionBase & { kind: 'destroy'; instanceId?: string })
-  | (ActionBase & { kind: 'noop' })
+  /** `blockedBy: 'bad-release'`: the desired release already failed; nothing rolls toward it until the spec changes. */
+  | (ActionBase & { kind: 'noop'; blockedBy?: 'bad-release' })
   /** A change the reconciler refuses (region change). Terminal: not retried until the spec changes. */
   | (ActionBase & { kind: 'error'; code: 'E_REGION_IMMUTABLE' | 'E_SPEC_INVALID' });
 

@@ -1,0 +1,252 @@
+// The level-triggered loop: a work queue keyed by service name (deduplicated, one
+// worker per key, bounded concurrency across keys), nudged by writes and provider
+// reports, plus a periodic resync. The resync is a cheap no-op pass: one summary
+// query, one cached observe() per provider, and an in-memory diff per service;
+// only keys that need work are queued.
+
+import type { Desired, Observed, Provider } from '../providers/types.ts';
+import type { Store } from '../store/index.ts';
+import type { DesiredRow, StatusRow } from '../store/types.ts';
+import { diff, isNoop } from './diff.ts';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import type { Controller } from './controller.ts';
+import type { ReconcilerMetrics } from './metrics.ts';
+
+export interface LoopOptions {
+  store: Store;
+  controller: Controller;
+  providers(): Provider[];
+  concurrency?: number;
+  /** Full resync period; 0 turns the timer off (tests call resync() themselves). */
+  resyncIntervalMs?: number;
+  backoff?: BackoffPolicy;
+  random?: () => number;
+  now?: () => number;
+  metrics?: ReconcilerMetrics;
+  onError?: (key: string, error: unknown) => void;
+}
+
+interface CachedDesired {
+  desired: Desired;
+  badHash: boolean;
+}
+
+export interface ResyncReport {
+  services: number;
+  queued: number;
+  orphans: number;
+}
+
+export function createLoop(options: LoopOptions) {
+  const concurrency = options.concurrency ?? 4;
+  const random = options.random ?? Math.random;
+  const now = options.now ?? Date.now;
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+
+  const queue: string[] = [];
+  const queued = new Set<string>();
+  const active = new Set<string>();
+  const dirty = new Set<string>();
+  const timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  const failures = new Map<string, number>();
+  const desiredCache = new Map<string, CachedDesired>();
+  const statusCache = new Map<string, StatusRow>();
+  let resyncTimer: NodeJS.Timeout | undefined;
+  let running = false;
+  let idleWaiters: Array<() => void> = [];
+  const unsubscribers: Array<() => void> = [];
+
+  function updateDepth(): void {
+    options.metrics?.queueDepth.set(queue.length);
+  }
+
+  function nudge(key: string): void {
+    if (active.has(key)) {
+      dirty.add(key);
+      return;
+    }
+    if (queued.has(key)) return;
+    queued.add(key);
+    queue.push(key);
+    updateDepth();
+    pump();
+  }
+
+  function requeueAfter(key: string, delayMs: number): void {
+    const at = now() + delayMs;
+    const existing = timers.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      timers.delete(key);
+      if (running) nudge(key);
+    }, delayMs);
+    timer.unref();
+    timers.set(key, { at, timer });
+  }
+
+  function remember(key: string, row: DesiredRow | null | undefined, badHash: boolean | undefined, status: StatusRow | null | undefined): void {
+    if (row === null) desiredCache.delete(key);
+    else if (row) {
+      desiredCache.set(key, {
+        desired: { key, spec: row.spec, hash: row.hash, generation: row.generation, state: row.state, deleting: row.deleting },
+        badHash: badHash ?? false,
+      });
+    }
+    if (status === null) statusCache.delete(key);
+    else if (status) statusCache.set(key, status);
+  }
+
+  async function work(key: string): Promise<void> {
+    active.add(key);
+    try {
+      const outcome = await options.controller.reconcile(key);
+      remember(key, outcome.desired, outcome.badHash, outcome.status);
+      if (outcome.result === 'error') {
+        const attempt = (failures.get(key) ?? 0) + 1;
+        failures.set(key, attempt);
+        requeueAfter(key, backoffDelay(attempt, random, backoff));
+      } else {
+        failures.delete(key);
+        if (outcome.requeueAfterMs !== undefined) requeueAfter(key, outcome.requeueAfterMs);
+      }
+    } catch (error) {
+      // A throw here is a bug or an unexpected store error: keep the loop alive and retry.
+      options.onError?.(key, error);
+      const attempt = (failures.get(key) ?? 0) + 1;
+      failures.set(key, attempt);
+      requeueAfter(key, backoffDelay(attempt, random, backoff));
+    } finally {
+      active.delete(key);
+      if (dirty.delete(key)) nudge(key);
+      pump();
+    }
+  }
+
+  function pump(): void {
+    if (!running) return;
+    while (active.size < concurrency && queue.length > 0) {
+      // Skip keys already being worked: they are marked dirty and come back after.
+      const index = queue.findIndex((k) => !active.has(k));
+      if (index < 0) break;
+      const [key] = queue.splice(index, 1) as [string];
+      queued.delete(key);
+      updateDepth();
+      void work(key);
+    }
+    if (queue.length === 0 && active.size === 0) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  function loadCaches(): void {
+    for (const row of options.store.services.list()) remember(row.name, row, options.store.releases.isBad(row.name, row.hash), undefined);
+    for (const status of options.store.status.all()) statusCache.set(status.name, status);
+  }
+
+  /** The no-op pass: decide in memory which keys need a reconcile, and queue only those. */
+  async function resync(): Promise<ResyncReport> {
+    const observedByKey = new Map<string, { observed: Observed; provider: Provider }>();
+    const configured = new Set<string>();
+    for (const provider of options.providers()) {
+      configured.add(provider.name);
+      await provider.resync?.();
+      for (const observed of await provider.observe()) observedByKey.set(observed.key, { observed, provider });
+    }
+    const summaries = options.store.services.summaries();
+    const known = new Set<string>();
+    let queuedCount = 0;
+    const t = now();
+    for (const summary of summaries) {
+      known.add(summary.name);
+      const cached = desiredCache.get(summary.name);
+      const status = statusCache.get(summary.name);
+      const stale = !cached || cached.desired.generation !== summary.generation || cached.desired.hash !== summary.hash
+        || cached.desired.state !== summary.state || cached.desired.deleting !== summary.deleting;
+      if (stale || !status || needsWork(cached.desired, cached.badHash, status, observedByKey.get(summary.name), configured, t)) {
+        nudge(summary.name);
+        queuedCount += 1;
+      }
+    }
+    let orphans = 0;
+    for (const key of observedByKey.keys()) {
+      if (!known.has(key)) {
+        nudge(key);
+        orphans += 1;
+      }
+    }
+    return { services: summaries.length, queued: queuedCount, orphans };
+  }
+
+  function needsWork(
+    desired: Desired, badHash: boolean, status: StatusRow, entry: { observed: Observed; provider: Provider } | undefined,
+    configured: ReadonlySet<string>, t: number,
+  ): boolean {
+    // Terminal failures wait for a change of the desired row (which makes the cache stale).
+    if (!configured.has(desired.spec.provider)) return status.lastError?.code !== 'E_COMPUTE_NOT_CONFIGURED';
+    if (status.phase === 'failed' && status.observedGeneration !== desired.generation && isTerminalCode(status.lastError?.code)) {
+      return false;
+    }
+    if (!entry) {
+      // Nothing observed: fine only for a service with zero replicas that already settled.
+      return !(desired.spec.replicas === 0 && status.observedGeneration === desired.generation);
+    }
+    const actions = diff(desired, entry.observed, entry.provider.capabilities, t, badHash ? { badHashes: new Set([desired.hash]) } : undefined);
+    if (!isNoop(actions)) return true;
+    if (badHash) return status.phase !== 'failed';
+    const settledPhase = desired.state === 'stopped' ? 'stopped' : 'running';
+    if (status.phase !== settledPhase || status.observedGeneration !== desired.generation) return true;
+    return entry.observed.instances.some((i) => i.state !== settledPhase || i.health === 'unhealthy');
+  }
+
+  function start(): void {
+    if (running) return;
+    running = true;
+    loadCaches();
+    for (const provider of options.providers()) {
+      const off = provider.onChange?.((key) => nudge(key));
+      if (off) unsubscribers.push(off);
+    }
+    const interval = options.resyncIntervalMs ?? 30_000;
+    if (interval > 0) {
+      const tick = () => {
+        resync().catch((error) => options.onError?.('*', error)).finally(() => {
+          if (running) resyncTimer = setTimeout(tick, interval);
+        });
+      };
+      resyncTimer = setTimeout(tick, 0);
+    }
+    pump();
+  }
+
+  async function stop(): Promise<void> {
+    running = false;
+    if (resyncTimer) clearTimeout(resyncTimer);
+    for (const { timer } of timers.values()) clearTimeout(timer);
+    timers.clear();
+    for (const off of unsubscribers.splice(0)) off();
+    while (active.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  /** Resolves when nothing is queued or running (scheduled requeues may still be pending). */
+  function idle(): Promise<void> {
+    if (queue.length === 0 && active.size === 0) return Promise.resolve();
+    return new Promise((resolve) => idleWaiters.push(resolve));
+  }
+
+  function pendingRequeues(): number {
+    return timers.size;
+  }
+
+  return { start, stop, nudge, resync, idle, pendingRequeues };
+}
+
+export type Loop = ReturnType<typeof createLoop>;
+
+const TERMINAL_STATUS_CODES = new Set(['E_REGION_IMMUTABLE', 'E_SPEC_INVALID', 'E_COMPUTE_NOT_CONFIGURED', 'E_SECRET_DECRYPT', 'E_ISOLATION_UNAVAILABLE', 'E_HEALTH_FAILED']);
+
+function isTerminalCode(code: string | undefined): boolean {
+  return code !== undefined && TERMINAL_STATUS_CODES.has(code);
+}
