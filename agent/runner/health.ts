@@ -1,0 +1,222 @@
+// Health checks: waitHealthy for start-up (first probe the moment the port
+// accepts connections; a process that dies meanwhile fails fast), and
+// monitorHealth for the periodic checks afterwards.
+
+import http from 'node:http';
+import net from 'node:net';
+import { ForgeError } from '../../specs/errors.ts';
+import type { HealthSpec } from '../../specs/types.ts';
+import type { ExitInfo } from '../sandbox/index.ts';
+import {
+  INITIAL_HEALTH,
+  nextHealthState,
+  probeTarget,
+  startupRetryDelayMs,
+  unhealthyReason,
+  type HealthState,
+  type ProbeResult,
+} from './health-policy.ts';
+
+export const PORT_POLL_MS = 50;
+export const DEFAULT_START_TIMEOUT_MS = 60_000;
+
+/** One connection attempt: true when something accepts on host:port. */
+export function portAccepts(port: number, host = '127.0.0.1', timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** One probe. HTTP: any 2xx/3xx within timeoutMs passes. TCP: the port accepts. */
+export function probeOnce(port: number, health: HealthSpec, host = '127.0.0.1'): Promise<ProbeResult> {
+  if (health.type === 'tcp') {
+    return portAccepts(port, host, health.timeoutMs).then((ok) =>
+      ok ? { ok: true } : { ok: false, failure: 'refused connections' },
+    );
+  }
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (r: ProbeResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(r);
+    };
+    const req = http.get(
+      { host, port, path: health.path, agent: false, headers: { 'user-agent': 'forge-health/1' } },
+      (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        settle(status >= 200 && status < 400 ? { ok: true } : { ok: false, failure: `returned ${status}` });
+      },
+    );
+    // One budget for connect + headers, like the spec's timeoutMs promises.
+    const timer = setTimeout(() => {
+      settle({ ok: false, failure: `timed out after ${health.timeoutMs} ms` });
+      req.destroy();
+    }, health.timeoutMs);
+    req.once('error', (err: NodeJS.ErrnoException) => {
+      settle({ ok: false, failure: err.code === 'ECONNREFUSED' ? 'refused connections' : `failed (${err.code ?? err.message})` });
+    });
+  });
+}
+
+export interface WaitHealthyOptions {
+  port: number;
+  health: HealthSpec;
+  host?: string;
+  signal?: AbortSignal;
+  /** Overall start-up budget, port wait included. */
+  startTimeoutMs?: number;
+  /** The instance's exit: when it settles first, the wait fails fast. */
+  exited?: Promise<ExitInfo>;
+  /** Last log lines, attached when the process exits during start-up. */
+  tail?: () => string[];
+}
+
+export type HealthOutcome =
+  | { healthy: true; probes: number }
+  | { healthy: false; reason: 'exited'; message: string; exit: ExitInfo; lastLines: string[] }
+  | { healthy: false; reason: 'timeout' | 'unhealthy' | 'aborted'; message: string };
+
+export async function waitHealthy(options: WaitHealthyOptions): Promise<HealthOutcome> {
+  const { port, health } = options;
+  const host = options.host ?? '127.0.0.1';
+  const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  const deadline = Date.now() + startTimeoutMs;
+  const wake = new Waker(options.signal, options.exited);
+
+  const stopped = (): HealthOutcome | null => {
+    if (wake.exit !== null) {
+      const lastLines = options.tail?.() ?? [];
+      return { healthy: false, reason: 'exited', message: `exited during start-up: ${wake.exit.message}`, exit: wake.exit, lastLines };
+    }
+    if (options.signal?.aborted === true) return { healthy: false, reason: 'aborted', message: 'health wait cancelled' };
+    return null;
+  };
+  const timedOut = (detail: string): HealthOutcome => ({
+    healthy: false,
+    reason: 'timeout',
+    message: `did not become healthy within ${formatMs(startTimeoutMs)}: ${detail}`,
+  });
+
+  try {
+    while (!(await portAccepts(port, host))) {
+      const stop = stopped();
+      if (stop !== null) return stop;
+      if (Date.now() >= deadline) return timedOut(`port ${port} never accepted connections`);
+      await wake.sleep(PORT_POLL_MS);
+    }
+    let state: HealthState = INITIAL_HEALTH;
+    let probes = 0;
+    for (;;) {
+      const stop = stopped();
+      if (stop !== null) return stop;
+      const result = await probeOnce(port, health, host);
+      probes += 1;
+      if (result.ok) return { healthy: true, probes };
+      state = nextHealthState(state, result, health.retries);
+      const stopAfter = stopped();
+      if (stopAfter !== null) return stopAfter;
+      if (state.status === 'unhealthy') return { healthy: false, reason: 'unhealthy', message: unhealthyReason(health, state.failures) };
+      if (Date.now() >= deadline) return timedOut(`last ${probeTarget(health)} ${result.failure}`);
+      await wake.sleep(startupRetryDelayMs(health));
+    }
+  } finally {
+    wake.dispose();
+  }
+}
+
+export function healthError(outcome: Exclude<HealthOutcome, { healthy: true }>): ForgeError {
+  return new ForgeError('E_HEALTH_FAILED', outcome.message, { details: outcome });
+}
+
+export interface HealthMonitor {
+  stop(): void;
+  state(): HealthState;
+}
+
+export interface MonitorOptions {
+  port: number;
+  health: HealthSpec;
+  host?: string;
+  /** Called on every transition (healthy → unhealthy and back), with the reason when unhealthy. */
+  onChange: (status: HealthState['status'], reason: string | null) => void;
+}
+
+/** Probes every intervalMs after start-up; the instance is assumed healthy when it starts. */
+export function monitorHealth(options: MonitorOptions): HealthMonitor {
+  let state: HealthState = INITIAL_HEALTH;
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const tick = async () => {
+    const result = await probeOnce(options.port, options.health, options.host);
+    if (stopped) return;
+    const next = nextHealthState(state, result, options.health.retries);
+    const changed = next.status !== state.status;
+    state = next;
+    if (changed) options.onChange(next.status, next.status === 'unhealthy' ? unhealthyReason(options.health, next.failures) : null);
+    schedule();
+  };
+  const schedule = () => {
+    if (!stopped) timer = setTimeout(() => void tick(), options.health.intervalMs);
+  };
+  schedule();
+  return {
+    stop() {
+      stopped = true;
+      if (timer !== null) clearTimeout(timer);
+    },
+    state: () => state,
+  };
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms} ms`;
+}
+
+/** Sleeps that end early when the process exits or the caller aborts. */
+class Waker {
+  exit: ExitInfo | null = null;
+  private wakeups = new Set<() => void>();
+  private readonly onAbort = () => this.wakeAll();
+
+  constructor(
+    private readonly signal: AbortSignal | undefined,
+    exited: Promise<ExitInfo> | undefined,
+  ) {
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    void exited?.then((e) => {
+      this.exit = e;
+      this.wakeAll();
+    });
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeups.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeups.add(done);
+    });
+  }
+
+  dispose(): void {
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    for (const w of [...this.wakeups]) w();
+  }
+}

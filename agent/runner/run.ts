@@ -1,0 +1,86 @@
+// Starts one app instance: run.command through /bin/sh -c inside its own
+// sandbox, PORT set, env and secrets injected, output to rotating log files.
+
+import path from 'node:path';
+import { createSandbox, type ExitInfo, type Sandbox } from '../sandbox/index.ts';
+import type { SandboxLimits } from './build.ts';
+import { buildEnv } from './env.ts';
+import { captureOutput, DEFAULT_LOG_FILES, DEFAULT_LOG_MAX_BYTES, LineTail, RotatingLog } from './logs.ts';
+
+export interface InstanceOptions {
+  /** Instance id; names the cgroup. */
+  id: string;
+  workDir: string;
+  command: string;
+  port: number;
+  env: Record<string, string>;
+  secrets?: Record<string, string>;
+  sandbox: SandboxLimits;
+  logDir: string;
+  logMaxBytes?: number;
+  logFiles?: number;
+}
+
+export interface InstanceHandle {
+  id: string;
+  /** Host pid of the process Forge spawned (the `unshare` wrapper when namespaces are on). */
+  pid: number;
+  port: number;
+  logFile: string;
+  /** Non-null when the instance runs with less isolation than production demands. */
+  warning: string | null;
+  sandbox: Sandbox;
+  /** Resolves when the instance has ended and its cgroup is gone. Never rejects. */
+  exited: Promise<ExitInfo>;
+  /** SIGTERM, then SIGKILL after graceMs; resolves with the exit. */
+  stop(graceMs?: number): Promise<ExitInfo>;
+  /** The last n lines of output (stdout and stderr interleaved). */
+  tail(n?: number): string[];
+}
+
+export const DEFAULT_STOP_GRACE_MS = 10_000;
+
+/** Throws E_ISOLATION_UNAVAILABLE in production without isolation; a crash later shows in `exited`. */
+export async function startInstance(options: InstanceOptions): Promise<InstanceHandle> {
+  const sandbox = await createSandbox({ ...options.sandbox, id: options.id });
+  const logFile = path.join(options.logDir, 'output.log');
+  const log = new RotatingLog(logFile, options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES, options.logFiles ?? DEFAULT_LOG_FILES);
+  const lines = new LineTail(500);
+  const env = buildEnv({
+    hostPath: process.env.PATH,
+    home: options.workDir,
+    env: options.env,
+    secrets: options.secrets,
+    port: options.port,
+  });
+  let proc;
+  try {
+    proc = await sandbox.spawn(options.command, { cwd: options.workDir, env, recentLines: () => lines.tail(20) });
+  } catch (err) {
+    log.close();
+    await sandbox.destroy(0);
+    throw err;
+  }
+  captureOutput(proc.child, log, lines);
+  const exited = proc.exited.then(async (exit) => {
+    lines.flush();
+    // The PID namespace is gone with its init; this removes the cgroup (and any straggler without namespaces).
+    await sandbox.destroy(0).catch(() => undefined);
+    log.close();
+    return exit;
+  });
+  return {
+    id: options.id,
+    pid: proc.pid,
+    port: options.port,
+    logFile,
+    warning: sandbox.warning,
+    sandbox,
+    exited,
+    async stop(graceMs = DEFAULT_STOP_GRACE_MS) {
+      await sandbox.destroy(graceMs);
+      return exited;
+    },
+    tail: (n = 20) => lines.tail(n),
+  };
+}

@@ -1,0 +1,55 @@
+// Linux namespaces through util-linux `unshare`, and the argv that puts a
+// command into its cgroup *before* it runs.
+
+import { spawn } from 'node:child_process';
+
+export const UNSHARE_FLAGS = ['--mount', '--pid', '--ipc', '--uts', '--fork', '--mount-proc'] as const;
+
+/** True when this process may create mount, PID, IPC and UTS namespaces. */
+export function detectNamespaces(timeoutMs = 5_000): Promise<{ ok: boolean; reason: string }> {
+  return new Promise((resolve) => {
+    let stderr = '';
+    const child = spawn('unshare', [...UNSHARE_FLAGS, 'true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err) => resolve({ ok: false, reason: `unshare not runnable: ${err.message}` }));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve({ ok: true, reason: 'unshare --mount --pid --ipc --uts works' });
+      else resolve({ ok: false, reason: `unshare failed (${signal ?? `exit ${code}`}): ${stderr.trim().split('\n')[0] ?? ''}` });
+    });
+  });
+}
+
+// Runs as the spawned child: writes its own pid into every cgroup.procs file
+// given before `--`, then execs the rest. The pid stays the same across exec,
+// so the user command starts inside the cgroup and every descendant inherits it.
+const JOIN_SCRIPT = [
+  'while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do',
+  '  echo $$ > "$1" || { echo "forge-sandbox: could not join cgroup ($1)" >&2; exit 125; }',
+  '  shift',
+  'done',
+  'shift',
+  'exec "$@"',
+].join('\n');
+
+// Every shell Forge puts around the user's command catches SIGTERM with a
+// no-op trap: a shell killed by our SIGTERM would end before the app finished
+// its graceful shutdown (and, as the namespace's last link to init, take the
+// namespace down). A caught signal is reset to default across exec, so the
+// app itself still gets ordinary SIGTERM semantics, also when the command
+// says `exec app`. `; exit $?` stops a shell that turns a trailing command
+// into exec from skipping the trap.
+const RUN_SCRIPT = 'trap : TERM; eval "$1"; exit $?';
+
+// PID 1 of the new namespace stays a plain shell: the kernel drops signals to
+// a namespace's init that has no handler, so an app running as PID 1 would
+// ignore SIGTERM. When init exits, the kernel kills all that is left inside.
+const INIT_SCRIPT = '/bin/sh -c "$1" forge-run "$2"; exit $?';
+
+/** [file, args] that run `command` through /bin/sh inside the cgroup and (optionally) new namespaces. */
+export function sandboxArgv(procsFiles: string[], command: string, namespaces: boolean): [string, string[]] {
+  const inner = namespaces
+    ? ['unshare', ...UNSHARE_FLAGS, '/bin/sh', '-c', INIT_SCRIPT, 'forge-init', RUN_SCRIPT, command]
+    : ['/bin/sh', '-c', RUN_SCRIPT, 'forge-run', command];
+  if (procsFiles.length === 0) return [inner[0] as string, inner.slice(1)];
+  return ['/bin/sh', ['-c', JOIN_SCRIPT, 'forge-join', ...procsFiles, '--', ...inner]];
+}

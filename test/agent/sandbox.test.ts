@@ -1,0 +1,159 @@
+// The sandbox against the real kernel (CI runs as root): detection, limits,
+// OOM and pids-limit classification, fail-closed production, clean destroy.
+
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { createSandbox, detectIsolation, sweepSandboxes, type Sandbox, type SandboxOptions } from '../../agent/sandbox/index.ts';
+import { locateV2, parseMountinfo } from '../../agent/sandbox/paths.ts';
+
+const ROOT = `forge-test-${process.pid}`;
+const needsRoot = process.getuid?.() === 0 ? false : 'needs root for cgroups and namespaces';
+const PATH_ONLY = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+const LIMITS: Omit<SandboxOptions, 'id'> = { memoryMb: 64, cpus: 0.5, pidsMax: 32, mode: 'production', root: ROOT };
+
+const opened: Sandbox[] = [];
+async function sandbox(id: string, overrides: Partial<typeof LIMITS> = {}): Promise<Sandbox> {
+  const sb = await createSandbox({ ...LIMITS, ...overrides, id });
+  opened.push(sb);
+  return sb;
+}
+
+after(async () => {
+  for (const sb of opened) await sb.destroy(0).catch(() => undefined);
+  if (needsRoot === false) await sweepSandboxes(ROOT);
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What this host should give us, read independently of detect.ts's probing. */
+function expectedCgroupVersion(): 'v1' | 'v2' {
+  const mount = locateV2(parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')));
+  if (mount === undefined) return 'v1';
+  const controllers = readFileSync(`${mount}/cgroup.controllers`, 'utf8').split(/\s+/);
+  return controllers.includes('memory') && controllers.includes('cpu') ? 'v2' : 'v1';
+}
+
+describe('sandbox on the real kernel', { skip: needsRoot }, () => {
+  test('detection finds the hierarchy this host really has, with namespaces', async () => {
+    const info = await detectIsolation({ root: ROOT, fresh: true });
+    assert.equal(info.cgroup, expectedCgroupVersion());
+    assert.deepEqual(info.controllers, ['memory', 'cpu', 'pids']);
+    assert.equal(info.namespaces, true);
+    assert.match(info.reason, info.cgroup === 'v1' ? /^cgroup v1 \(memory, cpu, pids\) because v2 is not usable/ : /^cgroup v2 at /);
+  });
+
+  test('limits are written to the cgroup files', async () => {
+    const sb = await sandbox('limits');
+    const files = (name: string) => sb.cgroupDirs.map((d) => `${d}/${name}`).filter(existsSync);
+    const read = (name: string) => files(name).map((f) => readFileSync(f, 'utf8').trim());
+    if (sb.isolation.cgroup === 'v2') {
+      assert.deepEqual(read('memory.max'), ['67108864']);
+      assert.deepEqual(read('cpu.max'), ['50000 100000']);
+    } else {
+      assert.deepEqual(read('memory.limit_in_bytes'), ['67108864']);
+      assert.deepEqual(read('cpu.cfs_quota_us'), ['50000']);
+      assert.deepEqual(read('cpu.cfs_period_us'), ['100000']);
+    }
+    assert.deepEqual(read('pids.max'), ['32']);
+    await sb.destroy(0);
+  });
+
+  test('a memory hog is OOM-killed inside a 64 MB limit and reported as OOM', async () => {
+    const sb = await sandbox('oom');
+    assert.equal(sb.confined, true);
+    // At most 1 GiB, so a broken limit ends the test instead of the host.
+    const hog = `"${process.execPath}" -e "const a = []; for (let i = 0; i < 1024; i++) a.push(Buffer.alloc(1 << 20, 1)); console.log('survived')"`;
+    const proc = await sb.spawn(hog, { cwd: '/tmp', env: PATH_ONLY });
+    proc.child.stdout?.resume();
+    proc.child.stderr?.resume();
+    const exit = await proc.exited;
+    assert.deepEqual({ reason: exit.reason, message: exit.message }, { reason: 'oom', message: 'OOM-killed at 64 MB limit' });
+    await sb.destroy(0);
+  });
+
+  test('a bounded fork bomb is stopped by pids.max=32 and reported as the process limit', async () => {
+    const sb = await sandbox('forks', { memoryMb: 256 });
+    // 100 background sleeps, each over in 5 s: bounded in count and time.
+    const bomb = 'i=0; while [ $i -lt 100 ]; do sleep 5 & i=$((i+1)); done; wait';
+    const proc = await sb.spawn(bomb, { cwd: '/tmp', env: PATH_ONLY });
+    let output = '';
+    proc.child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    proc.child.stdout?.resume();
+    let maxSeen = 0;
+    let done = false;
+    const exited = proc.exited.then((e) => ((done = true), e));
+    for (let i = 0; i < 200 && !done; i++) {
+      maxSeen = Math.max(maxSeen, (await sb.pids()).length);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const exit = await exited;
+    assert.equal(exit.reason, 'pids-limit');
+    assert.equal(exit.message, 'stopped by the process limit: fork refused at pids.max=32');
+    assert.match(output, /Cannot fork/);
+    assert.ok(maxSeen <= 32, `saw ${maxSeen} processes in the cgroup`);
+    const peak = sb.cgroupDirs.map((d) => `${d}/pids.peak`).find(existsSync);
+    if (peak !== undefined) assert.equal(Number(readFileSync(peak, 'utf8')), 32);
+    await sb.destroy(0);
+  });
+
+  test('production mode with isolation forced off refuses to run', async () => {
+    await assert.rejects(createSandbox({ ...LIMITS, id: 'refused', isolation: 'off' }), {
+      code: 'E_ISOLATION_UNAVAILABLE',
+      message: 'refusing to run refused without isolation in production mode: isolation forced off by FORGE_ISOLATION=off',
+    });
+    await assert.rejects(createSandbox({ ...LIMITS, id: 'refused', env: { FORGE_ISOLATION: 'off' } }), {
+      code: 'E_ISOLATION_UNAVAILABLE',
+    });
+  });
+
+  test('development mode with isolation off runs unconfined and says so', async () => {
+    const sb = await sandbox('dev', { mode: 'development' });
+    assert.equal(sb.confined, true, 'isolation is available here, so development is confined too');
+    const off = await createSandbox({ ...LIMITS, mode: 'development', id: 'dev-off', isolation: 'off' });
+    opened.push(off);
+    assert.equal(off.confined, false);
+    assert.deepEqual(off.cgroupDirs, []);
+    assert.equal(off.warning, 'running dev-off with reduced isolation (development mode): isolation forced off by FORGE_ISOLATION=off');
+    const proc = await off.spawn('echo unconfined', { cwd: '/tmp', env: PATH_ONLY });
+    let out = '';
+    proc.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    const exit = await proc.exited;
+    assert.deepEqual([exit.reason, exit.code, out], ['exited', 0, 'unconfined\n']);
+    await off.destroy(0);
+    await sb.destroy(0);
+  });
+
+  test('a command that cannot start (missing work dir) says so', async () => {
+    const sb = await sandbox('nostart');
+    const proc = await sb.spawn('true', { cwd: '/nonexistent/forge-test-dir', env: PATH_ONLY });
+    assert.deepEqual(await proc.exited, { reason: 'exited', code: 127, signal: null, message: 'could not start: spawn /bin/sh ENOENT' });
+    await sb.destroy(0);
+  });
+
+  test('destroy kills everything inside and leaves no cgroup directory', async () => {
+    const sb = await sandbox('destroy');
+    const proc = await sb.spawn('sleep 100 & sleep 100 & wait', { cwd: '/tmp', env: PATH_ONLY });
+    let pids: number[] = [];
+    // unshare + init shell + run shell + two sleeps.
+    for (let i = 0; i < 200 && pids.length < 5; i++) {
+      pids = await sb.pids();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(pids.length, 5);
+    const dirs = sb.cgroupDirs;
+    assert.equal(dirs.length > 0, true);
+    await sb.destroy(2_000);
+    const exit = await proc.exited;
+    assert.equal(exit.reason, 'stopped');
+    assert.deepEqual(dirs.filter(existsSync), []);
+    assert.deepEqual(pids.filter(alive), []);
+  });
+});
