@@ -1,0 +1,329 @@
+// The Fly.io provider: one Fly app per service (`<name>-<projectId>`), one machine
+// per replica, labelled with Forge metadata so observe finds them and a repeated
+// create adopts instead of duplicating. observe() is served from a cache kept
+// fresh by our own writes and a rate-limited, org-wide, incremental resync.
+
+import { randomUUID } from 'node:crypto';
+import { ForgeError } from '../../specs/errors.ts';
+import type { Action, ApplyContext, ApplyResult, Observed, Provider, ProviderEvent } from '../types.ts';
+import type { FlyMachine } from './api-types.ts';
+import { MachineCache, fromMachine, type CachedMachine } from './cache.ts';
+import type { FlyClient } from './client.ts';
+import { META, instanceHealth, machineConfig, providerEvent, readForgeMeta } from './config.ts';
+import { isAmbiguousFlyError, isFlyStatus } from './errors.ts';
+import { flyAppName, flyAppUrl } from './names.ts';
+import { ensurePublicIps, syncAppSecrets } from './app-setup.ts';
+
+export interface FlyProviderOptions {
+  client: FlyClient;
+  org: string;
+  projectId: string;
+  now?: () => number;
+  /** Minimum time between two unforced resyncs. Default 15 s. */
+  resyncIntervalMs?: number;
+  /** How long apply waits for a machine to settle (0: do not wait). Default 60 s. */
+  waitTimeoutSeconds?: number;
+  /** Incremental listings look back this far before the last seen update (late-arriving changes). */
+  listingOverlapMs?: number;
+  /** Every Nth resync is a full listing, which also forgets machines whose deletion we missed. */
+  fullResyncEvery?: number;
+  /** Machines whose checks are read per resync (org listings carry no check results). */
+  healthProbesPerResync?: number;
+  /** A healthy machine's checks are re-read after this long. Default 60 s. */
+  healthRecheckMs?: number;
+}
+
+export interface DeployToken {
+  app: string;
+  token: string;
+  expiresAt: number;
+}
+
+export type FlyProvider = Provider & {
+  resync(force?: boolean): Promise<void>;
+  mintDeployToken(name: string, ttlSeconds?: number): Promise<DeployToken>;
+  appName(key: string): string;
+};
+
+const CREATE_ATTEMPTS = 3;
+const UPDATE_ATTEMPTS = 3;
+
+export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
+  const { client, projectId } = opts;
+  const now = opts.now ?? Date.now;
+  const resyncIntervalMs = opts.resyncIntervalMs ?? 15_000;
+  const waitTimeoutSeconds = opts.waitTimeoutSeconds ?? 60;
+  const overlapMs = opts.listingOverlapMs ?? 5_000;
+  const fullEvery = opts.fullResyncEvery ?? 20;
+  const probes = opts.healthProbesPerResync ?? 20;
+  const healthRecheckMs = opts.healthRecheckMs ?? 60_000;
+  const cache = new MachineCache(now);
+  /** Apps whose existence and IPs this process has confirmed. */
+  const readyApps = new Set<string>();
+  let lastSyncAt = -Infinity;
+  let highWater: number | undefined;
+  let syncCount = 0;
+  let inflight: Promise<void> | undefined;
+
+  const appName = (key: string) => flyAppName(key, projectId);
+
+  const remember = (app: string, m: FlyMachine): CachedMachine => {
+    const cached = fromMachine(app, m, projectId);
+    if (!cached) throw new ForgeError('E_PROVIDER', `Fly machine ${m.id} in ${app} came back without Forge metadata`);
+    cache.write(cached);
+    return cached;
+  };
+
+  async function ensureApp(key: string): Promise<{ app: string; fresh: boolean }> {
+    const app = appName(key);
+    if (readyApps.has(app)) return { app, fresh: false };
+    const { created } = await client.createApp(app, `forge-${projectId}-${randomUUID()}`);
+    await ensurePublicIps(client, app, created);
+    readyApps.add(app);
+    cache.rememberApp(key, app);
+    return { app, fresh: created };
+  }
+
+  async function findRemote(app: string, key: string, replica: number): Promise<FlyMachine | undefined> {
+    const list = await client.listMachines(app, { [META.key]: key, [META.replica]: String(replica) });
+    return list.find((m) => m.state !== 'destroyed' && m.state !== 'destroying' && readForgeMeta(m.config?.metadata, projectId));
+  }
+
+  async function settle(app: string, id: string, state: 'started' | 'stopped', version?: string): Promise<void> {
+    if (waitTimeoutSeconds <= 0) return;
+    try {
+      const res = await client.waitMachine(app, id, state, waitTimeoutSeconds, version);
+      cache.patch(id, { flyState: res.state ?? state });
+    } catch {
+      // Not settled yet (or the wait failed): the next resync reports where it is.
+    }
+  }
+
+  function refuseOtherRegion(key: string, region: string): void {
+    const other = cache.forKey(key).find((m) => m.region !== region);
+    if (other) {
+      throw new ForgeError('E_REGION_IMMUTABLE', `service ${key} runs in ${other.region}; Fly machines cannot move to ${region}. Delete and recreate the service to change region.`, {
+        details: { current: other.region, requested: region },
+      });
+    }
+  }
+
+  async function create(action: Extract<Action, { kind: 'create' }>, ctx: ApplyContext): Promise<ApplyResult> {
+    const { key, replica, spec } = action;
+    refuseOtherRegion(key, spec.region);
+    const known = cache.forKey(key).find((m) => m.replica === replica);
+    if (known) return { instanceId: known.id, url: flyAppUrl(known.app), message: 'machine already exists' };
+    const config = machineConfig(spec, { key, replica, generation: action.generation, hash: action.hash, projectId });
+    const { app, fresh } = await ensureApp(key);
+    if (!fresh) {
+      const adopted = await findRemote(app, key, replica);
+      if (adopted) {
+        const cached = remember(app, adopted);
+        refuseOtherRegion(key, spec.region);
+        return { instanceId: cached.id, url: flyAppUrl(app), message: 'adopted existing machine' };
+      }
+    }
+    const minSecrets = await syncAppSecrets(client, app, ctx.secrets, fresh);
+    const body = { config, region: spec.region, ...(minSecrets === undefined ? {} : { min_secrets_version: minSecrets }) };
+    let machine: FlyMachine | undefined;
+    for (let attempt = 1; !machine; attempt++) {
+      try {
+        machine = await client.createMachine(app, body);
+      } catch (err) {
+        // The create may have happened: look before trying again, so a retry never makes a twin.
+        if (!isAmbiguousFlyError(err) || attempt >= CREATE_ATTEMPTS) throw err;
+        machine = await findRemote(app, key, replica);
+      }
+    }
+    const cached = remember(app, machine);
+    await settle(app, cached.id, 'started', cached.version);
+    return { instanceId: cached.id, url: flyAppUrl(app) };
+  }
+
+  async function loadMachine(app: string, id: string): Promise<CachedMachine> {
+    const cached = cache.get(id);
+    if (cached) return cached;
+    const remote = await client.getMachine(app, id);
+    if (!remote) throw new ForgeError('E_NOT_FOUND', `Fly machine ${id} of ${app} does not exist`);
+    return remember(app, remote);
+  }
+
+  async function update(action: Extract<Action, { kind: 'update' | 'replace' }>, ctx: ApplyContext): Promise<ApplyResult> {
+    const { key, spec, instanceId } = action;
+    const app = appName(key);
+    const current = await loadMachine(app, instanceId);
+    if (current.region !== spec.region) refuseOtherRegion(key, spec.region);
+    const config = machineConfig(spec, { key, replica: action.replica, generation: action.generation, hash: action.hash, projectId });
+    const minSecrets = await syncAppSecrets(client, app, ctx.secrets, false);
+    // A stopped service stays stopped through an update; a running one restarts on the new version.
+    const stayStopped = current.flyState === 'stopped' || current.flyState === 'suspended';
+    let version = current.version;
+    let machine: FlyMachine | undefined;
+    for (let attempt = 1; !machine; attempt++) {
+      try {
+        machine = await client.updateMachine(app, instanceId, {
+          config,
+          current_version: version,
+          ...(minSecrets === undefined ? {} : { min_secrets_version: minSecrets }),
+          ...(stayStopped ? { skip_launch: true } : {}),
+        });
+      } catch (err) {
+        if (!isFlyStatus(err, 409, 412) || attempt >= UPDATE_ATTEMPTS) throw err;
+        // Stale version: someone (possibly our own earlier attempt) changed it. Re-read.
+        const fresh = await client.getMachine(app, instanceId);
+        if (!fresh) throw new ForgeError('E_NOT_FOUND', `Fly machine ${instanceId} of ${app} disappeared during an update`);
+        const meta = readForgeMeta(fresh.config?.metadata, projectId);
+        if (meta?.hash === action.hash && fresh.config?.image === config.image) machine = fresh;
+        else version = fresh.version ?? fresh.instance_id ?? version;
+      }
+    }
+    const cached = remember(app, machine);
+    await settle(app, instanceId, stayStopped ? 'stopped' : 'started', cached.version);
+    return { instanceId, url: flyAppUrl(app) };
+  }
+
+  async function destroy(key: string, instanceId: string | undefined): Promise<ApplyResult> {
+    const app = appName(key);
+    if (instanceId) {
+      await client.deleteMachine(app, instanceId, true);
+      cache.remove(instanceId);
+      return { instanceId, message: 'machine destroyed' };
+    }
+    for (const m of cache.forKey(key)) {
+      await client.deleteMachine(m.app, m.id, true);
+      cache.remove(m.id);
+    }
+    await client.deleteApp(app);
+    cache.forgetApp(key);
+    readyApps.delete(app);
+    return { message: `app ${app} destroyed` };
+  }
+
+  async function startStop(key: string, instanceId: string, kind: 'start' | 'stop'): Promise<ApplyResult> {
+    const app = appName(key);
+    if (kind === 'start') await client.startMachine(app, instanceId);
+    else await client.stopMachine(app, instanceId);
+    cache.patch(instanceId, { flyState: kind === 'start' ? 'starting' : 'stopping' });
+    await settle(app, instanceId, kind === 'start' ? 'started' : 'stopped');
+    return { instanceId, url: flyAppUrl(app) };
+  }
+
+  /** All Forge machines of the org (full) or those changed since the last listing, and the newest update seen. */
+  async function listAll(full: boolean): Promise<{ listed: { machine: CachedMachine; gone: boolean }[]; newest: number | undefined }> {
+    const out: { machine: CachedMachine; gone: boolean }[] = [];
+    let newest = highWater;
+    const updatedAfter = !full && highWater !== undefined ? new Date(highWater - overlapMs).toISOString() : undefined;
+    let cursor: string | undefined;
+    for (let page = 0; page < 10_000; page++) {
+      const res = await client.listOrgMachines({
+        limit: 1000,
+        ...(cursor ? { cursor } : updatedAfter ? { updatedAfter } : {}),
+        ...(full ? {} : { includeDeleted: true }),
+      });
+      for (const m of res.machines ?? []) {
+        const at = m.updated_at ? Date.parse(m.updated_at) : undefined;
+        if (at !== undefined && !Number.isNaN(at) && (newest === undefined || at > newest)) newest = at;
+        const cached = m.app_name ? fromMachine(m.app_name, m, projectId) : undefined;
+        if (cached) out.push({ machine: cached, gone: m.state === 'destroyed' });
+      }
+      if (!res.next_cursor || (res.machines ?? []).length === 0) break;
+      cursor = res.next_cursor;
+    }
+    return { listed: out, newest };
+  }
+
+  /**
+   * Org listings carry no check results. Read them for started machines whose health
+   * is not known to be good, then for the longest-unchecked healthy ones; a bounded
+   * number per resync, so the cost never grows with the number of services.
+   */
+  async function probeHealth(): Promise<void> {
+    const t = now();
+    const candidates = cache
+      .all()
+      .filter((m) => m.flyState === 'started')
+      .map((m) => ({ m, healthy: instanceHealth('running', m.checks) === 'healthy' }))
+      .filter(({ m, healthy }) => !healthy || t - (m.checkedAt ?? 0) >= healthRecheckMs)
+      .sort((a, b) => Number(a.healthy) - Number(b.healthy) || (a.m.checkedAt ?? 0) - (b.m.checkedAt ?? 0))
+      .slice(0, probes);
+    for (const { m } of candidates) {
+      const remote = await client.getMachine(m.app, m.id);
+      if (remote?.state === 'started') cache.setChecks(m.id, remote.checks ?? []);
+    }
+  }
+
+  async function doResync(): Promise<void> {
+    const startedAt = now();
+    const full = highWater === undefined || syncCount % fullEvery === 0;
+    const { listed, newest } = await listAll(full);
+    if (full) cache.replaceAll(listed, startedAt);
+    else cache.applyDelta(listed, startedAt);
+    // Only a listing that finished moves the mark (Fly's clock, never ours): a failed one is repeated from the same point.
+    highWater = newest;
+    syncCount += 1;
+    lastSyncAt = startedAt;
+    await probeHealth();
+  }
+
+  const provider: FlyProvider = {
+    name: 'fly',
+    capabilities: { updateInPlace: true },
+    appName,
+
+    resync(force = false) {
+      // A forced resync must start after the caller's request, so it queues behind one in flight.
+      if (inflight) return force ? inflight.catch(() => undefined).then(() => provider.resync(true)) : inflight;
+      if (!force && now() - lastSyncAt < resyncIntervalMs) return Promise.resolve();
+      inflight = doResync().finally(() => {
+        inflight = undefined;
+      });
+      return inflight;
+    },
+
+    async observe(keys?: readonly string[]): Promise<Observed[]> {
+      try {
+        await provider.resync(false);
+      } catch (err) {
+        // A failed refresh leaves the last good picture; with none yet there is nothing to serve.
+        if (syncCount === 0) throw err;
+      }
+      return cache.observed(keys);
+    },
+
+    async apply(action: Action, ctx: ApplyContext): Promise<ApplyResult> {
+      switch (action.kind) {
+        case 'create':
+          return create(action, ctx);
+        case 'update':
+        case 'replace':
+          return update(action, ctx);
+        case 'start':
+        case 'stop':
+          return startStop(action.key, action.instanceId, action.kind);
+        case 'destroy':
+          return destroy(action.key, action.instanceId);
+        case 'noop':
+          return { message: 'nothing to do' };
+        case 'error':
+          throw new ForgeError(action.code, action.reason);
+      }
+    },
+
+    async events(key: string): Promise<ProviderEvent[]> {
+      const out: ProviderEvent[] = [];
+      for (const m of cache.forKey(key)) {
+        const events = await client.machineEvents(m.app, m.id, 50);
+        // Fly lists newest first; reversed, a stable sort keeps same-millisecond events in order.
+        out.push(...events.map((e) => providerEvent(key, m.id, e)).reverse());
+      }
+      return out.sort((a, b) => a.time - b.time);
+    },
+
+    async mintDeployToken(name: string, ttlSeconds = 20 * 60): Promise<DeployToken> {
+      const { app } = await ensureApp(name);
+      const token = await client.createDeployToken(app, `${ttlSeconds}s`);
+      return { app, token, expiresAt: now() + ttlSeconds * 1000 };
+    },
+  };
+  return provider;
+}
