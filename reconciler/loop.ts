@@ -26,6 +26,17 @@ export interface LoopOptions {
   onError?: (key: string, error: unknown) => void;
 }
 
+/** The few status fields the no-op pass compares (full rows stay in the store). */
+interface CachedStatus {
+  phase: StatusRow['phase'];
+  observedGeneration: number;
+  errorCode: string | undefined;
+}
+
+function cachedStatus(row: StatusRow): CachedStatus {
+  return { phase: row.phase, observedGeneration: row.observedGeneration, errorCode: row.lastError?.code };
+}
+
 interface CachedDesired {
   desired: Desired;
   badHash: boolean;
@@ -50,7 +61,7 @@ export function createLoop(options: LoopOptions) {
   const timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   const failures = new Map<string, number>();
   const desiredCache = new Map<string, CachedDesired>();
-  const statusCache = new Map<string, StatusRow>();
+  const statusCache = new Map<string, CachedStatus>();
   let resyncTimer: NodeJS.Timeout | undefined;
   let running = false;
   let idleWaiters: Array<() => void> = [];
@@ -94,7 +105,7 @@ export function createLoop(options: LoopOptions) {
       });
     }
     if (status === null) statusCache.delete(key);
-    else if (status) statusCache.set(key, status);
+    else if (status) statusCache.set(key, cachedStatus(status));
   }
 
   async function work(key: string): Promise<void> {
@@ -143,7 +154,7 @@ export function createLoop(options: LoopOptions) {
 
   function loadCaches(): void {
     for (const row of options.store.services.list()) remember(row.name, row, options.store.releases.isBad(row.name, row.hash), undefined);
-    for (const status of options.store.status.all()) statusCache.set(status.name, status);
+    for (const status of options.store.status.all()) statusCache.set(status.name, cachedStatus(status));
   }
 
   /** The no-op pass: decide in memory which keys need a reconcile, and queue only those. */
@@ -181,12 +192,12 @@ export function createLoop(options: LoopOptions) {
   }
 
   function needsWork(
-    desired: Desired, badHash: boolean, status: StatusRow, entry: { observed: Observed; provider: Provider } | undefined,
+    desired: Desired, badHash: boolean, status: CachedStatus, entry: { observed: Observed; provider: Provider } | undefined,
     configured: ReadonlySet<string>, t: number,
   ): boolean {
     // Terminal failures wait for a change of the desired row (which makes the cache stale).
-    if (!configured.has(desired.spec.provider)) return status.lastError?.code !== 'E_COMPUTE_NOT_CONFIGURED';
-    if (status.phase === 'failed' && status.observedGeneration !== desired.generation && isTerminalCode(status.lastError?.code)) {
+    if (!configured.has(desired.spec.provider)) return status.errorCode !== 'E_COMPUTE_NOT_CONFIGURED';
+    if (status.phase === 'failed' && status.observedGeneration !== desired.generation && isTerminalCode(status.errorCode)) {
       return false;
     }
     if (!entry) {

@@ -24,9 +24,13 @@ export interface WorldProviderOptions {
   path: string;
   name?: ProviderName;
   updateInPlace?: boolean;
-  /** Fraction of apply() calls that fail with a retryable provider error. */
+  /** Fraction of apply() calls that fail with a retryable provider error before doing anything. */
   failRate?: number;
+  /** Fraction of writes that happen remotely but whose answer is lost (a reset after the server acted). */
+  ambiguousFailRate?: number;
   random?: () => number;
+  /** resync() re-reads the world at most this often (real providers rate-limit their listing too). */
+  minResyncIntervalMs?: number;
   /** Seen by the crash test: called after the remote write, before apply() returns. */
   afterRemoteWrite?: (action: Action) => void;
 }
@@ -49,16 +53,31 @@ export function openWorldProvider(options: WorldProviderOptions): WorldProvider 
   db.pragma('busy_timeout = 5000');
   db.exec(`CREATE TABLE IF NOT EXISTS instances (
     id TEXT PRIMARY KEY, key TEXT NOT NULL, replica INTEGER NOT NULL, hash TEXT NOT NULL,
-    generation INTEGER NOT NULL, spec TEXT NOT NULL, region TEXT NOT NULL, state TEXT NOT NULL, health TEXT NOT NULL)`);
+    generation INTEGER NOT NULL, spec TEXT NOT NULL, region TEXT NOT NULL, state TEXT NOT NULL, health TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, replica INTEGER, id TEXT NOT NULL);
+    CREATE TRIGGER IF NOT EXISTS log_insert AFTER INSERT ON instances BEGIN
+      INSERT INTO log (kind, key, replica, id) VALUES ('create', NEW.key, NEW.replica, NEW.id); END;
+    CREATE TRIGGER IF NOT EXISTS log_delete AFTER DELETE ON instances BEGIN
+      INSERT INTO log (kind, key, replica, id) VALUES ('destroy', OLD.key, OLD.replica, OLD.id); END;`);
   const random = options.random ?? Math.random;
   const stats: WorldStats = { remoteReads: 0, remoteWrites: 0, observeCalls: 0 };
   const cache = new Map<string, ObservedInstance[]>();
   const listeners = new Set<(key: string) => void>();
   const events: ProviderEvent[] = [];
 
+  // Replicas of one release share one spec object, as a real provider's cache would.
+  const specs = new Map<string, ServiceSpec>();
+  const specOf = (text: string): ServiceSpec => {
+    let spec = specs.get(text);
+    if (!spec) {
+      spec = JSON.parse(text) as ServiceSpec;
+      specs.set(text, spec);
+    }
+    return spec;
+  };
   const toInstance = (row: WorldRow): ObservedInstance => ({
     id: row.id, key: row.key, replica: row.replica, hash: row.hash, generation: row.generation,
-    spec: JSON.parse(row.spec) as ServiceSpec, region: row.region, state: row.state, health: row.health,
+    spec: specOf(row.spec), region: row.region, state: row.state, health: row.health,
     address: `127.0.0.1:${20000 + row.replica}`,
   });
   const insertStmt = db.prepare(`INSERT INTO instances (id, key, replica, hash, generation, spec, region, state, health)
@@ -68,9 +87,12 @@ export function openWorldProvider(options: WorldProviderOptions): WorldProvider 
     spec: JSON.stringify(i.spec ?? {}), region: i.region, state: i.state, health: i.health,
   });
 
+  let lastReload = 0;
   function reload(): void {
+    lastReload = Date.now();
     stats.remoteReads += 1;
     cache.clear();
+    specs.clear();
     for (const row of db.prepare('SELECT * FROM instances ORDER BY id').all() as WorldRow[]) {
       const list = cache.get(row.key) ?? [];
       list.push(toInstance(row));
@@ -85,9 +107,16 @@ export function openWorldProvider(options: WorldProviderOptions): WorldProvider 
     for (const listener of listeners) listener(key);
   }
 
+  // After an answer was lost, the cache may be missing what the remote side did:
+  // the next create re-lists before trusting it (what a real provider must do too).
+  let uncertain = false;
   function write(action: Action, fn: () => void): void {
     stats.remoteWrites += 1;
     fn();
+    if (options.ambiguousFailRate && random() < options.ambiguousFailRate) {
+      uncertain = true;
+      throw new ForgeError('E_PROVIDER', `connection reset after ${action.kind} of ${action.key} was sent`);
+    }
     events.push({ key: action.key, time: Date.now(), source: 'world', type: action.kind, status: 'ok' });
     options.afterRemoteWrite?.(action);
   }
@@ -118,6 +147,10 @@ export function openWorldProvider(options: WorldProviderOptions): WorldProvider 
     async apply(action: Action, _ctx: ApplyContext): Promise<ApplyResult> {
       if (options.failRate && random() < options.failRate) {
         throw new ForgeError('E_PROVIDER', `injected failure during ${action.kind} of ${action.key}`);
+      }
+      if (uncertain && action.kind === 'create') {
+        reload();
+        uncertain = false;
       }
       const list = [...(cache.get(action.key) ?? [])];
       switch (action.kind) {
@@ -175,8 +208,8 @@ export function openWorldProvider(options: WorldProviderOptions): WorldProvider 
     async events(key) {
       return events.filter((e) => e.key === key);
     },
-    async resync() {
-      reload();
+    async resync(force) {
+      if (force || Date.now() - lastReload >= (options.minResyncIntervalMs ?? 0)) reload();
     },
     onChange(listener) {
       listeners.add(listener);
