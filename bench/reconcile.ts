@@ -23,7 +23,7 @@ import { SPEC_DEFAULTS, type ServiceSpec } from '../specs/types.ts';
 import { openWorldProvider } from '../test/fakes/world-provider.ts';
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 10_000);
-const PASSES = 5;
+const PASSES = Number(process.env.BENCH_PASSES ?? 5);
 
 function spec(i: number): ServiceSpec {
   return {

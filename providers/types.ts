@@ -109,7 +109,9 @@ export interface Provider {
   /**
    * Observed state for the given keys (all Forge-labelled objects when omitted),
    * served from a cache that the provider's own writes and a rate-limited resync
-   * keep fresh. Never one remote read per service per call.
+   * keep fresh. Never one remote read per service per call. Results are values:
+   * never mutated after being returned (the loop's no-op pass compares them by
+   * identity), so a provider hands out a new `instances` array when a key changes.
    */
   observe(keys?: readonly string[]): Promise<Observed[]>;
   apply(action: Action, ctx: ApplyContext): Promise<ApplyResult>;

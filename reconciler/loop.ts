@@ -40,6 +40,10 @@ function cachedStatus(row: StatusRow): CachedStatus {
 interface CachedDesired {
   desired: Desired;
   badHash: boolean;
+  /** The resync epoch that last saw this row; an observed key not seen this pass is an orphan. */
+  seen: number;
+  /** The last no-op decision and the inputs it was made from (compared by identity). */
+  memo?: { instances: readonly unknown[] | undefined; status: CachedStatus; answer: boolean };
 }
 
 export interface ResyncReport {
@@ -63,6 +67,7 @@ export function createLoop(options: LoopOptions) {
   const desiredCache = new Map<string, CachedDesired>();
   const statusCache = new Map<string, CachedStatus>();
   let resyncTimer: NodeJS.Timeout | undefined;
+  let epoch = 0;
   let running = false;
   let idleWaiters: Array<() => void> = [];
   const unsubscribers: Array<() => void> = [];
@@ -102,6 +107,7 @@ export function createLoop(options: LoopOptions) {
       desiredCache.set(key, {
         desired: { key, spec: row.spec, hash: row.hash, generation: row.generation, state: row.state, deleting: row.deleting },
         badHash: badHash ?? false,
+        seen: epoch,
       });
     }
     if (status === null) statusCache.delete(key);
@@ -159,31 +165,31 @@ export function createLoop(options: LoopOptions) {
 
   /** The no-op pass: decide in memory which keys need a reconcile, and queue only those. */
   async function resync(): Promise<ResyncReport> {
-    const observedByKey = new Map<string, { observed: Observed; provider: Provider }>();
-    const configured = new Set<string>();
+    epoch += 1;
+    const observedByKey = new Map<string, Observed>();
+    const byProvider = new Map<string, Provider>();
     for (const provider of options.providers()) {
-      configured.add(provider.name);
+      byProvider.set(provider.name, provider);
       await provider.resync?.();
-      for (const observed of await provider.observe()) observedByKey.set(observed.key, { observed, provider });
+      for (const observed of await provider.observe()) observedByKey.set(observed.key, observed);
     }
     const summaries = options.store.services.summaries();
-    const known = new Set<string>();
     let queuedCount = 0;
     const t = now();
     for (const summary of summaries) {
-      known.add(summary.name);
       const cached = desiredCache.get(summary.name);
+      if (cached) cached.seen = epoch;
       const status = statusCache.get(summary.name);
       const stale = !cached || cached.desired.generation !== summary.generation || cached.desired.hash !== summary.hash
         || cached.desired.state !== summary.state || cached.desired.deleting !== summary.deleting;
-      if (stale || !status || needsWork(cached.desired, cached.badHash, status, observedByKey.get(summary.name), configured, t)) {
+      if (stale || !status || needsWork(cached, status, observedByKey.get(summary.name), byProvider, t)) {
         nudge(summary.name);
         queuedCount += 1;
       }
     }
     let orphans = 0;
     for (const key of observedByKey.keys()) {
-      if (!known.has(key)) {
+      if (desiredCache.get(key)?.seen !== epoch && !queued.has(key)) {
         nudge(key);
         orphans += 1;
       }
@@ -192,25 +198,40 @@ export function createLoop(options: LoopOptions) {
   }
 
   function needsWork(
-    desired: Desired, badHash: boolean, status: CachedStatus, entry: { observed: Observed; provider: Provider } | undefined,
-    configured: ReadonlySet<string>, t: number,
+    cached: CachedDesired, status: CachedStatus, observed: Observed | undefined, byProvider: ReadonlyMap<string, Provider>, t: number,
   ): boolean {
+    // diff is pure and its inputs are immutable values: the same objects as last
+    // pass give the same answer, so a steady service costs a few comparisons.
+    const instances = observed?.instances;
+    const memo = cached.memo;
+    if (memo && memo.instances === instances && memo.status === status) return memo.answer;
+    const answer = decideNeedsWork(cached, status, observed, byProvider, t);
+    cached.memo = { instances, status, answer };
+    return answer;
+  }
+
+  function decideNeedsWork(
+    cached: CachedDesired, status: CachedStatus, observed: Observed | undefined, byProvider: ReadonlyMap<string, Provider>, t: number,
+  ): boolean {
+    const { desired, badHash } = cached;
+    const provider = byProvider.get(desired.spec.provider);
     // Terminal failures wait for a change of the desired row (which makes the cache stale).
-    if (!configured.has(desired.spec.provider)) return status.errorCode !== 'E_COMPUTE_NOT_CONFIGURED';
+    if (!provider) return status.errorCode !== 'E_COMPUTE_NOT_CONFIGURED';
     if (status.phase === 'failed' && status.observedGeneration !== desired.generation && isTerminalCode(status.errorCode)) {
       return false;
     }
-    if (!entry) {
+    if (!observed) {
       // Nothing observed: fine only for a service with zero replicas that already settled.
       return !(desired.spec.replicas === 0 && status.observedGeneration === desired.generation);
     }
-    const actions = diff(desired, entry.observed, entry.provider.capabilities, t, badHash ? { badHashes: new Set([desired.hash]) } : undefined);
+    const actions = diff(desired, observed, provider.capabilities, t, badHash ? { badHashes: new Set([desired.hash]) } : undefined);
     if (!isNoop(actions)) return true;
     if (badHash) return status.phase !== 'failed';
     const settledPhase = desired.state === 'stopped' ? 'stopped' : 'running';
     if (status.phase !== settledPhase || status.observedGeneration !== desired.generation) return true;
-    return entry.observed.instances.some((i) => i.state !== settledPhase || i.health === 'unhealthy');
+    return observed.instances.some((i) => i.state !== settledPhase || i.health === 'unhealthy');
   }
+
 
   function start(): void {
     if (running) return;
