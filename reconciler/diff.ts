@@ -35,7 +35,7 @@ type ActionOf<K extends Action['kind']> = Extract<Action, { kind: K }>;
 /** A destroy of one instance, tagged with why (bad releases keep duplicates' cleanup only). */
 interface ExtraInstance {
   instance: ObservedInstance;
-  why: 'scale-down' | 'duplicate' | 'bad-slot';
+  why: 'scale-down' | 'duplicate' | 'bad-slot' | 'superseded';
   reason: string;
 }
 
@@ -62,7 +62,10 @@ export function diff(
   if (refusal) return [refusal];
 
   const bad = opts.badHashes?.has(desired.hash) ?? false;
-  const { kept, extras } = assignSlots(desired, instances, bad);
+  const { kept, extras: assigned, surging } = assignSlots(desired, instances, bad);
+  // Cutover is all at once: no old instance goes until every new one is ready,
+  // so the route flips from the whole old release to the whole new one.
+  const extras = surging.length > 0 ? assigned.filter((e) => e.why !== 'superseded') : assigned;
   const destroys = extras.sort(byExtraOrder).map((extra): ActionOf<'destroy'> & { why: ExtraInstance['why'] } => ({
     kind: 'destroy', key, instanceId: extra.instance.id, reason: extra.reason, why: extra.why,
   }));
@@ -107,6 +110,7 @@ export function diff(
     return actions;
   }
   if (actions.length > 0) return actions;
+  for (const slot of surging) waiting.push(`replica ${slot} of the new release to become healthy (the old one keeps serving)`);
   const reason = waiting.length === 0 ? 'up to date' : `nothing to do; waiting for ${waiting.join(', ')}`;
   return [{ kind: 'noop', key, reason }];
 }
@@ -180,15 +184,32 @@ function assignSlots(desired: Desired, instances: readonly ObservedInstance[], b
     }
   }
   const kept = new Map<number, ObservedInstance>();
+  const surging: number[] = [];
   for (const [slot, group] of bySlot) {
     const [best, ...rest] = [...group].sort((a, b) => compareKeepers(a, b, desired.hash, bad));
     if (!best) continue;
     kept.set(slot, best);
+    // A new release started beside the old one (providers that cannot update in
+    // place): the old instance serves until the new one is ready, then it is
+    // superseded. It is never destroyed for a new instance that is not ready.
+    const serving = bad || best.hash !== desired.hash ? undefined
+      : rest.filter((i) => i.hash !== desired.hash && i.state === 'running').sort((a, b) => compareKeepers(a, b, '', false))[0];
+    if (serving && !isReady(best)) surging.push(slot);
     for (const instance of rest) {
+      if (instance === serving) {
+        if (isReady(best)) {
+          extras.push({ instance, why: 'superseded', reason: `replica ${slot} superseded by ${best.id} of release ${shortHash(desired.hash)}` });
+        }
+        continue;
+      }
       extras.push({ instance, why: 'duplicate', reason: `duplicate in replica slot ${slot}: keeping ${best.id}` });
     }
   }
-  return { kept, extras };
+  return { kept, extras, surging: surging.sort((a, b) => a - b) };
+}
+
+function isReady(instance: ObservedInstance): boolean {
+  return instance.state === 'running' && instance.health === 'healthy';
 }
 
 /**

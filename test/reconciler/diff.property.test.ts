@@ -77,11 +77,18 @@ const worldArb = desiredArb.chain((desired) => fc.record({
   badHashes: fc.constantFrom(undefined, undefined, undefined, new Set([desired.hash])),
 }));
 
-test('property: applying diff\'s actions converges in one pass (or the refusal is stable)', () => {
+// Two passes at most: when a slot holds an old instance beside a new one that is
+// not ready (a cutover, or duplicates after a crash), the new one is brought up
+// first (pass one) and the old one retired once the new one is ready (pass two).
+test('property: applying diff\'s actions converges within two passes (or the refusal is stable)', () => {
   fc.assert(fc.property(worldArb, ({ desired, observed, caps, badHashes }) => {
     const first = diff(desired, observed, caps, NOW, { badHashes });
-    const after = applyActionsToObserved(observed, first, desired);
-    const second = diff(desired, after, caps, NOW, { badHashes });
+    let after = applyActionsToObserved(observed, first, desired);
+    let second = diff(desired, after, caps, NOW, { badHashes });
+    if (!isNoop(second)) {
+      after = applyActionsToObserved(after, second, desired);
+      second = diff(desired, after, caps, NOW, { badHashes });
+    }
     if (first.length === 1 && first[0]?.kind === 'error') {
       assert.deepEqual(second, first);
       return;

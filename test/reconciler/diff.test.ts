@@ -210,9 +210,52 @@ const cases: Case[] = [
       makeInstance('m-b', 0, base),
     ),
     expected: [
-      { kind: 'destroy', key: 'web', instanceId: 'm-a', reason: 'duplicate in replica slot 0: keeping m-b' },
+      { kind: 'destroy', key: 'web', instanceId: 'm-a', reason: `replica 0 superseded by m-b of release ${fakeHash(base).slice(0, 12)}` },
       { kind: 'destroy', key: 'web', instanceId: 'm-c', reason: 'duplicate in replica slot 0: keeping m-b' },
     ],
+  },
+  {
+    name: 'cutover: a new instance that is not ready yet leaves the old one serving',
+    desired: makeDesired(base),
+    caps: REPLACE_ONLY,
+    observed: observe(makeInstance('old', 0, v1), makeInstance('new', 0, base, { state: 'starting', health: 'unknown' })),
+    expected: [{
+      kind: 'noop', key: 'web',
+      reason: 'nothing to do; waiting for replica 0 (starting), replica 0 of the new release to become healthy (the old one keeps serving)',
+    }],
+  },
+  {
+    name: 'cutover is all at once: no old instance goes while another slot\'s new one is not ready',
+    desired: makeDesired(makeSpec({ replicas: 2 })),
+    caps: REPLACE_ONLY,
+    observed: observe(
+      makeInstance('old0', 0, makeSpec({ replicas: 2, image: 'web:0' })),
+      makeInstance('new0', 0, makeSpec({ replicas: 2 })),
+      makeInstance('old1', 1, makeSpec({ replicas: 2, image: 'web:0' })),
+      makeInstance('new1', 1, makeSpec({ replicas: 2 }), { state: 'starting', health: 'unknown' }),
+    ),
+    expected: [{
+      kind: 'noop', key: 'web',
+      reason: 'nothing to do; waiting for replica 1 (starting), replica 1 of the new release to become healthy (the old one keeps serving)',
+    }],
+  },
+  {
+    name: 'cutover: a failed new instance is tried again and the old one is not touched',
+    desired: makeDesired(base),
+    caps: REPLACE_ONLY,
+    observed: observe(makeInstance('old', 0, v1), makeInstance('new', 0, base, { state: 'failed', health: 'unknown', reason: 'exited with code 1' })),
+    expected: [{
+      kind: 'replace', key: 'web', instanceId: 'new', replica: 0, spec: base, hash: fakeHash(base), generation: 1, changed: [],
+      reason: 'replica 0 failed: exited with code 1',
+    }],
+  },
+  {
+    name: 'cutover to a bad release: the new instance goes, the old one keeps serving',
+    desired: makeDesired(base),
+    caps: REPLACE_ONLY,
+    opts: { badHashes: new Set([fakeHash(base)]) },
+    observed: observe(makeInstance('old', 0, v1), makeInstance('new', 0, base, { state: 'failed', health: 'unknown' })),
+    expected: [{ kind: 'destroy', key: 'web', instanceId: 'new', reason: 'duplicate in replica slot 0: keeping old' }],
   },
   {
     name: 'identical duplicates: the lowest id stays',
