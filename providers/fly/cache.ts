@@ -3,6 +3,7 @@
 // must not undo it (the write is newer), so each write is stamped with the local
 // time and listings carry the time they started.
 
+import type { ServiceSpec } from '../../specs/types.ts';
 import type { Observed, ObservedInstance } from '../types.ts';
 import type { FlyCheckStatus, FlyMachine, FlyOrgMachine } from './api-types.ts';
 import { instanceHealth, instanceState, readForgeMeta, type ForgeMachineMeta } from './config.ts';
@@ -23,6 +24,12 @@ export interface CachedMachine extends ForgeMachineMeta {
   checkedAt?: number;
   /** Local time of our last write to this machine. */
   writtenAt?: number;
+  /**
+   * The spec we last wrote under `hash`, known only for machines this process
+   * wrote or adopted. With it diff() can name changed fields and emit relabels;
+   * without it (after a restart) a hash change is a full in-place update.
+   */
+  spec?: ServiceSpec;
 }
 
 export function fromMachine(app: string, m: FlyMachine | FlyOrgMachine, projectId: string): CachedMachine | undefined {
@@ -57,7 +64,7 @@ export class MachineCache {
     this.apps.set(m.key, m.app);
   }
 
-  patch(id: string, fields: Partial<Pick<CachedMachine, 'flyState' | 'version'>>): void {
+  patch(id: string, fields: Partial<Pick<CachedMachine, 'flyState' | 'version' | 'hash' | 'generation' | 'spec'>>): void {
     const prev = this.byId.get(id);
     if (!prev) return;
     const { checks, checkedAt, ...rest } = prev;
@@ -111,7 +118,9 @@ export class MachineCache {
     }
     // Org listings carry no checks: keep what we knew for the same version in the same state.
     const same = prev && prev.version === m.version && prev.flyState === m.flyState;
-    this.byId.set(m.id, { ...m, ...(same && prev.checks ? { checks: prev.checks, ...(prev.checkedAt ? { checkedAt: prev.checkedAt } : {}) } : {}) });
+    // Nor specs: the one we wrote still describes the machine while its hash label is unchanged.
+    const spec = prev?.spec && prev.hash === m.hash ? { spec: prev.spec } : {};
+    this.byId.set(m.id, { ...m, ...spec, ...(same && prev.checks ? { checks: prev.checks, ...(prev.checkedAt ? { checkedAt: prev.checkedAt } : {}) } : {}) });
     this.apps.set(m.key, m.app);
   }
 
@@ -146,6 +155,7 @@ export class MachineCache {
             state,
             health: instanceHealth(state, m.checks),
             machineId: m.id,
+            ...(m.spec ? { spec: m.spec } : {}),
           },
         ];
       });

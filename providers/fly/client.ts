@@ -177,6 +177,16 @@ export function createFlyClient(opts: FlyClientOptions) {
     async updateMachine(app: string, id: string, body: UpdateMachineBody): Promise<FlyMachine> {
       return (await call<FlyMachine>('POST', machinePath(app, id), { body, mode: 'idempotent', machineId: id })).body!;
     },
+    /**
+     * Sets metadata keys without touching the config's version or restarting the
+     * machine. `machineVersion` makes Fly refuse (412) if the machine changed since read.
+     */
+    updateMetadata: (app: string, id: string, metadata: Record<string, string>, machineVersion?: string) =>
+      call('PATCH', `${machinePath(app, id)}/metadata`, {
+        body: { metadata, ...(machineVersion ? { machine_version: machineVersion } : {}) },
+        mode: 'idempotent',
+        machineId: id,
+      }).then(() => undefined),
     startMachine: (app: string, id: string) => call('POST', `${machinePath(app, id)}/start`, { mode: 'idempotent', machineId: id }).then(() => undefined),
     stopMachine: (app: string, id: string) => call('POST', `${machinePath(app, id)}/stop`, { mode: 'idempotent', machineId: id }).then(() => undefined),
     deleteMachine: (app: string, id: string, force: boolean) =>

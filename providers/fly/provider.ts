@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { ForgeError } from '../../specs/errors.ts';
+import type { ServiceSpec } from '../../specs/types.ts';
 import type { Action, ApplyContext, ApplyResult, Observed, Provider, ProviderEvent } from '../types.ts';
 import type { FlyMachine } from './api-types.ts';
 import { MachineCache, fromMachine, type CachedMachine } from './cache.ts';
@@ -13,6 +14,7 @@ import { META, instanceHealth, machineConfig, providerEvent, readForgeMeta } fro
 import { isAmbiguousFlyError, isFlyStatus } from './errors.ts';
 import { flyAppName, flyAppUrl } from './names.ts';
 import { ensurePublicIps, syncAppSecrets } from './app-setup.ts';
+import { prepareSourceDeploy, type SourceDeployPlan } from './source-deploy.ts';
 
 export interface FlyProviderOptions {
   client: FlyClient;
@@ -42,11 +44,14 @@ export interface DeployToken {
 export type FlyProvider = Provider & {
   resync(force?: boolean): Promise<void>;
   mintDeployToken(name: string, ttlSeconds?: number): Promise<DeployToken>;
+  /** Source deploys: the app shell plus a 20-minute deploy token and the image ref the build will push. */
+  prepareSourceDeploy(name: string, opts?: { label?: string }): Promise<SourceDeployPlan>;
   appName(key: string): string;
 };
 
 const CREATE_ATTEMPTS = 3;
 const UPDATE_ATTEMPTS = 3;
+const PROBE_PARALLELISM = 10;
 
 export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
   const { client, projectId } = opts;
@@ -67,9 +72,11 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
 
   const appName = (key: string) => flyAppName(key, projectId);
 
-  const remember = (app: string, m: FlyMachine): CachedMachine => {
+  /** Records a machine read or written; `known` is the spec behind `hash`, kept only if the machine carries that hash. */
+  const remember = (app: string, m: FlyMachine, known?: { spec: ServiceSpec; hash: string }): CachedMachine => {
     const cached = fromMachine(app, m, projectId);
     if (!cached) throw new ForgeError('E_PROVIDER', `Fly machine ${m.id} in ${app} came back without Forge metadata`);
+    if (known && cached.hash === known.hash) cached.spec = known.spec;
     cache.write(cached);
     return cached;
   };
@@ -118,7 +125,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
     if (!fresh) {
       const adopted = await findRemote(app, key, replica);
       if (adopted) {
-        const cached = remember(app, adopted);
+        const cached = remember(app, adopted, action);
         refuseOtherRegion(key, spec.region);
         return { instanceId: cached.id, url: flyAppUrl(app), message: 'adopted existing machine' };
       }
@@ -135,7 +142,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
         machine = await findRemote(app, key, replica);
       }
     }
-    const cached = remember(app, machine);
+    const cached = remember(app, machine, action);
     await settle(app, cached.id, 'started', cached.version);
     return { instanceId: cached.id, url: flyAppUrl(app) };
   }
@@ -148,11 +155,35 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
     return remember(app, remote);
   }
 
+  /**
+   * A relabel (`update` with nothing changed): the machine already runs an equivalent
+   * spec under another hash. Only its metadata changes, through Fly's metadata
+   * endpoint, which neither bumps the config version nor restarts the machine.
+   * False when the machine changed since we read it: the caller does a full update.
+   */
+  async function relabel(app: string, current: CachedMachine, action: Extract<Action, { kind: 'update' }>): Promise<boolean> {
+    try {
+      await client.updateMetadata(app, current.id, { [META.hash]: action.hash, [META.generation]: String(action.generation) }, current.version || undefined);
+    } catch (err) {
+      if (!isFlyStatus(err, 409, 412)) throw err;
+      const fresh = await client.getMachine(app, current.id);
+      if (!fresh) throw new ForgeError('E_NOT_FOUND', `Fly machine ${current.id} of ${app} disappeared during a relabel`);
+      remember(app, fresh);
+      return false;
+    }
+    cache.patch(current.id, { hash: action.hash, generation: action.generation, spec: action.spec });
+    return true;
+  }
+
   async function update(action: Extract<Action, { kind: 'update' | 'replace' }>, ctx: ApplyContext): Promise<ApplyResult> {
     const { key, spec, instanceId } = action;
     const app = appName(key);
-    const current = await loadMachine(app, instanceId);
+    let current = await loadMachine(app, instanceId);
     if (current.region !== spec.region) refuseOtherRegion(key, spec.region);
+    if (action.kind === 'update' && action.changed.length === 0) {
+      if (await relabel(app, current, action)) return { instanceId, url: flyAppUrl(app), message: 'relabelled (metadata only, no restart)' };
+      current = cache.get(instanceId) ?? current;
+    }
     const config = machineConfig(spec, { key, replica: action.replica, generation: action.generation, hash: action.hash, projectId });
     const minSecrets = await syncAppSecrets(client, app, ctx.secrets, false);
     // A stopped service stays stopped through an update; a running one restarts on the new version.
@@ -177,7 +208,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
         else version = fresh.version ?? fresh.instance_id ?? version;
       }
     }
-    const cached = remember(app, machine);
+    const cached = remember(app, machine, action);
     await settle(app, instanceId, stayStopped ? 'stopped' : 'started', cached.version);
     return { instanceId, url: flyAppUrl(app) };
   }
@@ -246,9 +277,15 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
       .filter(({ m, healthy }) => !healthy || t - (m.checkedAt ?? 0) >= healthRecheckMs)
       .sort((a, b) => Number(a.healthy) - Number(b.healthy) || (a.m.checkedAt ?? 0) - (b.m.checkedAt ?? 0))
       .slice(0, probes);
-    for (const { m } of candidates) {
-      const remote = await client.getMachine(m.app, m.id);
-      if (remote?.state === 'started') cache.setChecks(m.id, remote.checks ?? []);
+    // A few at a time: the probes are independent reads, and a resync should cost
+    // about one round trip per batch, not one per machine.
+    for (let i = 0; i < candidates.length; i += PROBE_PARALLELISM) {
+      await Promise.all(
+        candidates.slice(i, i + PROBE_PARALLELISM).map(async ({ m }) => {
+          const remote = await client.getMachine(m.app, m.id);
+          if (remote?.state === 'started') cache.setChecks(m.id, remote.checks ?? []);
+        }),
+      );
     }
   }
 
@@ -281,12 +318,11 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
     },
 
     async observe(keys?: readonly string[]): Promise<Observed[]> {
-      try {
-        await provider.resync(false);
-      } catch (err) {
-        // A failed refresh leaves the last good picture; with none yet there is nothing to serve.
-        if (syncCount === 0) throw err;
-      }
+      // With no picture yet there is nothing to serve but a listing. After that a due
+      // refresh runs in the background: a reconcile never waits on an org-wide listing
+      // (and the health probes after it), it reads what the cache knows now.
+      if (syncCount === 0) await provider.resync(false);
+      else provider.resync(false).catch(() => undefined);
       return cache.observed(keys);
     },
 
@@ -323,6 +359,10 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
       const { app } = await ensureApp(name);
       const token = await client.createDeployToken(app, `${ttlSeconds}s`);
       return { app, token, expiresAt: now() + ttlSeconds * 1000 };
+    },
+
+    prepareSourceDeploy(name: string, o: { label?: string } = {}): Promise<SourceDeployPlan> {
+      return prepareSourceDeploy(provider, name, { ...o, now });
     },
   };
   return provider;

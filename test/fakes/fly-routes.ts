@@ -154,6 +154,17 @@ function machineRoutes(ctx: RouteContext, app: FakeApp, rest: string[], req: Fak
       }
       if (m.state !== 'destroying') world.destroyMachine(m);
       return ok();
+    case 'PATCH metadata':
+    case 'PUT metadata': {
+      const expected = body['machine_version'];
+      if (typeof expected === 'string' && expected !== m.version) return fail(412, `machine ${m.id} version ${expected} is stale, current is ${m.version}`);
+      const changes = obj(body['metadata']);
+      if (Object.values(changes).some((v) => v !== null && typeof v !== 'string')) return fail(400, 'metadata values must be strings');
+      world.setMetadata(m, changes as Record<string, string | null>);
+      return ok(undefined, 204);
+    }
+    case 'GET metadata':
+      return ok(structuredClone(obj(m.config['metadata'])));
     case 'POST start':
       if (m.state === 'destroying') return fail(412, `machine ${m.id} is being destroyed`);
       if (m.state !== 'started' && m.state !== 'starting') world.startMachine(m);

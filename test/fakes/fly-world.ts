@@ -158,6 +158,18 @@ export class FlyWorld {
     else this.schedule(m, [['stopped', { type: 'update', status: 'stopped', source: 'flyd' }]]);
   }
 
+  /** Fly's metadata endpoint: keys change, the config version and the machine's state do not. */
+  setMetadata(m: FakeMachine, changes: Record<string, string | null>): void {
+    this.settle(m);
+    const meta = { ...((m.config['metadata'] as Record<string, string> | undefined) ?? {}) };
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === null || v === '') delete meta[k];
+      else meta[k] = v;
+    }
+    m.config = { ...m.config, metadata: meta };
+    m.updatedAt = Math.max(this.now(), m.updatedAt + 1);
+  }
+
   startMachine(m: FakeMachine): void {
     this.enter(m, 'starting', { type: 'start', status: 'starting', source: 'user' });
     this.schedule(m, [['started', { type: 'start', status: 'started', source: 'flyd' }]]);
