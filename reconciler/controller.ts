@@ -2,7 +2,8 @@
 // the provider, record status and events. Level-triggered: nothing here depends
 // on which event woke it up, so a missed event costs latency, never correctness.
 
-import type { Desired, Observed, Provider, ApplyResult } from '../providers/types.ts';
+import type { Action, Desired, Observed, Provider, ApplyResult } from '../providers/types.ts';
+import { chooseUpstreams } from './upstreams.ts';
 import type { ProviderName } from '../specs/types.ts';
 import { ForgeError, toForgeError } from '../specs/errors.ts';
 import type { Store } from '../store/index.ts';
@@ -25,6 +26,18 @@ export interface ControllerDeps {
   metrics?: ReconcilerMetrics;
   /** How long to wait before looking again while instances converge. */
   pollMs?: number;
+  /** Caddy's route table (agent services); absent when no router runs. */
+  routes?: RouteTable;
+  /** How long an instance stays out of the route before it is stopped (in-flight requests finish). */
+  drainMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** The part of router/service-routes.ts the controller uses. */
+export interface RouteTable {
+  set(name: string, route: { domains: string[]; upstreams: string[] }): Promise<void>;
+  remove(name: string): Promise<void>;
+  url(name: string): string;
 }
 
 export interface ReconcileOutcome {
@@ -40,9 +53,14 @@ export interface ReconcileOutcome {
 }
 
 const DEFAULT_POLL_MS = 1_000;
+const DEFAULT_DRAIN_MS = 2_000;
+const CRASH_BACKOFF = { baseMs: 1_000, maxMs: 60_000 };
 
 export function createController(deps: ControllerDeps) {
   const poll = deps.pollMs ?? DEFAULT_POLL_MS;
+  const drainMs = deps.drainMs ?? DEFAULT_DRAIN_MS;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const crashes = new Map<string, { count: number; lastAt: number }>();
 
   async function reconcileOrphan(key: string): Promise<ReconcileOutcome> {
     let destroyed = 0;
@@ -83,7 +101,7 @@ export function createController(deps: ControllerDeps) {
       phase: life.phase,
       observedGeneration: converged ? row.generation : (previous?.observedGeneration ?? 0),
       conditions,
-      url: observed?.url ?? previous?.url ?? null,
+      url: observed?.url ?? (deps.routes && row.spec.provider === 'agent' ? deps.routes.url(row.name) : null) ?? previous?.url ?? null,
       lastError: failure,
       lifecycle: life.snapshot,
       updatedAt: '',
@@ -123,25 +141,36 @@ export function createController(deps: ControllerDeps) {
     const desired: Desired = {
       key, spec: row.spec, hash: row.hash, generation: row.generation, state: row.state, deleting: row.deleting,
     };
-    const badHash = deps.store.releases.isBad(key, row.hash);
+    let badHash = deps.store.releases.isBad(key, row.hash);
+    if (!badHash && !row.deleting) badHash = markReleaseBadOnFailure(row, observed);
     const actions = diff(desired, observed, provider.capabilities, deps.now(), badHash ? { badHashes: new Set([row.hash]) } : undefined);
     const verdict = assess(desired, observed, actions);
 
     if (verdict.kind === 'deleting' && verdict.gone) {
+      await deps.routes?.remove(key);
       deps.store.events.append(key, { type: 'Normal', reason: 'Deleted', message: 'every remote object is gone; service removed' });
       deps.store.services.remove(key);
       return { key, result: 'success', desired: null, status: null };
     }
     if (verdict.kind === 'refused') {
+      await routeTo(desired, observed, badHash);
       const status = writeStatus(row, previous, verdict, observed, null);
       if (!badHash) deps.store.releases.setOutcome(key, row.generation, 'failed', verdict.message);
       return { key, result: 'terminal', desired: row, badHash, status };
     }
     if (verdict.kind !== 'progress' && verdict.kind !== 'deleting') {
+      await routeTo(desired, observed, badHash);
       const status = writeStatus(row, previous, verdict, observed, null);
       if (verdict.kind === 'ready') markReleaseSucceeded(row);
       const converging = verdict.kind === 'waiting';
       return { key, result: 'noop', requeueAfterMs: converging ? poll : undefined, desired: row, badHash, status };
+    }
+
+    // A crashed instance of a release that already ran is restarted with growing delays.
+    const wait = crashBackoff(key, actions, observed);
+    if (wait > 0) {
+      const status = writeStatus(row, previous, { kind: 'waiting', message: `CrashLoopBackOff: restarting in ${Math.ceil(wait / 1000)}s` }, observed, null);
+      return { key, result: 'noop', requeueAfterMs: wait, desired: row, badHash, status };
     }
 
     // Work to do. Record the release before acting, so a crash mid-deploy still has it.
@@ -150,6 +179,7 @@ export function createController(deps: ControllerDeps) {
     let secrets: Record<string, string> = {};
     try {
       if (!row.deleting) secrets = deps.secretsFor(key);
+      await unrouteBeforeRemoval(desired, observed, actions, badHash);
       for (const action of actions) {
         if (action.kind === 'noop') continue;
         const result: ApplyResult = await provider.apply(action, { secrets });
@@ -169,6 +199,63 @@ export function createController(deps: ControllerDeps) {
       return { key, result: error.terminal ? 'terminal' : 'error', error, desired: row, badHash, status };
     }
     return { key, result: 'success', requeueAfterMs: poll, desired: row, badHash, status: deps.store.status.get(key) };
+  }
+
+  /** Keeps the route on ready instances; a failure to reach Caddy is retried by the next pass. */
+  async function routeTo(desired: Desired, observed: Observed | null, badHash: boolean): Promise<void> {
+    if (!deps.routes || desired.spec.provider !== 'agent') return;
+    const { upstreams } = chooseUpstreams(desired, observed, { badRelease: badHash });
+    await deps.routes.set(desired.key, { domains: desired.spec.domains, upstreams });
+  }
+
+  /**
+   * Before an instance is stopped or destroyed it leaves the route, then gets a
+   * grace period for requests in flight. If Caddy cannot be told, nothing is
+   * stopped: the error propagates and the pass is retried.
+   */
+  async function unrouteBeforeRemoval(desired: Desired, observed: Observed | null, actions: readonly Action[], badHash: boolean): Promise<void> {
+    if (!deps.routes || desired.spec.provider !== 'agent' || !observed) return;
+    const leaving = new Set<string>();
+    for (const action of actions) {
+      if (action.kind === 'destroy' && !action.instanceId) observed.instances.forEach((i) => leaving.add(i.id));
+      else if ((action.kind === 'destroy' || action.kind === 'stop') && action.instanceId) leaving.add(action.instanceId);
+    }
+    const routed = observed.instances.some((i) => leaving.has(i.id) && i.state === 'running' && i.health === 'healthy');
+    if (!routed) return;
+    const { upstreams } = chooseUpstreams(desired, observed, { excluding: leaving, badRelease: badHash });
+    await deps.routes.set(desired.key, { domains: desired.spec.domains, upstreams });
+    await sleep(drainMs);
+  }
+
+  /** A current-release instance that failed before the release ever succeeded marks the release bad. */
+  function markReleaseBadOnFailure(row: DesiredRow, observed: Observed | null): boolean {
+    const failed = observed?.instances.find((i) => i.hash === row.hash && i.state === 'failed');
+    if (!failed) return false;
+    const release = deps.store.releases.get(row.name, row.generation);
+    if (!release || release.outcome !== 'pending') return false;
+    const reason = failed.reason ?? `instance ${failed.id} failed`;
+    deps.store.releases.setOutcome(row.name, row.generation, 'failed', reason);
+    deps.store.events.append(row.name, { type: 'Warning', reason: 'ReleaseFailed', message: `generation ${row.generation} failed: ${reason}; the previous release keeps serving` });
+    deps.metrics?.deploymentsTotal.inc({ status: 'failed' });
+    return true;
+  }
+
+  /** ms to wait before replacing crashed instances again; 0 when allowed now. */
+  function crashBackoff(key: string, actions: readonly Action[], observed: Observed | null): number {
+    const crashed = actions.some((a) => a.kind === 'replace' && observed?.instances.some((i) => i.id === a.instanceId && i.state === 'failed'));
+    if (!crashed) {
+      if (observed?.instances.every((i) => i.state === 'running' && i.health === 'healthy')) crashes.delete(key);
+      return 0;
+    }
+    const now = deps.now();
+    const entry = crashes.get(key);
+    if (entry) {
+      const delay = Math.min(CRASH_BACKOFF.maxMs, CRASH_BACKOFF.baseMs * 2 ** Math.max(0, entry.count - 1));
+      const left = entry.lastAt + delay - now;
+      if (left > 0) return left;
+    }
+    crashes.set(key, { count: (entry?.count ?? 0) + 1, lastAt: now });
+    return 0;
   }
 
   function markReleaseSucceeded(row: DesiredRow): void {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type Store } from '../../store/index.ts';
-import { createController } from '../../reconciler/controller.ts';
+import { createController, type RouteTable } from '../../reconciler/controller.ts';
 import { createLoop, type Loop, type ResyncReport } from '../../reconciler/loop.ts';
 import { createReconcilerMetrics, type ReconcilerMetrics } from '../../reconciler/metrics.ts';
 import { applySet, type ApplyPlan } from '../../reconciler/apply-set.ts';
@@ -24,7 +24,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export function startHarness(options: Partial<WorldProviderOptions> & { configured?: boolean } = {}): Harness {
+export function startHarness(options: Partial<WorldProviderOptions> & { configured?: boolean; routes?: RouteTable } = {}): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'forge-loop-'));
   const store = openStore(dir);
   const provider = openWorldProvider({ path: ':memory:', ...options });
@@ -38,6 +38,8 @@ export function startHarness(options: Partial<WorldProviderOptions> & { configur
     now: Date.now,
     metrics,
     pollMs: 60_000,
+    routes: options.routes,
+    drainMs: 5,
   });
   let attempts = 0;
   const loop = createLoop({

@@ -148,3 +148,37 @@ function seeded(seed: number): () => number {
     return state / 2147483648;
   };
 }
+
+test('routes: ready instances are routed, and an instance leaves the route before it is destroyed', async () => {
+  const log: string[] = [];
+  const table = new Map<string, string[]>();
+  const routes = {
+    async set(name: string, route: { domains: string[]; upstreams: string[] }) {
+      if (table.get(name)?.join() === route.upstreams.join()) return;
+      table.set(name, route.upstreams);
+      log.push(`route ${name} -> ${route.upstreams.join(' ') || '(none)'}`);
+    },
+    async remove(name: string) { table.delete(name); log.push(`route ${name} removed`); },
+    url: (name: string) => `http://${name}.localhost`,
+  };
+  const h = startHarness({ routes, afterRemoteWrite: (a) => log.push(`${a.kind} ${a.key}${'replica' in a ? `/${a.replica}` : ''}`) });
+  try {
+    h.apply('file:test', [makeSpec({ name: 'web', replicas: 2 })]);
+    await h.converge();
+    assert.equal(h.store.status.get('web')!.url, 'http://web.localhost');
+    h.apply('file:test', [makeSpec({ name: 'web', replicas: 1 })]);
+    await h.converge();
+    h.apply('file:test', [], { prune: true });
+    await h.converge();
+    assert.deepEqual(log, [
+      'create web/0', 'create web/1',
+      'route web -> 127.0.0.1:20000 127.0.0.1:20001',
+      'route web -> 127.0.0.1:20000', 'destroy web',
+      'update web/0',
+      'route web -> (none)', 'destroy web',
+      'route web removed',
+    ]);
+  } finally {
+    await h.close();
+  }
+});

@@ -1,0 +1,60 @@
+// The route table Forge wants in Caddy, one entry per service, and the level-
+// triggered push of the whole table: every sync reads Caddy's live config once
+// and corrects what differs, so a Caddy restarted empty or a route edited by hand
+// is put right by the next sync.
+
+import type { CaddyClient } from './caddy-client.ts';
+import { desiredRoute } from './routes.ts';
+import { reconcileRoutes } from './reconcile.ts';
+
+export interface ServiceRoute {
+  domains: string[];
+  upstreams: string[];
+}
+
+export interface ServiceRouter {
+  /** Sets one service's route and pushes the table; resolves once Caddy has it. */
+  set(name: string, route: ServiceRoute): Promise<void>;
+  remove(name: string): Promise<void>;
+  /** Pushes the whole table (the resync). */
+  sync(): Promise<{ added: string[]; updated: string[]; removed: string[] }>;
+  /** The upstreams Forge last asked for (for status and tests). */
+  get(name: string): ServiceRoute | undefined;
+  url(name: string): string;
+}
+
+export function createServiceRouter(options: { client: CaddyClient; domain: string; publicPort?: number | null; scheme?: string }): ServiceRouter {
+  const table = new Map<string, ServiceRoute>();
+  let chain: Promise<unknown> = Promise.resolve();
+
+  // Pushes are serialized: two reconciles of the same Caddy config at once would race.
+  function push() {
+    const run = chain.then(() => reconcileRoutes(options.client, [...table].sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, route]) => desiredRoute({ name, domain: options.domain, domains: route.domains, upstreams: route.upstreams }))));
+    chain = run.catch(() => undefined);
+    return run;
+  }
+
+  const same = (a: ServiceRoute | undefined, b: ServiceRoute) =>
+    a !== undefined && a.upstreams.join(',') === b.upstreams.join(',') && a.domains.join(',') === b.domains.join(',');
+
+  return {
+    async set(name, route) {
+      const next = { domains: [...route.domains].sort(), upstreams: [...route.upstreams].sort() };
+      if (same(table.get(name), next)) return;
+      table.set(name, next);
+      await push();
+    },
+    async remove(name) {
+      if (!table.delete(name)) return;
+      await push();
+    },
+    sync: () => push(),
+    get: (name) => table.get(name),
+    url(name) {
+      const scheme = options.scheme ?? 'http';
+      const port = options.publicPort && ![80, 443].includes(options.publicPort) ? `:${options.publicPort}` : '';
+      return `${scheme}://${name}.${options.domain}${port}`;
+    },
+  };
+}
