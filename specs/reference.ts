@@ -1,0 +1,70 @@
+// Renders the spec reference (docs/spec.md) from the schema's descriptions: the
+// schema is the one source, and a test fails when the committed page is stale.
+
+import { SERVICE_SCHEMA } from './schema.ts';
+
+interface SchemaNode {
+  description?: string;
+  type?: string | string[];
+  enum?: unknown[];
+  default?: unknown;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  additionalProperties?: boolean | SchemaNode;
+  oneOf?: SchemaNode[];
+  anyOf?: SchemaNode[];
+  required?: string[];
+}
+
+export function renderSpecReference(): string {
+  const root = SERVICE_SCHEMA as unknown as SchemaNode & { title?: string };
+  const lines = [
+    '# Service spec reference',
+    '',
+    '<!-- Generated from schemas/service.schema.json by `npx tsx scripts/gen-spec-docs.ts`; do not edit by hand. -->',
+    '',
+    root.description ?? '',
+    '',
+    'Unknown keys are errors. Problems are reported as `file:line:col path: message`, all of them in one run.',
+    '',
+    '| key | type | required | description |',
+    '| --- | --- | --- | --- |',
+  ];
+  walk(root, '', new Set(root.required ?? []), lines);
+  return `${lines.join('\n')}\n`;
+}
+
+function walk(node: SchemaNode, prefix: string, required: ReadonlySet<string>, lines: string[]): void {
+  for (const [key, child] of Object.entries(node.properties ?? {})) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    lines.push(`| \`${path}\` | ${typeOf(child)} | ${required.has(key) ? 'yes' : ''} | ${escape(child.description ?? '')}${constraints(child)} |`);
+    if (child.properties) walk(child, path, new Set(child.required ?? []), lines);
+    if (child.items?.properties) walk(child.items, `${path}[]`, new Set(child.items.required ?? []), lines);
+    if (child.additionalProperties && typeof child.additionalProperties === 'object' && child.additionalProperties.description) {
+      lines.push(`| \`${path}.<KEY>\` | ${typeOf(child.additionalProperties)} |  | ${escape(child.additionalProperties.description)} |`);
+    }
+  }
+}
+
+function typeOf(node: SchemaNode): string {
+  if (node.enum) return node.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
+  const variants = node.oneOf ?? node.anyOf;
+  if (variants) return [...new Set(variants.map(typeOf))].join(' \\| ');
+  const type = Array.isArray(node.type) ? node.type.join(' \\| ') : node.type ?? 'any';
+  return node.items ? `${type} of ${typeOf(node.items)}` : type;
+}
+
+function constraints(node: SchemaNode): string {
+  const parts: string[] = [];
+  if (node.minimum !== undefined) parts.push(`min ${node.minimum}`);
+  if (node.maximum !== undefined) parts.push(`max ${node.maximum}`);
+  if (node.default !== undefined) parts.push(`default \`${JSON.stringify(node.default)}\``);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
+function escape(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
