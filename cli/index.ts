@@ -5,6 +5,8 @@ import { toForgeError } from '../specs/errors.ts';
 import type { CliDeps } from './deps.ts';
 import { exitCodeFor, success, usageFailure, type CliResult } from './output.ts';
 import { validateCommand } from './validate.ts';
+import { keysCommand } from './keys.ts';
+import { serverCommand } from './server.ts';
 
 export type { CliDeps } from './deps.ts';
 export type { CliResult } from './output.ts';
@@ -16,6 +18,8 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   validate: { summary: 'validate [--json] PATH…   check service specs', run: validateCommand },
+  keys: { summary: 'keys create|list|revoke|rotate-encryption   manage API keys and the encryption key (on the data dir)', run: keysCommand },
+  server: { summary: 'server [--addr A] [--data-dir D]   run the control plane', run: serverCommand },
 };
 
 export const USAGE = 'usage: forge <command> [options]';

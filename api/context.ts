@@ -1,0 +1,35 @@
+// What the route modules share: the store, the cipher, the loop's nudge and the
+// read-side hooks into providers. Built once by buildApi.
+
+import type { Observed } from '../providers/types.ts';
+import type { ProviderName } from '../specs/types.ts';
+import type { Cipher } from '../store/cipher.ts';
+import type { Store } from '../store/index.ts';
+import type { DeployToken } from '../providers/fly/provider.ts';
+
+export interface ProviderAvailability {
+  configured: boolean;
+  /** Why not (or how), in words for `GET /api/compute/config` and `forge server`. */
+  reason?: string;
+}
+
+export type ProvidersConfig = Record<ProviderName, ProviderAvailability>;
+
+export interface LogOptions {
+  follow: boolean;
+  signal: AbortSignal;
+}
+
+export interface ApiContext {
+  store: Store;
+  cipher: Cipher;
+  /** HMAC key for desired hashes of services with secrets (see secrets.ts). */
+  hashKey: Buffer;
+  nudge(key: string): void;
+  providers: ProvidersConfig;
+  observe(keys: readonly string[]): Promise<Observed[]>;
+  /** Mints a short-lived token to push a source build for one service; undefined when no Fly provider. */
+  deployToken?: (name: string, ttlSeconds?: number) => Promise<DeployToken>;
+  logs?: (name: string, options: LogOptions) => AsyncIterable<string>;
+  now(): number;
+}

@@ -1,0 +1,129 @@
+// The background half of a push: shallow-clone the commit, load its specs
+// strictly, apply them as the set `git:<repo>@<branch>`, and follow the services'
+// statuses to move the deployment row pending → building → deploying → running
+// or failed. A bad spec fails the deployment before anything is written.
+
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { toForgeError } from '../specs/errors.ts';
+import { formatProblem, loadSpecs } from '../specs/index.ts';
+import type { DeploymentRow } from '../store/index.ts';
+import type { ApiContext } from './context.ts';
+import type { PushTarget } from './webhook-decide.ts';
+import { applySpecs } from './routes/apply.ts';
+
+const run = promisify(execFile);
+
+export interface GitDeployOptions {
+  /** Where checkouts live (kept: source-mode services build from them). */
+  checkoutsDir: string;
+  /** How long to follow the services' statuses before calling the deployment failed. */
+  waitMs?: number;
+  pollMs?: number;
+  gitTimeoutMs?: number;
+}
+
+export type GitDeployer = (deployment: DeploymentRow, target: PushTarget) => Promise<void>;
+
+const SPEC_LOCATIONS = ['forge.yaml', 'forge.yml', 'forge'];
+const MAX_MESSAGE = 4_000;
+
+function slug(text: string): string {
+  return text.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+async function git(args: string[], cwd: string, timeoutMs: number): Promise<string> {
+  const { stdout } = await run('git', args, {
+    cwd, timeout: timeoutMs, maxBuffer: 1 << 20,
+    env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' },
+  });
+  return stdout.trim();
+}
+
+/** Clones `branch` shallowly; when its tip moved past the pushed commit, fetches that commit by SHA. */
+export async function checkout(target: PushTarget, dir: string, timeoutMs: number): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, '..'), { recursive: true });
+  await git(['clone', '--quiet', '--depth', '1', '--branch', target.branch, '--', target.cloneUrl, dir], join(dir, '..'), timeoutMs);
+  if ((await git(['rev-parse', 'HEAD'], dir, timeoutMs)) === target.sha) return;
+  await git(['fetch', '--quiet', '--depth', '1', 'origin', target.sha], dir, timeoutMs);
+  await git(['checkout', '--quiet', '--detach', target.sha], dir, timeoutMs);
+}
+
+function capped(text: string): string {
+  return text.length <= MAX_MESSAGE ? text : `${text.slice(0, MAX_MESSAGE - 1)}…`;
+}
+
+export function createGitDeployer(ctx: ApiContext, options: GitDeployOptions): GitDeployer {
+  const waitMs = options.waitMs ?? 10 * 60_000;
+  const pollMs = options.pollMs ?? 500;
+  const gitTimeoutMs = options.gitTimeoutMs ?? 120_000;
+  const { store } = ctx;
+
+  return async function deploy(deployment, target) {
+    const fail = (message: string) => store.deployments.setState(deployment.id, 'failed', capped(message));
+    try {
+      store.deployments.setState(deployment.id, 'building', `cloning ${target.repo}@${target.sha.slice(0, 12)}`);
+      const dir = join(options.checkoutsDir, slug(target.repo), target.sha);
+      try {
+        await checkout(target, dir, gitTimeoutMs);
+      } catch (error) {
+        // git's stderr names the URL and ref only; it is trimmed to its last line.
+        const detail = String((error as { stderr?: unknown }).stderr ?? '').trim().split('\n').pop() ?? '';
+        fail(`git clone of ${target.repo}@${target.branch} at ${target.sha} failed${detail ? `: ${detail}` : ''}`);
+        return;
+      }
+      const paths = SPEC_LOCATIONS.filter((p) => existsSync(join(dir, p)));
+      if (paths.length === 0) {
+        fail(`no forge.yaml or forge/ folder in ${target.repo} at ${target.sha}`);
+        return;
+      }
+      const loaded = await loadSpecs(paths, { cwd: dir });
+      if (!loaded.ok) {
+        fail(`invalid specs in ${target.repo}@${target.sha.slice(0, 12)}:\n${loaded.problems.map(formatProblem).join('\n')}`);
+        return;
+      }
+      store.deployments.setState(deployment.id, 'deploying', `applying ${loaded.specs.length} service(s)`);
+      const source = `git:${target.repo}@${target.branch}`;
+      const plan = applySpecs(ctx, source, loaded.specs, { prune: true }, `webhook:${deployment.deliveryId}`);
+      const names = loaded.specs.map((s) => s.spec.name);
+      await follow(ctx, deployment.id, names, plan.changed.length, waitMs, pollMs);
+    } catch (error) {
+      const forge = toForgeError(error);
+      fail(`${forge.code}: ${forge.message}`);
+    }
+  };
+}
+
+/** Polls the statuses of the applied services until all run at their generation, one fails, or time runs out. */
+async function follow(ctx: ApiContext, id: string, names: readonly string[], changed: number, waitMs: number, pollMs: number): Promise<void> {
+  const { store } = ctx;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    let running = 0;
+    for (const name of names) {
+      const row = store.services.get(name);
+      const status = store.status.get(name);
+      if (!row || !status) continue;
+      if (status.phase === 'failed' && status.lastError) {
+        store.deployments.setState(id, 'failed', capped(`${name}: ${status.lastError.code}: ${status.lastError.message}`));
+        return;
+      }
+      const settled = row.state === 'stopped' ? 'stopped' : 'running';
+      if (status.phase === settled && status.observedGeneration >= row.generation) running += 1;
+    }
+    if (running === names.length) {
+      store.deployments.setState(id, 'running', `${names.length} service(s) running (${changed} changed)`);
+      return;
+    }
+    if (Date.now() >= deadline) {
+      store.deployments.setState(id, 'failed', `timed out after ${Math.round(waitMs / 1000)}s: ${running}/${names.length} service(s) running`);
+      return;
+    }
+    await sleep(pollMs);
+  }
+}

@@ -1,0 +1,97 @@
+// /api/compute/services: the InsForge-Compute-shaped surface. `:id` is the
+// service id or its name; deploy by name is an upsert.
+
+import type { FastifyInstance } from 'fastify';
+import { ForgeError } from '../../specs/errors.ts';
+import type { DesiredRow } from '../../store/index.ts';
+import { actorOf } from '../auth.ts';
+import type { ApiContext } from '../context.ts';
+import { idParams, createServiceBody, deployTokenBody, eventsQuery, patchServiceBody } from '../schemas.ts';
+import { serviceJson, type ServiceJson } from '../service-json.ts';
+import type { ServiceBody } from '../service-spec.ts';
+import { deleteService, requireService, setDesiredState, writeService } from '../service-writes.ts';
+import { registerLogsRoute } from './logs.ts';
+
+type IdParams = { id: string };
+
+export async function renderServices(ctx: ApiContext, rows: readonly DesiredRow[]): Promise<ServiceJson[]> {
+  const observed = await ctx.observe(rows.map((r) => r.name));
+  const byKey = new Map(observed.map((o) => [o.key, o] as const));
+  return rows.map((row) => {
+    const envKeys = [...new Set([...Object.keys(row.spec.env), ...ctx.store.secrets.keys(row.name)])].sort();
+    return serviceJson(row, ctx.store.status.get(row.name), envKeys, byKey.get(row.name));
+  });
+}
+
+export async function renderService(ctx: ApiContext, row: DesiredRow): Promise<ServiceJson> {
+  const [json] = await renderServices(ctx, [row]);
+  return json as ServiceJson;
+}
+
+function requireDeployToken(ctx: ApiContext): NonNullable<ApiContext['deployToken']> {
+  if (!ctx.deployToken) {
+    throw new ForgeError('E_COMPUTE_NOT_CONFIGURED', 'source deploys need the fly provider, which is not configured (set FLY_API_TOKEN and FLY_ORG)');
+  }
+  return ctx.deployToken;
+}
+
+export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const base = '/api/compute/services';
+
+  app.get(base, async () => ({ services: await renderServices(ctx, ctx.store.services.list().filter((r) => !r.deleting)) }));
+
+  app.get<{ Params: IdParams }>(`${base}/:id`, { schema: { params: idParams } }, async (request) =>
+    renderService(ctx, requireService(ctx, request.params.id)));
+
+  app.post<{ Body: ServiceBody & { name: string } }>(base, { schema: { body: createServiceBody } }, async (request, reply) => {
+    const result = writeService(ctx, request.body.name, request.body, 'image', actorOf(request));
+    return reply.status(result.created ? 201 : 200).send(await renderService(ctx, result.row));
+  });
+
+  app.post<{ Body: ServiceBody & { name: string } }>(`${base}/deploy`, { schema: { body: createServiceBody } }, async (request, reply) => {
+    const mint = requireDeployToken(ctx);
+    const result = writeService(ctx, request.body.name, request.body, 'source', actorOf(request));
+    const token = await mint(result.row.name);
+    const service = await renderService(ctx, result.row);
+    return reply.status(result.created ? 201 : 200).send({ ...service, deployToken: token });
+  });
+
+  app.post<{ Params: IdParams; Body: { ttlSeconds?: number } | null }>(
+    `${base}/:id/deploy-token`, { schema: { params: idParams, body: deployTokenBody } }, async (request) => {
+      const mint = requireDeployToken(ctx);
+      const row = requireService(ctx, request.params.id);
+      if (row.spec.provider !== 'fly') {
+        throw new ForgeError('E_BAD_REQUEST', `service ${row.name} runs on ${row.spec.provider}; deploy tokens are for fly source deploys`);
+      }
+      ctx.store.audit.append({ actor: actorOf(request), action: 'service.deploy-token', target: row.name, details: null });
+      return mint(row.name, request.body?.ttlSeconds);
+    });
+
+  app.patch<{ Params: IdParams; Body: ServiceBody }>(`${base}/:id`, { schema: { params: idParams, body: patchServiceBody } }, async (request) => {
+    const row = requireService(ctx, request.params.id);
+    const result = writeService(ctx, row.name, request.body, 'patch', actorOf(request));
+    return renderService(ctx, result.row);
+  });
+
+  app.post<{ Params: IdParams }>(`${base}/:id/start`, { schema: { params: idParams } }, async (request) =>
+    renderService(ctx, setDesiredState(ctx, request.params.id, 'running', actorOf(request))));
+
+  app.post<{ Params: IdParams }>(`${base}/:id/stop`, { schema: { params: idParams } }, async (request) =>
+    renderService(ctx, setDesiredState(ctx, request.params.id, 'stopped', actorOf(request))));
+
+  app.delete<{ Params: IdParams }>(`${base}/:id`, { schema: { params: idParams } }, async (request, reply) => {
+    const deleted = await deleteService(ctx, request.params.id, actorOf(request));
+    return reply.status(202).send({ deleted });
+  });
+
+  app.get<{ Params: IdParams; Querystring: { limit?: number; after?: number } }>(
+    `${base}/:id/events`, { schema: { params: idParams, querystring: eventsQuery } }, async (request) => {
+      const row = requireService(ctx, request.params.id);
+      const { limit, after } = request.query;
+      return { events: ctx.store.events.list(row.name, { ...(limit ? { limit } : {}), ...(after !== undefined ? { afterId: after } : {}) }) };
+    });
+
+  registerLogsRoute(app, ctx, `${base}/:id/logs`);
+
+  app.get('/api/compute/config', async () => ({ providers: ctx.providers }));
+}

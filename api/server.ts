@@ -1,0 +1,129 @@
+// buildApi(deps) → a Fastify instance with every route, not yet listening. Tests
+// drive it through inject(); control-plane.ts listens on FORGE_API_ADDR.
+
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Observed } from '../providers/types.ts';
+import type { Cipher } from '../store/cipher.ts';
+import type { Store } from '../store/index.ts';
+import { authenticate } from './auth.ts';
+import type { Config } from './config.ts';
+import type { ApiContext, ProvidersConfig } from './context.ts';
+import { errorHandler } from './errors.ts';
+import { createGitDeployer, type GitDeployer } from './git-deploy.ts';
+import { installApiMetrics, registerMetricsRoute } from './metrics.ts';
+import { registerApplyRoute } from './routes/apply.ts';
+import { registerDeploymentRoutes } from './routes/deployments.ts';
+import { registerServiceRoutes } from './routes/services.ts';
+import { webhookPlugin } from './routes/webhook.ts';
+import { secretHashKey } from './secrets.ts';
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface ApiDeps {
+  store: Store;
+  cipher: Cipher;
+  config: Pick<Config, 'jwtSecret' | 'encryptionKeys' | 'allowedRepos' | 'allowedBranches' | 'dataDir' | 'webhookSecret' | 'metricsToken'>;
+  loop: { nudge(key: string): void };
+  providersConfig: ProvidersConfig;
+  /** The reconciler's registry; process and API metrics are added to it. */
+  registry: Registry;
+  observe?: ApiContext['observe'];
+  deployToken?: ApiContext['deployToken'];
+  logs?: ApiContext['logs'];
+  /** Replaces the real clone-and-apply (tests of the webhook route itself). */
+  gitDeployer?: GitDeployer;
+  gitDeploy?: { waitMs?: number; pollMs?: number };
+  /** Receives each webhook deployment's background promise. */
+  onBackground?: (work: Promise<void>) => void;
+  now?: () => number;
+  /** Fastify/pino logger options; `false` (default) logs nothing. */
+  logger?: FastifyServerOptions['logger'];
+  /** Extra routes (the agent protocol under /api/agents/…); they bring their own auth. */
+  plugins?: FastifyPluginAsync[];
+  bodyLimit?: number;
+}
+
+const noObserve = async (): Promise<Observed[]> => [];
+
+/** Request log lines carry the method, the path without its query and the request id: no headers, no bodies. */
+const serializers = {
+  req(request: { method: string; url: string; id: string }) {
+    return { method: request.method, path: request.url.split('?')[0], id: request.id };
+  },
+  res(reply: { statusCode: number }) {
+    return { statusCode: reply.statusCode };
+  },
+};
+
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const logger = deps.logger === undefined || deps.logger === false ? false
+    : { ...(deps.logger === true ? {} : deps.logger), serializers };
+  const app = Fastify({
+    logger,
+    bodyLimit: deps.bodyLimit ?? BODY_LIMIT,
+    requestIdHeader: false,
+    genReqId: () => randomBytes(6).toString('hex'),
+  });
+  // Bodies are JSON: types are checked as sent ("80" is not a port). Query strings and params are
+  // text by nature and are coerced. Unknown keys are reported, never silently dropped.
+  const ajvOptions = { allErrors: true, removeAdditional: false, useDefaults: false, allowUnionTypes: true, strict: false } as const;
+  const strictAjv = new Ajv({ ...ajvOptions, coerceTypes: false });
+  const coercingAjv = new Ajv({ ...ajvOptions, coerceTypes: 'array' });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema));
+  const ctx: ApiContext = {
+    store: deps.store,
+    cipher: deps.cipher,
+    hashKey: secretHashKey(deps.config.encryptionKeys[0] as Buffer),
+    nudge: (key) => deps.loop.nudge(key),
+    providers: deps.providersConfig,
+    observe: deps.observe ?? noObserve,
+    now: deps.now ?? Date.now,
+    ...(deps.deployToken ? { deployToken: deps.deployToken } : {}),
+    ...(deps.logs ? { logs: deps.logs } : {}),
+  };
+  const metrics = installApiMetrics(deps.registry, deps.store);
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ error: 'E_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  registerMetricsRoute(app, deps.registry, deps.config.metricsToken);
+
+  const deploy = deps.gitDeployer ?? createGitDeployer(ctx, { checkoutsDir: join(deps.config.dataDir, 'checkouts'), ...deps.gitDeploy });
+  void app.register(webhookPlugin, {
+    ctx,
+    webhook: {
+      allowedRepos: deps.config.allowedRepos,
+      allowedBranches: deps.config.allowedBranches,
+      deploy,
+      ...(deps.config.webhookSecret ? { secret: deps.config.webhookSecret } : {}),
+      ...(deps.onBackground ? { onBackground: deps.onBackground } : {}),
+    },
+  });
+
+  // Every admin route sits in this context: the hook runs before the body is even read.
+  void app.register(async (admin) => {
+    admin.addHook('onRequest', async (request) => {
+      request.principal = await authenticate(request, deps.store, deps.config.jwtSecret);
+    });
+    registerServiceRoutes(admin, ctx);
+    registerApplyRoute(admin, ctx);
+    registerDeploymentRoutes(admin, ctx);
+  });
+
+  for (const plugin of deps.plugins ?? []) void app.register(plugin);
+  return app;
+}

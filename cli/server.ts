@@ -1,0 +1,77 @@
+// `forge server [--addr HOST:PORT] [--data-dir DIR] [--no-local-agent]`: runs the
+// control plane until `deps.signal` aborts (bin/forge aborts it on SIGINT/SIGTERM).
+// Lines about what started go through `deps.print` at once, since the command's
+// own result only arrives when it stops.
+
+import { loadConfig } from '../api/config.ts';
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../api/control-plane.ts';
+import type { Config } from '../api/config.ts';
+import type { CliDeps } from './deps.ts';
+import { success, usageFailure, type CliResult } from './output.ts';
+
+export const SERVER_USAGE = 'usage: forge server [--addr HOST:PORT] [--data-dir DIR] [--no-local-agent]';
+
+export interface ServerDeps extends CliDeps {
+  /** Aborted to stop the server (SIGINT/SIGTERM in bin/forge). Without it the server runs until the process ends. */
+  signal?: AbortSignal;
+  /** Writes a line to stdout immediately. Without it, lines are returned with the result. */
+  print?: (text: string) => void;
+  /** Test seam and extension point (the agent helper adds its providers and plugins here). */
+  startControlPlane?: (config: Config, options: ControlPlaneOptions) => Promise<ControlPlane>;
+}
+
+interface ServerArgs {
+  addr?: string;
+  dataDir?: string;
+  noLocalAgent: boolean;
+}
+
+function parseArgs(args: readonly string[]): ServerArgs | string {
+  const out: ServerArgs = { noLocalAgent: false };
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i]!;
+    if (arg === '--no-local-agent') out.noLocalAgent = true;
+    else if (arg === '--addr' || arg === '--data-dir') {
+      const value = args[i + 1];
+      if (value === undefined) return `forge server: ${arg} needs a value`;
+      if (arg === '--addr') out.addr = value;
+      else out.dataDir = value;
+      i += 1;
+    } else return `forge server: unknown argument \`${arg}\``;
+  }
+  return out;
+}
+
+function providerLine(plane: ControlPlane): string {
+  const parts = Object.entries(plane.providersConfig).map(([name, p]) =>
+    p.configured ? `${name} (configured${p.reason ? `: ${p.reason}` : ''})` : `${name} (not configured: ${p.reason ?? 'unknown'})`);
+  return `providers: ${parts.join(', ')}`;
+}
+
+export async function serverCommand(args: readonly string[], deps: ServerDeps): Promise<CliResult> {
+  if (args.includes('--help') || args.includes('-h')) return success(`${SERVER_USAGE}\n`);
+  const parsed = parseArgs(args);
+  if (typeof parsed === 'string') return usageFailure(parsed, SERVER_USAGE);
+  const env = { ...deps.env };
+  if (parsed.addr !== undefined) env.FORGE_API_ADDR = parsed.addr;
+  if (parsed.dataDir !== undefined) env.FORGE_DATA_DIR = parsed.dataDir;
+  const buffered: string[] = [];
+  const print = (line: string) => (deps.print ? deps.print(`${line}\n`) : buffered.push(`${line}\n`));
+
+  const { config, notices } = loadConfig(env, deps.cwd);
+  const start = deps.startControlPlane ?? startControlPlane;
+  const plane = await start(config, { env, noLocalAgent: parsed.noLocalAgent });
+  print(`forge server: API listening on ${plane.url} (${config.mode} mode, data dir ${config.dataDir})`);
+  print(providerLine(plane));
+  if (config.webhookSecret) print(`GitHub webhook: POST ${plane.url}/api/v1/webhook/github (repos: ${config.allowedRepos.join(', ') || 'none allowed'}; branches: ${config.allowedBranches.join(', ')})`);
+  for (const notice of notices) print(`notice: ${notice}`);
+
+  await new Promise<void>((resolve) => {
+    if (!deps.signal) return; // runs until the process is killed
+    if (deps.signal.aborted) resolve();
+    else deps.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await plane.close();
+  print('forge server: stopped');
+  return success(buffered.join(''));
+}

@@ -1,0 +1,74 @@
+// A push to a real (local, bare) git repository, end to end: webhook → clone at
+// the commit → strict validation → apply as git:<repo>@<branch> → running.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sign } from '@octokit/webhooks-methods';
+import { apiHarness, eventually } from './helpers.ts';
+
+const SECRET = 'git-deploy-secret';
+const REPO = 'acme/shop';
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.name=Forge Test', '-c', 'user.email=test@forge.invalid', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' }).trim();
+}
+
+test('a push to a bare repo deploys examples/node-hello; a bad forge.yaml fails with positions and writes nothing', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'forge-git-'));
+  const bare = join(tmp, 'shop.git');
+  const work = join(tmp, 'work');
+  git(tmp, 'init', '--quiet', '--bare', bare);
+  git(tmp, 'init', '--quiet', work);
+  for (const file of ['forge.yaml', 'server.js', 'package.json']) copyFileSync(join('examples/node-hello', file), join(work, file));
+  git(work, 'add', '.');
+  git(work, 'commit', '--quiet', '-m', 'node-hello');
+  git(work, 'push', '--quiet', bare, 'HEAD:refs/heads/main');
+  const goodSha = git(work, 'rev-parse', 'HEAD');
+
+  const h = await apiHarness({ withLoop: true, config: { webhookSecret: SECRET, allowedRepos: [REPO], allowedBranches: ['main'] }, gitDeploy: { pollMs: 20, waitMs: 20_000 } });
+  let delivery = 0;
+  const push = async (sha: string) => {
+    const body = JSON.stringify({ ref: 'refs/heads/main', after: sha, repository: { full_name: REPO, clone_url: `file://${bare}` }, head_commit: { message: 'x' } });
+    delivery += 1;
+    const res = await h.app.inject({
+      method: 'POST', url: '/api/v1/webhook/github', payload: body,
+      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': `d-${delivery}`, 'x-hub-signature-256': await sign(SECRET, body) },
+    });
+    assert.equal(res.statusCode, 202);
+    await Promise.all(h.background);
+    return h.store.deployments.get(res.json().deployment)!;
+  };
+  try {
+    const good = await push(goodSha);
+    assert.deepEqual([good.state, good.message], ['running', '1 service(s) running (1 changed)']);
+    const row = h.store.services.get('node-hello')!;
+    assert.equal(row.source, `git:${REPO}@main`);
+    assert.equal(row.spec.run?.command, 'node server.js');
+    assert.equal(row.spec.sourceDir, join(h.dir, 'checkouts', 'acme_shop', goodSha));
+    await eventually(() => (h.store.status.get('node-hello')?.phase === 'running' ? true : undefined));
+
+    writeFileSync(join(work, 'forge.yaml'), 'name: node-hello\nrun:\n  command: node server.js\nport: eighty\n---\nname: Extra_Service\nimage: a\n');
+    git(work, 'commit', '--quiet', '-am', 'break it');
+    git(work, 'push', '--quiet', bare, 'HEAD:refs/heads/main');
+    const bad = await push(git(work, 'rev-parse', 'HEAD'));
+    assert.equal(bad.state, 'failed');
+    assert.equal(bad.message, [
+      `invalid specs in ${REPO}@${bad.sha.slice(0, 12)}:`,
+      'forge.yaml:4:7 port: should be an integer',
+      "forge.yaml:6:7 name: `Extra_Service` is not a valid name: use lowercase letters, digits and '-', starting and ending with a letter or digit",
+    ].join('\n'));
+    assert.deepEqual(h.store.services.list().map((r) => r.name), ['node-hello'], 'no desired row from the bad push');
+    assert.equal(h.store.services.get('node-hello')!.generation, 1, 'the running service was not touched');
+
+    const missing = await push('0123456789abcdef0123456789abcdef01234567');
+    assert.equal(missing.state, 'failed');
+    assert.match(missing.message!, /^git clone of acme\/shop@main at 0123456789abcdef0123456789abcdef01234567 failed/);
+  } finally {
+    await h.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
