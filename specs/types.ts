@@ -39,6 +39,12 @@ export interface ServiceSpec {
   run?: { command: string };
   /** Absolute directory holding the service's source (source mode only). */
   sourceDir?: string;
+  /**
+   * What version of the source this is: a git commit for webhook deploys, a content
+   * digest of sourceDir for `forge dev`. Not a YAML key: set by whoever applies, so a
+   * source change is a new generation (and a new release) even when the YAML is the same.
+   */
+  revision?: string;
   port: number;
   resources: ResourceSpec;
   region: string;
