@@ -1,0 +1,200 @@
+// The agent protocol as a fastify plugin under /api/agents: register (with a
+// registration token), heartbeat, claim (long-poll), progress and result (with the
+// agent's own token). Agent tokens are checked here and nowhere else: the plugin's
+// auth hook is encapsulated, and no other route accepts them.
+
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { ForgeError, toForgeError, type ErrorCode } from '../specs/errors.ts';
+import type { Store } from '../store/index.ts';
+import type { TaskRow } from '../store/rows.ts';
+import type { AgentHub } from '../providers/agent/hub.ts';
+import {
+  DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_LEASE_MS, MAX_CLAIM_WAIT_MS, type ClaimResponse, type RegisterResponse,
+} from '../providers/agent/protocol.ts';
+import { bearerToken, hashToken, newAgentToken, tokensEqual } from '../providers/agent/tokens.ts';
+import { parseBody } from '../providers/agent/validate.ts';
+import { createTaskBell } from '../providers/agent/bell.ts';
+
+export interface AgentRoutesOptions {
+  store: Store;
+  /** The agent provider's hub (cache updates, nudges, claim wake-ups); a standalone poller when omitted. */
+  hub?: AgentHub;
+  now?: () => number;
+  /** Bootstrap tokens that may register agents (FORGE_AGENT_TOKEN, tokens created on the control plane). */
+  registrationTokens: readonly string[] | (() => readonly string[]);
+  /** Decrypted secret values of a service, sent only in a run task's claim response. */
+  secretsFor(service: string): Record<string, string>;
+  leaseMs?: number;
+  heartbeatIntervalMs?: number;
+  /** Upper bound of a claim's long-poll (default and maximum 25 s). */
+  maxClaimWaitMs?: number;
+  /** How often a waiting claim looks at the store even without a wake-up (tasks queued by another process). */
+  claimPollMs?: number;
+}
+
+export const AGENT_ROUTES_PREFIX = '/api/agents';
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  E_BAD_REQUEST: 400, E_UNAUTHORIZED: 401, E_FORBIDDEN: 403, E_NOT_FOUND: 404, E_CONFLICT: 409,
+};
+
+// Which agent a request authenticated as (no global type augmentation of fastify's request).
+const authenticated = new WeakMap<FastifyRequest, string>();
+
+export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
+  const now = options.now ?? Date.now;
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+  const maxWait = Math.min(options.maxClaimWaitMs ?? MAX_CLAIM_WAIT_MS, MAX_CLAIM_WAIT_MS);
+  const pollMs = options.claimPollMs ?? 1_000;
+  const bell = createTaskBell();
+  const hub: AgentHub = options.hub ?? {
+    heartbeatReceived() {}, agentRegistered() {}, taskClaimed() {}, taskCompleted() {},
+    waitForTask: (agentId, ms, signal) => bell.wait(agentId, ms, signal),
+  };
+  const { store } = options;
+
+  const registrationTokens = (): readonly string[] =>
+    typeof options.registrationTokens === 'function' ? options.registrationTokens() : options.registrationTokens;
+
+  async function routes(app: FastifyInstance): Promise<void> {
+    app.setErrorHandler((error: unknown, _request, reply) => {
+      const fastifyCode = (error as { code?: string; statusCode?: number }).statusCode;
+      const forge = error instanceof ForgeError ? error
+        : fastifyCode !== undefined && fastifyCode < 500 ? new ForgeError('E_BAD_REQUEST', (error as Error).message)
+        : toForgeError(error);
+      const status = STATUS[forge.code] ?? 500;
+      void reply.code(status).send({ error: forge.code, message: status === 500 ? 'internal error' : forge.message, details: status === 500 ? undefined : forge.details });
+    });
+
+    app.addHook('onRequest', async (request) => {
+      const token = bearerToken(request.headers.authorization);
+      if (token === null) throw new ForgeError('E_UNAUTHORIZED', 'missing bearer token');
+      if (request.routeOptions.url === `${AGENT_ROUTES_PREFIX}/register`) {
+        if (!registrationTokens().some((t) => t !== '' && tokensEqual(t, token))) {
+          throw new ForgeError('E_UNAUTHORIZED', 'not a valid agent registration token');
+        }
+        return;
+      }
+      const agent = store.agents.getByTokenHash(hashToken(token));
+      if (agent === null) throw new ForgeError('E_UNAUTHORIZED', 'not a valid agent token');
+      const id = (request.params as { id?: string }).id;
+      if (id !== agent.id) throw new ForgeError('E_FORBIDDEN', 'this token belongs to another agent');
+      authenticated.set(request, agent.id);
+    });
+
+    app.post('/register', async (request, reply) => {
+      const body = parseBody('agent-register', request.body);
+      const token = newAgentToken();
+      const row = store.agents.register({
+        ...(body.id === undefined ? {} : { id: body.id }),
+        name: body.name,
+        tokenHash: hashToken(token),
+        addresses: body.addresses ?? [],
+        labels: body.labels ?? {},
+        capacity: body.capacity,
+      }, now());
+      hub.agentRegistered(row.id);
+      const response: RegisterResponse = { id: row.id, token, heartbeatIntervalMs, leaseMs };
+      return reply.code(201).send(response);
+    });
+
+    app.post('/:id/heartbeat', { bodyLimit: 16 * 1024 * 1024 }, async (request) => {
+      const agentId = agentOf(request);
+      const body = parseBody('agent-heartbeat', request.body);
+      const usage = { ...body.usage, processes: body.processes, capacity: body.capacity, agentTime: body.time };
+      if (!store.agents.heartbeat(agentId, { usage, instances: body.instances }, now())) {
+        throw new ForgeError('E_NOT_FOUND', `agent ${agentId} is not registered`);
+      }
+      hub.heartbeatReceived(agentId, body);
+      return { ok: true, heartbeatIntervalMs };
+    });
+
+    app.post('/:id/tasks/claim', async (request, reply) => {
+      const agentId = agentOf(request);
+      const body = parseBody('agent-claim', request.body);
+      const waitMs = Math.min(body.waitMs ?? maxWait, maxWait);
+      const gone = new AbortController();
+      reply.raw.once('close', () => gone.abort());
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const claimed = claimOne(agentId);
+        if (claimed) return reply.code(200).send(claimed);
+        const remaining = deadline - Date.now();
+        if (remaining <= 0 || gone.signal.aborted) return reply.code(204).send();
+        await hub.waitForTask(agentId, Math.min(remaining, pollMs), gone.signal);
+      }
+    });
+
+    app.post('/:id/tasks/:taskId/progress', async (request) => {
+      const agentId = agentOf(request);
+      const { taskId } = request.params as { taskId: string };
+      const body = parseBody('agent-progress', request.body);
+      const task = heldTask(taskId, agentId);
+      const t = now();
+      const held = task.state === 'claimed' ? store.tasks.start(taskId, agentId, t, leaseMs) : store.tasks.renew(taskId, agentId, t, leaseMs);
+      if (!held) throw lostLease(taskId);
+      for (const line of body.lines) store.tasks.appendLog(taskId, line);
+      return { ok: true, leaseExpiresAt: t + leaseMs };
+    });
+
+    app.post('/:id/tasks/:taskId/result', async (request) => {
+      const agentId = agentOf(request);
+      const { taskId } = request.params as { taskId: string };
+      const body = parseBody('agent-result', request.body);
+      heldTask(taskId, agentId);
+      if (!store.tasks.complete(taskId, agentId, body.result ?? null, body.ok)) throw lostLease(taskId);
+      const done = store.tasks.get(taskId);
+      if (done) hub.taskCompleted(done, body.ok, body.result);
+      return { ok: true };
+    });
+  }
+
+  function claimOne(agentId: string): ClaimResponse | null {
+    for (;;) {
+      const task = store.tasks.claim(agentId, now(), leaseMs);
+      if (task === null) return null;
+      hub.taskClaimed(task);
+      let secrets: Record<string, string> = {};
+      try {
+        if (task.kind === 'run') secrets = options.secretsFor(task.service);
+      } catch (thrown) {
+        // The agent could not run it without its secrets: fail the task (no value is in the message) and look again.
+        const error = toForgeError(thrown, 'E_SECRET_DECRYPT');
+        const result = { code: error.code, message: `secrets of ${task.service} unavailable: ${error.message}` };
+        store.tasks.complete(task.id, agentId, result, false);
+        hub.taskCompleted(store.tasks.get(task.id) ?? task, false, result);
+        continue;
+      }
+      return { task: claimedTask(task), secrets };
+    }
+  }
+
+  function claimedTask(task: TaskRow): ClaimResponse['task'] {
+    return {
+      id: task.id, kind: task.kind, service: task.service, generation: task.generation, replica: task.replica,
+      attempts: task.attempts, leaseMs, leaseExpiresAt: task.leaseExpiresAt ?? now() + leaseMs, payload: task.payload,
+    };
+  }
+
+  function heldTask(taskId: string, agentId: string): TaskRow {
+    const task = store.tasks.get(taskId);
+    if (task === null) throw new ForgeError('E_NOT_FOUND', `task ${taskId} does not exist`);
+    if (task.leaseOwner !== agentId || (task.state !== 'claimed' && task.state !== 'running')) throw lostLease(taskId);
+    return task;
+  }
+
+  return async (app) => {
+    await app.register(routes, { prefix: AGENT_ROUTES_PREFIX });
+  };
+}
+
+function agentOf(request: FastifyRequest): string {
+  const id = authenticated.get(request);
+  if (id === undefined) throw new ForgeError('E_UNAUTHORIZED', 'not authenticated');
+  return id;
+}
+
+function lostLease(taskId: string): ForgeError {
+  return new ForgeError('E_CONFLICT', `task ${taskId} is no longer held by this agent (lease expired, cancelled or done)`);
+}

@@ -1,0 +1,125 @@
+// The agent protocol's message shapes, shared by the control plane (api/agent-routes.ts,
+// providers/agent/) and the daemon (agent/). schemas/agent-*.schema.json describe the
+// same bodies for validation and as reference docs.
+
+import type { ServiceSpec } from '../../specs/types.ts';
+
+export interface Resources {
+  cpus: number;
+  memoryBytes: number;
+}
+
+export interface RegisterRequest {
+  name: string;
+  /** Set when the agent re-registers with the id it was given before (kept in its data dir). */
+  id?: string;
+  addresses?: string[];
+  labels?: Record<string, string>;
+  capacity: Resources;
+  version?: string;
+}
+
+export interface RegisterResponse {
+  id: string;
+  /** The per-agent secret for every later call; the control plane keeps only its hash. */
+  token: string;
+  heartbeatIntervalMs: number;
+  leaseMs: number;
+}
+
+export type ReportedState = 'starting' | 'running' | 'unhealthy' | 'exited' | 'stopped';
+
+export interface InstanceReport {
+  id: string;
+  service: string;
+  replica: number;
+  generation: number;
+  hash: string;
+  /** Region label of the spec the instance runs (agents are region-less). */
+  region?: string;
+  state: ReportedState;
+  exitCode?: number;
+  oomKilled?: boolean;
+  reason?: string;
+  /** Abnormal exits of this replica slot on this agent in a row (CrashLoopBackOff input). */
+  restarts?: number;
+  /** Epoch ms of the last exit, when exited. */
+  exitedAt?: number;
+  port: number;
+  /** host:port the instance answers on. */
+  address: string;
+  health: 'unknown' | 'healthy' | 'unhealthy';
+  /** What the instance reserves on the agent (from its spec). */
+  reserved?: Resources;
+}
+
+export interface HeartbeatRequest {
+  capacity: Resources;
+  usage: Resources;
+  processes: number;
+  instances: InstanceReport[];
+  /** Agent clock, epoch ms (for skew diagnostics only). */
+  time: number;
+}
+
+export interface HeartbeatResponse {
+  ok: true;
+  heartbeatIntervalMs: number;
+}
+
+export interface ClaimRequest {
+  /** How long the control plane may hold the request open waiting for work (ms, capped). */
+  waitMs?: number;
+}
+
+/** A `run` task's payload: stored in plaintext, so it never holds secret values. */
+export interface RunPayload {
+  instanceId: string;
+  spec: ServiceSpec;
+  hash: string;
+  generation: number;
+  replica: number;
+}
+
+export interface StopPayload {
+  instanceId: string;
+  /** true: forget the instance (destroy); false: keep it as stopped (stop). */
+  remove: boolean;
+}
+
+export interface ClaimedTask {
+  id: string;
+  kind: 'run' | 'stop' | 'build';
+  service: string;
+  generation: number;
+  replica: number;
+  attempts: number;
+  leaseMs: number;
+  leaseExpiresAt: number;
+  payload: RunPayload | StopPayload | unknown;
+}
+
+export interface ClaimResponse {
+  task: ClaimedTask;
+  /** Decrypted secret values for a run task, only ever sent on this authenticated response. */
+  secrets: Record<string, string>;
+}
+
+export interface ProgressRequest {
+  lines: string[];
+}
+
+export interface ResultRequest {
+  ok: boolean;
+  result?: {
+    message?: string;
+    code?: string;
+    instance?: InstanceReport;
+    lastLines?: string[];
+    commit?: string | null;
+  };
+}
+
+export const MAX_CLAIM_WAIT_MS = 25_000;
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
+export const DEFAULT_LEASE_MS = 30_000;

@@ -1,0 +1,306 @@
+// The control plane's side of worker agents as a Provider. observe() reads an
+// in-memory view built from agents' heartbeats and the run tasks in flight; apply()
+// places a replica with the scheduler and queues a task for the chosen agent.
+// Nothing here talks to an agent directly: agents claim tasks and report back
+// through api/agent-routes.ts, which feeds this provider through its hub.
+
+import { randomBytes } from 'node:crypto';
+import { ForgeError } from '../../specs/errors.ts';
+import type { ServiceSpec } from '../../specs/types.ts';
+import type { Store } from '../../store/index.ts';
+import type { TaskRow } from '../../store/rows.ts';
+import { place } from '../../reconciler/scheduler.ts';
+import type { Action, ApplyContext, ApplyResult, Observed, Provider, ProviderEvent } from '../types.ts';
+import { createTaskBell } from './bell.ts';
+import type { AgentHub } from './hub.ts';
+import { sweepOfflineAgents } from './offline.ts';
+import { DEFAULT_LEASE_MS, type InstanceReport, type Resources, type RunPayload, type StopPayload } from './protocol.ts';
+import {
+  buildView, crashBackoffMs, DEFAULT_CRASH_BACKOFF, isRunPayload, reservationOf, toObserved,
+  type AgentState, type CrashBackoffPolicy, type ViewInstance,
+} from './view.ts';
+
+export interface AgentProviderOptions {
+  store: Store;
+  now?: () => number;
+  /** An agent silent for longer is offline (e.g. 3 × its heartbeat interval). */
+  heartbeatTimeoutMs: number;
+  leaseMs?: number;
+  /** When set, each observed service reports the URL `http://<key>.<domain>` (the router serves it). */
+  domain?: string;
+  /** resync() without force does nothing more often than this. */
+  resyncMinIntervalMs?: number;
+  crashBackoff?: CrashBackoffPolicy;
+}
+
+export interface AgentProvider extends Provider {
+  readonly hub: AgentHub;
+  readonly leaseMs: number;
+}
+
+type RunAction = Extract<Action, { kind: 'create' | 'replace' | 'start' }>;
+
+const EVENTS_KEPT = 100;
+
+export function createAgentProvider(options: AgentProviderOptions): AgentProvider {
+  const { store } = options;
+  const now = options.now ?? Date.now;
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const crashPolicy = options.crashBackoff ?? DEFAULT_CRASH_BACKOFF;
+  const bell = createTaskBell();
+  const listeners = new Set<(key: string) => void>();
+  const events = new Map<string, ProviderEvent[]>();
+  const agents = new Map<string, AgentState>();
+  const tasks = new Map<string, TaskRow>();
+  const specs = new Map<string, ServiceSpec>();
+  let view: Map<string, ViewInstance[]> | null = null;
+  let lastResync = Number.NEGATIVE_INFINITY;
+
+  function specOf(hash: string): ServiceSpec | undefined {
+    return specs.get(hash);
+  }
+
+  /** Learns the spec behind an instance's hash once (from its release), never per observe. */
+  function learnSpec(report: InstanceReport): void {
+    if (specs.has(report.hash)) return;
+    const release = store.releases.get(report.service, report.generation);
+    if (release && release.hash === report.hash) specs.set(report.hash, release.spec);
+  }
+
+  function currentView(): Map<string, ViewInstance[]> {
+    view ??= buildView(agents.values(), tasks.values(), specOf);
+    return view;
+  }
+
+  function signatures(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [key, list] of currentView()) {
+      out.set(key, list.map((i) => `${i.id}:${i.state}:${i.health}:${i.hash}:${i.agent}`).join('|'));
+    }
+    return out;
+  }
+
+  /** Applies a change to the cache and nudges every key whose observed instances moved. */
+  function mutate(change: () => void): void {
+    const before = signatures();
+    change();
+    view = null;
+    const after = signatures();
+    for (const key of new Set([...before.keys(), ...after.keys()])) {
+      if (before.get(key) !== after.get(key)) for (const listener of listeners) listener(key);
+    }
+  }
+
+  function record(key: string, event: Omit<ProviderEvent, 'key' | 'time' | 'source'>): void {
+    const list = events.get(key) ?? [];
+    list.push({ key, time: now(), source: 'agent', ...event });
+    if (list.length > EVENTS_KEPT) list.splice(0, list.length - EVENTS_KEPT);
+    events.set(key, list);
+  }
+
+  function trackTask(task: TaskRow): void {
+    if (task.state === 'queued' || task.state === 'claimed' || task.state === 'running') tasks.set(task.id, task);
+    else tasks.delete(task.id);
+  }
+
+  function reload(): void {
+    agents.clear();
+    for (const row of store.agents.list()) {
+      const instances = row.instances as InstanceReport[];
+      instances.forEach(learnSpec);
+      agents.set(row.id, { id: row.id, online: row.online, capacity: row.capacity, instances });
+    }
+    tasks.clear();
+    for (const task of store.tasks.listActive()) {
+      if (task.kind === 'run' && isRunPayload(task.payload)) specs.set(task.payload.hash, task.payload.spec);
+      trackTask(task);
+    }
+  }
+
+  reload();
+
+  function enqueue(kind: 'run' | 'stop', key: string, generation: number, replica: number, agentId: string,
+    payload: RunPayload | StopPayload, dedupeKey: string): TaskRow {
+    const task = store.tasks.enqueue({ kind, service: key, generation, replica, agentId, payload, dedupeKey });
+    if (tasks.has(task.id)) return task; // the same work is already queued or under way
+    mutate(() => trackTask(task));
+    record(key, { instanceId: payload.instanceId, type: `${kind} task`, status: `queued for ${agentId}` });
+    bell.ring(agentId);
+    return task;
+  }
+
+  function run(action: RunAction, spec: ServiceSpec, hash: string, generation: number, replica: number): ApplyResult {
+    if (spec.sourceDir === undefined || spec.run === undefined) {
+      throw new ForgeError('E_SPEC_INVALID',
+        `${action.key}: agents build and run source-mode services (build.commands + run.command from a source directory); ` +
+        'image mode needs the fly provider', { terminal: true });
+    }
+    specs.set(hash, spec);
+    const instances = currentView().get(action.key) ?? [];
+    const replacing = action.kind === 'replace' ? action.instanceId : undefined;
+    const same = instances.find((i) => i.replica === replica && i.hash === hash && i.id !== replacing && i.state !== 'failed'
+      && i.state !== 'stopping');
+    if (same && action.kind !== 'start') return { instanceId: same.id, message: 'already exists' };
+    const old = replacing === undefined ? undefined : instances.find((i) => i.id === replacing);
+    if (old?.state === 'failed') holdCrashLoop(old);
+
+    const want: Resources = reservationOf(spec);
+    const { placements, unschedulable } = place(
+      [{ key: action.key, replica, ...want }],
+      [...agents.values()],
+      [...currentView().values()].flat()
+        .filter((i) => i.state !== 'failed' && i.state !== 'stopped' && i.id !== (action.kind === 'start' ? action.instanceId : ''))
+        .map((i) => ({ agentId: i.agent, key: i.key, replica: i.replica, ...i.reserved })),
+    );
+    const placed = placements[0];
+    if (!placed) {
+      const reason = unschedulable[0]?.reason ?? 'no agent fits';
+      throw new ForgeError('E_UNSCHEDULABLE', `cannot place ${action.key} replica ${replica}: ${reason}`, {
+        details: { key: action.key, replica, reason },
+      });
+    }
+    const instanceId = action.kind === 'start' ? action.instanceId : `inst_${randomBytes(8).toString('hex')}`;
+    const payload: RunPayload = { instanceId, spec, hash, generation, replica };
+    const task = enqueue('run', action.key, generation, replica, placed.agentId, payload, `run:${action.key}:${replica}:${hash}`);
+    const queued = task.payload as RunPayload;
+    return { instanceId: queued.instanceId, message: `placed on ${placed.agentId}` };
+  }
+
+  /** CrashLoopBackOff: a replica that keeps crashing waits longer before each new try. */
+  function holdCrashLoop(old: ViewInstance): void {
+    const delay = crashBackoffMs(old.restarts, crashPolicy);
+    const readyAt = (old.exitedAt ?? 0) + delay;
+    const wait = readyAt - now();
+    if (wait > 0) {
+      throw new ForgeError('E_PROVIDER',
+        `CrashLoopBackOff: replica ${old.replica} crashed ${old.restarts} times in a row (${old.reason ?? 'exited'}); ` +
+        `restarting in ${Math.ceil(wait / 1000)}s`, { details: { reason: 'CrashLoopBackOff', retryAfterMs: wait, restarts: old.restarts } });
+    }
+  }
+
+  function stopInstance(key: string, instance: ViewInstance, remove: boolean): void {
+    const task = instance.taskId === undefined ? undefined : tasks.get(instance.taskId);
+    if (task) {
+      // Not reported yet: cancel the run; an agent already working on it is told to stop it too.
+      store.tasks.cancel(task.id);
+      mutate(() => tasks.delete(task.id));
+      if (task.state === 'queued') return;
+    }
+    const payload: StopPayload = { instanceId: instance.id, remove };
+    enqueue('stop', key, instance.generation, instance.replica, instance.agent, payload, `stop:${instance.id}:${remove ? 'remove' : 'keep'}`);
+  }
+
+  const hub: AgentHub = {
+    heartbeatReceived(agentId, report) {
+      report.instances.forEach(learnSpec);
+      mutate(() => {
+        const previous = agents.get(agentId);
+        if (previous) noteExits(previous.instances, report.instances);
+        agents.set(agentId, { id: agentId, online: true, capacity: report.capacity, instances: report.instances });
+      });
+    },
+    agentRegistered(agentId) {
+      const row = store.agents.get(agentId);
+      if (!row) return;
+      mutate(() => {
+        const previous = agents.get(agentId);
+        agents.set(agentId, { id: agentId, online: true, capacity: row.capacity, instances: previous?.instances ?? [] });
+      });
+    },
+    taskClaimed(task) {
+      mutate(() => trackTask(task));
+      record(task.service, { type: `${task.kind} task`, status: `claimed by ${task.leaseOwner ?? 'an agent'} (attempt ${task.attempts})` });
+    },
+    taskCompleted(task, ok, result) {
+      mutate(() => {
+        trackTask(task);
+        const instance = result?.instance;
+        const agent = task.agentId === null ? undefined : agents.get(task.agentId);
+        if (instance && agent) {
+          learnSpec(instance);
+          agent.instances = [...agent.instances.filter((i) => i.id !== instance.id), instance];
+        }
+      });
+      record(task.service, {
+        instanceId: result?.instance?.id, type: `${task.kind} task`,
+        status: ok ? 'succeeded' : `failed: ${result?.code ?? 'E_PROVIDER'}: ${result?.message ?? 'no reason given'}`,
+      });
+    },
+    waitForTask: (agentId, ms, signal) => bell.wait(agentId, ms, signal),
+  };
+
+  function noteExits(before: readonly InstanceReport[], after: readonly InstanceReport[]): void {
+    const was = new Map(before.map((i) => [i.id, i.state]));
+    for (const i of after) {
+      if (i.state === 'exited' && was.get(i.id) !== 'exited') {
+        record(i.service, {
+          instanceId: i.id, type: 'exit', status: i.reason ?? 'exited',
+          ...(i.exitCode === undefined ? {} : { exitCode: i.exitCode }), ...(i.oomKilled ? { oomKilled: true } : {}),
+        });
+      }
+    }
+  }
+
+  return {
+    name: 'agent',
+    capabilities: { updateInPlace: false },
+    hub,
+    leaseMs,
+    async observe(keys) {
+      const current = currentView();
+      const wanted = keys ?? [...current.keys()].sort();
+      const out: Observed[] = [];
+      for (const key of wanted) {
+        const list = current.get(key);
+        if (!list || list.length === 0) continue;
+        const observed: Observed = { key, instances: list.map(toObserved) };
+        if (options.domain) observed.url = `http://${key}.${options.domain}`;
+        out.push(observed);
+      }
+      return out;
+    },
+    async apply(action: Action, _ctx: ApplyContext): Promise<ApplyResult> {
+      // Secret values never go into the task row (plaintext JSON): the claim route
+      // fetches them for the agent over its authenticated channel.
+      switch (action.kind) {
+        case 'create':
+        case 'replace':
+          return run(action, action.spec, action.hash, action.generation, action.replica);
+        case 'start': {
+          const instance = (currentView().get(action.key) ?? []).find((i) => i.id === action.instanceId);
+          if (!instance?.spec) throw new ForgeError('E_PROVIDER', `instance ${action.instanceId} of ${action.key} is gone or its spec is unknown`);
+          return run(action, instance.spec, instance.hash, instance.generation, instance.replica);
+        }
+        case 'stop':
+        case 'destroy': {
+          const list = currentView().get(action.key) ?? [];
+          const targets = action.instanceId === undefined ? list : list.filter((i) => i.id === action.instanceId);
+          for (const instance of targets) stopInstance(action.key, instance, action.kind === 'destroy');
+          return action.instanceId === undefined ? { message: `${targets.length} instance(s) stopping` } : { instanceId: action.instanceId };
+        }
+        case 'update':
+          throw new ForgeError('E_PROVIDER', 'agent instances cannot be updated in place; the reconciler replaces them', { terminal: true });
+        case 'noop':
+        case 'error':
+          return {};
+      }
+    },
+    async events(key) {
+      return [...(events.get(key) ?? [])];
+    },
+    async resync(force = false) {
+      const t = now();
+      if (!force && t - lastResync < (options.resyncMinIntervalMs ?? 1_000)) return;
+      lastResync = t;
+      const lost = sweepOfflineAgents(store, t, options.heartbeatTimeoutMs);
+      for (const id of lost) {
+        for (const i of agents.get(id)?.instances ?? []) record(i.service, { instanceId: i.id, type: 'agent lost', status: `${id} missed its heartbeats` });
+      }
+      mutate(reload);
+    },
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// `forge agent` argument handling and its run-until-signal lifecycle (daemon faked).
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { agentCommand, parseAgentArgs, AGENT_USAGE } from '../../cli/agent.ts';
+import type { AgentHandle, AgentOptions } from '../../agent/index.ts';
+
+const deps = { cwd: '/work', env: {} as Record<string, string | undefined> };
+
+describe('forge agent arguments', () => {
+  test('all flags', () => {
+    assert.deepEqual(parseAgentArgs([
+      '--server', 'http://cp:8080', '--token=T', '--data-dir', 'd', '--port-range', '21000-21099', '--metrics-port', '0',
+      '--name', 'n1', '--cgroup-root', 'forge-n1', '--host', '10.0.0.5',
+    ], deps), {
+      server: 'http://cp:8080', token: 'T', dataDir: '/work/d', mode: 'development', portRange: { from: 21000, to: 21099 },
+      metricsPort: 0, name: 'n1', cgroupRoot: 'forge-n1', host: '10.0.0.5',
+    });
+  });
+
+  test('environment fallbacks', () => {
+    const env = { FORGE_URL: 'https://cp.example', FORGE_AGENT_TOKEN: 'tok', FORGE_DATA_DIR: '/var/lib/forge', FORGE_MODE: 'production' };
+    assert.deepEqual(parseAgentArgs(['--metrics-port', 'off'], { cwd: '/', env }), {
+      server: 'https://cp.example', token: 'tok', dataDir: '/var/lib/forge/agent', mode: 'production', metricsPort: null,
+    });
+  });
+
+  const bad: Array<[string[], string]> = [
+    [[], 'forge agent: --server URL is required (or set FORGE_URL)'],
+    [['--server', 'http://x'], 'forge agent: --token T is required (or set FORGE_AGENT_TOKEN)'],
+    [['--server', 'ftp://x', '--token', 't'], 'forge agent: --server must be an http(s) URL, got `ftp://x`'],
+    [['--server', 'http://x', '--token', 't', '--port-range', '5-1'], 'forge agent: invalid port range `5-1`: expected FROM-TO, e.g. 20000-39999'],
+    [['--server', 'http://x', '--token', 't', '--metrics-port', 'x'], 'forge agent: --metrics-port must be a port number or `off`, got `x`'],
+    [['--server', 'http://x', '--token', 't', '--cgroup-root', '../up'], 'forge agent: --cgroup-root must be a plain directory name, got `../up`'],
+    [['--verbose'], 'forge agent: unknown flag `--verbose`'],
+    [['--server'], 'forge agent: --server needs a value'],
+  ];
+  for (const [args, message] of bad) {
+    test(`refuses ${args.join(' ') || 'no arguments'}`, async () => {
+      assert.equal(parseAgentArgs(args, deps), message);
+      assert.deepEqual(await agentCommand(args, deps), { exitCode: 2, stdout: '', stderr: `${message}\n${AGENT_USAGE}\n` });
+    });
+  }
+});
+
+describe('forge agent lifecycle', () => {
+  test('runs the agent until the signal aborts, then stops it', async () => {
+    const calls: string[] = [];
+    const controller = new AbortController();
+    const fake = async (options: AgentOptions): Promise<AgentHandle> => {
+      calls.push(`start ${options.server} ${options.dataDir}`);
+      setTimeout(() => controller.abort(), 10);
+      return { id: 'agt_x', stop: async () => void calls.push('stop') } as unknown as AgentHandle;
+    };
+    const result = await agentCommand(['--server', 'http://cp:1', '--token', 't'], {
+      ...deps, signal: controller.signal, startAgent: fake, log: (line) => calls.push(line),
+    });
+    assert.deepEqual(result, { exitCode: 0, stdout: 'agent agt_x stopped\n', stderr: '' });
+    assert.deepEqual(calls, ['start http://cp:1 /work/.forge/agent', 'stopping: ending instances', 'stop']);
+  });
+});

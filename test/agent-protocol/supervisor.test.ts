@@ -1,0 +1,103 @@
+// The agent's supervisor on the real kernel: what a run task reports when the
+// app is OOM-killed, crashes, or when production mode finds no isolation; and
+// how crashes of one slot are counted (the CrashLoopBackOff input).
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { createSupervisor, type Supervisor } from '../../agent/supervisor.ts';
+import { createPortPool } from '../../agent/runner/ports.ts';
+import { sweepSandboxes } from '../../agent/sandbox/index.ts';
+import type { RunPayload } from '../../providers/agent/protocol.ts';
+import { makeSpec } from '../helpers/spec.ts';
+
+const needsRoot = process.getuid?.() === 0 ? false : 'needs root for cgroups and namespaces';
+const ROOT = `forge-test-supervisor-${process.pid}`;
+const scratch = mkdtempSync(path.join(tmpdir(), 'forge-supervisor-'));
+const source = path.join(scratch, 'src');
+const supervisors: Supervisor[] = [];
+
+after(async () => {
+  for (const s of supervisors) await s.stopAll(0);
+  if (needsRoot === false) await sweepSandboxes(ROOT);
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function supervisor(extra: { mode?: 'production' | 'development'; isolation?: 'off' } = {}): Supervisor {
+  const s = createSupervisor({
+    dataDir: path.join(scratch, `agent-${supervisors.length}`), ports: createPortPool({ from: 22_000, to: 22_099 }), host: '127.0.0.1',
+    mode: extra.mode ?? 'production', cgroupRoot: ROOT, startTimeoutMs: 10_000, onChange: () => {}, log: () => {},
+    ...(extra.isolation ? { isolation: extra.isolation } : {}),
+  });
+  supervisors.push(s);
+  return s;
+}
+
+function payload(id: string, command: string, memoryMb = 64, replica = 0): RunPayload {
+  const { image: _image, ...spec } = makeSpec({
+    name: 'app', sourceDir: source, build: { commands: ['true'] }, run: { command }, resources: { memoryMb, cpus: 0.5 },
+    health: { type: 'http', path: '/health', intervalMs: 200, timeoutMs: 500, retries: 2 },
+  });
+  return { instanceId: id, spec, hash: 'h1', generation: 1, replica };
+}
+
+const io = () => ({ secrets: {}, onLine: () => {}, signal: new AbortController().signal });
+
+// The app: /health answers, /exit ends the process with code 7; hog.js allocates until its limit.
+mkdirSync(source);
+writeFileSync(path.join(source, 'server.js'), `
+require('node:http').createServer((req, res) => {
+  if (req.url === '/exit') { res.end('bye'); setTimeout(() => process.exit(7), 10); return; }
+  res.end('ok');
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`);
+writeFileSync(path.join(source, 'hog.js'), 'const keep = []; for (;;) keep.push(Buffer.alloc(1 << 20, 1));\n');
+
+describe('supervisor', { skip: needsRoot }, () => {
+  test('a memory hog is OOM-killed inside its limit and reported as OOM', async () => {
+    const s = supervisor();
+    const result = await s.run(payload('inst_hog', 'node hog.js'), io());
+    assert.equal(result.ok, false);
+    assert.equal(result.result?.code, 'E_HEALTH_FAILED');
+    const instance = result.result?.instance;
+    assert.deepEqual([instance?.state, instance?.oomKilled, instance?.exitCode, instance?.reason, instance?.restarts],
+      ['exited', true, 137, 'exited during start-up: OOM-killed at 64 MB limit', 1]);
+    assert.deepEqual(s.reports().map((r) => [r.id, r.state]), [['inst_hog', 'exited']]);
+  });
+
+  test('crashes of one slot are counted in a row; a stop with remove forgets the instance', async () => {
+    const s = supervisor();
+    const first = await s.run(payload('inst_c1', 'exit 3', 64, 1), io());
+    assert.deepEqual([first.result?.instance?.exitCode, first.result?.instance?.restarts, first.result?.instance?.reason],
+      [3, 1, 'exited during start-up: exited with code 3']);
+    const second = await s.run(payload('inst_c2', 'exit 3', 64, 1), io());
+    assert.equal(second.result?.instance?.restarts, 2);
+    assert.deepEqual(await s.stop({ instanceId: 'inst_c1', remove: true }, 0), { ok: true, result: { message: 'stopped and removed' } });
+    assert.deepEqual(s.reports().map((r) => r.id), ['inst_c2']);
+  });
+
+  test('a healthy instance that dies later is reported exited with its code', async () => {
+    const s = supervisor();
+    const result = await s.run(payload('inst_ok', 'node server.js', 128), io());
+    assert.equal(result.ok, true);
+    assert.equal(result.result?.instance?.state, 'running');
+    const pid = s.pidOf('inst_ok');
+    assert.ok(pid !== undefined);
+    await fetch(`http://${result.result!.instance!.address}/exit`).catch(() => undefined);
+    const deadline = Date.now() + 10_000;
+    while (s.reports()[0]?.state !== 'exited' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const [report] = s.reports();
+    assert.deepEqual([report?.state, report?.exitCode, report?.reason, report?.restarts], ['exited', 7, 'exited with code 7', 1]);
+  });
+
+  test('production mode with isolation forced off refuses to run, and says why', async () => {
+    const s = supervisor({ isolation: 'off' });
+    const result = await s.run(payload('inst_noiso', 'node server.js'), io());
+    assert.equal(result.ok, false);
+    assert.equal(result.result?.code, 'E_ISOLATION_UNAVAILABLE');
+    assert.match(result.result?.instance?.reason ?? '', /^refusing to run build-inst_noiso without isolation in production mode: isolation forced off by FORGE_ISOLATION=off$/);
+  });
+});
+
