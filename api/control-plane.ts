@@ -5,8 +5,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify';
-import { createFlyClient } from '../providers/fly/client.ts';
-import { createFlyProvider, type FlyProvider } from '../providers/fly/provider.ts';
+import type { FlyProvider } from '../providers/fly/provider.ts';
+import { createConfiguredProviders, selectProviders } from '../providers/select.ts';
+import { createAgentProvider, type AgentProvider } from '../providers/agent/provider.ts';
+import { registerAgentsOnlineGauge } from '../providers/agent/metrics.ts';
+import { createLocalAgentToken, startLocalAgent } from '../agent/local.ts';
+import type { AgentHandle } from '../agent/daemon.ts';
+import type { RouteTable } from '../reconciler/controller.ts';
+import { agentRoutes } from './agent-routes.ts';
 import type { Observed, Provider } from '../providers/types.ts';
 import { createController } from '../reconciler/controller.ts';
 import { createLoop } from '../reconciler/loop.ts';
@@ -28,14 +34,24 @@ export interface ControlPlaneOptions {
   plugins?: FastifyPluginAsync[];
   logs?: ApiContext['logs'];
   logger?: FastifyServerOptions['logger'];
-  /** Passed through for the agent helper: do not start the embedded local agent. */
+  /** Do not start the embedded local agent (agents run on other hosts). */
   noLocalAgent?: boolean;
+  /** Options for the embedded agent (port range, mode, cgroup root). */
+  localAgent?: { portRange?: { from: number; to: number }; heartbeatIntervalMs?: number; cgroupRoot?: string };
+  /** Caddy's route table, when a router runs: agent services get routes and health-gated cutovers. */
+  routes?: RouteTable & { replaceAll(entries: ReadonlyMap<string, { domains: string[]; upstreams: string[] }>): void; sync(): Promise<unknown> };
   resyncIntervalMs?: number;
+  /** Heartbeat interval agents are told to use; an agent is offline after three missed. */
+  heartbeatIntervalMs?: number;
 }
 
 export interface ControlPlane {
   url: string;
   store: Store;
+  /** The embedded agent, when one runs. */
+  localAgent?: AgentHandle;
+  /** Observed state of these services across providers (from the providers' caches). */
+  observe(keys: readonly string[]): Promise<Observed[]>;
   providersConfig: ProvidersConfig;
   nudge(key: string): void;
   close(): Promise<void>;
@@ -47,23 +63,21 @@ export interface WiredProviders {
   fly?: FlyProvider;
 }
 
-/** Which providers run, decided once at start. Fly needs FLY_API_TOKEN and FLY_ORG. */
+/**
+ * Which providers run, decided once at start (providers/select.ts): Fly with
+ * FLY_API_TOKEN + FLY_ORG, else cloud with PROJECT_ID + CLOUD_API_HOST; the agent
+ * provider is always there when one is given.
+ */
 export function wireProviders(env: Env, given: readonly Provider[]): WiredProviders {
-  const providers = [...given];
-  let fly: FlyProvider | undefined;
-  const token = env.FLY_API_TOKEN?.trim();
-  if (token) {
-    const org = env.FLY_ORG?.trim();
-    if (!org) throw new ForgeError('E_USAGE', 'FLY_ORG is required when FLY_API_TOKEN is set (the Fly organization slug)');
-    const client = createFlyClient({ token, org, ...(env.FLY_API_HOSTNAME ? { baseUrl: env.FLY_API_HOSTNAME } : {}) });
-    fly = createFlyProvider({ client, org, projectId: env.PROJECT_ID?.trim() || 'forge' });
-    providers.push(fly);
-  }
+  const selection = selectProviders(env);
+  const remote = createConfiguredProviders(selection, env);
+  const providers = [...given, ...remote];
+  const fly = remote.find((p) => p.name === 'fly') as FlyProvider | undefined;
   const has = (name: string) => providers.some((p) => p.name === name);
   const config: ProvidersConfig = {
     agent: has('agent') ? { configured: true } : { configured: false, reason: 'no agent provider is running on this control plane' },
-    fly: fly ? { configured: true, reason: `FLY_ORG ${env.FLY_ORG?.trim()}` } : { configured: false, reason: 'FLY_API_TOKEN is not set' },
-    cloud: has('cloud') ? { configured: true } : { configured: false, reason: 'PROJECT_ID and CLOUD_API_HOST are not set' },
+    fly: { configured: selection.fly.configured, reason: selection.fly.reason },
+    cloud: { configured: selection.cloud.configured, reason: selection.cloud.reason },
   };
   return { providers, config, ...(fly ? { fly } : {}) };
 }
@@ -84,19 +98,34 @@ function keyLoader(config: Config, env: Env): () => Buffer[] {
 
 export async function startControlPlane(config: Config, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const env = options.env ?? process.env;
-  const wired = wireProviders(env, options.providers ?? []);
   const store = openStore(config.dataDir);
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
+  const given = options.providers ?? [];
+  const agentProvider: AgentProvider | undefined = given.some((p) => p.name === 'agent') ? undefined
+    : createAgentProvider({ store, heartbeatTimeoutMs: heartbeatIntervalMs * 3, domain: config.domain });
+  let wired: WiredProviders;
+  try {
+    wired = wireProviders(env, agentProvider ? [agentProvider, ...given] : given);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const cipher = reloadingCipher(keyLoader(config, env));
   const metrics = createReconcilerMetrics();
   const providerFor = (name: string) => wired.providers.find((p) => p.name === name);
+  const secretsFor = createSecretsFor(store, cipher);
+  registerAgentsOnlineGauge(metrics.registry, store);
   const controller = createController({
     store, provider: providerFor, providers: () => wired.providers,
-    secretsFor: createSecretsFor(store, cipher), now: Date.now, metrics,
+    secretsFor, now: Date.now, metrics,
+    ...(options.routes ? { routes: options.routes } : {}),
   });
   const loop = createLoop({
     store, controller, providers: () => wired.providers, metrics,
+    ...(options.routes ? { routes: options.routes } : {}),
     ...(options.resyncIntervalMs !== undefined ? { resyncIntervalMs: options.resyncIntervalMs } : {}),
   });
+  const localToken = agentProvider && !options.noLocalAgent ? createLocalAgentToken() : undefined;
   const observe = async (keys: readonly string[]): Promise<Observed[]> => {
     const wanted = new Set(keys);
     const all = await Promise.all(wired.providers.map((p) => p.observe(keys).catch(() => [] as Observed[])));
@@ -107,7 +136,13 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     logger: options.logger ?? { level: 'info' },
     ...(wired.fly ? { deployToken: (name: string, ttl?: number) => wired.fly!.mintDeployToken(name, ttl) } : {}),
     ...(options.logs ? { logs: options.logs } : {}),
-    ...(options.plugins ? { plugins: options.plugins } : {}),
+    plugins: [
+      ...(agentProvider ? [agentRoutes({
+        store, hub: agentProvider.hub, leaseMs: agentProvider.leaseMs, heartbeatIntervalMs, secretsFor,
+        registrationTokens: [env.FORGE_AGENT_TOKEN?.trim(), localToken].filter((t): t is string => Boolean(t)),
+      })] : []),
+      ...(options.plugins ?? []),
+    ],
   });
   loop.start();
   let address: string;
@@ -118,15 +153,35 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     store.close();
     throw new ForgeError('E_USAGE', `cannot listen on ${config.apiAddr.host}:${config.apiAddr.port} (FORGE_API_ADDR): ${(cause as Error).message}`, { cause });
   }
+  let localAgent: AgentHandle | undefined;
+  if (localToken) {
+    try {
+      localAgent = await startLocalAgent({
+        apiUrl: address, registrationToken: localToken, dataDir: config.dataDir, mode: config.mode,
+        ...(options.localAgent?.portRange ? { portRange: options.localAgent.portRange } : {}),
+        heartbeatIntervalMs: options.localAgent?.heartbeatIntervalMs ?? heartbeatIntervalMs,
+        ...(options.localAgent?.cgroupRoot ? { cgroupRoot: options.localAgent.cgroupRoot } : {}),
+      });
+    } catch (cause) {
+      await app.close();
+      await loop.stop();
+      store.close();
+      throw cause;
+    }
+  }
   let closed = false;
   return {
     url: address,
     store,
+    ...(localAgent ? { localAgent } : {}),
+    observe,
     providersConfig: wired.config,
     nudge: (key) => loop.nudge(key),
     async close() {
       if (closed) return;
       closed = true;
+      // The agent first: its instances stop while the API can still hear its reports.
+      await localAgent?.stop();
       await app.close();
       await loop.stop();
       for (const provider of wired.providers) await provider.close?.();

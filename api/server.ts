@@ -17,6 +17,7 @@ import { createGitDeployer, type GitDeployer } from './git-deploy.ts';
 import { installApiMetrics, registerMetricsRoute } from './metrics.ts';
 import { registerApplyRoute } from './routes/apply.ts';
 import { registerDeploymentRoutes } from './routes/deployments.ts';
+import { registerRollbackRoute } from './routes/rollback.ts';
 import { registerServiceRoutes } from './routes/services.ts';
 import { webhookPlugin } from './routes/webhook.ts';
 import { secretHashKey } from './secrets.ts';
@@ -66,6 +67,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     logger,
     bodyLimit: deps.bodyLimit ?? BODY_LIMIT,
     requestIdHeader: false,
+    // Agents hold keep-alive connections; closing must not wait for them to time out.
+    forceCloseConnections: true,
     genReqId: () => randomBytes(6).toString('hex'),
   });
   // Bodies are JSON: types are checked as sent ("80" is not a port). Query strings and params are
@@ -100,6 +103,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ ok: true }));
+  void app.register(import('./routes/dashboard.ts')); // the dashboard's static files at / and /web/*, no auth (its API calls carry the key)
   registerMetricsRoute(app, deps.registry, deps.config.metricsToken);
 
   const deploy = deps.gitDeployer ?? createGitDeployer(ctx, { checkoutsDir: join(deps.config.dataDir, 'checkouts'), ...deps.gitDeploy });
@@ -122,6 +126,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerServiceRoutes(admin, ctx);
     registerApplyRoute(admin, ctx);
     registerDeploymentRoutes(admin, ctx);
+    registerRollbackRoute(admin, ctx);
   });
 
   for (const plugin of deps.plugins ?? []) void app.register(plugin);

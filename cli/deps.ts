@@ -15,4 +15,6 @@ export interface CliDeps {
   isTTY?: boolean;
   /** Asks a yes/no question on the terminal; absent when there is no terminal to ask on. */
   confirm?: (question: string) => Promise<boolean>;
+  /** How often `apply`/`deploy` poll while waiting for services to settle (ms; default 500). Tests shorten it. */
+  pollMs?: number;
 }

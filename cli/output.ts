@@ -31,3 +31,40 @@ export function plural(count: number, word: string): string {
 export function toJsonText(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
+
+/**
+ * Where a command writes while it runs: through deps.print/printError when given (progress
+ * shows at once), otherwise buffered into the result. `finish` turns it into the CliResult.
+ */
+export interface CommandIO {
+  out(text: string): void;
+  err(text: string): void;
+  finish(exitCode: number): CliResult;
+  /** An error as runCli would print it, keeping what was already written. */
+  fail(command: string, error: ForgeError, exitCode?: number): CliResult;
+}
+
+export function commandIO(deps: { print?: (text: string) => void; printError?: (text: string) => void }): CommandIO {
+  let stdout = '';
+  let stderr = '';
+  const io: CommandIO = {
+    out(text) {
+      if (deps.print) deps.print(text);
+      else stdout += text;
+    },
+    err(text) {
+      if (deps.printError) deps.printError(text);
+      else stderr += text;
+    },
+    finish: (exitCode) => ({ exitCode, stdout, stderr }),
+    fail(command, error, exitCode) {
+      io.err(errorLine(command, error));
+      return io.finish(exitCode ?? exitCodeFor(error));
+    },
+  };
+  return io;
+}
+
+export function errorLine(command: string, error: ForgeError): string {
+  return `forge ${command}: ${error.code}: ${error.message}\n`;
+}

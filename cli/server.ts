@@ -7,9 +7,10 @@ import { loadConfig } from '../api/config.ts';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../api/control-plane.ts';
 import type { Config } from '../api/config.ts';
 import type { CliDeps } from './deps.ts';
+import { startRouting } from '../router/start.ts';
 import { success, usageFailure, type CliResult } from './output.ts';
 
-export const SERVER_USAGE = 'usage: forge server [--addr HOST:PORT] [--data-dir DIR] [--no-local-agent]';
+export const SERVER_USAGE = 'usage: forge server [--addr HOST:PORT] [--data-dir DIR] [--no-local-agent] [--router managed|external|off]';
 
 export interface ServerDeps extends CliDeps {
   /** Aborted to stop the server (SIGINT/SIGTERM in bin/forge). Without it the server runs until the process ends. */
@@ -24,6 +25,7 @@ interface ServerArgs {
   addr?: string;
   dataDir?: string;
   noLocalAgent: boolean;
+  router?: 'managed' | 'external' | 'off';
 }
 
 function parseArgs(args: readonly string[]): ServerArgs | string {
@@ -31,11 +33,13 @@ function parseArgs(args: readonly string[]): ServerArgs | string {
   for (let i = 0; i < args.length; i += 1) {
     const arg = args[i]!;
     if (arg === '--no-local-agent') out.noLocalAgent = true;
-    else if (arg === '--addr' || arg === '--data-dir') {
+    else if (arg === '--addr' || arg === '--data-dir' || arg === '--router') {
       const value = args[i + 1];
       if (value === undefined) return `forge server: ${arg} needs a value`;
       if (arg === '--addr') out.addr = value;
-      else out.dataDir = value;
+      else if (arg === '--data-dir') out.dataDir = value;
+      else if (value === 'managed' || value === 'external' || value === 'off') out.router = value;
+      else return `forge server: --router must be managed, external or off (got \`${value}\`)`;
       i += 1;
     } else return `forge server: unknown argument \`${arg}\``;
   }
@@ -60,9 +64,21 @@ export async function serverCommand(args: readonly string[], deps: ServerDeps): 
 
   const { config, notices } = loadConfig(env, deps.cwd);
   const start = deps.startControlPlane ?? startControlPlane;
-  const plane = await start(config, { env, noLocalAgent: parsed.noLocalAgent });
+  const routing = await startRouting({
+    env, dataDir: config.dataDir, domain: config.domain, production: config.mode === 'production',
+    ...(parsed.router ? { mode: parsed.router } : {}),
+  });
+  let plane: ControlPlane;
+  try {
+    plane = await start(config, { env, noLocalAgent: parsed.noLocalAgent, ...(routing.router ? { routes: routing.router } : {}) });
+  } catch (error) {
+    await routing.stop();
+    throw error;
+  }
   print(`forge server: API listening on ${plane.url} (${config.mode} mode, data dir ${config.dataDir})`);
   print(providerLine(plane));
+  print(`router: ${routing.notice}`);
+  if (plane.localAgent) print(`local agent: ${plane.localAgent.name} (turn it off with --no-local-agent)`);
   if (config.webhookSecret) print(`GitHub webhook: POST ${plane.url}/api/v1/webhook/github (repos: ${config.allowedRepos.join(', ') || 'none allowed'}; branches: ${config.allowedBranches.join(', ')})`);
   for (const notice of notices) print(`notice: ${notice}`);
 
@@ -72,6 +88,7 @@ export async function serverCommand(args: readonly string[], deps: ServerDeps): 
     else deps.signal.addEventListener('abort', () => resolve(), { once: true });
   });
   await plane.close();
+  await routing.stop();
   print('forge server: stopped');
   return success(buffered.join(''));
 }

@@ -11,6 +11,7 @@ import { diff, isNoop } from './diff.ts';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import type { Controller } from './controller.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
+import { chooseUpstreams } from './upstreams.ts';
 
 export interface LoopOptions {
   store: Store;
@@ -24,6 +25,14 @@ export interface LoopOptions {
   now?: () => number;
   metrics?: ReconcilerMetrics;
   onError?: (key: string, error: unknown) => void;
+  /**
+   * Caddy's route table. Each resync recomputes every agent service's route from
+   * desired + observed and pushes the whole table, so routes are level-triggered too.
+   */
+  routes?: {
+    replaceAll(entries: ReadonlyMap<string, { domains: string[]; upstreams: string[] }>): void;
+    sync(): Promise<unknown>;
+  };
 }
 
 /** The few status fields the no-op pass compares (full rows stay in the store). */
@@ -187,6 +196,7 @@ export function createLoop(options: LoopOptions) {
         queuedCount += 1;
       }
     }
+    if (options.routes) await syncRoutes(summaries, observedByKey);
     let orphans = 0;
     for (const key of observedByKey.keys()) {
       if (desiredCache.get(key)?.seen !== epoch && !queued.has(key)) {
@@ -195,6 +205,18 @@ export function createLoop(options: LoopOptions) {
       }
     }
     return { services: summaries.length, queued: queuedCount, orphans };
+  }
+
+  async function syncRoutes(summaries: ReadonlyArray<{ name: string }>, observedByKey: ReadonlyMap<string, Observed>): Promise<void> {
+    const table = new Map<string, { domains: string[]; upstreams: string[] }>();
+    for (const { name } of summaries) {
+      const cached = desiredCache.get(name);
+      if (!cached || cached.desired.spec.provider !== 'agent' || cached.desired.deleting) continue;
+      const { upstreams } = chooseUpstreams(cached.desired, observedByKey.get(name) ?? null, { badRelease: cached.badHash });
+      table.set(name, { domains: cached.desired.spec.domains, upstreams });
+    }
+    options.routes!.replaceAll(table);
+    await options.routes!.sync();
   }
 
   function needsWork(

@@ -16,6 +16,8 @@ export interface ServiceRouter {
   /** Sets one service's route and pushes the table; resolves once Caddy has it. */
   set(name: string, route: ServiceRoute): Promise<void>;
   remove(name: string): Promise<void>;
+  /** Replaces the whole table without pushing (the resync computes it from desired + observed). */
+  replaceAll(entries: ReadonlyMap<string, ServiceRoute>): void;
   /** Pushes the whole table (the resync). */
   sync(): Promise<{ added: string[]; updated: string[]; removed: string[] }>;
   /** The upstreams Forge last asked for (for status and tests). */
@@ -26,9 +28,13 @@ export interface ServiceRouter {
 export function createServiceRouter(options: { client: CaddyClient; domain: string; publicPort?: number | null; scheme?: string }): ServiceRouter {
   const table = new Map<string, ServiceRoute>();
   let chain: Promise<unknown> = Promise.resolve();
+  // Until the first full table arrives, pushing would delete the routes of
+  // services not reconciled yet (a restarted control plane): hold pushes until then.
+  let primed = false;
 
   // Pushes are serialized: two reconciles of the same Caddy config at once would race.
   function push() {
+    if (!primed) return Promise.resolve({ added: [], updated: [], removed: [], createdServer: false });
     const run = chain.then(() => reconcileRoutes(options.client, [...table].sort(([a], [b]) => a.localeCompare(b))
       .map(([name, route]) => desiredRoute({ name, domain: options.domain, domains: route.domains, upstreams: route.upstreams }))));
     chain = run.catch(() => undefined);
@@ -48,6 +54,11 @@ export function createServiceRouter(options: { client: CaddyClient; domain: stri
     async remove(name) {
       if (!table.delete(name)) return;
       await push();
+    },
+    replaceAll(entries) {
+      table.clear();
+      for (const [name, route] of entries) table.set(name, { domains: [...route.domains].sort(), upstreams: [...route.upstreams].sort() });
+      primed = true;
     },
     sync: () => push(),
     get: (name) => table.get(name),

@@ -1,5 +1,6 @@
 // `forge keys …` and `forge server` through runCli, on a real data dir.
 
+import { CADDY_INSTALL_HINT } from '../../router/managed-caddy.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -82,8 +83,9 @@ test('forge server starts, serves, reports providers and notices, and stops when
     while (printed.length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+) \(development mode, data dir /.exec(printed[0]!)?.[1];
     assert.ok(url, printed[0]);
-    assert.equal(printed[1], 'providers: agent (not configured: no agent provider is running on this control plane), fly (not configured: FLY_API_TOKEN is not set), cloud (not configured: PROJECT_ID and CLOUD_API_HOST are not set)\n');
+    assert.equal(printed[1], 'providers: agent (configured), fly (not configured: FLY_API_TOKEN is not set), cloud (not configured: PROJECT_ID is not set)\n');
     assert.deepEqual(printed.slice(2).map((l) => l.replace(/ in \S+ /, ' in DIR ')), [
+      `router: no router: ${CADDY_INSTALL_HINT}. Services answer at their instances' direct addresses, which change on redeploy.\n`,
       'notice: development mode: generated an encryption key in DIR (set FORGE_ENCRYPTION_KEY in production)\n',
       'notice: development mode: generated a JWT secret in DIR (set FORGE_JWT_SECRET in production)\n',
     ]);
@@ -105,7 +107,7 @@ test('forge server: FLY_API_TOKEN without FLY_ORG is a start-up error naming it'
   const dir = tempDir();
   try {
     const res = await runCli(['server', '--addr', '127.0.0.1:0'], { cwd: dir, env: { FORGE_DATA_DIR: 'data', FLY_API_TOKEN: 't' } });
-    assert.deepEqual(res, { exitCode: 2, stdout: '', stderr: 'forge server: E_USAGE: FLY_ORG is required when FLY_API_TOKEN is set (the Fly organization slug)\n' });
+    assert.deepEqual(res, { exitCode: 2, stdout: '', stderr: 'forge server: E_USAGE: FLY_API_TOKEN is set but FLY_ORG is not: set FLY_ORG to the slug of the Fly organization Forge deploys into (see `fly orgs list`)\n' });
     assert.equal((await runCli(['server', '--port'], { cwd: dir, env: {} })).exitCode, 2);
   } finally {
     rmSync(dir, { recursive: true, force: true });

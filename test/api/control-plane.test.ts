@@ -7,15 +7,15 @@ test('wireProviders: fly needs FLY_ORG; given providers count as configured', as
   assert.deepEqual(wireProviders({}, []).config, {
     agent: { configured: false, reason: 'no agent provider is running on this control plane' },
     fly: { configured: false, reason: 'FLY_API_TOKEN is not set' },
-    cloud: { configured: false, reason: 'PROJECT_ID and CLOUD_API_HOST are not set' },
+    cloud: { configured: false, reason: 'PROJECT_ID is not set' },
   });
   const agent = openWorldProvider({ path: ':memory:' });
   try {
     const wired = wireProviders({ FLY_API_TOKEN: 't', FLY_ORG: 'acme', FLY_API_HOSTNAME: 'http://127.0.0.1:9' }, [agent]);
     assert.deepEqual(wired.providers.map((p) => p.name), ['agent', 'fly']);
-    assert.deepEqual([wired.config.agent, wired.config.fly], [{ configured: true }, { configured: true, reason: 'FLY_ORG acme' }]);
+    assert.deepEqual([wired.config.agent, wired.config.fly], [{ configured: true }, { configured: true, reason: 'FLY_API_TOKEN is set; deploying into Fly org acme' }]);
     assert.equal(typeof wired.fly?.mintDeployToken, 'function');
-    assert.throws(() => wireProviders({ FLY_API_TOKEN: 't' }, []), /FLY_ORG is required when FLY_API_TOKEN is set/);
+    assert.throws(() => wireProviders({ FLY_API_TOKEN: 't' }, []), /FLY_API_TOKEN is set but FLY_ORG is not/);
   } finally {
     await agent.close?.();
   }

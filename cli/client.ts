@@ -1,0 +1,176 @@
+// The CLI's HTTP client for the Forge API (undici). Where to talk and with which
+// key: FORGE_URL / FORGE_API_KEY, else the profile `forge login` saved. API error
+// bodies `{ error, message }` become ForgeErrors that say what to do next.
+
+import { Agent, request, type Dispatcher } from 'undici';
+import { ForgeError, type ErrorCode } from '../specs/errors.ts';
+import type { CliDeps } from './deps.ts';
+import { readProfile } from './profile.ts';
+
+export const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+export interface Target {
+  url: string;
+  apiKey?: string;
+}
+
+/** Env wins; a profile's key is used only with the URL it was saved for (a key never travels to another host). */
+export function resolveTarget(deps: Pick<CliDeps, 'env'>): Target {
+  const profile = readProfile(deps.env);
+  const envUrl = deps.env.FORGE_URL?.trim() || undefined;
+  const url = stripSlash(envUrl ?? profile?.url ?? DEFAULT_URL);
+  const envKey = deps.env.FORGE_API_KEY?.trim() || undefined;
+  const profileKey = profile && stripSlash(profile.url) === url ? profile.apiKey : undefined;
+  const apiKey = envKey ?? profileKey;
+  return apiKey ? { url, apiKey } : { url };
+}
+
+function stripSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+/** The API's public codes → ours (the API sends COMPUTE_NOT_CONFIGURED bare, like InsForge). */
+function codeFrom(error: unknown, status: number): ErrorCode {
+  if (error === 'COMPUTE_NOT_CONFIGURED') return 'E_COMPUTE_NOT_CONFIGURED';
+  if (typeof error === 'string' && /^E_[A-Z_]+$/.test(error)) return error as ErrorCode;
+  if (status === 401) return 'E_UNAUTHORIZED';
+  if (status === 404) return 'E_NOT_FOUND';
+  if (status === 409) return 'E_CONFLICT';
+  return status >= 400 && status < 500 ? 'E_BAD_REQUEST' : 'E_PROVIDER';
+}
+
+/** A reply's error body → a ForgeError whose message ends in the next step, where one helps. */
+export function apiError(status: number, body: unknown): ForgeError {
+  const { error, message, details } = (body ?? {}) as { error?: unknown; message?: unknown; details?: unknown };
+  const code = codeFrom(error, status);
+  const text = typeof message === 'string' && message !== '' ? message : `the API answered ${status}`;
+  const options = details === undefined ? {} : { details };
+  if (code === 'E_UNAUTHORIZED') return new ForgeError(code, 'unauthorized: set FORGE_API_KEY or run forge login', options);
+  if (code === 'E_NOT_FOUND') return new ForgeError(code, `${text} (see forge list)`, options);
+  return new ForgeError(code, text, options);
+}
+
+/** What to do about a provider that is not configured, by provider. */
+export const PROVIDER_HINTS: Record<string, string> = {
+  agent: 'start a worker with `forge agent` pointed at this control plane (or run `forge server` without --no-local-agent)',
+  fly: 'set FLY_API_TOKEN and FLY_ORG where `forge server` runs, then restart it',
+  cloud: 'set PROJECT_ID and CLOUD_API_HOST where `forge server` runs, then restart it',
+};
+
+/** Adds the provider's next step to E_COMPUTE_NOT_CONFIGURED when the caller knows which provider it asked for. */
+export function withProviderHint(error: unknown, providers: readonly string[]): unknown {
+  if (!(error instanceof ForgeError) || error.code !== 'E_COMPUTE_NOT_CONFIGURED') return error;
+  const named = [...new Set(providers)].filter((p) => PROVIDER_HINTS[p]);
+  if (named.length === 0) return error;
+  const next = named.length === 1 ? `next step: ${PROVIDER_HINTS[named[0]!]}` : `next steps: ${named.map((p) => `${p}: ${PROVIDER_HINTS[p]}`).join('; ')}`;
+  return new ForgeError(error.code, `${error.message}; ${next}`, { details: error.details, cause: error });
+}
+
+function unreachable(url: string, cause: unknown): ForgeError {
+  const code = (cause as { code?: unknown }).code ?? (cause as { cause?: { code?: unknown } }).cause?.code;
+  const why = typeof code === 'string' ? ` (${code})` : '';
+  return new ForgeError('E_PROVIDER', `cannot reach Forge at ${url}${why}: start it with \`forge server\` or set FORGE_URL`, { cause });
+}
+
+function isAbort(error: unknown): boolean {
+  return (error as { name?: unknown }).name === 'AbortError' || (error as { code?: unknown }).code === 'UND_ERR_ABORTED';
+}
+
+export interface ForgeClient {
+  readonly url: string;
+  /** JSON in, JSON out; a non-2xx reply throws the API's error as a ForgeError. */
+  call<T = unknown>(method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<T>;
+  /** Plain-text GET. */
+  text(path: string): Promise<string>;
+  /** Server-sent events: each event's data, until the stream ends or `signal` aborts. */
+  events(path: string, signal?: AbortSignal): AsyncIterable<string>;
+  close(): Promise<void>;
+}
+
+export function createClient(target: Target): ForgeClient {
+  const dispatcher = new Agent({ keepAliveTimeout: 2_000, connect: { timeout: 5_000 } });
+  const headers = (extra: Record<string, string> = {}): Record<string, string> =>
+    ({ ...(target.apiKey ? { 'x-api-key': target.apiKey } : {}), ...extra });
+
+  async function send(method: Dispatcher.HttpMethod, path: string, init: { body?: string; headers?: Record<string, string>; signal?: AbortSignal }) {
+    try {
+      return await request(`${target.url}${path}`, {
+        method, dispatcher, headers: headers(init.headers),
+        ...(init.body !== undefined ? { body: init.body } : {}),
+        ...(init.signal ? { signal: init.signal } : {}),
+      });
+    } catch (cause) {
+      if (isAbort(cause)) throw cause;
+      throw unreachable(target.url, cause);
+    }
+  }
+
+  async function failed(res: Dispatcher.ResponseData): Promise<ForgeError> {
+    const text = await res.body.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return apiError(res.statusCode, parsed);
+  }
+
+  return {
+    url: target.url,
+    async call<T>(method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<T> {
+      const res = await send(method, path, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      if (res.statusCode >= 300) throw await failed(res);
+      const text = await res.body.text();
+      return (text === '' ? undefined : JSON.parse(text)) as T;
+    },
+    async text(path) {
+      const res = await send('GET', path, {});
+      if (res.statusCode >= 300) throw await failed(res);
+      return res.body.text();
+    },
+    async *events(path, signal) {
+      const res = await send('GET', path, { headers: { accept: 'text/event-stream' }, ...(signal ? { signal } : {}) });
+      if (res.statusCode >= 300) throw await failed(res);
+      let buffer = '';
+      let data: string[] = [];
+      let name = 'message';
+      try {
+        for await (const chunk of res.body) {
+          buffer += (chunk as Buffer).toString('utf8');
+          let newline: number;
+          while ((newline = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, newline).replace(/\r$/, '');
+            buffer = buffer.slice(newline + 1);
+            if (line === '') {
+              if (name === 'end') return;
+              if (data.length > 0) yield data.join('\n');
+              data = [];
+              name = 'message';
+            } else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+            else if (line.startsWith('event:')) name = line.slice(6).trim();
+          }
+        }
+      } catch (error) {
+        if (isAbort(error) || signal?.aborted) return;
+        throw error;
+      }
+    },
+    close: () => dispatcher.close(),
+  };
+}
+
+/** Runs `fn` with a client for the resolved target and closes its sockets afterwards. */
+export async function withClient<T>(deps: CliDeps, fn: (client: ForgeClient) => Promise<T>): Promise<T> {
+  const client = createClient(resolveTarget(deps));
+  try {
+    return await fn(client);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+/** `/api/compute/services/<name>` with the name escaped. */
+export function servicePath(name: string, suffix = ''): string {
+  return `/api/compute/services/${encodeURIComponent(name)}${suffix}`;
+}

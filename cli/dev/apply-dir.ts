@@ -1,0 +1,33 @@
+// `forge dev`'s apply: load every spec under a path, stamp each source-mode spec
+// with a digest of its source directory (so a saved file is a new release), and
+// apply the set with prune under one `dev:<path>` source.
+
+import { resolve } from 'node:path';
+import { loadSpecs, formatProblem, specHash } from '../../specs/index.ts';
+import type { ServiceSpec } from '../../specs/types.ts';
+import { applySet, type ApplyPlan } from '../../reconciler/apply-set.ts';
+import type { Store } from '../../store/index.ts';
+import { sourceDigest } from './source-digest.ts';
+
+export type DevApply =
+  | { ok: true; plan: ApplyPlan; specs: ServiceSpec[] }
+  | { ok: false; problems: string[] };
+
+export function devSource(path: string, cwd: string): string {
+  return `dev:${resolve(cwd, path)}`;
+}
+
+export async function applyDirectory(store: Store, path: string, cwd: string): Promise<DevApply> {
+  const loaded = await loadSpecs([path], { cwd });
+  if (!loaded.ok) return { ok: false, problems: loaded.problems.map(formatProblem) };
+  const specs: ServiceSpec[] = [];
+  for (const { spec } of loaded.specs) {
+    specs.push(spec.sourceDir ? { ...spec, revision: await sourceDigest(spec.sourceDir) } : spec);
+  }
+  try {
+    const plan = applySet(store, devSource(path, cwd), specs.map((spec) => ({ spec, hash: specHash(spec) })), { prune: true });
+    return { ok: true, plan, specs };
+  } catch (error) {
+    return { ok: false, problems: [(error as Error).message] };
+  }
+}

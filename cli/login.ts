@@ -1,0 +1,37 @@
+// `forge login [--url U] [--api-key K]`: checks the key against the API, then
+// saves { url, apiKey } as the profile (mode 0600) the other commands fall back
+// to when FORGE_URL / FORGE_API_KEY are not set.
+
+import { ForgeError, isForgeError } from '../specs/errors.ts';
+import { parseArgs } from './args.ts';
+import { createClient, DEFAULT_URL } from './client.ts';
+import type { CliDeps } from './deps.ts';
+import { success, usageFailure, type CliResult } from './output.ts';
+import { writeProfile } from './profile.ts';
+
+export const LOGIN_USAGE = 'usage: forge login [--url URL] [--api-key KEY]';
+
+export async function loginCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
+  const parsed = parseArgs('login', args, { booleans: ['--help'], values: ['--url', '--api-key'] });
+  if (typeof parsed === 'string') return usageFailure(parsed, LOGIN_USAGE);
+  if (parsed.booleans.has('--help')) return success(`${LOGIN_USAGE}\n\nVerifies the key and saves it as your profile (defaults: FORGE_URL, FORGE_API_KEY).\n`);
+  if (parsed.positional.length > 0) return usageFailure(`forge login: unexpected argument \`${parsed.positional[0]}\``, LOGIN_USAGE);
+  const url = (parsed.values.get('--url') ?? deps.env.FORGE_URL?.trim() ?? DEFAULT_URL).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+/.test(url)) return usageFailure(`forge login: --url must be an http(s) URL, got ${JSON.stringify(url)}`, LOGIN_USAGE);
+  const apiKey = parsed.values.get('--api-key') ?? deps.env.FORGE_API_KEY?.trim();
+  if (!apiKey) return usageFailure('forge login: give --api-key KEY (or set FORGE_API_KEY); create one on the control plane with forge keys create', LOGIN_USAGE);
+
+  const client = createClient({ url, apiKey });
+  try {
+    await client.call('GET', '/api/compute/services');
+  } catch (error) {
+    if (isForgeError(error) && error.code === 'E_UNAUTHORIZED') {
+      throw new ForgeError('E_UNAUTHORIZED', `${url} refused this API key; nothing was saved (create a key with forge keys create on the control plane)`);
+    }
+    throw error;
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+  const file = writeProfile(deps.env, { url, apiKey });
+  return success(`logged in to ${url}; profile saved to ${file}\n`);
+}

@@ -1,0 +1,121 @@
+// The per-service commands: list, get, start, stop, delete, events, rollback.
+// Each is one or two API calls; --json prints the API's JSON as it came.
+
+import type { ServiceJson } from '../api/service-json.ts';
+import type { DeletedSnapshot } from '../api/service-writes.ts';
+import type { EventRow } from '../store/types.ts';
+import { intFlag, parseArgs, type ParsedArgs } from './args.ts';
+import { servicePath, withClient } from './client.ts';
+import type { CliDeps } from './deps.ts';
+import { eventText, painter, serviceDetails, servicesTable, useColour } from './format.ts';
+import { EXIT, commandIO, plural, success, toJsonText, usageFailure, type CliResult } from './output.ts';
+import { timeoutMs, waitAndReport, waitThenFinish } from './wait.ts';
+
+export const LIST_USAGE = 'usage: forge list [--json]';
+export const GET_USAGE = 'usage: forge get NAME [--json]';
+export const START_USAGE = 'usage: forge start NAME [--json]';
+export const STOP_USAGE = 'usage: forge stop NAME [--json]';
+export const DELETE_USAGE = 'usage: forge delete NAME [--yes] [--json]';
+export const EVENTS_USAGE = 'usage: forge events NAME [--limit N] [--json]';
+export const ROLLBACK_USAGE = 'usage: forge rollback NAME [--to GENERATION] [--no-wait] [--timeout 5m] [--json]';
+
+/** Parses `NAME [flags]`; a string is the finished usage failure's reason. */
+function oneName(command: string, args: readonly string[], spec: Parameters<typeof parseArgs>[2]): { name: string; parsed: ParsedArgs } | string {
+  const parsed = parseArgs(command, args, { ...spec, booleans: [...(spec.booleans ?? []), '--json', '--help'] });
+  if (typeof parsed === 'string') return parsed;
+  if (parsed.booleans.has('--help')) return 'help';
+  const [name, extra] = parsed.positional;
+  if (name === undefined || extra !== undefined) return `forge ${command}: give exactly one service NAME`;
+  return { name, parsed };
+}
+
+export async function listCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
+  const parsed = parseArgs('list', args, { booleans: ['--json', '--help'] });
+  if (typeof parsed === 'string') return usageFailure(parsed, LIST_USAGE);
+  if (parsed.booleans.has('--help')) return success(`${LIST_USAGE}\n`);
+  if (parsed.positional.length > 0) return usageFailure(`forge list: unexpected argument \`${parsed.positional[0]}\``, LIST_USAGE);
+  const body = await withClient(deps, (client) => client.call<{ services: ServiceJson[] }>('GET', '/api/compute/services'));
+  if (parsed.booleans.has('--json')) return success(toJsonText(body));
+  if (body.services.length === 0) return success('no services (create one with forge deploy or forge apply)\n');
+  return success(servicesTable(body.services, painter(useColour(deps))));
+}
+
+export async function getCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
+  const got = oneName('get', args, {});
+  if (got === 'help') return success(`${GET_USAGE}\n`);
+  if (typeof got === 'string') return usageFailure(got, GET_USAGE);
+  const service = await withClient(deps, (client) => client.call<ServiceJson>('GET', servicePath(got.name)));
+  if (got.parsed.booleans.has('--json')) return success(toJsonText(service));
+  return success(serviceDetails(service, painter(useColour(deps))));
+}
+
+function stateCommand(command: 'start' | 'stop', usage: string) {
+  return async (args: readonly string[], deps: CliDeps): Promise<CliResult> => {
+    const got = oneName(command, args, {});
+    if (got === 'help') return success(`${usage}\n`);
+    if (typeof got === 'string') return usageFailure(got, usage);
+    const service = await withClient(deps, (client) => client.call<ServiceJson>('POST', servicePath(got.name, `/${command}`)));
+    if (got.parsed.booleans.has('--json')) return success(toJsonText(service));
+    const wanted = command === 'start' ? 'running' : 'stopped';
+    return success(`${service.name}: ${command} requested (desired ${wanted}, now ${service.status})\n`);
+  };
+}
+
+export const startCommand = stateCommand('start', START_USAGE);
+export const stopCommand = stateCommand('stop', STOP_USAGE);
+
+export async function deleteCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
+  const got = oneName('delete', args, { booleans: ['--yes'], aliases: { '-y': '--yes' } });
+  if (got === 'help') return success(`${DELETE_USAGE}\n\nDestroys the service's instances and its URL. Asks first on a terminal unless --yes.\n`);
+  if (typeof got === 'string') return usageFailure(got, DELETE_USAGE);
+  if (!got.parsed.booleans.has('--yes')) {
+    if (!deps.isTTY || !deps.confirm) {
+      return usageFailure(`forge delete: refusing to delete ${got.name} without confirmation: pass --yes (no terminal to ask on)`, DELETE_USAGE);
+    }
+    if (!(await deps.confirm(`Delete service ${got.name} and destroy its instances?`))) {
+      return { exitCode: EXIT.failed, stdout: '', stderr: `forge delete: not deleted (${got.name} is unchanged)\n` };
+    }
+  }
+  const body = await withClient(deps, (client) => client.call<{ deleted: DeletedSnapshot }>('DELETE', servicePath(got.name)));
+  if (got.parsed.booleans.has('--json')) return success(toJsonText(body));
+  const { deleted } = body;
+  return success(`deleting ${deleted.name} (generation ${deleted.generation}, ${plural(deleted.instances.length, 'instance')}); the control plane destroys it in the background\n`);
+}
+
+export async function eventsCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
+  const got = oneName('events', args, { values: ['--limit'] });
+  if (got === 'help') return success(`${EVENTS_USAGE}\n`);
+  if (typeof got === 'string') return usageFailure(got, EVENTS_USAGE);
+  const limit = intFlag('events', '--limit', got.parsed.values.get('--limit'));
+  if (typeof limit === 'string') return usageFailure(limit, EVENTS_USAGE);
+  const query = limit === undefined ? '' : `?limit=${limit}`;
+  const body = await withClient(deps, (client) => client.call<{ events: EventRow[] }>('GET', servicePath(got.name, `/events${query}`)));
+  if (got.parsed.booleans.has('--json')) return success(toJsonText(body));
+  if (body.events.length === 0) return success(`no events for ${got.name}\n`);
+  return success(body.events.map((e) => `${eventText(e)}\n`).join(''));
+}
+
+export interface RollbackReply {
+  name: string;
+  toGeneration: number;
+  generation: number;
+  service: ServiceJson;
+}
+
+export async function rollbackCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
+  const got = oneName('rollback', args, { values: ['--to', '--timeout'], booleans: ['--no-wait'] });
+  if (got === 'help') return success(`${ROLLBACK_USAGE}\n\nMakes an earlier release desired again (default: the last one that succeeded), as a new generation.\n`);
+  if (typeof got === 'string') return usageFailure(got, ROLLBACK_USAGE);
+  const to = intFlag('rollback', '--to', got.parsed.values.get('--to'));
+  if (typeof to === 'string') return usageFailure(to, ROLLBACK_USAGE);
+  const timeout = timeoutMs(got.parsed.values.get('--timeout'));
+  if (timeout === undefined) return usageFailure(`forge rollback: --timeout must be a duration such as 90s or 5m, got ${JSON.stringify(got.parsed.values.get('--timeout'))}`, ROLLBACK_USAGE);
+  const json = got.parsed.booleans.has('--json');
+  const io = commandIO(deps);
+  const reply = await withClient(deps, (client) =>
+    client.call<RollbackReply>('POST', servicePath(got.name, '/rollback'), to === undefined ? {} : { to }));
+  io.out(json ? toJsonText(reply) : `${reply.name}: rolling back to release ${reply.toGeneration} as generation ${reply.generation}\n`);
+  if (got.parsed.booleans.has('--no-wait')) return io.finish(EXIT.ok);
+  return waitThenFinish('rollback', io, () => withClient(deps, (client) =>
+    waitAndReport(client, [{ name: reply.name, expect: 'settled' }], deps, io, { timeoutMs: timeout, json })));
+}

@@ -1,0 +1,112 @@
+// The dashboard's only way to the control plane: the public HTTP API, each call
+// carrying the API key the user pasted. Errors arrive as ApiError with the API's
+// stable code, its message and its details.
+
+import { createSseParser } from './sse.js';
+
+export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status (0 when the API could not be reached)
+   * @param {string} code the body's `error` field, e.g. E_NOT_FOUND
+   * @param {string} message
+   * @param {unknown} [details]
+   */
+  constructor(status, code, message, details) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** One line for a person: the message, then each `path: message` detail. */
+export function describeError(error) {
+  if (!(error instanceof ApiError)) return String(error?.message ?? error);
+  const parts = Array.isArray(error.details)
+    ? error.details
+      .filter((d) => d && typeof d.message === 'string')
+      .map((d) => (d.path ? `${d.path}: ${d.message}` : d.message))
+    : [];
+  const unique = parts.filter((p) => !error.message.includes(p));
+  return `${error.message}${unique.length > 0 ? ` (${unique.join('; ')})` : ''} [${error.code}]`;
+}
+
+const SERVICES = '/api/compute/services';
+const one = (idOrName) => `${SERVICES}/${encodeURIComponent(idOrName)}`;
+
+/**
+ * @param {string} key an `ik_…` API key
+ * @param {typeof fetch} [fetchFn]
+ */
+export function createApi(key, fetchFn = (...args) => globalThis.fetch(...args)) {
+  async function send(method, path, body, extraHeaders = {}, signal) {
+    const headers = { 'x-api-key': key, accept: 'application/json', ...extraHeaders };
+    const init = { method, headers, ...(signal ? { signal } : {}) };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetchFn(path, init);
+    } catch (cause) {
+      if (cause?.name === 'AbortError') throw cause;
+      throw new ApiError(0, 'E_NETWORK', `cannot reach the Forge API (${cause?.message ?? cause})`);
+    }
+    if (!response.ok) throw await errorOf(response, method, path);
+    return response;
+  }
+
+  async function json(method, path, body) {
+    const response = await send(method, path, body);
+    const text = await response.text();
+    return text === '' ? null : JSON.parse(text);
+  }
+
+  return {
+    listServices: async () => (await json('GET', SERVICES)).services,
+    getService: (name) => json('GET', one(name)),
+    config: () => json('GET', '/api/compute/config'),
+    deploy: (body) => json('POST', SERVICES, body),
+    start: (name) => json('POST', `${one(name)}/start`),
+    stop: (name) => json('POST', `${one(name)}/stop`),
+    rollback: (name) => json('POST', `${one(name)}/rollback`, {}),
+    remove: (name) => json('DELETE', one(name)),
+    events: async (name, limit = 50) => (await json('GET', `${one(name)}/events?limit=${limit}`)).events,
+
+    /**
+     * Follows a service's logs until the stream ends or `signal` aborts.
+     * @param {string} name
+     * @param {{ signal: AbortSignal, onLine(line: string): void }} options
+     */
+    async followLogs(name, { signal, onLine }) {
+      const response = await send('GET', `${one(name)}/logs?follow=true`, undefined, { accept: 'text/event-stream' }, signal);
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let ended = false;
+      const parser = createSseParser((event) => {
+        if (event.event === 'end') ended = true;
+        else onLine(event.data);
+      });
+      while (!ended) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parser.push(decoder.decode(value, { stream: true }));
+      }
+      await reader.cancel().catch(() => {});
+    },
+  };
+}
+
+async function errorOf(response, method, path) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON: a proxy's error page; the status says enough
+  }
+  const code = typeof body?.error === 'string' ? body.error : `HTTP_${response.status}`;
+  const message = typeof body?.message === 'string' ? body.message : `${method} ${path} failed with HTTP ${response.status}`;
+  return new ApiError(response.status, code, message, body?.details);
+}
