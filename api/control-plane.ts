@@ -2,6 +2,7 @@
 // API, listening on FORGE_API_ADDR. Provider wiring is deliberately small here so
 // providers/select.ts can replace `wireProviders` wholesale.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify';
@@ -160,7 +161,9 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
         apiUrl: address, registrationToken: localToken, dataDir: config.dataDir, mode: config.mode,
         ...(options.localAgent?.portRange ? { portRange: options.localAgent.portRange } : {}),
         heartbeatIntervalMs: options.localAgent?.heartbeatIntervalMs ?? heartbeatIntervalMs,
-        ...(options.localAgent?.cgroupRoot ? { cgroupRoot: options.localAgent.cgroupRoot } : {}),
+        // One cgroup root per data dir: an agent sweeps its root at start, so two
+        // control planes on one host must never share one.
+        cgroupRoot: options.localAgent?.cgroupRoot ?? `forge-local-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 8)}`,
       });
     } catch (cause) {
       await app.close();

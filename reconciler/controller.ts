@@ -101,7 +101,9 @@ export function createController(deps: ControllerDeps) {
       phase: life.phase,
       observedGeneration: converged ? row.generation : (previous?.observedGeneration ?? 0),
       conditions,
-      url: observed?.url ?? (deps.routes && row.spec.provider === 'agent' ? deps.routes.url(row.name) : null) ?? previous?.url ?? null,
+      // The router knows where traffic really enters (scheme, caddy's port); the
+      // agent provider only knows the domain, so its URL lacks a dev listener's port.
+      url: (deps.routes && row.spec.provider === 'agent' ? deps.routes.url(row.name) : null) ?? observed?.url ?? previous?.url ?? null,
       lastError: failure,
       lifecycle: life.snapshot,
       updatedAt: '',

@@ -24,7 +24,10 @@ export interface RoutingOptions {
   dataDir: string;
   domain: string;
   production: boolean;
-  /** `managed` starts caddy (default when the binary exists), `external` uses FORGE_CADDY_ADMIN, `off` routes nothing. */
+  /**
+   * `managed` starts caddy (the default when the binary exists) with its admin API at
+   * FORGE_CADDY_ADMIN; `external` uses a caddy the operator runs there; `off` routes nothing.
+   */
   mode?: 'managed' | 'external' | 'off';
   /** Admin address for a managed caddy; default 127.0.0.1:2019. */
   adminAddr?: string;
@@ -36,7 +39,7 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
   const server = env.FORGE_CADDY_SERVER?.trim() || DEFAULT_CADDY_SERVER;
   const template = forgeServerConfig({ httpAddr, domain: options.domain });
   const port = listenPort(httpAddr);
-  const mode = options.mode ?? (env.FORGE_CADDY_ADMIN?.trim() ? 'external' : findCaddy(env as NodeJS.ProcessEnv) ? 'managed' : 'off');
+  const mode = options.mode ?? (findCaddy(env as NodeJS.ProcessEnv) ? 'managed' : 'off');
   const none = async () => undefined;
 
   if (mode === 'off') {
@@ -49,7 +52,8 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
     const router = createServiceRouter({ client, domain: options.domain, publicPort: port });
     return { router, notice: `routing through the caddy at ${admin} (server ${server}, listening on ${httpAddr})`, stop: none };
   }
-  const adminAddr = options.adminAddr ?? '127.0.0.1:2019';
+  // A managed caddy's admin API listens where FORGE_CADDY_ADMIN points (loopback only).
+  const adminAddr = options.adminAddr ?? (env.FORGE_CADDY_ADMIN?.trim() ? new URL(env.FORGE_CADDY_ADMIN.trim()).host : '127.0.0.1:2019');
   const caddy = await startManagedCaddy({ adminAddr, httpAddr, domain: options.domain, dataDir: options.dataDir, server });
   const client = new CaddyClient({ admin: caddy.adminUrl, server, serverTemplate: template });
   const router = createServiceRouter({ client, domain: options.domain, publicPort: port });

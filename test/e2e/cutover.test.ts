@@ -1,0 +1,151 @@
+// End to end against Debian's caddy and a real embedded agent: node-hello is
+// reached through caddy by Host header; redeploys, a release whose health fails,
+// caddy losing its routes, and rollback all happen under continuous load with
+// zero failed or non-2xx responses.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { startLoad, type LoadReport } from './load.ts';
+import { APP, HOST, eventually, startStack, type Stack } from './stack.ts';
+
+const DEPLOY_LIMIT_MS = 45_000;
+
+function assertClean(report: LoadReport, what: string): void {
+  assert.ok(report.requests > 0, `${what}: load sent no requests`);
+  assert.deepEqual({ errors: report.errors, non2xx: report.non2xx }, { errors: 0, non2xx: 0 },
+    `${what}: ${report.requests} requests, statuses ${JSON.stringify(report.statuses)}`);
+}
+
+/** The service's instances once only `version`'s release runs, and it is ready. */
+async function settledOn(stack: Stack, generation: number): Promise<void> {
+  await eventually(`generation ${generation} running alone`, DEPLOY_LIMIT_MS, async () => {
+    const status = stack.plane.store.status.get(APP);
+    const [observed] = await stack.plane.observe([APP]);
+    const hash = stack.plane.store.services.get(APP)?.hash;
+    return status?.phase === 'running' && status.observedGeneration === generation
+      && observed?.instances.length === 1 && observed.instances.every((i) => i.hash === hash && i.health === 'healthy');
+  });
+}
+
+/** Redeploy (or rollback) under load; resolves with the load report once the old release is gone. */
+async function underLoad(stack: Stack, version: string, change: () => Promise<number>): Promise<LoadReport> {
+  const load = startLoad({ httpAddr: stack.httpAddr, host: HOST });
+  try {
+    await eventually('load to get answers', 5_000, () => Object.keys(load.report().firstSeen).length > 0);
+    const generation = await change();
+    await eventually(`${version} answering through caddy`, DEPLOY_LIMIT_MS, () => load.seen(version));
+    await settledOn(stack, generation);
+  } catch (error) {
+    await load.finish();
+    throw error;
+  }
+  return load.finish();
+}
+
+describe('cutover through caddy', { timeout: 240_000 }, () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  test('a request with Host: node-hello.localhost reaches the app through caddy', async () => {
+    const generation = await stack.apply();
+    await settledOn(stack, generation);
+    const reply = await eventually('the route', 10_000, async () => {
+      const text = await stack.get();
+      return text.startsWith('200 ') ? text : false;
+    });
+    assert.equal(reply, '200 hello from node-hello v1');
+    assert.equal(stack.plane.store.status.get(APP)?.url, `http://${HOST}:${stack.httpAddr.split(':')[1]}`);
+  });
+
+  test('a redeploy under continuous load: 0 failed or non-2xx responses, then the new version answers', async (t) => {
+    const report = await underLoad(stack, 'v2', async () => {
+      stack.editSource('v2');
+      return stack.apply();
+    });
+    t.diagnostic(`redeploy: ${JSON.stringify(report)}`);
+    assertClean(report, 'redeploy v1 → v2');
+    assert.equal(await stack.get(), '200 hello from node-hello v2');
+  });
+
+  test('a release whose health fails never gets traffic: the old one serves, the service is failed with the reason; a fix deploys', async (t) => {
+    const load = startLoad({ httpAddr: stack.httpAddr, host: HOST });
+    let failedGeneration: number;
+    try {
+      stack.editSource('v3', { healthStatus: 503 });
+      failedGeneration = await stack.apply();
+      const status = await eventually('the service to be failed', DEPLOY_LIMIT_MS, () => {
+        const row = stack.plane.store.status.get(APP);
+        return row?.phase === 'failed' ? row : false;
+      });
+      assert.equal(status.lastError?.code, 'E_HEALTH_FAILED');
+      assert.match(status.lastError?.message ?? '', /health check \/health returned 503/);
+      // Still failed (not retried) and still served by v2 a few resyncs later.
+      await new Promise((resolve) => setTimeout(resolve, 3 * stack.resyncIntervalMs));
+      assert.equal(stack.plane.store.status.get(APP)?.phase, 'failed');
+      assert.equal(await stack.get(), '200 hello from node-hello v2');
+    } finally {
+      const report = await load.finish();
+      t.diagnostic(`failed release: ${JSON.stringify(report)}`);
+      assertClean(report, 'failed release v3');
+      assert.equal(report.firstSeen.v3, undefined, 'the failed release never answered');
+    }
+    const release = stack.plane.store.releases.get(APP, failedGeneration);
+    assert.equal(release?.outcome, 'failed');
+
+    const fixed = await underLoad(stack, 'v3', async () => {
+      stack.editSource('v3');
+      return stack.apply();
+    });
+    t.diagnostic(`fixed release: ${JSON.stringify(fixed)}`);
+    assertClean(fixed, 'fixed release v3');
+    assert.equal(await stack.get(), '200 hello from node-hello v3');
+    assert.equal(stack.plane.store.status.get(APP)?.lastError, null);
+  });
+
+  test('caddy loaded empty gets the route back within a resync; a hand-deleted route is restored', async () => {
+    const admin = async (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) => {
+      const res = await request(`${stack.adminUrl}${path}`, {
+        method, headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      await res.body.text();
+      return res.statusCode;
+    };
+    const routed = () => eventually('the route back', 4 * stack.resyncIntervalMs, async () => {
+      const text = await stack.get();
+      return text === '200 hello from node-hello v3' ? text : false;
+    });
+    const adminAddr = new URL(stack.adminUrl).host;
+    assert.equal(await admin('POST', '/load', { admin: { listen: adminAddr } }), 200);
+    assert.equal(await admin('GET', '/id/forge-node-hello'), 404);
+    assert.equal(await routed(), '200 hello from node-hello v3');
+    assert.equal(await admin('GET', '/id/forge-node-hello'), 200);
+
+    assert.equal(await admin('DELETE', '/id/forge-node-hello'), 200);
+    assert.equal(await admin('GET', '/id/forge-node-hello'), 404);
+    assert.equal(await routed(), '200 hello from node-hello v3');
+    assert.equal(await admin('GET', '/id/forge-node-hello'), 200);
+  });
+
+  test('rollback through the API returns the previous release with a zero-failure cutover', async (t) => {
+    let body: { toGeneration?: number; generation?: number } = {};
+    const report = await underLoad(stack, 'v2', async () => {
+      const res = await request(`${stack.plane.url}/api/compute/services/${APP}/rollback`, {
+        method: 'POST', headers: { 'x-api-key': stack.apiKey, 'content-type': 'application/json' }, body: '{}',
+      });
+      body = await res.body.json() as typeof body;
+      assert.equal(res.statusCode, 200, JSON.stringify(body));
+      return body.generation!;
+    });
+    t.diagnostic(`rollback: ${JSON.stringify(report)}`);
+    assert.equal(body.toGeneration, 2, 'the newest earlier release that succeeded (v2)');
+    assertClean(report, 'rollback v3 → v2');
+    assert.equal(await stack.get(), '200 hello from node-hello v2');
+  });
+});

@@ -1,0 +1,80 @@
+// Continuous load through caddy with autocannon's library API, for as long as a
+// test needs it (a deploy, a rollback): start(), do the thing, finish(). Every
+// response is counted by status, and the versions the bodies name are recorded
+// so a test can see when the new release started answering.
+
+import { createRequire } from 'node:module';
+
+// autocannon ships no types; this is the slice of its library API used here.
+interface CannonClient {
+  on(event: 'body', listener: (body: Buffer) => void): void;
+}
+interface CannonInstance extends PromiseLike<CannonResult> {
+  stop(): void;
+  on(event: 'response', listener: (client: unknown, statusCode: number) => void): void;
+}
+interface CannonResult {
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  requests: { total: number };
+  statusCodeStats?: Record<string, { count: number }>;
+}
+type Autocannon = (opts: Record<string, unknown>) => CannonInstance;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+export interface LoadReport {
+  requests: number;
+  /** Connection errors and timeouts. */
+  errors: number;
+  non2xx: number;
+  /** Status code → count, for a readable failure message. */
+  statuses: Record<string, number>;
+  /** Epoch ms at which each version first answered. */
+  firstSeen: Record<string, number>;
+}
+
+export interface Load {
+  /** Epoch ms at which `version` first answered, if it has. */
+  seen(version: string): number | undefined;
+  /** What was seen so far (requests counts only at finish). */
+  report(): Pick<LoadReport, 'statuses' | 'firstSeen'>;
+  finish(): Promise<LoadReport>;
+}
+
+/** Starts load against caddy's listener with a Host header; it runs until finish() (or maxSeconds). */
+export function startLoad(options: { httpAddr: string; host: string; connections?: number; maxSeconds?: number }): Load {
+  const firstSeen: Record<string, number> = {};
+  const statuses: Record<string, number> = {};
+  const instance = autocannon({
+    url: `http://${options.httpAddr}/`,
+    headers: { host: options.host },
+    connections: options.connections ?? 8,
+    duration: options.maxSeconds ?? 90,
+    timeout: 5,
+    setupClient(client: CannonClient) {
+      client.on('body', (body) => {
+        const version = /node-hello (v\d+)/.exec(body.toString('utf8'))?.[1];
+        if (version !== undefined && firstSeen[version] === undefined) firstSeen[version] = Date.now();
+      });
+    },
+  });
+  instance.on('response', (_client, statusCode) => {
+    statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+  });
+  return {
+    seen: (version) => firstSeen[version],
+    report: () => ({ statuses: { ...statuses }, firstSeen: { ...firstSeen } }),
+    async finish() {
+      instance.stop();
+      const result = await instance;
+      return {
+        requests: result.requests.total,
+        errors: result.errors + result.timeouts,
+        non2xx: result.non2xx,
+        statuses,
+        firstSeen,
+      };
+    },
+  };
+}

@@ -1,0 +1,138 @@
+// One whole one-machine Forge, as `forge dev` wires it, for end-to-end tests and
+// bench/cutover.ts: a managed Debian caddy on free loopback ports, the control
+// plane (API, loop, agent provider) with its embedded local agent, and a copy of
+// examples/node-hello in a temp dir applied the way `forge dev` applies a folder
+// (source digest in spec.revision, so an edited file is a new release).
+// stop() ends everything started here (only our own processes) and removes the dirs.
+
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { generateApiKey } from '../../api/auth.ts';
+import { resolveConfig } from '../../api/config.ts';
+import { startControlPlane, type ControlPlane } from '../../api/control-plane.ts';
+import { sweepSandboxes } from '../../agent/sandbox/index.ts';
+import { applyDirectory } from '../../cli/dev/apply-dir.ts';
+import { startRouting, type Routing } from '../../router/start.ts';
+
+export const APP = 'node-hello';
+export const HOST = `${APP}.localhost`;
+const EXAMPLE = fileURLToPath(new URL('../../examples/node-hello/', import.meta.url));
+
+export interface Stack {
+  dir: string;
+  appDir: string;
+  plane: ControlPlane;
+  routing: Routing;
+  /** host:port of caddy's HTTP listener (our `forge` server). */
+  httpAddr: string;
+  adminUrl: string;
+  apiKey: string;
+  resyncIntervalMs: number;
+  /** Applies the app folder like `forge dev` does and nudges what changed; returns the new generation. */
+  apply(): Promise<number>;
+  /** Rewrites server.js: its VERSION and, optionally, what /health answers. */
+  editSource(version: string, options?: { healthStatus?: number }): void;
+  /** GET through caddy with the app's Host header: `<status> <body>`. */
+  get(pathname?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A block of ports for the agent, away from the ephemeral range the OS hands out for port 0. */
+function agentPortRange(): { from: number; to: number } {
+  const from = 22_000 + Math.floor(Math.random() * 150) * 100;
+  return { from, to: from + 99 };
+}
+
+export async function startStack(options: { resyncIntervalMs?: number } = {}): Promise<Stack> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'forge-e2e-cutover-'));
+  const appDir = path.join(dir, 'app');
+  cpSync(EXAMPLE, appDir, { recursive: true });
+  const original = readFileSync(path.join(appDir, 'server.js'), 'utf8');
+  const resyncIntervalMs = options.resyncIntervalMs ?? 1_000;
+  const httpAddr = `127.0.0.1:${await freePort()}`;
+  const adminAddr = `127.0.0.1:${await freePort()}`;
+  // Only what the stack needs: no Fly or cloud credentials from the outer environment.
+  const env = { PATH: process.env.PATH, FORGE_HTTP_ADDR: httpAddr, FORGE_DATA_DIR: path.join(dir, 'data'), FORGE_API_ADDR: '127.0.0.1:0' };
+  const { config } = resolveConfig(env, {}, randomBytes, dir);
+  const cgroupRoot = `forge-e2e-cutover-${process.pid}-${randomBytes(3).toString('hex')}`;
+
+  const routing = await startRouting({ env, dataDir: config.dataDir, domain: 'localhost', production: false, mode: 'managed', adminAddr });
+  let plane: ControlPlane;
+  try {
+    plane = await startControlPlane(config, {
+      env, logger: false, resyncIntervalMs, heartbeatIntervalMs: 500,
+      ...(routing.router ? { routes: routing.router } : {}),
+      localAgent: { portRange: agentPortRange(), cgroupRoot },
+    });
+  } catch (error) {
+    await routing.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const { key: apiKey, hash, prefix } = generateApiKey();
+  plane.store.apiKeys.create({ name: 'e2e', hash, prefix });
+
+  return {
+    dir, appDir, plane, routing, httpAddr, adminUrl: `http://${adminAddr}`, apiKey, resyncIntervalMs,
+    async apply() {
+      const result = await applyDirectory(plane.store, appDir, dir);
+      if (!result.ok) throw new Error(`apply failed: ${result.problems.join('; ')}`);
+      for (const key of result.plan.changed) plane.nudge(key);
+      return plane.store.services.get(APP)!.generation;
+    },
+    editSource(version, edit = {}) {
+      let text = original.replace("const VERSION = 'v1'", `const VERSION = '${version}'`);
+      if (edit.healthStatus !== undefined) {
+        text = text.replace("res.writeHead(200, { 'content-type': 'text/plain' }).end('ok')",
+          `res.writeHead(${edit.healthStatus}, { 'content-type': 'text/plain' }).end('no')`);
+      }
+      if (text === original && version !== 'v1') throw new Error('server.js no longer has the expected VERSION line');
+      writeFileSync(path.join(appDir, 'server.js'), text);
+    },
+    async get(pathname = '/') {
+      const res = await request(`http://${httpAddr}${pathname}`, {
+        headers: { host: HOST, connection: 'close' }, headersTimeout: 3_000, bodyTimeout: 3_000,
+      });
+      return `${res.statusCode} ${(await res.body.text()).trim()}`;
+    },
+    async stop() {
+      await plane.close();
+      await routing.stop();
+      await sweepSandboxes(cgroupRoot).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` every 100 ms until it returns a value (not undefined/false); fails after `limitMs`. */
+export async function eventually<T>(what: string, limitMs: number, check: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+      last = value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() >= deadline) throw new Error(`gave up waiting for ${what} after ${limitMs} ms (last: ${String(last)})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
