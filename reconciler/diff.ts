@@ -240,9 +240,10 @@ function planRunningSlot(
   const changed = changesOf(desired, instance);
   const target = { key, instanceId: instance.id, replica: slot, spec, hash, generation };
 
-  if (instance.state === 'failed') {
-    // Updating a failed instance in place would not revive it: always a new one.
-    const why = instance.reason ?? 'no reason reported';
+  if (instance.state === 'failed' || (instance.state === 'running' && instance.health === 'unhealthy')) {
+    // Updating a failed instance in place would not revive it: always a new one. A
+    // running instance that keeps failing its health check is treated the same way.
+    const why = instance.reason ?? (instance.state === 'failed' ? 'no reason reported' : 'health check failing');
     const reason = changed.length === 0
       ? `replica ${slot} failed: ${why}`
       : `replica ${slot} failed (${why}) and its spec changed: ${changed.join(', ')}`;

@@ -258,6 +258,15 @@ const cases: Case[] = [
     expected: [{ kind: 'destroy', key: 'web', instanceId: 'new', reason: 'duplicate in replica slot 0: keeping old' }],
   },
   {
+    name: 'a running instance that fails its health check is replaced',
+    desired: makeDesired(base),
+    observed: observe(makeInstance('m0', 0, base, { health: 'unhealthy', reason: 'health check /health returned 503 three times' })),
+    expected: [{
+      kind: 'replace', key: 'web', instanceId: 'm0', replica: 0, spec: base, hash: fakeHash(base), generation: 1, changed: [],
+      reason: 'replica 0 failed: health check /health returned 503 three times',
+    }],
+  },
+  {
     name: 'identical duplicates: the lowest id stays',
     desired: makeDesired(base),
     observed: observe(makeInstance('m9', 0, base), makeInstance('m1', 0, base)),
