@@ -133,7 +133,7 @@ function isSettled(desired: Desired, instances: readonly ObservedInstance[]): bo
   for (const instance of instances) {
     const slot = instance.replica;
     if (instance.hash !== desired.hash || instance.region !== desired.spec.region) return false;
-    if (wantRunning ? instance.state !== 'running' : instance.state !== 'stopped' && instance.state !== 'stopping') return false;
+    if (wantRunning ? instance.state !== 'running' || instance.health === 'unhealthy' : instance.state !== 'stopped' && instance.state !== 'stopping') return false;
     if (!Number.isInteger(slot) || slot < 0 || slot >= replicas || slot >= 31 || (seen & (1 << slot)) !== 0) return false;
     seen |= 1 << slot;
   }
