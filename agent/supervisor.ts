@@ -11,6 +11,7 @@ import { ForgeError, toForgeError } from '../specs/errors.ts';
 import type { ServiceSpec } from '../specs/types.ts';
 import type { InstanceReport, ReportedState, ResultRequest, RunPayload, StopPayload } from '../providers/agent/protocol.ts';
 import { prepareWorkDir, runBuild, type SandboxLimits } from './runner/build.ts';
+import { sourceForRevision } from './runner/source-cache.ts';
 import { monitorHealth, waitHealthy, type HealthMonitor } from './runner/health.ts';
 import type { PortPool } from './runner/ports.ts';
 import { startInstance, type InstanceHandle } from './runner/run.ts';
@@ -160,7 +161,9 @@ export function createSupervisor(options: SupervisorOptions) {
       if (spec.sourceDir === undefined || spec.run === undefined) {
         return failure(r, new ForgeError('E_BUILD_FAILED', `${spec.name}: agents run source-mode services (build + run.command); image mode is not supported`, { terminal: true }), null);
       }
-      const prepared = await prepareWorkDir(spec.sourceDir, path.join(dir, 'app'));
+      // Build from this revision's copy, not from whatever the folder holds now (a rollback, a late restart).
+      const source = await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
+      const prepared = await prepareWorkDir(source, path.join(dir, 'app'), spec.sourceDir);
       io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
       const build = await runBuild({
         id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: spec.env, secrets: io.secrets,

@@ -146,7 +146,7 @@ export function createController(deps: ControllerDeps) {
     let badHash = deps.store.releases.isBad(key, row.hash);
     if (!badHash && !row.deleting) badHash = markReleaseBadOnFailure(row, observed);
     const actions = diff(desired, observed, provider.capabilities, deps.now(), badHash ? { badHashes: new Set([row.hash]) } : undefined);
-    const verdict = assess(desired, observed, actions);
+    const verdict = withReleaseReason(assess(desired, observed, actions), badHash ? deps.store.releases.get(key, row.generation) : null);
 
     if (verdict.kind === 'deleting' && verdict.gone) {
       await deps.routes?.remove(key);
@@ -283,6 +283,16 @@ function reasonOf(verdict: Verdict, error: ForgeError | null): string {
     case 'deleting': return 'Deleting';
     case 'ready': return 'InstancesReady';
   }
+}
+
+/**
+ * A release refused because it already failed says why it failed (the health
+ * check's answer, the exit code), not only that it did: that is what the
+ * operator reads in the service's status.
+ */
+function withReleaseReason(verdict: Verdict, release: { outcome: string; reason: string | null } | null | undefined): Verdict {
+  if (verdict.kind !== 'refused' || release?.outcome !== 'failed' || !release.reason) return verdict;
+  return { ...verdict, message: `${release.reason}; ${verdict.message}` };
 }
 
 function capitalize(word: string): string {

@@ -19,7 +19,8 @@ export interface PreparedWorkDir {
   commit: string | null;
 }
 
-export async function prepareWorkDir(sourceDir: string, releaseDir: string): Promise<PreparedWorkDir> {
+/** @param gitDir where to read the commit from, when sourceDir is a copy (source-cache.ts) */
+export async function prepareWorkDir(sourceDir: string, releaseDir: string, gitDir: string = sourceDir): Promise<PreparedWorkDir> {
   const source = path.resolve(sourceDir);
   // A retried task starts from a clean copy.
   await fs.rm(releaseDir, { recursive: true, force: true });
@@ -28,7 +29,7 @@ export async function prepareWorkDir(sourceDir: string, releaseDir: string): Pro
     verbatimSymlinks: true,
     filter: (src) => !SKIPPED_SOURCE_ENTRIES.has(path.basename(src)) || src === source,
   });
-  return { dir: releaseDir, commit: await gitCommit(source) };
+  return { dir: releaseDir, commit: await gitCommit(gitDir) };
 }
 
 async function gitCommit(dir: string): Promise<string | null> {

@@ -12,6 +12,7 @@ interface CannonClient {
 interface CannonInstance extends PromiseLike<CannonResult> {
   stop(): void;
   on(event: 'response', listener: (client: unknown, statusCode: number) => void): void;
+  on(event: 'reqError', listener: (error: Error & { code?: string }) => void): void;
 }
 interface CannonResult {
   errors: number;
@@ -25,11 +26,20 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 export interface LoadReport {
   requests: number;
-  /** Connection errors and timeouts. */
+  /** Connection errors, timeouts included (autocannon's count). */
   errors: number;
+  /**
+   * Of those, requests written onto a keep-alive connection that caddy closed
+   * under them (ECONNRESET/EPIPE before any response byte). Caddy closes idle
+   * client connections on every config load; RFC 9112 §9.3.1 lets a client retry
+   * such an idempotent request (browsers do), autocannon does not.
+   */
+  resets: number;
   non2xx: number;
   /** Status code → count, for a readable failure message. */
   statuses: Record<string, number>;
+  /** What each connection error was, with when it happened (epoch ms), for a readable failure. */
+  errorLog: string[];
   /** Epoch ms at which each version first answered. */
   firstSeen: Record<string, number>;
 }
@@ -59,6 +69,13 @@ export function startLoad(options: { httpAddr: string; host: string; connections
       });
     },
   });
+  const errorLog: string[] = [];
+  let stopping = false;
+  let resets = 0;
+  instance.on('reqError', (error) => {
+    if (error.code === 'ECONNRESET' || error.code === 'EPIPE') resets += 1;
+    errorLog.push(`${Date.now()}${stopping ? ' (while stopping)' : ''} ${error.code ?? ''} ${error.message}`);
+  });
   instance.on('response', (_client, statusCode) => {
     statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
   });
@@ -66,13 +83,16 @@ export function startLoad(options: { httpAddr: string; host: string; connections
     seen: (version) => firstSeen[version],
     report: () => ({ statuses: { ...statuses }, firstSeen: { ...firstSeen } }),
     async finish() {
+      stopping = true;
       instance.stop();
       const result = await instance;
       return {
         requests: result.requests.total,
-        errors: result.errors + result.timeouts,
+        errors: result.errors, // timeouts are counted among them
+        resets,
         non2xx: result.non2xx,
         statuses,
+        errorLog,
         firstSeen,
       };
     },

@@ -37,6 +37,8 @@ export interface Stack {
   apply(): Promise<number>;
   /** Rewrites server.js: its VERSION and, optionally, what /health answers. */
   editSource(version: string, options?: { healthStatus?: number }): void;
+  /** How many times caddy has loaded a new config so far (each load closes idle client connections). */
+  caddyLoads(): number;
   /** GET through caddy with the app's Host header: `<status> <body>`. */
   get(pathname?: string): Promise<string>;
   stop(): Promise<void>;
@@ -104,6 +106,11 @@ export async function startStack(options: { resyncIntervalMs?: number } = {}): P
       }
       if (text === original && version !== 'v1') throw new Error('server.js no longer has the expected VERSION line');
       writeFileSync(path.join(appDir, 'server.js'), text);
+    },
+    caddyLoads() {
+      const log = routing.caddy ? readFileSync(routing.caddy.logPath, 'utf8') : '';
+      // Logged once per load: the old config's server stops after the new one runs.
+      return log.split('"msg":"stopped previous server"').length - 1;
     },
     async get(pathname = '/') {
       const res = await request(`http://${httpAddr}${pathname}`, {

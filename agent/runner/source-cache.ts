@@ -1,0 +1,73 @@
+// A copy of a service's source per revision, kept by the agent. A release names
+// its source by directory + revision (a `forge dev` digest or a git commit), but
+// the directory keeps changing: without a copy, a rollback to an earlier release
+// (or a crashed instance of it restarted later) would build whatever the folder
+// holds now. The first instance of a revision copies the folder; later instances
+// of the same revision, rollbacks included, build from that copy.
+//
+// The copy is taken when the first task of a revision runs, so an edit saved
+// between the apply and that moment lands in it; the next save is a new revision.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { SKIPPED_SOURCE_ENTRIES } from './build.ts';
+
+/** Snapshots kept per agent; the least recently used go first. */
+export const KEPT_SNAPSHOTS = 20;
+
+/** Where a revision's copy lives: one folder per (source dir, revision). */
+export function snapshotDir(cacheDir: string, sourceDir: string, revision: string): string {
+  const id = createHash('sha256').update(path.resolve(sourceDir)).update('\0').update(revision).digest('hex').slice(0, 24);
+  return path.join(cacheDir, id);
+}
+
+/**
+ * The directory to build `revision` of `sourceDir` from: the kept copy, made now
+ * if this revision has not run on this agent before. Without a revision the
+ * folder itself is used (nothing names what it should hold).
+ */
+export async function sourceForRevision(cacheDir: string, sourceDir: string, revision: string | undefined): Promise<string> {
+  if (revision === undefined || revision === '') return sourceDir;
+  const target = snapshotDir(cacheDir, sourceDir, revision);
+  try {
+    const now = new Date();
+    await fs.utimes(target, now, now); // recently used: pruned last
+    return target;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  // Copy beside, then rename: a half-written copy is never mistaken for a snapshot.
+  const partial = `${target}.partial-${randomBytes(4).toString('hex')}`;
+  const source = path.resolve(sourceDir);
+  await fs.mkdir(cacheDir, { recursive: true });
+  await fs.cp(source, partial, {
+    recursive: true, verbatimSymlinks: true,
+    filter: (src) => !SKIPPED_SOURCE_ENTRIES.has(path.basename(src)) || src === source,
+  });
+  try {
+    await fs.rename(partial, target);
+  } catch (error) {
+    // Another instance of the same revision made it first: use theirs.
+    await fs.rm(partial, { recursive: true, force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+  }
+  await prune(cacheDir, target);
+  return target;
+}
+
+async function prune(cacheDir: string, keep: string): Promise<void> {
+  const entries = await fs.readdir(cacheDir, { withFileTypes: true });
+  const snapshots: { dir: string; usedAt: number }[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory() || entry.name.includes('.partial-')) continue;
+    const dir = path.join(cacheDir, entry.name);
+    const info = await fs.stat(dir).catch(() => null);
+    if (info) snapshots.push({ dir, usedAt: info.mtimeMs });
+  }
+  snapshots.sort((a, b) => b.usedAt - a.usedAt);
+  for (const { dir } of snapshots.slice(KEPT_SNAPSHOTS)) {
+    if (dir !== keep) await fs.rm(dir, { recursive: true, force: true });
+  }
+}
