@@ -84,9 +84,33 @@ export function errorHandler(error: FastifyError | ForgeError | Error, request: 
     void reply.status(status).send(errorBody(error));
     return;
   }
+  const storage = storageFailure(error);
+  if (storage) {
+    request.log.error({ code: (error as { code?: string }).code }, 'store failed');
+    void reply.status(storage.status).send(storage.body);
+    return;
+  }
   const { status, body } = fromFastify(error as FastifyError);
   if (status >= 500) request.log.error({ code: (error as FastifyError).code, name: error.name }, 'unexpected error');
   void reply.status(status).send(body);
+}
+
+/**
+ * SQLite running out of room or locked out of its file: an operator problem with a
+ * clear fix, not an internal error. Nothing was written (every write is one transaction).
+ */
+function storageFailure(error: Error): { status: number; body: ErrorBody } | null {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'SQLITE_FULL') {
+    return { status: 507, body: { error: 'E_STORE', message: 'the data dir (FORGE_DATA_DIR) is out of disk space; nothing was written: free space and send the request again' } };
+  }
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return { status: 503, body: { error: 'E_STORE', message: 'the store is busy; send the request again' } };
+  }
+  if (code === 'SQLITE_READONLY' || code === 'SQLITE_IOERR' || code === 'SQLITE_CANTOPEN') {
+    return { status: 503, body: { error: 'E_STORE', message: 'the data dir (FORGE_DATA_DIR) cannot be written; check its disk and permissions' } };
+  }
+  return null;
 }
 
 export function notFound(what: string): ForgeError {

@@ -39,6 +39,8 @@ async function main(): Promise<void> {
 
     const failed = report.errors + report.non2xx;
     console.log(`cutover: ${report.requests} requests, ${failed} failed or non-2xx, cutover took ${answeredAt - appliedAt} ms (from apply to the new version answering)`);
+    console.log(`cutover failed requests: ${failed} requests (of ${report.requests}; target ≤ 0)`);
+    console.log(`cutover time: ${answeredAt - appliedAt} ms (from apply to the new version answering)`);
     console.log(`  non-2xx: ${report.non2xx}; connection errors: ${report.errors}, of which ${report.resets} were keep-alive ` +
       `connections caddy closed when it loaded the new route (${caddyLoads} config load(s) during the run)`);
   } finally {

@@ -20,6 +20,7 @@ test('parseFigures: labels, values, units and targets as the existing benches pr
     'provider calls per no-op pass: observe 1.0 (one bulk, from cache), remote reads 0.0 (target: 0 writes, no per-service reads)',
     'rss with 10000 services: 199 MB (target ≤ 150 MB)',
     'placement 10000 services on 100 agents: 89 ms',
+    'fly: 100 services converged in 3547 ms (606 API calls, 1 resync passes)',
     'fly: target ≤ 5000 ms met (1453 ms to spare)',
     'fly: API calls per single deploy: 4 (POST /v1/apps, POST /v1/apps/{app}/machines)',
     'upsert: 2113 req/s (p50 4 ms, p99 12 ms; target >= 1000 req/s)',
@@ -30,6 +31,7 @@ test('parseFigures: labels, values, units and targets as the existing benches pr
     { label: 'no-op pass', value: 11.4, unit: 'ms', target: { op: '≤', value: 25, unit: 'ms' } },
     { label: 'rss with 10000 services', value: 199, unit: 'MB', target: { op: '≤', value: 150, unit: 'MB' } },
     { label: 'placement 10000 services on 100 agents', value: 89, unit: 'ms' },
+    { label: 'fly: 100 services converged', value: 3547, unit: 'ms', target: { op: '≤', value: 5000, unit: 'ms' } },
     { label: 'fly: API calls per single deploy', value: 4, unit: '' },
     { label: 'upsert', value: 2113, unit: 'req/s', target: { op: '≥', value: 1000, unit: 'req/s' } },
   ]);
@@ -55,13 +57,15 @@ test('summarize: medians over successful runs, a missed target in bold, a failed
   const rows = summarize([
     { name: 'reconcile', runs: [ok('no-op pass: 12 ms (target ≤ 25 ms)'), ok('no-op pass: 30 ms (target ≤ 25 ms)'), ok('no-op pass: 10 ms (target ≤ 25 ms)')] },
     { name: 'mem', runs: [ok('rss: 199 MB (target ≤ 150 MB)')] },
+    { name: 'fly', runs: [ok('fly: 100 services converged in 3547 ms\nfly: target ≤ 5000 ms met')] },
     { name: 'broken', runs: [ok('x: 1 ms'), { exitCode: 1, timedOut: false, durationMs: 10, output: 'Error: boom' }] },
     { name: 'slow', runs: [{ exitCode: null, timedOut: true, durationMs: 240_000, output: '' }] },
     { name: 'skipped', runs: [], note: 'not run: the time budget was spent' },
   ]);
   assert.deepEqual(rows, [
-    { figure: 'reconcile: no-op pass', median: '12 ms', runs: 3, target: '≤ 25 ms', met: 'yes' },
+    { figure: 'reconcile: no-op pass', median: '12 ms (10–30)', runs: 3, target: '≤ 25 ms', met: 'yes' },
     { figure: 'mem: rss', median: '199 MB', runs: 1, target: '≤ 150 MB', met: '**no**' },
+    { figure: 'fly: 100 services converged', median: '3547 ms', runs: 1, target: '≤ 5000 ms', met: 'yes' },
     { figure: 'broken: x', median: '1 ms', runs: 1, target: '—', met: '—' },
     { figure: 'broken: **FAILED**', median: '—', runs: 2, target: '—', met: '**failed** 1 of 2 (exit code 1)' },
     { figure: 'slow: **FAILED**', median: '—', runs: 1, target: '—', met: '**failed** 1 of 1 (timed out after 240 s)' },
