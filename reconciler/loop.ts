@@ -168,8 +168,12 @@ export function createLoop(options: LoopOptions) {
   }
 
   function loadCaches(): void {
-    for (const row of options.store.services.list()) remember(row.name, row, options.store.releases.isBad(row.name, row.hash), undefined);
-    for (const status of options.store.status.all()) statusCache.set(status.name, cachedStatus(status));
+    options.store.services.forEach((row) => remember(row.name, row, options.store.releases.isBad(row.name, row.hash), undefined));
+    // Small columns for everyone; the full row (for its error code) only where a service failed.
+    for (const summary of options.store.status.summaries()) {
+      const full = summary.phase === 'failed' ? options.store.status.get(summary.name) : null;
+      statusCache.set(summary.name, full ? cachedStatus(full) : { phase: summary.phase, observedGeneration: summary.observedGeneration, errorCode: undefined });
+    }
   }
 
   /** The no-op pass: decide in memory which keys need a reconcile, and queue only those. */

@@ -153,6 +153,10 @@ export function createServicesStore(db: Db, clock: Clock) {
     list(): DesiredRow[] {
       return all.all().map(toRow);
     },
+    /** Every row, one at a time: loading 10,000 specs without holding all the raw rows at once. */
+    forEach(fn: (row: DesiredRow) => void): void {
+      for (const r of all.iterate()) fn(toRow(r as Parameters<typeof toRow>[0]));
+    },
     listBySource(source: string): DesiredRow[] {
       return bySource.all(source).map(toRow);
     },

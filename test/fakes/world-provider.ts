@@ -93,7 +93,7 @@ export function openWorldProvider(options: WorldProviderOptions): WorldProvider 
     stats.remoteReads += 1;
     cache.clear();
     specs.clear();
-    for (const row of db.prepare('SELECT * FROM instances ORDER BY id').all() as WorldRow[]) {
+    for (const row of db.prepare('SELECT * FROM instances ORDER BY id').iterate() as IterableIterator<WorldRow>) {
       const list = cache.get(row.key) ?? [];
       list.push(toInstance(row));
       cache.set(row.key, list);
