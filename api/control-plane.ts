@@ -151,6 +151,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     address = await app.listen({ host: config.apiAddr.host, port: config.apiAddr.port });
   } catch (cause) {
     await loop.stop();
+    for (const provider of wired.providers) await provider.close?.().catch(() => undefined);
     store.close();
     throw new ForgeError('E_USAGE', `cannot listen on ${config.apiAddr.host}:${config.apiAddr.port} (FORGE_API_ADDR): ${(cause as Error).message}`, { cause });
   }
@@ -166,8 +167,9 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
         cgroupRoot: options.localAgent?.cgroupRoot ?? `forge-local-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 8)}`,
       });
     } catch (cause) {
-      await app.close();
       await loop.stop();
+      await app.close();
+      for (const provider of wired.providers) await provider.close?.().catch(() => undefined);
       store.close();
       throw cause;
     }
@@ -183,12 +185,22 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     async close() {
       if (closed) return;
       closed = true;
-      // The agent first: its instances stop while the API can still hear its reports.
-      await localAgent?.stop();
-      await app.close();
-      await loop.stop();
-      for (const provider of wired.providers) await provider.close?.();
-      store.close();
+      // The loop first, so nothing new is queued for an agent that is leaving; then the
+      // agent stops its instances; then the API, the providers and the store. Each step
+      // runs even when an earlier one fails.
+      const steps: Array<() => Promise<unknown> | unknown> = [
+        () => loop.stop(), () => localAgent?.stop(), () => app.close(),
+        ...wired.providers.map((p) => () => p.close?.()), () => store.close(),
+      ];
+      let first: unknown;
+      for (const step of steps) {
+        try {
+          await step();
+        } catch (error) {
+          first ??= error;
+        }
+      }
+      if (first !== undefined) throw first;
     },
   };
 }

@@ -90,6 +90,9 @@ export async function devCommand(args: readonly string[], deps: CliDeps): Promis
       }
       for (const key of result.plan.changed) plane.nudge(key);
       for (const dir of sourceDirs) watcher.add(dir);
+    }).catch((error: unknown) => {
+      // Never leave the chain rejected: the next save must still apply.
+      print(`forge dev: apply failed: ${(error as Error).message}\n`);
     });
     return applying;
   };
@@ -103,12 +106,15 @@ export async function devCommand(args: readonly string[], deps: CliDeps): Promis
   });
   await apply();
 
+  let polling = false;
   const ticker = setInterval(() => {
+    if (polling) return; // a slow poll must not overlap the next and print lines twice
+    polling = true;
     void (async () => {
       const observed = await plane.observe([...names]);
       statuses.poll([...names], observed);
       await logs.poll(observed);
-    })().catch(() => undefined);
+    })().catch(() => undefined).finally(() => { polling = false; });
   }, 300);
 
   await new Promise<void>((done) => {
@@ -118,11 +124,14 @@ export async function devCommand(args: readonly string[], deps: CliDeps): Promis
   });
   print('forge dev: stopping\n');
   clearInterval(ticker);
-  if (timer) clearTimeout(timer);
   await watcher.close();
+  if (timer) clearTimeout(timer);
   await applying;
-  await plane.close();
-  await routing.stop();
+  try {
+    await plane.close();
+  } finally {
+    await routing.stop();
+  }
   print('forge dev: stopped; every process it started has exited\n');
   return success('');
 }

@@ -53,6 +53,7 @@ export interface ReconcileOutcome {
 }
 
 const DEFAULT_POLL_MS = 1_000;
+const SPEC_CAUSED: ReadonlySet<string> = new Set(['E_SPEC_INVALID', 'E_BUILD_FAILED', 'E_HEALTH_FAILED', 'E_REGION_IMMUTABLE']);
 const DEFAULT_DRAIN_MS = 2_000;
 const CRASH_BACKOFF = { baseMs: 1_000, maxMs: 60_000 };
 
@@ -61,6 +62,9 @@ export function createController(deps: ControllerDeps) {
   const drainMs = deps.drainMs ?? DEFAULT_DRAIN_MS;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const crashes = new Map<string, { count: number; lastAt: number }>();
+  // Instances taken out of the route and waiting to stop: the resync's route table
+  // must leave them out too, or it would put them back during the drain.
+  const draining = new Map<string, Set<string>>();
 
   async function reconcileOrphan(key: string): Promise<ReconcileOutcome> {
     let destroyed = 0;
@@ -149,9 +153,10 @@ export function createController(deps: ControllerDeps) {
     const verdict = withReleaseReason(assess(desired, observed, actions), badHash ? deps.store.releases.get(key, row.generation) : null);
 
     if (verdict.kind === 'deleting' && verdict.gone) {
+      // remove() refuses when an upsert revived the row meanwhile: then it is not deleted.
+      if (!deps.store.services.remove(key)) return { key, result: 'success', requeueAfterMs: 0 };
       await deps.routes?.remove(key);
       deps.store.events.append(key, { type: 'Normal', reason: 'Deleted', message: 'every remote object is gone; service removed' });
-      deps.store.services.remove(key);
       return { key, result: 'success', desired: null, status: null };
     }
     if (verdict.kind === 'refused') {
@@ -182,19 +187,28 @@ export function createController(deps: ControllerDeps) {
     try {
       if (!row.deleting) secrets = deps.secretsFor(key);
       await unrouteBeforeRemoval(desired, observed, actions, badHash);
-      for (const action of actions) {
+      try {
+        for (const action of actions) {
         if (action.kind === 'noop') continue;
-        const result: ApplyResult = await provider.apply(action, { secrets });
-        deps.store.events.append(key, {
-          type: 'Normal', reason: capitalize(action.kind),
-          message: `${action.reason}${result.instanceId ? ` (${result.instanceId})` : ''}`,
-        });
+          const result: ApplyResult = await provider.apply(action, { secrets });
+          deps.store.events.append(key, {
+            type: 'Normal', reason: capitalize(action.kind),
+            message: `${action.reason}${result.instanceId ? ` (${result.instanceId})` : ''}`,
+          });
+        }
+      } finally {
+        draining.delete(key);
       }
+      // The route follows what is left now, not what was there before the actions.
+      const [after = null] = await provider.observe([key]);
+      await routeTo(desired, after, badHash);
     } catch (thrown) {
       const error = toForgeError(thrown, 'E_PROVIDER');
       deps.store.events.append(key, { type: 'Warning', reason: 'ActionFailed', message: `${error.code}: ${error.message}` });
       const status = writeStatus(row, deps.store.status.get(key), verdict, observed, error);
-      if (error.terminal) {
+      // Only a failure the spec itself causes makes the release bad; a missing key, token or
+      // isolation is fixed outside the spec and must not block this spec afterwards.
+      if (error.terminal && SPEC_CAUSED.has(error.code)) {
         deps.store.releases.setOutcome(key, row.generation, 'failed', error.message);
         deps.metrics?.deploymentsTotal.inc({ status: 'failed' });
       }
@@ -224,6 +238,7 @@ export function createController(deps: ControllerDeps) {
     }
     const routed = observed.instances.some((i) => leaving.has(i.id) && i.state === 'running' && i.health === 'healthy');
     if (!routed) return;
+    draining.set(desired.key, leaving);
     const { upstreams } = chooseUpstreams(desired, observed, { excluding: leaving, badRelease: badHash });
     await deps.routes.set(desired.key, { domains: desired.spec.domains, upstreams });
     await sleep(drainMs);
@@ -268,7 +283,11 @@ export function createController(deps: ControllerDeps) {
     }
   }
 
-  return { reconcile };
+  return {
+    reconcile,
+    /** Instance ids of this key that are leaving the route right now. */
+    drainingOf: (key: string): ReadonlySet<string> | undefined => draining.get(key),
+  };
 }
 
 export type Controller = ReturnType<typeof createController>;

@@ -221,7 +221,7 @@ function compareKeepers(a: ObservedInstance, b: ObservedInstance, hash: string, 
   const rank = (i: ObservedInstance) => [
     (i.hash === hash) === !bad ? 0 : 1,
     i.state === 'running' && i.health === 'healthy' ? 0 : 1,
-    i.state === 'failed' ? 1 : 0,
+    i.state === 'failed' || i.health === 'unhealthy' ? 1 : 0,
   ];
   const ra = rank(a);
   const rb = rank(b);

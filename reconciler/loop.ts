@@ -181,10 +181,17 @@ export function createLoop(options: LoopOptions) {
     epoch += 1;
     const observedByKey = new Map<string, Observed>();
     const byProvider = new Map<string, Provider>();
+    const unreachable = new Set<string>();
     for (const provider of options.providers()) {
       byProvider.set(provider.name, provider);
-      await provider.resync?.();
-      for (const observed of await provider.observe()) observedByKey.set(observed.key, observed);
+      try {
+        await provider.resync?.();
+        for (const observed of await provider.observe()) observedByKey.set(observed.key, observed);
+      } catch (error) {
+        // One provider down must not stop drift repair and routes for the others.
+        unreachable.add(provider.name);
+        options.onError?.(`provider ${provider.name}`, error);
+      }
     }
     const summaries = options.store.services.summaries();
     let queuedCount = 0;
@@ -192,6 +199,7 @@ export function createLoop(options: LoopOptions) {
     for (const summary of summaries) {
       const cached = desiredCache.get(summary.name);
       if (cached) cached.seen = epoch;
+      if (cached && unreachable.has(cached.desired.spec.provider)) continue;
       const status = statusCache.get(summary.name);
       const stale = !cached || cached.desired.generation !== summary.generation || cached.desired.hash !== summary.hash
         || cached.desired.state !== summary.state || cached.desired.deleting !== summary.deleting;
@@ -200,7 +208,8 @@ export function createLoop(options: LoopOptions) {
         queuedCount += 1;
       }
     }
-    if (options.routes) await syncRoutes(summaries, observedByKey);
+    // Without the agents' picture the table would route everything nowhere: keep Caddy as it is.
+    if (options.routes && !unreachable.has('agent')) await syncRoutes(summaries, observedByKey);
     let orphans = 0;
     for (const key of observedByKey.keys()) {
       if (desiredCache.get(key)?.seen !== epoch && !queued.has(key)) {
@@ -216,7 +225,10 @@ export function createLoop(options: LoopOptions) {
     for (const { name } of summaries) {
       const cached = desiredCache.get(name);
       if (!cached || cached.desired.spec.provider !== 'agent' || cached.desired.deleting) continue;
-      const { upstreams } = chooseUpstreams(cached.desired, observedByKey.get(name) ?? null, { badRelease: cached.badHash });
+      const leaving = options.controller.drainingOf(name);
+      const { upstreams } = chooseUpstreams(cached.desired, observedByKey.get(name) ?? null, {
+        badRelease: cached.badHash, ...(leaving ? { excluding: leaving } : {}),
+      });
       table.set(name, { domains: cached.desired.spec.domains, upstreams });
     }
     options.routes!.replaceAll(table);
@@ -226,8 +238,9 @@ export function createLoop(options: LoopOptions) {
   function needsWork(
     cached: CachedDesired, status: CachedStatus, observed: Observed | undefined, byProvider: ReadonlyMap<string, Provider>, t: number,
   ): boolean {
-    // diff is pure and its inputs are immutable values: the same objects as last
-    // pass give the same answer, so a steady service costs a few comparisons.
+    // diff is pure and its inputs are immutable values: when a provider hands out the
+    // same instances array as last pass (a cache that did not change), the answer is
+    // the same and a steady service costs a few comparisons; a new array runs diff.
     const instances = observed?.instances;
     const memo = cached.memo;
     if (memo && memo.instances === instances && memo.status === status) return memo.answer;
@@ -241,7 +254,7 @@ export function createLoop(options: LoopOptions) {
   ): boolean {
     const { desired, badHash } = cached;
     const provider = byProvider.get(desired.spec.provider);
-    // Terminal failures wait for a change of the desired row (which makes the cache stale).
+    // Spec-caused failures wait for a change of the desired row (which makes the cache stale).
     if (!provider) return status.errorCode !== 'E_COMPUTE_NOT_CONFIGURED';
     if (status.phase === 'failed' && status.observedGeneration !== desired.generation && isTerminalCode(status.errorCode)) {
       return false;
@@ -303,7 +316,9 @@ export function createLoop(options: LoopOptions) {
 
 export type Loop = ReturnType<typeof createLoop>;
 
-const TERMINAL_STATUS_CODES = new Set(['E_REGION_IMMUTABLE', 'E_SPEC_INVALID', 'E_COMPUTE_NOT_CONFIGURED', 'E_SECRET_DECRYPT', 'E_ISOLATION_UNAVAILABLE', 'E_HEALTH_FAILED']);
+// Failures the spec causes wait for the spec to change. Others (a missing key, token or
+// isolation) are looked at again every resync: fixing them happens outside the spec.
+const TERMINAL_STATUS_CODES = new Set(['E_REGION_IMMUTABLE', 'E_SPEC_INVALID', 'E_HEALTH_FAILED', 'E_BUILD_FAILED']);
 
 function isTerminalCode(code: string | undefined): boolean {
   return code !== undefined && TERMINAL_STATUS_CODES.has(code);

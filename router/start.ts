@@ -33,6 +33,13 @@ export interface RoutingOptions {
   adminAddr?: string;
 }
 
+/** `http://127.0.0.1:2019`, `127.0.0.1:2019` or nothing → the `host:port` a managed caddy's admin API listens on. */
+export function adminListenAddress(value: string | undefined): string {
+  const text = value?.trim();
+  if (!text) return '127.0.0.1:2019';
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? new URL(text).host : text;
+}
+
 export async function startRouting(options: RoutingOptions): Promise<Routing> {
   const env = options.env;
   const httpAddr = env.FORGE_HTTP_ADDR?.trim() || (options.production ? DEFAULT_HTTP_ADDR_PRODUCTION : DEFAULT_HTTP_ADDR_DEVELOPMENT);
@@ -53,7 +60,7 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
     return { router, notice: `routing through the caddy at ${admin} (server ${server}, listening on ${httpAddr})`, stop: none };
   }
   // A managed caddy's admin API listens where FORGE_CADDY_ADMIN points (loopback only).
-  const adminAddr = options.adminAddr ?? (env.FORGE_CADDY_ADMIN?.trim() ? new URL(env.FORGE_CADDY_ADMIN.trim()).host : '127.0.0.1:2019');
+  const adminAddr = options.adminAddr ?? adminListenAddress(env.FORGE_CADDY_ADMIN);
   const caddy = await startManagedCaddy({ adminAddr, httpAddr, domain: options.domain, dataDir: options.dataDir, server });
   const client = new CaddyClient({ admin: caddy.adminUrl, server, serverTemplate: template });
   const router = createServiceRouter({ client, domain: options.domain, publicPort: port });

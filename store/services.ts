@@ -111,6 +111,14 @@ export function createServicesStore(db: Db, clock: Clock) {
   );
   // Only a row still marked deleting goes: an upsert that revived it in the meantime wins.
   const remove = db.prepare('DELETE FROM services WHERE name = ? AND deleting = 1');
+  // Releases belong to one incarnation of a name: a service created again later must not
+  // inherit "bad release" marks or rollback targets of the one deleted here.
+  const removeReleases = db.prepare('DELETE FROM releases WHERE name = ?');
+  const removeWithReleases = db.transaction((name: string): boolean => {
+    if (remove.run(name).changes === 0) return false;
+    removeReleases.run(name);
+    return true;
+  });
   const setSource = db.prepare(
     'UPDATE services SET source = @source, updated_at = @now WHERE name = @name AND source <> @source',
   );
@@ -180,7 +188,7 @@ export function createServicesStore(db: Db, clock: Clock) {
      * (any longer) marked deleting.
      */
     remove(name: string): boolean {
-      return remove.run(name).changes > 0;
+      return removeWithReleases(name);
     },
     /** Hands a service to another owner (e.g. adopted by a file set). False when unchanged or missing. */
     setSource(name: string, source: string): boolean {

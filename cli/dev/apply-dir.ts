@@ -21,10 +21,12 @@ export async function applyDirectory(store: Store, path: string, cwd: string): P
   const loaded = await loadSpecs([path], { cwd });
   if (!loaded.ok) return { ok: false, problems: loaded.problems.map(formatProblem) };
   const specs: ServiceSpec[] = [];
-  for (const { spec } of loaded.specs) {
-    specs.push(spec.sourceDir ? { ...spec, revision: await sourceDigest(spec.sourceDir) } : spec);
-  }
   try {
+    // An editor's atomic save can remove a file between listing and reading it: that
+    // apply is reported and the next change applies again.
+    for (const { spec } of loaded.specs) {
+      specs.push(spec.sourceDir ? { ...spec, revision: await sourceDigest(spec.sourceDir) } : spec);
+    }
     const plan = applySet(store, devSource(path, cwd), specs.map((spec) => ({ spec, hash: specHash(spec) })), { prune: true });
     return { ok: true, plan, specs };
   } catch (error) {

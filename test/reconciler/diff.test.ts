@@ -267,6 +267,16 @@ const cases: Case[] = [
     }],
   },
   {
+    name: 'the replacement of an unhealthy instance is kept over it',
+    desired: makeDesired(base),
+    caps: REPLACE_ONLY,
+    observed: observe(
+      makeInstance('a-sick', 0, base, { health: 'unhealthy' }),
+      makeInstance('z-new', 0, base, { state: 'creating', health: 'unknown' }),
+    ),
+    expected: [{ kind: 'destroy', key: 'web', instanceId: 'a-sick', reason: 'duplicate in replica slot 0: keeping z-new' }],
+  },
+  {
     name: 'identical duplicates: the lowest id stays',
     desired: makeDesired(base),
     observed: observe(makeInstance('m9', 0, base), makeInstance('m1', 0, base)),

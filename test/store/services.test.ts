@@ -98,7 +98,7 @@ describe('services', () => {
     assert.notEqual(t.store.services.get('web'), null);
   });
 
-  test('remove deletes only a deleting row, cascades status and secrets, keeps history', () => {
+  test('remove deletes only a deleting row, cascades status, secrets and releases, keeps events and audit', () => {
     t.store.services.upsert({ name: 'web', spec: spec('web'), hash: 'h1', source: 'api' });
     t.store.status.put({ name: 'web', phase: 'running', observedGeneration: 1, conditions: [], url: null, lastError: null, lifecycle: null });
     t.store.secrets.put('web', 'TOKEN', Buffer.from([1, 2, 3]), 'k1');
@@ -114,7 +114,7 @@ describe('services', () => {
     assert.equal(t.store.status.get('web'), null);
     assert.deepEqual(t.store.secrets.keys('web'), []);
     assert.equal(t.store.events.list('web').length, 1);
-    assert.equal(t.store.releases.list('web').length, 1);
+    assert.equal(t.store.releases.list('web').length, 0, 'releases belong to the incarnation that was deleted');
     assert.equal(t.store.audit.list({ target: 'web' }).length, 1);
   });
 
