@@ -240,6 +240,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     await Promise.allSettled([...running]);
     await beating?.catch(() => undefined);
     await metricsServer?.close();
+    // Leave no cgroup behind: the instances are gone, so their root can go too.
+    await sweepSandboxes(cgroupRoot).catch((error: unknown) => log(`could not remove sandboxes: ${(error as Error).message}`));
   }
 
   return {

@@ -148,6 +148,10 @@ export function createController(deps: ControllerDeps) {
       key, spec: row.spec, hash: row.hash, generation: row.generation, state: row.state, deleting: row.deleting,
     };
     let badHash = deps.store.releases.isBad(key, row.hash);
+    // Once the route serves the new release it has succeeded, even before the old one is
+    // retired: a later crash is a crash to restart, not a reason to fall back to a
+    // release that is about to be gone.
+    if (!badHash && !row.deleting && observed && routedToDesired(desired, observed)) markReleaseSucceeded(row);
     if (!badHash && !row.deleting) badHash = markReleaseBadOnFailure(row, observed);
     const actions = diff(desired, observed, provider.capabilities, deps.now(), badHash ? { badHashes: new Set([row.hash]) } : undefined);
     const verdict = withReleaseReason(assess(desired, observed, actions), badHash ? deps.store.releases.get(key, row.generation) : null);
@@ -273,6 +277,12 @@ export function createController(deps: ControllerDeps) {
     }
     crashes.set(key, { count: (entry?.count ?? 0) + 1, lastAt: now });
     return 0;
+  }
+
+  /** Every replica of the desired release is ready, so the route serves it. */
+  function routedToDesired(desired: Desired, observed: Observed): boolean {
+    const ready = observed.instances.filter((i) => i.hash === desired.hash && i.state === 'running' && i.health === 'healthy');
+    return desired.state === 'running' && desired.spec.replicas > 0 && new Set(ready.map((i) => i.replica)).size >= desired.spec.replicas;
   }
 
   function markReleaseSucceeded(row: DesiredRow): void {
