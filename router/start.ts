@@ -61,9 +61,17 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
   }
   // A managed caddy's admin API listens where FORGE_CADDY_ADMIN points (loopback only).
   const adminAddr = options.adminAddr ?? adminListenAddress(env.FORGE_CADDY_ADMIN);
-  const caddy = await startManagedCaddy({ adminAddr, httpAddr, domain: options.domain, dataDir: options.dataDir, server });
+  let router: ServiceRouter | undefined;
+  const caddy = await startManagedCaddy({
+    adminAddr, httpAddr, domain: options.domain, dataDir: options.dataDir, server,
+    // A restarted caddy comes back with only the base config: push the route table at once
+    // instead of waiting for the next resync.
+    onEvent: (event) => {
+      if (event.type === 'restarted') void router?.sync().catch(() => undefined);
+    },
+  });
   const client = new CaddyClient({ admin: caddy.adminUrl, server, serverTemplate: template });
-  const router = createServiceRouter({ client, domain: options.domain, publicPort: port });
+  router = createServiceRouter({ client, domain: options.domain, publicPort: port });
   return {
     router, caddy,
     notice: `caddy started (pid ${caddy.pid}, log ${join(options.dataDir, 'caddy')}); services answer at http://<name>.${options.domain}:${port}`,
