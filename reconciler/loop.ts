@@ -30,7 +30,8 @@ export interface LoopOptions {
    * desired + observed and pushes the whole table, so routes are level-triggered too.
    */
   routes?: {
-    replaceAll(entries: ReadonlyMap<string, { domains: string[]; upstreams: string[] }>): void;
+    /** `asOf`: when the observed state behind `entries` was read; routes set after that are newer and kept. */
+    replaceAll(entries: ReadonlyMap<string, { domains: string[]; upstreams: string[] }>, asOf: number): void;
     sync(): Promise<unknown>;
   };
 }
@@ -179,6 +180,7 @@ export function createLoop(options: LoopOptions) {
   /** The no-op pass: decide in memory which keys need a reconcile, and queue only those. */
   async function resync(): Promise<ResyncReport> {
     epoch += 1;
+    const snapshotAt = Date.now();
     const observedByKey = new Map<string, Observed>();
     const byProvider = new Map<string, Provider>();
     const unreachable = new Set<string>();
@@ -209,7 +211,7 @@ export function createLoop(options: LoopOptions) {
       }
     }
     // Without the agents' picture the table would route everything nowhere: keep Caddy as it is.
-    if (options.routes && !unreachable.has('agent')) await syncRoutes(summaries, observedByKey);
+    if (options.routes && !unreachable.has('agent')) await syncRoutes(summaries, observedByKey, snapshotAt);
     let orphans = 0;
     for (const key of observedByKey.keys()) {
       if (desiredCache.get(key)?.seen !== epoch && !queued.has(key)) {
@@ -220,7 +222,7 @@ export function createLoop(options: LoopOptions) {
     return { services: summaries.length, queued: queuedCount, orphans };
   }
 
-  async function syncRoutes(summaries: ReadonlyArray<{ name: string }>, observedByKey: ReadonlyMap<string, Observed>): Promise<void> {
+  async function syncRoutes(summaries: ReadonlyArray<{ name: string }>, observedByKey: ReadonlyMap<string, Observed>, snapshotAt: number): Promise<void> {
     const table = new Map<string, { domains: string[]; upstreams: string[] }>();
     for (const { name } of summaries) {
       const cached = desiredCache.get(name);
@@ -231,7 +233,9 @@ export function createLoop(options: LoopOptions) {
       });
       table.set(name, { domains: cached.desired.spec.domains, upstreams });
     }
-    options.routes!.replaceAll(table);
+    // A reconcile that finished while this pass was reading may have routed a key
+    // from fresher state than this snapshot: the router keeps those entries.
+    options.routes!.replaceAll(table, snapshotAt);
     await options.routes!.sync();
   }
 

@@ -16,8 +16,11 @@ export interface ServiceRouter {
   /** Sets one service's route and pushes the table; resolves once Caddy has it. */
   set(name: string, route: ServiceRoute): Promise<void>;
   remove(name: string): Promise<void>;
-  /** Replaces the whole table without pushing (the resync computes it from desired + observed). */
-  replaceAll(entries: ReadonlyMap<string, ServiceRoute>): void;
+  /**
+   * Replaces the whole table without pushing (the resync computes it from desired +
+   * observed read at `asOf`). An entry `set` after `asOf` came from fresher state and is kept.
+   */
+  replaceAll(entries: ReadonlyMap<string, ServiceRoute>, asOf?: number): void;
   /** Pushes the whole table (the resync). */
   sync(): Promise<{ added: string[]; updated: string[]; removed: string[] }>;
   /** The upstreams Forge last asked for (for status and tests). */
@@ -27,6 +30,7 @@ export interface ServiceRouter {
 
 export function createServiceRouter(options: { client: CaddyClient; domain: string; publicPort?: number | null; scheme?: string }): ServiceRouter {
   const table = new Map<string, ServiceRoute>();
+  const setAt = new Map<string, number>();
   let chain: Promise<unknown> = Promise.resolve();
   // Until the first full table arrives, pushing would delete the routes of
   // services not reconciled yet (a restarted control plane): hold pushes until then.
@@ -47,17 +51,22 @@ export function createServiceRouter(options: { client: CaddyClient; domain: stri
   return {
     async set(name, route) {
       const next = { domains: [...route.domains].sort(), upstreams: [...route.upstreams].sort() };
+      setAt.set(name, Date.now());
       if (same(table.get(name), next)) return;
       table.set(name, next);
       await push();
     },
     async remove(name) {
+      setAt.delete(name);
       if (!table.delete(name)) return;
       await push();
     },
-    replaceAll(entries) {
-      table.clear();
-      for (const [name, route] of entries) table.set(name, { domains: [...route.domains].sort(), upstreams: [...route.upstreams].sort() });
+    replaceAll(entries, asOf = Number.POSITIVE_INFINITY) {
+      const fresher = (name: string) => (setAt.get(name) ?? -1) > asOf;
+      for (const name of [...table.keys()]) if (!entries.has(name) && !fresher(name)) table.delete(name);
+      for (const [name, route] of entries) {
+        if (!fresher(name)) table.set(name, { domains: [...route.domains].sort(), upstreams: [...route.upstreams].sort() });
+      }
       primed = true;
     },
     sync: () => push(),
