@@ -40,7 +40,11 @@ export interface ControlPlaneOptions {
   /** Options for the embedded agent (port range, mode, cgroup root). */
   localAgent?: { portRange?: { from: number; to: number }; heartbeatIntervalMs?: number; cgroupRoot?: string };
   /** Caddy's route table, when a router runs: agent services get routes and health-gated cutovers. */
-  routes?: RouteTable & { replaceAll(entries: ReadonlyMap<string, { domains: string[]; upstreams: string[] }>): void; sync(): Promise<unknown> };
+  routes?: RouteTable & {
+    replaceAll(entries: ReadonlyMap<string, { domains: string[]; upstreams: string[] }>, asOf: number): void;
+    get(name: string): { domains: string[]; upstreams: string[] } | undefined;
+    sync(): Promise<unknown>;
+  };
   resyncIntervalMs?: number;
   /** Heartbeat interval agents are told to use; an agent is offline after three missed. */
   heartbeatIntervalMs?: number;

@@ -32,6 +32,7 @@ export interface LoopOptions {
   routes?: {
     /** `asOf`: when the observed state behind `entries` was read; routes set after that are newer and kept. */
     replaceAll(entries: ReadonlyMap<string, { domains: string[]; upstreams: string[] }>, asOf: number): void;
+    get(name: string): { domains: string[]; upstreams: string[] } | undefined;
     sync(): Promise<unknown>;
   };
 }
@@ -227,10 +228,14 @@ export function createLoop(options: LoopOptions) {
     for (const { name } of summaries) {
       const cached = desiredCache.get(name);
       if (!cached || cached.desired.spec.provider !== 'agent' || cached.desired.deleting) continue;
-      const leaving = options.controller.drainingOf(name);
-      const { upstreams } = chooseUpstreams(cached.desired, observedByKey.get(name) ?? null, {
-        badRelease: cached.badHash, ...(leaving ? { excluding: leaving } : {}),
-      });
+      // A key being reconciled or drained right now is routed by its reconcile, from state
+      // fresher than this pass's snapshot: keep what it set.
+      const current = options.routes!.get(name);
+      if (current && (active.has(name) || options.controller.drainingOf(name))) {
+        table.set(name, current);
+        continue;
+      }
+      const { upstreams } = chooseUpstreams(cached.desired, observedByKey.get(name) ?? null, { badRelease: cached.badHash });
       table.set(name, { domains: cached.desired.spec.domains, upstreams });
     }
     // A reconcile that finished while this pass was reading may have routed a key

@@ -103,10 +103,16 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
     else tasks.delete(task.id);
   }
 
+  // A task result can be newer than the agent's last stored heartbeat: a reload must not
+  // take the instance back to what that older heartbeat said (a route would flap to it).
+  const resultAt = new Map<string, number>();
+
   function reload(): void {
+    const previous = new Map(agents);
     agents.clear();
     for (const row of store.agents.list()) {
-      const instances = row.instances as InstanceReport[];
+      const newer = (resultAt.get(row.id) ?? -1) > (row.lastSeenMs ?? 0) ? previous.get(row.id) : undefined;
+      const instances = newer ? newer.instances : row.instances as InstanceReport[];
       instances.forEach(learnSpec);
       agents.set(row.id, { id: row.id, online: row.online, capacity: row.capacity, instances });
     }
@@ -193,6 +199,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
   const hub: AgentHub = {
     heartbeatReceived(agentId, report) {
       report.instances.forEach(learnSpec);
+      resultAt.delete(agentId);
       mutate(() => {
         const previous = agents.get(agentId);
         if (previous) noteExits(previous.instances, report.instances);
@@ -219,6 +226,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
         if (instance && agent) {
           learnSpec(instance);
           agent.instances = [...agent.instances.filter((i) => i.id !== instance.id), instance];
+          resultAt.set(agent.id, now());
         }
       });
       record(task.service, {

@@ -81,14 +81,25 @@ export async function startDev(dir: string, path: string): Promise<DevProcess> {
   };
 }
 
-/** GET / through caddy with the service's host name; a status of 0 means the request failed. */
+/**
+ * GET / through caddy with the service's host name; a status of 0 means the request
+ * failed. A GET whose kept-alive connection was closed under it before any response
+ * (caddy closes idle connections when it loads a new config) is sent once more, as
+ * HTTP clients do for idempotent requests (RFC 9112 §9.3.1). A 502/503, a refused
+ * connection or a second failure still count as failed.
+ */
 export async function viaRoute(port: number, host: string): Promise<{ status: number; body: string }> {
-  try {
-    const res = await request(`http://127.0.0.1:${port}/`, { headers: { host }, headersTimeout: 2_000, bodyTimeout: 2_000 });
-    return { status: res.statusCode, body: await res.body.text() };
-  } catch {
-    return { status: 0, body: '' };
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      const res = await request(`http://127.0.0.1:${port}/`, { headers: { host }, headersTimeout: 2_000, bodyTimeout: 2_000 });
+      return { status: res.statusCode, body: await res.body.text() };
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (attempt === 0 && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET')) continue;
+      return { status: 0, body: '' };
+    }
   }
+  return { status: 0, body: '' };
 }
 
 /** Processes whose working directory or command line points into `dir`. */
