@@ -105,7 +105,8 @@ export async function viaCaddy(httpAddr: string, host: string, path = '/'): Prom
 export async function adminRaw(admin: string, method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT', path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
   const res = await request(`${admin}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    // No keep-alive: a /load restarts caddy's admin listener, and a pooled socket would be reset.
+    headers: body === undefined ? { connection: 'close' } : { 'content-type': 'application/json', connection: 'close' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.body.text();
