@@ -15,6 +15,7 @@ import { ForgeError } from '../../specs/errors.ts';
 import type { Action, ApplyContext, ApplyResult, Observed, Provider, ProviderEvent } from '../types.ts';
 import type { CloudClient } from './client.ts';
 import { toObserved, upsertBody, type AppliedRecord, type RemoteService } from './remote.ts';
+import { createResyncGate } from '../resync-gate.ts';
 
 export interface CloudProviderOptions {
   client: CloudClient;
@@ -35,7 +36,7 @@ export function createCloudProvider(opts: CloudProviderOptions): CloudProvider {
   const writtenAt = new Map<string, number>();
   let lastSyncAt = -Infinity;
   let synced = false;
-  let inflight: Promise<void> | undefined;
+  const gate = createResyncGate(() => doResync(), () => now() - lastSyncAt >= interval);
 
   function record(service: RemoteService): void {
     remote.set(service.name, service);
@@ -106,14 +107,7 @@ export function createCloudProvider(opts: CloudProviderOptions): CloudProvider {
     name: 'cloud',
     capabilities: { updateInPlace: true },
 
-    resync(force = false) {
-      if (inflight) return force ? inflight.catch(() => undefined).then(() => provider.resync(true)) : inflight;
-      if (!force && now() - lastSyncAt < interval) return Promise.resolve();
-      inflight = doResync().finally(() => {
-        inflight = undefined;
-      });
-      return inflight;
-    },
+    resync: (force = false) => gate(force),
 
     async observe(keys?: readonly string[]): Promise<Observed[]> {
       if (!synced) await provider.resync(false);
@@ -149,7 +143,7 @@ export function createCloudProvider(opts: CloudProviderOptions): CloudProvider {
     },
 
     async close(): Promise<void> {
-      await inflight?.catch(() => undefined);
+      await gate.settled();
       await client.close();
     },
   };

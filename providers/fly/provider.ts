@@ -15,6 +15,7 @@ import { isAmbiguousFlyError, isFlyStatus } from './errors.ts';
 import { flyAppName, flyAppUrl } from './names.ts';
 import { ensurePublicIps, syncAppSecrets } from './app-setup.ts';
 import { prepareSourceDeploy, type SourceDeployPlan } from './source-deploy.ts';
+import { createResyncGate } from '../resync-gate.ts';
 
 export interface FlyProviderOptions {
   client: FlyClient;
@@ -68,7 +69,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
   let lastSyncAt = -Infinity;
   let highWater: number | undefined;
   let syncCount = 0;
-  let inflight: Promise<void> | undefined;
+  const gate = createResyncGate(() => doResync(), () => now() - lastSyncAt >= resyncIntervalMs);
 
   const appName = (key: string) => flyAppName(key, projectId);
 
@@ -307,15 +308,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
     capabilities: { updateInPlace: true },
     appName,
 
-    resync(force = false) {
-      // A forced resync must start after the caller's request, so it queues behind one in flight.
-      if (inflight) return force ? inflight.catch(() => undefined).then(() => provider.resync(true)) : inflight;
-      if (!force && now() - lastSyncAt < resyncIntervalMs) return Promise.resolve();
-      inflight = doResync().finally(() => {
-        inflight = undefined;
-      });
-      return inflight;
-    },
+    resync: (force = false) => gate(force),
 
     async observe(keys?: readonly string[]): Promise<Observed[]> {
       // With no picture yet there is nothing to serve but a listing. After that a due
