@@ -55,6 +55,10 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
   const specs = new Map<string, ServiceSpec>();
   let view: Map<string, ViewInstance[]> | null = null;
   let lastResync = Number.NEGATIVE_INFINITY;
+  // Heartbeats sent while this control plane was down went nowhere: an agent is
+  // judged on the ones it could reach us with, so none goes offline (and has its
+  // work cancelled and placed again) before a whole timeout has passed since start.
+  const startedAt = now();
 
   function specOf(hash: string): ServiceSpec | undefined {
     return specs.get(hash);
@@ -300,7 +304,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       const t = now();
       if (!force && t - lastResync < (options.resyncMinIntervalMs ?? 1_000)) return;
       lastResync = t;
-      const lost = sweepOfflineAgents(store, t, options.heartbeatTimeoutMs);
+      const lost = t - startedAt < options.heartbeatTimeoutMs ? [] : sweepOfflineAgents(store, t, options.heartbeatTimeoutMs);
       for (const id of lost) {
         for (const i of agents.get(id)?.instances ?? []) record(i.service, { instanceId: i.id, type: 'agent lost', status: `${id} missed its heartbeats` });
       }

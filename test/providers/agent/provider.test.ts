@@ -196,6 +196,21 @@ describe('observe and agents', () => {
     assert.deepEqual((await provider.events('web')).map((e) => [e.type, e.status]).at(-1), ['agent lost', 'agt_a missed its heartbeats']);
   });
 
+  test('after a control plane restart an agent is not offline before a whole heartbeat timeout has passed since the start', async () => {
+    addAgent('agt_a', 1024);
+    report('agt_a', [instance('inst_1')]);
+    ts.clock.now = T0 + 10_000; // down for 10 s: the agent's heartbeats in that time reached nobody
+    const restarted = createAgentProvider({ store: ts.store, now: () => ts.clock.now, heartbeatTimeoutMs: 3_000, resyncMinIntervalMs: 0 });
+    ts.clock.now = T0 + 12_999;
+    await restarted.resync!();
+    assert.equal(ts.store.agents.get('agt_a')!.online, true);
+    assert.deepEqual((await restarted.observe(['web']))[0]!.instances.map((i) => i.id), ['inst_1']);
+    ts.clock.now = T0 + 13_000; // still silent a whole timeout after the start: offline
+    await restarted.resync!();
+    assert.equal(ts.store.agents.get('agt_a')!.online, false);
+    assert.deepEqual(await restarted.observe(['web']), []);
+  });
+
   test('a heartbeat that changes nothing nudges nothing; an exit nudges the key and is an event', async () => {
     addAgent('agt_a', 1024);
     report('agt_a', [instance('inst_1')]);

@@ -1,0 +1,62 @@
+// What a Forge agent left on the host, read straight from the kernel: the
+// sandbox cgroups under its cgroup root (in every hierarchy) with the pids in
+// each, and every process whose working directory lies under a given folder.
+// The chaos tests compare these with what should be running.
+
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { detectIsolation } from '../../agent/sandbox/index.ts';
+import { readPidsFile } from '../../agent/sandbox/cgroup-common.ts';
+
+/** The parent dirs of `root` in each mounted hierarchy that has one. */
+async function rootDirs(root: string): Promise<string[]> {
+  const isolation = await detectIsolation({ root });
+  const parents = isolation.cgroup === 'v2' && isolation.v2Mount !== undefined
+    ? [path.join(isolation.v2Mount, root)]
+    : Object.values(isolation.v1Bases ?? {}).map((base) => path.join(base, root));
+  return [...new Set(parents)];
+}
+
+/** Sandbox cgroup name → pids in it (union over hierarchies). Empty when the root does not exist. */
+export async function sandboxCgroups(root: string): Promise<Map<string, number[]>> {
+  const out = new Map<string, Set<number>>();
+  for (const parent of await rootDirs(root)) {
+    const entries = await fs.readdir(parent, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue;
+      const pids = out.get(entry.name) ?? new Set<number>();
+      for (const pid of await readPidsFile(path.join(parent, entry.name, 'cgroup.procs'))) pids.add(pid);
+      out.set(entry.name, pids);
+    }
+  }
+  return new Map([...out].map(([name, pids]) => [name, [...pids].sort((a, b) => a - b)]));
+}
+
+/** True while the root cgroup dir exists in any hierarchy. */
+export async function rootExists(root: string): Promise<boolean> {
+  for (const parent of await rootDirs(root)) {
+    if (await fs.stat(parent).then(() => true, () => false)) return true;
+  }
+  return false;
+}
+
+export interface HostProcess { pid: number; cwd: string; cmdline: string; cgroups: string }
+
+/** Every live process whose cwd is `dir` or below it (zombies and vanished ones skipped). */
+export async function processesUnder(dir: string): Promise<HostProcess[]> {
+  const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
+  const out: HostProcess[] = [];
+  for (const name of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const cwd = await fs.readlink(`/proc/${pid}/cwd`).catch(() => '');
+    if (cwd !== dir && !cwd.startsWith(prefix)) continue;
+    const [cmdline, cgroups] = await Promise.all([
+      fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''),
+      fs.readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => ''),
+    ]);
+    if (cmdline === '') continue; // a zombie or already gone
+    out.push({ pid, cwd, cmdline: cmdline.split('\0').join(' ').trim(), cgroups });
+  }
+  return out;
+}
