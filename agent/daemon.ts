@@ -89,6 +89,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     const previous = await loadAgentId(options.dataDir);
     const answer = await client.register({
       name, capacity, addresses: [options.host ?? '127.0.0.1'], labels: options.labels ?? {},
+      // None at start (swept above); all it runs when it registers again for a control plane that forgot it.
+      instances: supervisor.reports(),
       ...(previous === undefined ? {} : { id: previous }),
     }, options.token);
     client.setCredentials(answer.id, answer.token);

@@ -93,8 +93,9 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
         addresses: body.addresses ?? [],
         labels: body.labels ?? {},
         capacity: body.capacity,
+        instances: body.instances ?? [],
       }, now());
-      hub.agentRegistered(row.id);
+      hub.agentRegistered(row.id, body.instances ?? []);
       const response: RegisterResponse = { id: row.id, token, heartbeatIntervalMs, leaseMs };
       return reply.code(201).send(response);
     });

@@ -13,6 +13,8 @@ export interface RegisterInput {
   addresses: string[];
   labels: Record<string, string>;
   capacity: AgentCapacity;
+  /** What the agent holds as it registers (replaces the last report); default none. */
+  instances?: unknown[];
 }
 
 export interface HeartbeatInput {
@@ -55,12 +57,13 @@ function toRow(r: AgentRecord): AgentRow {
 
 export function createAgentsStore(db: Db, clock: Clock) {
   const register = db.prepare<Record<string, unknown>, AgentRecord>(
-    `INSERT INTO agents (id, name, token_hash, addresses, labels, cpus, memory_bytes, online, last_seen_ms,
+    `INSERT INTO agents (id, name, token_hash, addresses, labels, cpus, memory_bytes, instances, online, last_seen_ms,
        created_at, updated_at)
-     VALUES (@id, @name, @tokenHash, @addresses, @labels, @cpus, @memoryBytes, 1, @now, @iso, @iso)
+     VALUES (@id, @name, @tokenHash, @addresses, @labels, @cpus, @memoryBytes, @instances, 1, @now, @iso, @iso)
      ON CONFLICT (id) DO UPDATE SET
        name = excluded.name, token_hash = excluded.token_hash, addresses = excluded.addresses,
        labels = excluded.labels, cpus = excluded.cpus, memory_bytes = excluded.memory_bytes,
+       instances = excluded.instances,
        online = 1, last_seen_ms = excluded.last_seen_ms, updated_at = excluded.updated_at
      RETURNING *`,
   );
@@ -90,6 +93,7 @@ export function createAgentsStore(db: Db, clock: Clock) {
           labels: canonicalJson(input.labels),
           cpus: input.capacity.cpus,
           memoryBytes: input.capacity.memoryBytes,
+          instances: JSON.stringify(input.instances ?? []),
           now,
           iso: iso(now),
         });

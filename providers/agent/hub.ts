@@ -3,12 +3,15 @@
 // provider's cache and onChange nudges follow every agent report.
 
 import type { TaskRow } from '../../store/rows.ts';
-import type { HeartbeatRequest, ResultRequest } from './protocol.ts';
+import type { HeartbeatRequest, InstanceReport, ResultRequest } from './protocol.ts';
 
 export interface AgentHub {
   heartbeatReceived(agentId: string, report: HeartbeatRequest): void;
-  /** A registration or re-registration (the agent is online again, maybe with a new capacity). */
-  agentRegistered(agentId: string): void;
+  /**
+   * A registration or re-registration (the agent is online again, maybe with a new
+   * capacity), with the instances it holds now: none after a restart.
+   */
+  agentRegistered(agentId: string, instances: InstanceReport[]): void;
   taskClaimed(task: TaskRow): void;
   taskCompleted(task: TaskRow, ok: boolean, result: ResultRequest['result']): void;
   /** Long-poll helper: resolves when work may be waiting for `agentId`, after `ms`, or on abort. */

@@ -17,6 +17,11 @@ export interface RegisterRequest {
   labels?: Record<string, string>;
   capacity: Resources;
   version?: string;
+  /**
+   * What the agent holds as it registers: [] after a start (it sweeps what a crashed run
+   * left first), its live instances on a re-registration. Absent counts as [].
+   */
+  instances?: InstanceReport[];
 }
 
 export interface RegisterResponse {

@@ -210,12 +210,21 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
         agents.set(agentId, { id: agentId, online: true, capacity: report.capacity, instances: report.instances });
       });
     },
-    agentRegistered(agentId) {
+    agentRegistered(agentId, instances) {
       const row = store.agents.get(agentId);
       if (!row) return;
+      instances.forEach(learnSpec);
+      resultAt.delete(agentId);
       mutate(() => {
-        const previous = agents.get(agentId);
-        agents.set(agentId, { id: agentId, online: true, capacity: row.capacity, instances: previous?.instances ?? [] });
+        // What it held before and no longer reports died with the agent's last run: those
+        // instances are gone now, not whenever a heartbeat would have said so.
+        const kept = new Set(instances.map((i) => i.id));
+        for (const i of agents.get(agentId)?.instances ?? []) {
+          if (!kept.has(i.id) && i.state !== 'exited' && i.state !== 'stopped') {
+            record(i.service, { instanceId: i.id, type: 'agent restarted', status: `${agentId} registered again without it` });
+          }
+        }
+        agents.set(agentId, { id: agentId, online: true, capacity: row.capacity, instances });
       });
     },
     taskClaimed(task) {

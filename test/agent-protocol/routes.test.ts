@@ -91,6 +91,22 @@ describe('registration and auth', () => {
     assert.equal((await heartbeat(second.id, second.token)).statusCode, 200);
   });
 
+  test('a registration replaces the instances last heard of with the ones it carries (none after an agent restart)', async () => {
+    const first = await agent('a');
+    const running = {
+      id: 'inst_1', service: 'web', replica: 0, generation: 1, hash: 'h'.repeat(64), state: 'running',
+      port: 20000, address: '127.0.0.1:20000', health: 'healthy',
+    };
+    assert.equal((await heartbeat(first.id, first.token, [running])).statusCode, 200);
+    assert.deepEqual(ts.store.agents.get(first.id)!.instances.map((i) => (i as { id: string }).id), ['inst_1']);
+    const again = await app.inject({
+      method: 'POST', url: '/api/agents/register', headers: { authorization: `Bearer ${REG}` },
+      payload: { name: 'a', id: first.id, capacity, instances: [] },
+    });
+    assert.equal(again.statusCode, 201);
+    assert.deepEqual(ts.store.agents.get(first.id)!.instances, []);
+  });
+
   test('agent tokens reach only their own agent routes; registration tokens reach only register', async () => {
     const a = await agent('a');
     const b = await agent('b');

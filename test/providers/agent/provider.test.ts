@@ -24,7 +24,7 @@ let nudged: string[];
 
 function addAgent(id: string, memoryMb: number, cpus = 2): void {
   ts.store.agents.register({ id, name: id, tokenHash: `hash-${id}`, addresses: [], labels: {}, capacity: { cpus, memoryBytes: memoryMb * MB } }, ts.clock.now);
-  provider.hub.agentRegistered(id);
+  provider.hub.agentRegistered(id, []);
 }
 
 function report(agentId: string, instances: InstanceReport[]): void {
@@ -209,6 +209,26 @@ describe('observe and agents', () => {
     await restarted.resync!();
     assert.equal(ts.store.agents.get('agt_a')!.online, false);
     assert.deepEqual(await restarted.observe(['web']), []);
+  });
+
+  test('an agent that registers again after a restart holds nothing: its old instances are gone at once, and said so', async () => {
+    addAgent('agt_a', 1024);
+    report('agt_a', [instance('inst_1')]);
+    nudged.length = 0;
+    ts.store.agents.register({ id: 'agt_a', name: 'agt_a', tokenHash: 'h2', addresses: [], labels: {}, capacity: { cpus: 2, memoryBytes: 1024 * MB }, instances: [] }, ts.clock.now);
+    provider.hub.agentRegistered('agt_a', []);
+    assert.deepEqual(await provider.observe(['web']), []);
+    assert.deepEqual(nudged, ['web']);
+    assert.deepEqual((await provider.events('web')).map((e) => [e.instanceId, e.type]).at(-1), ['inst_1', 'agent restarted']);
+    // A restarted control plane reads the same from the store.
+    const restarted = createAgentProvider({ store: ts.store, now: () => ts.clock.now, heartbeatTimeoutMs: 3_000 });
+    assert.deepEqual(await restarted.observe(['web']), []);
+  });
+
+  test('an agent that registers again with live instances (the control plane had forgotten it) keeps them', async () => {
+    addAgent('agt_a', 1024);
+    provider.hub.agentRegistered('agt_a', [instance('inst_1')]);
+    assert.deepEqual((await provider.observe(['web']))[0]!.instances.map((i) => [i.id, i.state]), [['inst_1', 'running']]);
   });
 
   test('a heartbeat that changes nothing nudges nothing; an exit nudges the key and is an event', async () => {
