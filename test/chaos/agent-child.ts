@@ -15,7 +15,8 @@ const agent = await startAgent({
   mode: 'production', portRange: { from, to: from + 399 }, metricsPort: null,
   // Enough room that placement never refuses: the test is about crashes, not capacity.
   capacity: { cpus: 64, memoryBytes: 64 * 1024 ** 3 },
-  heartbeatIntervalMs: 300, claimWaitMs: 2_000, stopGraceMs: 2_000, startTimeoutMs: 30_000, maxConcurrentTasks: 8,
+  // Heartbeats at the interval the control plane suggests (CHAOS_HEARTBEAT_MS there).
+  claimWaitMs: 2_000, stopGraceMs: 2_000, startTimeoutMs: 30_000, maxConcurrentTasks: 8,
   log: () => {},
 });
 

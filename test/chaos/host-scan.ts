@@ -60,3 +60,20 @@ export async function processesUnder(dir: string): Promise<HostProcess[]> {
   }
   return out;
 }
+
+/** `pid` and every process below it, by parent links in /proc (a snapshot). */
+export async function processTree(pid: number): Promise<number[]> {
+  const parentOf = new Map<number, number>();
+  for (const name of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await fs.readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (Number.isInteger(ppid)) parentOf.set(Number(name), ppid);
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i += 1) {
+    for (const [child, parent] of parentOf) if (parent === tree[i]) tree.push(child);
+  }
+  return tree;
+}

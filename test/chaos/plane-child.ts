@@ -2,7 +2,8 @@
 // HTTP API and the agent provider over a data dir, on a fixed loopback port so
 // agents find it again after a restart. No embedded agent: the agents are their
 // own processes (test/chaos/agent-child.ts) and outlive a SIGKILL of this one.
-// Sends `{ url }` over IPC once it listens.
+// CHAOS_HEARTBEAT_MS sets the heartbeat interval agents are told (default 300 ms;
+// an agent is offline after three missed). Sends `{ url }` over IPC once it listens.
 
 import { randomBytes } from 'node:crypto';
 import { resolveConfig } from '../../api/config.ts';
@@ -16,6 +17,6 @@ const env = {
 };
 const { config } = resolveConfig(env, {}, randomBytes, dir);
 const plane = await startControlPlane(config, {
-  env, noLocalAgent: true, logger: false, resyncIntervalMs: 250, heartbeatIntervalMs: 300,
+  env, noLocalAgent: true, logger: false, resyncIntervalMs: 250, heartbeatIntervalMs: Number(process.env.CHAOS_HEARTBEAT_MS ?? 300),
 });
 process.send?.({ url: plane.url });
