@@ -9,6 +9,7 @@ import { delimiter, join } from 'node:path';
 import { ForgeError } from '../specs/errors.ts';
 import { CaddyClient } from './caddy-client.ts';
 import { managedCaddyConfig, type ManagedCaddyConfigOptions } from './caddy-config.ts';
+import { removeCaddyPid, stopStaleCaddy, writeCaddyPid } from './stale-caddy.ts';
 
 export const CADDY_INSTALL_HINT =
   'caddy was not found on PATH; install it with `apt-get install caddy` (Forge keeps running, but no routes are served)';
@@ -32,7 +33,9 @@ export type ManagedCaddyEvent =
   | { type: 'exited'; pid: number | undefined; code: number | null; signal: string | null; lastLines: string[] }
   | { type: 'restarting'; attempt: number; delayMs: number }
   | { type: 'restarted'; pid: number | undefined }
-  | { type: 'gave-up'; attempts: number; lastLines: string[] };
+  | { type: 'gave-up'; attempts: number; lastLines: string[] }
+  /** A caddy a crashed earlier run of Forge left on this data dir was ended before starting ours. */
+  | { type: 'stopped-stale'; pid: number };
 
 export interface ManagedCaddyOptions extends Omit<ManagedCaddyConfigOptions, 'server'> {
   server?: string;
@@ -78,7 +81,10 @@ export async function startManagedCaddy(options: ManagedCaddyOptions): Promise<M
   log.on('error', () => {});
   const adminUrl = `http://${options.adminAddr}`;
   const client = new CaddyClient({ admin: adminUrl, server, timeoutMs: 1000 });
-  const sup = new Supervisor(caddyPath, configPath, dir, log, client, options);
+  const pidPath = join(dir, 'caddy.pid');
+  const stale = await stopStaleCaddy(pidPath, configPath, options.stopTimeoutMs ?? 5000);
+  if (stale !== null) options.onEvent?.({ type: 'stopped-stale', pid: stale });
+  const sup = new Supervisor(caddyPath, configPath, dir, log, client, options, pidPath);
   try {
     await sup.startFirst();
   } catch (err) {
@@ -124,6 +130,7 @@ class Supervisor {
     private readonly log: WriteStream,
     private readonly client: CaddyClient,
     private readonly options: ManagedCaddyOptions,
+    private readonly pidPath: string,
   ) {}
 
   async startFirst(): Promise<void> {
@@ -146,6 +153,7 @@ class Supervisor {
     if (this.timer) clearTimeout(this.timer);
     this.cancelPendingReady?.();
     if (this.child) await killAndWait(this.child, this.options.stopTimeoutMs ?? 5000);
+    removeCaddyPid(this.pidPath);
   }
 
   private spawnCaddy(): ChildProcess {
@@ -155,6 +163,7 @@ class Supervisor {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    writeCaddyPid(this.pidPath, child.pid);
     this.startedAt = Date.now();
     const onData = (chunk: Buffer): void => {
       this.log.write(chunk);

@@ -62,19 +62,21 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
   // A managed caddy's admin API listens where FORGE_CADDY_ADMIN points (loopback only).
   const adminAddr = options.adminAddr ?? adminListenAddress(env.FORGE_CADDY_ADMIN);
   let router: ServiceRouter | undefined;
+  let stale = '';
   const caddy = await startManagedCaddy({
     adminAddr, httpAddr, domain: options.domain, dataDir: options.dataDir, server,
     // A restarted caddy comes back with only the base config: push the route table at once
     // instead of waiting for the next resync.
     onEvent: (event) => {
       if (event.type === 'restarted') void router?.sync().catch(() => undefined);
+      if (event.type === 'stopped-stale') stale = ` after stopping the caddy (pid ${event.pid}) an earlier run left behind`;
     },
   });
   const client = new CaddyClient({ admin: caddy.adminUrl, server, serverTemplate: template });
   router = createServiceRouter({ client, domain: options.domain, publicPort: port });
   return {
     router, caddy,
-    notice: `caddy started (pid ${caddy.pid}, log ${join(options.dataDir, 'caddy')}); services answer at http://<name>.${options.domain}:${port}`,
+    notice: `caddy started (pid ${caddy.pid}, log ${join(options.dataDir, 'caddy')})${stale}; services answer at http://<name>.${options.domain}:${port}`,
     async stop() {
       await caddy.stop();
     },

@@ -1,12 +1,15 @@
 // The managed `caddy run`: start on loopback, state under the data dir, stop by
-// pid, bounded restarts.
+// pid, bounded restarts, and the takeover of a caddy a killed run left behind.
 
 import { strict as assert } from 'node:assert';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ForgeError } from '../../specs/errors.ts';
-import type { ManagedCaddyEvent } from '../../router/managed-caddy.ts';
+import { startManagedCaddy, type ManagedCaddyEvent } from '../../router/managed-caddy.ts';
+import { isOurCaddy, stopStaleCaddy } from '../../router/stale-caddy.ts';
 import { adminRaw, startCaddyFixture } from './caddy-harness.ts';
 
 function alive(pid: number): boolean {
@@ -75,4 +78,58 @@ describe('startManagedCaddy', () => {
       await fx.stop();
     }
   });
+
+  test('a caddy an earlier (killed) run left on the data dir is stopped by its pid file before ours starts on the same ports', async () => {
+    const fx = await startCaddyFixture();
+    const orphan = fx.caddy.pid!;
+    assert.equal(readFileSync(join(fx.dataDir, 'caddy', 'caddy.pid'), 'utf8').trim(), String(orphan));
+    const events: ManagedCaddyEvent[] = [];
+    // As if Forge had died without stopping it: start again over the same data dir and ports.
+    const next = await startManagedCaddy({
+      adminAddr: fx.adminAddr, httpAddr: fx.httpAddr, domain: 'localhost', dataDir: fx.dataDir, server: 'forge',
+      startTimeoutMs: 8000, onEvent: (e) => events.push(e),
+    });
+    try {
+      assert.deepEqual(events, [{ type: 'stopped-stale', pid: orphan }]);
+      assert.equal(alive(orphan), false);
+      assert.notEqual(next.pid, orphan);
+      assert.equal((await adminRaw(next.adminUrl, 'GET', '/config/')).status, 200);
+      assert.equal(readFileSync(join(fx.dataDir, 'caddy', 'caddy.pid'), 'utf8').trim(), String(next.pid));
+    } finally {
+      await next.stop();
+      await fx.stop();
+    }
+    assert.equal(existsSync(join(fx.dataDir, 'caddy', 'caddy.pid')), false);
+  });
+
+  test('a pid file naming a process that is not our caddy (a recycled pid) is ignored', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forge-stale-caddy-'));
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const pidPath = join(dir, 'caddy.pid');
+      writeFileSync(pidPath, `${sleeper.pid}\n`);
+      assert.equal(await stopStaleCaddy(pidPath, join(dir, 'caddy.json'), 1000), null);
+      assert.equal(alive(sleeper.pid!), true);
+      assert.equal(existsSync(pidPath), false);
+      assert.equal(await stopStaleCaddy(pidPath, join(dir, 'caddy.json'), 1000), null, 'no pid file');
+    } finally {
+      sleeper.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('isOurCaddy: only `caddy run --config <this config>`', () => {
+    const config = '/data/caddy/caddy.json';
+    const table: Array<[string[], boolean]> = [
+      [['/usr/bin/caddy', 'run', '--config', config], true],
+      [['caddy', 'run', '--config', config], true],
+      [['/usr/bin/caddy', 'run', '--config', '/other/caddy.json'], false],
+      [['/usr/bin/caddy', 'reverse-proxy', '--config', config], false],
+      [['/usr/bin/notcaddy', 'run', '--config', config], false],
+      [['sleep', '30'], false],
+      [[], false],
+    ];
+    for (const [argv, expected] of table) assert.equal(isOurCaddy(argv.join('\0') + '\0', config), expected, argv.join(' '));
+  });
 });
+
