@@ -86,15 +86,21 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
     app.post('/register', async (request, reply) => {
       const body = parseBody('agent-register', request.body);
       const token = newAgentToken();
-      const row = store.agents.register({
-        ...(body.id === undefined ? {} : { id: body.id }),
-        name: body.name,
-        tokenHash: hashToken(token),
-        addresses: body.addresses ?? [],
-        labels: body.labels ?? {},
-        capacity: body.capacity,
-        instances: body.instances ?? [],
-      }, now());
+      // An agent registers when it starts (or when we had forgotten it): whatever it had
+      // claimed before is not running any more, so nobody waits out those leases.
+      const row = store.transaction(() => {
+        const registered = store.agents.register({
+          ...(body.id === undefined ? {} : { id: body.id }),
+          name: body.name,
+          tokenHash: hashToken(token),
+          addresses: body.addresses ?? [],
+          labels: body.labels ?? {},
+          capacity: body.capacity,
+          instances: body.instances ?? [],
+        }, now());
+        store.tasks.cancelClaimedBy(registered.id);
+        return registered;
+      });
       hub.agentRegistered(row.id, body.instances ?? []);
       const response: RegisterResponse = { id: row.id, token, heartbeatIntervalMs, leaseMs };
       return reply.code(201).send(response);

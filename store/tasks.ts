@@ -107,6 +107,10 @@ export function createTasksStore(db: Db, clock: Clock, logRetention: number = DE
     `UPDATE tasks SET state = 'cancelled', lease_expires_at = NULL, updated_at = @iso
      WHERE agent_id = @agentId AND ${ACTIVE}`,
   );
+  const cancelClaimedBy = db.prepare(
+    `UPDATE tasks SET state = 'cancelled', lease_expires_at = NULL, updated_at = @iso
+     WHERE agent_id = @agentId AND state IN ('claimed', 'running')`,
+  );
   const one = db.prepare<[string], TaskRecord>('SELECT * FROM tasks WHERE id = ?');
   const forService = db.prepare<[string, number], TaskRecord>(
     'SELECT * FROM tasks WHERE service_name = ? ORDER BY seq DESC LIMIT ?',
@@ -212,6 +216,10 @@ export function createTasksStore(db: Db, clock: Clock, logRetention: number = DE
     /** Cancels every active task targeted at an agent (it was lost; its work is placed elsewhere). */
     cancelForAgent(agentId: string): number {
       return cancelForAgent.run({ agentId, iso: iso(clock()) }).changes;
+    },
+    /** Cancels the tasks an agent had claimed (it registered again: that work died with its last run). */
+    cancelClaimedBy(agentId: string): number {
+      return cancelClaimedBy.run({ agentId, iso: iso(clock()) }).changes;
     },
     get(id: string): TaskRow | null {
       const r = one.get(id);

@@ -9,7 +9,8 @@ export interface AgentHub {
   heartbeatReceived(agentId: string, report: HeartbeatRequest): void;
   /**
    * A registration or re-registration (the agent is online again, maybe with a new
-   * capacity), with the instances it holds now: none after a restart.
+   * capacity), with the instances it holds now: none after a restart. The tasks it had
+   * claimed are already cancelled in the store.
    */
   agentRegistered(agentId: string, instances: InstanceReport[]): void;
   taskClaimed(task: TaskRow): void;

@@ -107,6 +107,20 @@ describe('registration and auth', () => {
     assert.deepEqual(ts.store.agents.get(first.id)!.instances, []);
   });
 
+  test('a registration cancels the tasks the agent had claimed (that work died with its last run); queued ones stay', async () => {
+    const first = await agent('a');
+    const claimed = enqueue(first.id, 'stop', 'web');
+    assert.equal((await claim(first.id, first.token)).statusCode, 200);
+    const queued = enqueue(first.id, 'stop', 'api');
+    const again = await app.inject({
+      method: 'POST', url: '/api/agents/register', headers: { authorization: `Bearer ${REG}` },
+      payload: { name: 'a', id: first.id, capacity, instances: [] },
+    });
+    assert.equal(again.statusCode, 201);
+    assert.equal(ts.store.tasks.get(claimed.id)!.state, 'cancelled');
+    assert.equal(ts.store.tasks.get(queued.id)!.state, 'queued');
+  });
+
   test('agent tokens reach only their own agent routes; registration tokens reach only register', async () => {
     const a = await agent('a');
     const b = await agent('b');

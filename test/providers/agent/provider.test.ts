@@ -225,6 +225,17 @@ describe('observe and agents', () => {
     assert.deepEqual(await restarted.observe(['web']), []);
   });
 
+  test('an agent that registers again is working on nothing: the run it had claimed no longer counts as an instance', async () => {
+    addAgent('agt_a', 1024);
+    await provider.apply(create(), { secrets: {} });
+    const task = ts.store.tasks.claim('agt_a', ts.clock.now, 10_000)!;
+    provider.hub.taskClaimed(task);
+    assert.deepEqual((await provider.observe(['web']))[0]!.instances.map((i) => i.state), ['starting']);
+    ts.store.tasks.cancelClaimedBy('agt_a'); // what the register route does first
+    provider.hub.agentRegistered('agt_a', []);
+    assert.deepEqual(await provider.observe(['web']), []);
+  });
+
   test('an agent that registers again with live instances (the control plane had forgotten it) keeps them', async () => {
     addAgent('agt_a', 1024);
     provider.hub.agentRegistered('agt_a', [instance('inst_1')]);
