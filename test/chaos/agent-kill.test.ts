@@ -8,7 +8,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { sweepSandboxes } from '../../agent/sandbox/index.ts';
 import type { InstanceReport } from '../../providers/agent/protocol.ts';
 import { openStore } from '../../store/index.ts';
 import { freePort } from '../e2e/stack.ts';
+import { ask, dead, forkReady, stop } from './children.ts';
 import { processTree, sandboxCgroups } from './host-scan.ts';
 
 const PLANE = fileURLToPath(new URL('./plane-child.ts', import.meta.url));
@@ -29,41 +30,6 @@ const FAILOVER_LIMIT_MS = 60_000;
 const needsRoot = process.getuid?.() === 0 ? false : 'needs root for cgroups and namespaces';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const dead = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
-
-function forkReady<T>(file: string, args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; first: T }> {
-  const child = fork(file, args, { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${path.basename(file)} did not start in 30 s`)); }, 30_000);
-    child.once('message', (m) => { clearTimeout(timer); resolve({ child, first: m as T }); });
-    child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${path.basename(file)} exited while starting (${signal ?? code})`)); });
-  });
-}
-
-function ask<T>(agent: ChildProcess, question: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the agent did not answer '${question}'`)), 5_000);
-    const onMessage = (m: unknown) => {
-      const answer = m as Record<string, unknown>;
-      if (!(question in answer)) return;
-      clearTimeout(timer);
-      agent.off('message', onMessage);
-      resolve(answer[question] as T);
-    };
-    agent.on('message', onMessage);
-    agent.send(question);
-  });
-}
-
-/** Sends `signal`; a child still alive 10 s later gets SIGKILL. */
-function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (!child || dead(child)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => { clearTimeout(late); resolve(); });
-    child.kill(signal);
-  });
-}
 
 const healthy = (list: InstanceReport[]) => list.filter((i) => i.state === 'running' && i.health === 'healthy');
 

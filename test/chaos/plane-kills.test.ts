@@ -15,7 +15,6 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +29,7 @@ import { openStore, type Store } from '../../store/index.ts';
 import type { ReleaseRow } from '../../store/types.ts';
 import { freePort } from '../e2e/stack.ts';
 import { rng } from '../fuzz/spec-cases.ts';
+import { ask, dead, forkReady, stop } from './children.ts';
 import { processesUnder, rootExists, sandboxCgroups } from './host-scan.ts';
 
 const PLANE = fileURLToPath(new URL('./plane-child.ts', import.meta.url));
@@ -42,41 +42,6 @@ const needsRoot = process.getuid?.() === 0 ? false : 'needs root for cgroups and
 interface Want { replicas: number; rev: number }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const dead = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
-
-function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (dead(child)) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}
-
-/** Forks a child and waits for its first IPC message. */
-function forkReady<T>(file: string, args: string[], env: Record<string, string>, what: string): Promise<{ child: ChildProcess; first: T }> {
-  const child = fork(file, args, { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${what} did not start in 30 s`)); }, 30_000);
-    child.once('message', (m) => { clearTimeout(timer); resolve({ child, first: m as T }); });
-    child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${what} exited while starting (${signal ?? code})`)); });
-  });
-}
-
-/** Asks the agent child something over IPC. */
-function ask<T>(agent: ChildProcess, question: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the agent did not answer '${question}'`)), 5_000);
-    const onMessage = (m: unknown) => {
-      const answer = m as Record<string, unknown>;
-      if (!(question in answer)) return;
-      clearTimeout(timer);
-      agent.off('message', onMessage);
-      resolve(answer[question] as T);
-    };
-    agent.on('message', onMessage);
-    agent.send(question);
-  });
-}
 
 function specOf(appDir: string, name: string, want: Want): Record<string, unknown> {
   return {
@@ -158,10 +123,10 @@ test(`SIGKILL of the control plane at ${KILLS} random points while ${SERVICES} s
   let resent = 0;
   let inFlightKills = 0;
 
-  const startPlane = async () => (await forkReady<{ url: string }>(PLANE, [dataDir, String(port)], childEnv, 'the control plane')).child;
+  const startPlane = async () => (await forkReady<{ url: string }>(PLANE, [dataDir, String(port)], childEnv)).child;
   let plane = await startPlane();
   const url = `http://127.0.0.1:${port}`;
-  const { child: agent } = await forkReady<{ id: string }>(AGENT, [url, agentDir, root, String(24_000 + Math.floor(random() * 30) * 400)], childEnv, 'the agent');
+  const { child: agent } = await forkReady<{ id: string }>(AGENT, [url, agentDir, root, String(24_000 + Math.floor(random() * 30) * 400)], childEnv);
   const started = Date.now();
 
   const apply = () => fetch(`${url}/api/v1/apply`, {
@@ -204,7 +169,7 @@ test(`SIGKILL of the control plane at ${KILLS} random points while ${SERVICES} s
         const sent = apply();
         if (attempt === 0) {
           await sleep(killAfter);
-          await kill(plane);
+          await stop(plane);
           kills += 1;
           if (inFlight) inFlightKills += 1;
         }
@@ -257,7 +222,7 @@ test(`SIGKILL of the control plane at ${KILLS} random points while ${SERVICES} s
       if (remaining !== 0) await sleep(250);
     }
     assert.equal(remaining, 0, 'cgroups and processes left after deleting every service');
-    await kill(agent, 'SIGTERM');
+    await stop(agent, 'SIGTERM');
     assert.equal(agent.exitCode, 0);
     assert.equal(await rootExists(root), false, 'the agent removes its cgroup root when it stops');
 
@@ -265,8 +230,8 @@ test(`SIGKILL of the control plane at ${KILLS} random points while ${SERVICES} s
       `(${inFlightKills} with an apply in flight), ${resent} applies re-sent, changes over ${Math.round(changedFor / 1000)} s; ` +
       `converged ${(convergedIn / 1000).toFixed(1)} s after the last kill with ${replicas} replicas; 0 duplicates, 0 lost, 0 orphaned processes or cgroups`);
   } finally {
-    await kill(plane);
-    await kill(agent);
+    await stop(plane);
+    await stop(agent);
     await sweepSandboxes(root).catch(() => undefined);
     store.close();
     rmSync(dir, { recursive: true, force: true });
