@@ -3,6 +3,7 @@
 // task's lease while it works. On start it clears sandboxes a crashed agent left
 // under its own cgroup root.
 
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,7 +14,7 @@ import { loadAgentId, saveAgentId } from './identity.ts';
 import { createAgentMetrics, DEFAULT_METRICS_PORT, serveMetrics, type MetricsServer } from './metrics.ts';
 import { createProtocolClient } from './protocol-client.ts';
 import { createCpuSampler, hostCapacity, instanceUsage } from './resources.ts';
-import { createPortPool, DEFAULT_PORT_RANGE } from './runner/ports.ts';
+import { createPortPool, DEFAULT_PORT_RANGE, ephemeralOverlapWarning, parseEphemeralRange } from './runner/ports.ts';
 import { sweepSandboxes, type ForgeMode } from './sandbox/index.ts';
 import { createSupervisor } from './supervisor.ts';
 
@@ -70,6 +71,9 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const stopping = new AbortController();
   const range = options.portRange ?? DEFAULT_PORT_RANGE;
   let heartbeatSoon: () => void = () => {};
+  const ephemeral = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').then(parseEphemeralRange, () => null);
+  const overlap = ephemeralOverlapWarning(range, ephemeral);
+  if (overlap) log(`warning: ${overlap}`);
 
   await sweepSandboxes(cgroupRoot).catch((error: unknown) => log(`could not sweep old sandboxes: ${(error as Error).message}`));
 
@@ -258,13 +262,13 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   };
 }
 
-/** `20000-39999` → { from, to }. */
+/** `20000-32767` → { from, to }. */
 export function parsePortRange(text: string): { from: number; to: number } {
   const match = /^(\d{1,5})-(\d{1,5})$/.exec(text.trim());
   const from = Number(match?.[1]);
   const to = Number(match?.[2]);
   if (!match || from < 1 || to > 65_535 || from > to) {
-    throw new ForgeError('E_USAGE', `invalid port range \`${text}\`: expected FROM-TO, e.g. 20000-39999`);
+    throw new ForgeError('E_USAGE', `invalid port range \`${text}\`: expected FROM-TO, e.g. 20000-32767`);
   }
   return { from, to };
 }

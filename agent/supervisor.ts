@@ -13,7 +13,7 @@ import type { InstanceReport, ReportedState, ResultRequest, RunPayload, StopPayl
 import { prepareWorkDir, runBuild, type SandboxLimits } from './runner/build.ts';
 import { sourceForRevision } from './runner/source-cache.ts';
 import { monitorHealth, waitHealthy, type HealthMonitor } from './runner/health.ts';
-import type { PortPool } from './runner/ports.ts';
+import { canBind, type PortPool } from './runner/ports.ts';
 import { startInstance, type InstanceHandle } from './runner/run.ts';
 import type { ExitInfo, ForgeMode } from './sandbox/index.ts';
 
@@ -188,6 +188,12 @@ export function createSupervisor(options: SupervisorOptions) {
       if (!outcome.healthy) {
         if (outcome.reason === 'exited') {
           r.handle = undefined;
+          // Our port now held by someone else: another process took it between our check and the
+          // app's listen. Not the release's fault, so not E_HEALTH_FAILED (which marks it bad).
+          if (!(await canBind(r.port, '127.0.0.1'))) {
+            return failure(r, new ForgeError('E_PROVIDER',
+              `${outcome.message}: port ${r.port} was taken by another process before the app listened; it is started again on another port`), outcome.exit, outcome.lastLines);
+          }
           return failure(r, new ForgeError('E_HEALTH_FAILED', outcome.message), outcome.exit, outcome.lastLines);
         }
         r.stopping = true;

@@ -1,4 +1,4 @@
-// `forge agent --server URL --token T [--data-dir D] [--port-range 20000-39999] [--metrics-port 9108]`:
+// `forge agent --server URL --token T [--data-dir D] [--port-range 20000-32767] [--metrics-port 9108]`:
 // runs a worker agent until the signal aborts (SIGINT/SIGTERM), then stops its
 // instances and exits 0.
 
@@ -9,7 +9,7 @@ import type { CliDeps } from './deps.ts';
 import { success, usageFailure, type CliResult } from './output.ts';
 
 export const AGENT_USAGE =
-  'usage: forge agent --server URL --token T [--data-dir D] [--port-range 20000-39999] [--metrics-port 9108] [--name N] [--cgroup-root R]';
+  'usage: forge agent --server URL --token T [--data-dir D] [--port-range 20000-32767] [--metrics-port 9108] [--name N] [--cgroup-root R]';
 
 const HELP = `${AGENT_USAGE}
 
@@ -19,7 +19,7 @@ and runs them in sandboxes (cgroups + namespaces). Stops its instances on SIGINT
   --server URL         control plane base URL (FORGE_URL)
   --token T            registration token (FORGE_AGENT_TOKEN)
   --data-dir D         where releases, logs and the agent id live (default: $FORGE_DATA_DIR/agent or .forge/agent)
-  --port-range A-B     ports handed to instances (default 20000-39999)
+  --port-range A-B     ports handed to instances (default 20000-32767)
   --metrics-port P     Prometheus exporter port (default 9108; 0 = any free port; off = none)
   --name N             name shown on the control plane (default: host name)
   --cgroup-root R      parent cgroup of this agent's sandboxes (default forge-agent)

@@ -1,5 +1,8 @@
-// The agent's port pool: hands out ports from a range (20000–39999 by default)
-// that nothing else on the host is bound to.
+// The agent's port pool: hands out ports from a range (20000–32767 by default)
+// that nothing else on the host is bound to. The range must stay clear of the
+// kernel's ephemeral ports (net.ipv4.ip_local_port_range, 32768–60999 on Linux by
+// default): an outgoing connection may take one of those between our check and
+// the app's listen, and the app then dies with EADDRINUSE.
 
 import net from 'node:net';
 import { ForgeError } from '../../specs/errors.ts';
@@ -22,7 +25,23 @@ export interface PortPool {
   inUse(): number[];
 }
 
-export const DEFAULT_PORT_RANGE = { from: 20_000, to: 39_999 };
+export const DEFAULT_PORT_RANGE = { from: 20_000, to: 32_767 };
+
+/** `32768\t60999` (the content of /proc/sys/net/ipv4/ip_local_port_range) → the range, or null. */
+export function parseEphemeralRange(text: string): { from: number; to: number } | null {
+  const match = /^\s*(\d+)\s+(\d+)\s*$/.exec(text);
+  return match ? { from: Number(match[1]), to: Number(match[2]) } : null;
+}
+
+/** A warning when the pool's range shares ports with the kernel's ephemeral range; null when clear. */
+export function ephemeralOverlapWarning(range: { from: number; to: number }, ephemeral: { from: number; to: number } | null): string | null {
+  if (ephemeral === null || range.to < ephemeral.from || range.from > ephemeral.to) return null;
+  const from = Math.max(range.from, ephemeral.from);
+  const to = Math.min(range.to, ephemeral.to);
+  return `port range ${range.from}-${range.to} shares ${from}-${to} with the kernel's ephemeral ports ` +
+    `(net.ipv4.ip_local_port_range ${ephemeral.from}-${ephemeral.to}): an outgoing connection can take an app's port ` +
+    'before it listens (EADDRINUSE); choose a --port-range outside it';
+}
 
 export function canBind(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {

@@ -54,7 +54,7 @@ export async function runForge(options: ForgeOptions): Promise<ForgeResult> {
   const { config } = resolveConfig(env, {}, randomBytes, dir);
   const cgroupRoot = `forge-bench-pm2-${process.pid}-${randomBytes(3).toString('hex')}`;
   const agentCpus = Math.ceil((options.copies.length + 1) * options.cpusPerService) + 1;
-  const from = 22_000 + Math.floor(Math.random() * 150) * 100;
+  const from = 22_000 + Math.floor(Math.random() * 100) * 100; // below the ephemeral ports (32768+)
   const stops: Array<() => Promise<unknown>> = [];
   let sampler: ReturnType<typeof samplePeak> | undefined;
   try {

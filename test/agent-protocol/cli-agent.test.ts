@@ -29,7 +29,7 @@ describe('forge agent arguments', () => {
     [[], 'forge agent: --server URL is required (or set FORGE_URL)'],
     [['--server', 'http://x'], 'forge agent: --token T is required (or set FORGE_AGENT_TOKEN)'],
     [['--server', 'ftp://x', '--token', 't'], 'forge agent: --server must be an http(s) URL, got `ftp://x`'],
-    [['--server', 'http://x', '--token', 't', '--port-range', '5-1'], 'forge agent: invalid port range `5-1`: expected FROM-TO, e.g. 20000-39999'],
+    [['--server', 'http://x', '--token', 't', '--port-range', '5-1'], 'forge agent: invalid port range `5-1`: expected FROM-TO, e.g. 20000-32767'],
     [['--server', 'http://x', '--token', 't', '--metrics-port', 'x'], 'forge agent: --metrics-port must be a port number or `off`, got `x`'],
     [['--server', 'http://x', '--token', 't', '--cgroup-root', '../up'], 'forge agent: --cgroup-root must be a plain directory name, got `../up`'],
     [['--verbose'], 'forge agent: unknown flag `--verbose`'],

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -90,6 +91,30 @@ describe('supervisor', { skip: needsRoot }, () => {
     while (s.reports()[0]?.state !== 'exited' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const [report] = s.reports();
     assert.deepEqual([report?.state, report?.exitCode, report?.reason, report?.restarts], ['exited', 7, 'exited with code 7', 1]);
+  });
+
+  test('an app that dies because another process took its port is not a failed release: E_PROVIDER, retried elsewhere', async () => {
+    // Someone else listens on the one port of the pool; the pool's bind check is made to miss it,
+    // as when an outgoing connection takes the port between the check and the app's listen.
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const port = (squatter.address() as AddressInfo).port;
+    const s = createSupervisor({
+      dataDir: path.join(scratch, 'agent-clash'), ports: createPortPool({ from: port, to: port, isFree: async () => true }),
+      host: '127.0.0.1', mode: 'production', cgroupRoot: ROOT, startTimeoutMs: 10_000, onChange: () => {}, log: () => {},
+    });
+    supervisors.push(s);
+    try {
+      const result = await s.run(payload('inst_clash', 'node server.js'), io());
+      assert.equal(result.ok, false);
+      assert.equal(result.result?.code, 'E_PROVIDER');
+      assert.match(result.result?.message ?? '', new RegExp(`port ${port} was taken by another process before the app listened`));
+    } finally {
+      squatter.close(); // not awaited: a health check's connection to it may linger until the client drops it
+    }
+    // The same app on a free port exits the same way only through its own fault: that stays E_HEALTH_FAILED.
+    const own = await supervisor().run(payload('inst_own', 'node -e "process.exit(3)"'), io());
+    assert.equal(own.result?.code, 'E_HEALTH_FAILED');
   });
 
   test('production mode with isolation forced off refuses to run, and says why', async () => {

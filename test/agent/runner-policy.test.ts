@@ -13,7 +13,7 @@ import {
   unhealthyReason,
   type ProbeResult,
 } from '../../agent/runner/health-policy.ts';
-import { createPortPool } from '../../agent/runner/ports.ts';
+import { createPortPool, DEFAULT_PORT_RANGE, ephemeralOverlapWarning, parseEphemeralRange } from '../../agent/runner/ports.ts';
 
 const HTTP: HealthSpec = { type: 'http', path: '/health', intervalMs: 10_000, timeoutMs: 3_000, retries: 3 };
 const fail = (failure: string): ProbeResult => ({ ok: false, failure });
@@ -110,5 +110,30 @@ describe('port pool bookkeeping', () => {
 
   test('an inverted range is a usage error', () => {
     assert.throws(() => createPortPool({ from: 5, to: 4 }), { code: 'E_USAGE' });
+  });
+});
+
+describe('port range and the kernel\'s ephemeral ports', () => {
+  test('parseEphemeralRange reads /proc/sys/net/ipv4/ip_local_port_range', () => {
+    assert.deepEqual(parseEphemeralRange('32768\t60999\n'), { from: 32_768, to: 60_999 });
+    assert.equal(parseEphemeralRange('garbage'), null);
+  });
+
+  test('the default range is clear of Linux\'s default ephemeral ports; an overlap is named', () => {
+    const linux = { from: 32_768, to: 60_999 };
+    assert.equal(ephemeralOverlapWarning(DEFAULT_PORT_RANGE, linux), null);
+    const table: Array<[{ from: number; to: number }, string | null]> = [
+      [{ from: 20_000, to: 32_767 }, null],
+      [{ from: 61_000, to: 61_999 }, null],
+      [{ from: 20_000, to: 39_999 }, '32768-39999'],
+      [{ from: 60_000, to: 61_000 }, '60000-60999'],
+      [{ from: 40_000, to: 40_099 }, '40000-40099'],
+    ];
+    for (const [range, shared] of table) {
+      const warning = ephemeralOverlapWarning(range, linux);
+      if (shared === null) assert.equal(warning, null, `${range.from}-${range.to}`);
+      else assert.match(warning ?? '', new RegExp(`shares ${shared} with the kernel's ephemeral ports`), `${range.from}-${range.to}`);
+    }
+    assert.equal(ephemeralOverlapWarning({ from: 20_000, to: 39_999 }, null), null, 'unknown ephemeral range: nothing to say');
   });
 });

@@ -5,14 +5,13 @@
 // one release hash. Asked 'duplicates' or 'instances' over IPC, it answers
 // `{ duplicates }` or `{ instances }` (its heartbeat's instance reports).
 
-import { startAgent } from '../../agent/daemon.ts';
+import { parsePortRange, startAgent } from '../../agent/daemon.ts';
 
-const [server, dataDir, cgroupRoot, portFrom] = process.argv.slice(2);
-if (!server || !dataDir || !cgroupRoot || !portFrom) throw new Error('usage: agent-child.ts SERVER DATA_DIR CGROUP_ROOT PORT_FROM');
-const from = Number(portFrom);
+const [server, dataDir, cgroupRoot, ports] = process.argv.slice(2);
+if (!server || !dataDir || !cgroupRoot || !ports) throw new Error('usage: agent-child.ts SERVER DATA_DIR CGROUP_ROOT FROM-TO');
 const agent = await startAgent({
   server, token: process.env.CHAOS_AGENT_TOKEN ?? '', dataDir, cgroupRoot, name: process.env.CHAOS_AGENT_NAME ?? cgroupRoot,
-  mode: 'production', portRange: { from, to: from + 399 }, metricsPort: null,
+  mode: 'production', portRange: parsePortRange(ports), metricsPort: null,
   // Enough room that placement never refuses: the test is about crashes, not capacity.
   capacity: { cpus: 64, memoryBytes: 64 * 1024 ** 3 },
   // Heartbeats at the interval the control plane suggests (CHAOS_HEARTBEAT_MS there).

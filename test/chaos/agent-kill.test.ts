@@ -43,7 +43,7 @@ test('SIGKILL of an agent and its children: its services run on the other agent 
   const suffix = `${process.pid}-${randomBytes(3).toString('hex')}`;
   const roots = { a: `forge-chaos-a-${suffix}`, b: `forge-chaos-b-${suffix}` };
   const env = { CHAOS_AGENT_TOKEN: `fagr_${randomBytes(18).toString('base64url')}`, CHAOS_HEARTBEAT_MS: String(HEARTBEAT_MS) };
-  const portBase = 24_000 + Math.floor(Math.random() * 30) * 400;
+  const portBase = 24_000 + Math.floor(Math.random() * 18) * 400; // two blocks of 200, below the ephemeral ports (32768+)
   const store = openStore(dataDir);
   const { key, hash, prefix } = generateApiKey();
   store.apiKeys.create({ name: 'chaos', hash, prefix });
@@ -53,7 +53,7 @@ test('SIGKILL of an agent and its children: its services run on the other agent 
   let a: ChildProcess | undefined;
   let b: ChildProcess | undefined;
   const startAgent = async (name: 'a' | 'b', portFrom: number) =>
-    (await forkReady<{ id: string }>(AGENT, [url, path.join(dir, `agent-${name}`), roots[name], String(portFrom)], { ...env, CHAOS_AGENT_NAME: name })).child;
+    (await forkReady<{ id: string }>(AGENT, [url, path.join(dir, `agent-${name}`), roots[name], `${portFrom}-${portFrom + 199}`], { ...env, CHAOS_AGENT_NAME: name })).child;
   try {
     plane = (await forkReady<{ url: string }>(PLANE, [dataDir, String(port)], env)).child;
     a = await startAgent('a', portBase);

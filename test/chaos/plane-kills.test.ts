@@ -42,6 +42,8 @@ const needsRoot = process.getuid?.() === 0 ? false : 'needs root for cgroups and
 interface Want { replicas: number; rev: number }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** 400 ports for the agent, below the kernel's ephemeral range (32768+). */
+const agentPorts = (r: number) => { const from = 24_000 + Math.floor(r * 20) * 400; return `${from}-${from + 399}`; };
 
 function specOf(appDir: string, name: string, want: Want): Record<string, unknown> {
   return {
@@ -126,7 +128,7 @@ test(`SIGKILL of the control plane at ${KILLS} random points while ${SERVICES} s
   const startPlane = async () => (await forkReady<{ url: string }>(PLANE, [dataDir, String(port)], childEnv)).child;
   let plane = await startPlane();
   const url = `http://127.0.0.1:${port}`;
-  const { child: agent } = await forkReady<{ id: string }>(AGENT, [url, agentDir, root, String(24_000 + Math.floor(random() * 30) * 400)], childEnv);
+  const { child: agent } = await forkReady<{ id: string }>(AGENT, [url, agentDir, root, agentPorts(random())], childEnv);
   const started = Date.now();
 
   const apply = () => fetch(`${url}/api/v1/apply`, {

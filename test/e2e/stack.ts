@@ -57,7 +57,7 @@ export async function freePort(): Promise<number> {
 
 /** A block of ports for the agent, away from the ephemeral range the OS hands out for port 0. */
 function agentPortRange(): { from: number; to: number } {
-  const from = 22_000 + Math.floor(Math.random() * 150) * 100;
+  const from = 22_000 + Math.floor(Math.random() * 100) * 100;
   return { from, to: from + 99 };
 }
 
