@@ -21,6 +21,7 @@ import { applySet } from '../reconciler/apply-set.ts';
 import { specHash } from '../specs/hash.ts';
 import { SPEC_DEFAULTS, type ServiceSpec } from '../specs/types.ts';
 import { openWorldProvider } from '../test/fakes/world-provider.ts';
+import { forgeNodeFlags } from './lib/node-flags.ts';
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 10_000);
 const PASSES = Number(process.env.BENCH_PASSES ?? 5);
@@ -100,7 +101,8 @@ if (mode === '--setup' && given) {
   try {
     const self = fileURLToPath(import.meta.url);
     for (const step of ['--setup', '--measure']) {
-      const run = spawnSync(process.execPath, ['--import', 'tsx', self, step, dir], { stdio: 'inherit' });
+      // As `forge server` runs: with the V8 flags of bin/forge's shebang.
+      const run = spawnSync(process.execPath, [...forgeNodeFlags(), '--import', 'tsx', self, step, dir], { stdio: 'inherit' });
       if (run.status !== 0) process.exit(run.status ?? 1);
     }
   } finally {

@@ -16,6 +16,7 @@ import { cpus, totalmem, release, platform } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderResults, renderTable, summarize, succeeded, type BenchRecord, type BenchRun, type Machine } from './lib/figures.ts';
+import { forgeNodeFlags } from './lib/node-flags.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const REPO = resolve(dirname(SELF), '..');
@@ -61,7 +62,7 @@ function benchFiles(options: Options): string[] {
 function runBench(file: string, timeoutMs: number): Promise<BenchRun> {
   return new Promise((done) => {
     const started = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    const child = spawn(process.execPath, [...forgeNodeFlags(), '--import', 'tsx', file], {
       cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' },
     });
     const chunks: Buffer[] = [];
@@ -89,7 +90,8 @@ function machine(): Machine {
     cpus: list.length,
     cpuModel: list[0]?.model.trim() ?? 'unknown CPU',
     memoryGb: totalmem() / 1024 ** 3,
-    node: process.version,
+    // Each bench process runs with the V8 flags the forge command uses.
+    node: [process.version, ...forgeNodeFlags()].join(' '),
     platform: `${platform()} ${release()}`,
     date: new Date().toISOString(),
   };

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, meets, parseFigures, summarize, type BenchRun } from '../../bench/lib/figures.ts';
+import { forgeNodeFlags, shebangNodeFlags } from '../../bench/lib/node-flags.ts';
 
 const ok = (output: string): BenchRun => ({ exitCode: 0, timedOut: false, durationMs: 1000, output });
 
@@ -91,4 +92,11 @@ test('run-all runs every bench in a folder but itself, repeats cheap ones and re
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('bench processes get the node flags of bin/forge\'s shebang', () => {
+  assert.deepEqual(shebangNodeFlags('#!/usr/bin/env -S node --max-semi-space-size=1 --no-warnings'), ['--max-semi-space-size=1', '--no-warnings']);
+  assert.deepEqual(shebangNodeFlags('#!/usr/bin/env node'), []);
+  assert.deepEqual(shebangNodeFlags('#!/bin/sh'), []);
+  assert.deepEqual(forgeNodeFlags(), ['--max-semi-space-size=1']);
 });
