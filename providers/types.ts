@@ -32,6 +32,12 @@ export interface ObservedInstance {
   oomKilled?: boolean;
   /** Why the instance is failed or unhealthy, in words a person can act on. */
   reason?: string;
+  /**
+   * Crashes of this replica slot in a row and when the last one ended (epoch ms), for a
+   * provider that counts them itself; reconciler/crash-backoff.ts spaces the replacements.
+   */
+  restarts?: number;
+  exitedAt?: number;
 }
 
 export interface Observed {

@@ -13,6 +13,7 @@ import { assess, type Verdict } from './assess.ts';
 import { advanceLifecycle, type LifecycleStep } from './lifecycle-driver.ts';
 import { setCondition } from './conditions.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
+import { crashWait, type CrashBackoffPolicy, type CrashCount, type CrashWait } from './crash-backoff.ts';
 
 export interface ControllerDeps {
   store: Store;
@@ -31,6 +32,8 @@ export interface ControllerDeps {
   /** How long an instance stays out of the route before it is stopped (in-flight requests finish). */
   drainMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Delays between replacements of a replica that keeps crashing (default 10 s doubling to 5 min). */
+  crashBackoff?: CrashBackoffPolicy;
 }
 
 /** The part of router/service-routes.ts the controller uses. */
@@ -55,13 +58,12 @@ export interface ReconcileOutcome {
 const DEFAULT_POLL_MS = 1_000;
 const SPEC_CAUSED: ReadonlySet<string> = new Set(['E_SPEC_INVALID', 'E_BUILD_FAILED', 'E_HEALTH_FAILED', 'E_REGION_IMMUTABLE']);
 const DEFAULT_DRAIN_MS = 2_000;
-const CRASH_BACKOFF = { baseMs: 1_000, maxMs: 60_000 };
 
 export function createController(deps: ControllerDeps) {
   const poll = deps.pollMs ?? DEFAULT_POLL_MS;
   const drainMs = deps.drainMs ?? DEFAULT_DRAIN_MS;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const crashes = new Map<string, { count: number; lastAt: number }>();
+  const crashes = new Map<string, CrashCount>();
   // Instances taken out of the route and waiting to stop: the resync's route table
   // must leave them out too, or it would put them back during the drain.
   const draining = new Map<string, Set<string>>();
@@ -179,9 +181,9 @@ export function createController(deps: ControllerDeps) {
 
     // A crashed instance of a release that already ran is restarted with growing delays.
     const wait = crashBackoff(key, actions, observed);
-    if (wait > 0) {
-      const status = writeStatus(row, previous, { kind: 'waiting', message: `CrashLoopBackOff: restarting in ${Math.ceil(wait / 1000)}s` }, observed, null);
-      return { key, result: 'noop', requeueAfterMs: wait, desired: row, badHash, status };
+    if (wait.waitMs > 0) {
+      const status = writeStatus(row, previous, { kind: 'waiting', message: wait.message ?? 'CrashLoopBackOff' }, observed, null);
+      return { key, result: 'noop', requeueAfterMs: wait.waitMs, desired: row, badHash, status };
     }
 
     // Work to do. Record the release before acting, so a crash mid-deploy still has it.
@@ -261,22 +263,14 @@ export function createController(deps: ControllerDeps) {
     return true;
   }
 
-  /** ms to wait before replacing crashed instances again; 0 when allowed now. */
-  function crashBackoff(key: string, actions: readonly Action[], observed: Observed | null): number {
-    const crashed = actions.some((a) => a.kind === 'replace' && observed?.instances.some((i) => i.id === a.instanceId && i.state === 'failed'));
-    if (!crashed) {
-      if (observed?.instances.every((i) => i.state === 'running' && i.health === 'healthy')) crashes.delete(key);
-      return 0;
-    }
-    const now = deps.now();
-    const entry = crashes.get(key);
-    if (entry) {
-      const delay = Math.min(CRASH_BACKOFF.maxMs, CRASH_BACKOFF.baseMs * 2 ** Math.max(0, entry.count - 1));
-      const left = entry.lastAt + delay - now;
-      if (left > 0) return left;
-    }
-    crashes.set(key, { count: (entry?.count ?? 0) + 1, lastAt: now });
-    return 0;
+  /** Whether crashed instances may be replaced now (reconciler/crash-backoff.ts decides). */
+  function crashBackoff(key: string, actions: readonly Action[], observed: Observed | null): CrashWait {
+    const replaced = new Set(actions.flatMap((a) => (a.kind === 'replace' ? [a.instanceId] : [])));
+    const crashed = observed?.instances.filter((i) => i.state === 'failed' && replaced.has(i.id)) ?? [];
+    if (crashed.length === 0 && observed?.instances.every((i) => i.state === 'running' && i.health === 'healthy')) crashes.delete(key);
+    const decision = crashWait(crashed, crashes.get(key), deps.now(), deps.crashBackoff);
+    if (decision.kept) crashes.set(key, decision.kept);
+    return decision;
   }
 
   /** Every replica of the desired release is ready, so the route serves it. */

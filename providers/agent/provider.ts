@@ -16,8 +16,7 @@ import type { AgentHub } from './hub.ts';
 import { sweepOfflineAgents } from './offline.ts';
 import { DEFAULT_LEASE_MS, type InstanceReport, type Resources, type RunPayload, type StopPayload } from './protocol.ts';
 import {
-  buildView, crashBackoffMs, DEFAULT_CRASH_BACKOFF, isRunPayload, reservationOf, toObserved,
-  type AgentState, type CrashBackoffPolicy, type ViewInstance,
+  buildView, isRunPayload, reservationOf, toObserved, type AgentState, type ViewInstance,
 } from './view.ts';
 
 export interface AgentProviderOptions {
@@ -30,7 +29,6 @@ export interface AgentProviderOptions {
   domain?: string;
   /** resync() without force does nothing more often than this. */
   resyncMinIntervalMs?: number;
-  crashBackoff?: CrashBackoffPolicy;
 }
 
 export interface AgentProvider extends Provider {
@@ -46,7 +44,6 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
   const { store } = options;
   const now = options.now ?? Date.now;
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-  const crashPolicy = options.crashBackoff ?? DEFAULT_CRASH_BACKOFF;
   const bell = createTaskBell();
   const listeners = new Set<(key: string) => void>();
   const events = new Map<string, ProviderEvent[]>();
@@ -151,8 +148,6 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
     const same = instances.find((i) => i.replica === replica && i.hash === hash && i.id !== replacing && i.state !== 'failed'
       && i.state !== 'stopping');
     if (same && action.kind !== 'start') return { instanceId: same.id, message: 'already exists' };
-    const old = replacing === undefined ? undefined : instances.find((i) => i.id === replacing);
-    if (old?.state === 'failed') holdCrashLoop(old);
 
     const want: Resources = reservationOf(spec);
     const { placements, unschedulable } = place(
@@ -174,18 +169,6 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
     const task = enqueue('run', action.key, generation, replica, placed.agentId, payload, `run:${action.key}:${replica}:${hash}`);
     const queued = task.payload as RunPayload;
     return { instanceId: queued.instanceId, message: `placed on ${placed.agentId}` };
-  }
-
-  /** CrashLoopBackOff: a replica that keeps crashing waits longer before each new try. */
-  function holdCrashLoop(old: ViewInstance): void {
-    const delay = crashBackoffMs(old.restarts, crashPolicy);
-    const readyAt = (old.exitedAt ?? 0) + delay;
-    const wait = readyAt - now();
-    if (wait > 0) {
-      throw new ForgeError('E_PROVIDER',
-        `CrashLoopBackOff: replica ${old.replica} crashed ${old.restarts} times in a row (${old.reason ?? 'exited'}); ` +
-        `restarting in ${Math.ceil(wait / 1000)}s`, { details: { reason: 'CrashLoopBackOff', retryAfterMs: wait, restarts: old.restarts } });
-    }
   }
 
   function stopInstance(key: string, instance: ViewInstance, remove: boolean): void {

@@ -148,23 +148,7 @@ function exitReason(report: InstanceReport): string {
 
 /** Strips the provider's bookkeeping, leaving the contract's shape. */
 export function toObserved(instance: ViewInstance): ObservedInstance {
-  const { taskId: _t, reserved: _r, restarts: _n, exitedAt: _e, ...observed } = instance;
-  return observed;
-}
-
-export interface CrashBackoffPolicy {
-  /** Delay before the second restart in a row; doubles after that. */
-  baseMs: number;
-  maxMs: number;
-}
-
-export const DEFAULT_CRASH_BACKOFF: CrashBackoffPolicy = { baseMs: 10_000, maxMs: 300_000 };
-
-/**
- * How long after an exit the replacement may start, CrashLoopBackOff-style: the
- * first crash restarts at once, then base, 2×base, … up to max.
- */
-export function crashBackoffMs(restarts: number, policy: CrashBackoffPolicy = DEFAULT_CRASH_BACKOFF): number {
-  if (restarts <= 1) return 0;
-  return Math.min(policy.maxMs, policy.baseMs * 2 ** (restarts - 2));
+  const { taskId: _t, reserved: _r, restarts, exitedAt, ...observed } = instance;
+  // The slot's crash count goes with an exit: the reconciler's CrashLoopBackOff input.
+  return exitedAt === undefined ? observed : { ...observed, restarts, exitedAt };
 }

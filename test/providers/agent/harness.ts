@@ -47,7 +47,6 @@ export async function startControlPlane(options: { heartbeatTimeoutMs: number; l
   const store = openStore(path.join(dir, 'control'));
   const provider = createAgentProvider({
     store, heartbeatTimeoutMs: options.heartbeatTimeoutMs, leaseMs: options.leaseMs, resyncMinIntervalMs: 100,
-    crashBackoff: { baseMs: 500, maxMs: 2_000 },
   });
   // Agents keep connections alive between calls; closing must not wait out keepAliveTimeout.
   const app = Fastify({ forceCloseConnections: true });
@@ -61,6 +60,7 @@ export async function startControlPlane(options: { heartbeatTimeoutMs: number; l
   const providers = () => [provider];
   const controller = createController({
     store, provider: (name) => (name === 'agent' ? provider : undefined), providers, secretsFor: () => ({}), now: Date.now, pollMs: 200,
+    crashBackoff: { baseMs: 500, maxMs: 2_000 },
   });
   const loop = createLoop({ store, controller, providers, resyncIntervalMs: 300, backoff: { baseMs: 200, maxMs: 1_000 } });
   loop.start();
