@@ -63,6 +63,9 @@ export interface RunIo {
   signal: AbortSignal;
 }
 
+/** Starts of one instance on fresh ports when another process keeps taking its port. */
+const PORT_ATTEMPTS = 3;
+
 export function createSupervisor(options: SupervisorOptions) {
   const now = options.now ?? Date.now;
   const records = new Map<string, InstanceRecord>();
@@ -174,25 +177,35 @@ export function createSupervisor(options: SupervisorOptions) {
       if (signal.aborted) return abandoned(r);
       if (!build.ok) return failure(r, build.error, build.exit, build.lastLines);
 
-      r.port = await options.ports.allocate();
-      const handle = await startInstance({
-        id: r.id, workDir: prepared.dir, command: spec.run.command, port: r.port, env: spec.env, secrets: io.secrets,
-        sandbox: limits(spec, options.pidsMax ?? 512), logDir: path.join(dir, 'logs'),
-      });
-      r.handle = handle;
-      const outcome = await waitHealthy({
-        port: r.port, health: spec.health, signal, exited: handle.exited, tail: () => handle.tail(20),
-        ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
-      });
-      if (signal.aborted || r.stopping) return abandoned(r);
+      let handle: InstanceHandle;
+      let outcome: Awaited<ReturnType<typeof waitHealthy>>;
+      for (let attempt = 1; ; attempt += 1) {
+        r.port = await options.ports.allocate();
+        handle = await startInstance({
+          id: r.id, workDir: prepared.dir, command: spec.run.command, port: r.port, env: spec.env, secrets: io.secrets,
+          sandbox: limits(spec, options.pidsMax ?? 512), logDir: path.join(dir, 'logs'),
+        });
+        r.handle = handle;
+        outcome = await waitHealthy({
+          port: r.port, health: spec.health, signal, exited: handle.exited, tail: () => handle.tail(20),
+          ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+        });
+        if (signal.aborted || r.stopping) return abandoned(r);
+        // The app died while another process holds its port (an outgoing connection took it
+        // between our check and the app's listen): not the release's fault, so start it again
+        // on another port rather than report E_HEALTH_FAILED, which marks the release bad.
+        if (outcome.healthy || outcome.reason !== 'exited' || attempt >= PORT_ATTEMPTS || await canBind(r.port, '0.0.0.0')) break;
+        io.onLine(`port ${r.port} was taken by another process before the app listened; starting again on another port`);
+        r.handle = undefined;
+        await handle.stop(0);
+        options.ports.release(r.port);
+      }
       if (!outcome.healthy) {
         if (outcome.reason === 'exited') {
           r.handle = undefined;
-          // Our port now held by someone else: another process took it between our check and the
-          // app's listen. Not the release's fault, so not E_HEALTH_FAILED (which marks it bad).
-          if (!(await canBind(r.port, '127.0.0.1'))) {
+          if (!(await canBind(r.port, '0.0.0.0'))) {
             return failure(r, new ForgeError('E_PROVIDER',
-              `${outcome.message}: port ${r.port} was taken by another process before the app listened; it is started again on another port`), outcome.exit, outcome.lastLines);
+              `${outcome.message}: port ${r.port} was taken by another process before the app listened (${PORT_ATTEMPTS} ports tried)`), outcome.exit, outcome.lastLines);
           }
           return failure(r, new ForgeError('E_HEALTH_FAILED', outcome.message), outcome.exit, outcome.lastLines);
         }

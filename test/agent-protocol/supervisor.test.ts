@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { createSupervisor, type Supervisor } from '../../agent/supervisor.ts';
-import { createPortPool } from '../../agent/runner/ports.ts';
+import { canBind, createPortPool } from '../../agent/runner/ports.ts';
 import { sweepSandboxes } from '../../agent/sandbox/index.ts';
 import type { RunPayload } from '../../providers/agent/protocol.ts';
 import { makeSpec } from '../helpers/spec.ts';
@@ -93,26 +93,35 @@ describe('supervisor', { skip: needsRoot }, () => {
     assert.deepEqual([report?.state, report?.exitCode, report?.reason, report?.restarts], ['exited', 7, 'exited with code 7', 1]);
   });
 
-  test('an app that dies because another process took its port is not a failed release: E_PROVIDER, retried elsewhere', async () => {
-    // Someone else listens on the one port of the pool; the pool's bind check is made to miss it,
+  test('an app that dies because another process took its port is started again on another port, not failed', async () => {
+    // Someone else listens on the pool's first port, and the pool's bind check is made to miss it,
     // as when an outgoing connection takes the port between the check and the app's listen.
     const squatter = createServer();
     await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
     const port = (squatter.address() as AddressInfo).port;
-    const s = createSupervisor({
-      dataDir: path.join(scratch, 'agent-clash'), ports: createPortPool({ from: port, to: port, isFree: async () => true }),
-      host: '127.0.0.1', mode: 'production', cgroupRoot: ROOT, startTimeoutMs: 10_000, onChange: () => {}, log: () => {},
+    const lines: string[] = [];
+    const clashing = (to: number) => createSupervisor({
+      dataDir: path.join(scratch, `agent-clash-${to}`), host: '127.0.0.1', mode: 'production', cgroupRoot: ROOT,
+      ports: createPortPool({ from: port, to, isFree: async (p, host) => p === port || canBind(p, host) }),
+      startTimeoutMs: 10_000, onChange: () => {}, log: () => {},
     });
-    supervisors.push(s);
     try {
-      const result = await s.run(payload('inst_clash', 'node server.js'), io());
-      assert.equal(result.ok, false);
-      assert.equal(result.result?.code, 'E_PROVIDER');
-      assert.match(result.result?.message ?? '', new RegExp(`port ${port} was taken by another process before the app listened`));
+      const retried = clashing(port + 20);
+      supervisors.push(retried);
+      const ok = await retried.run(payload('inst_clash', 'node server.js'), { ...io(), onLine: (line: string) => void lines.push(line) });
+      assert.equal(ok.ok, true, JSON.stringify(ok.result));
+      assert.notEqual(ok.result?.instance?.port, port);
+      assert.ok(lines.includes(`port ${port} was taken by another process before the app listened; starting again on another port`));
+      // With nowhere else to go, it gives up as E_PROVIDER (retried by the reconciler), not E_HEALTH_FAILED.
+      const stuck = clashing(port);
+      supervisors.push(stuck);
+      const failed = await stuck.run(payload('inst_stuck', 'node server.js'), io());
+      assert.equal(failed.result?.code, 'E_PROVIDER');
+      assert.match(failed.result?.message ?? '', new RegExp(`port ${port} was taken by another process before the app listened \\(3 ports tried\\)`));
     } finally {
       squatter.close(); // not awaited: a health check's connection to it may linger until the client drops it
     }
-    // The same app on a free port exits the same way only through its own fault: that stays E_HEALTH_FAILED.
+    // An app that exits on its own with its port free stays E_HEALTH_FAILED: its own fault.
     const own = await supervisor().run(payload('inst_own', 'node -e "process.exit(3)"'), io());
     assert.equal(own.result?.code, 'E_HEALTH_FAILED');
   });
