@@ -1,8 +1,10 @@
 // A managed caddy outlives a Forge process that was SIGKILLed (or OOM-killed): it
 // keeps the admin and HTTP ports, so the next start's caddy could not bind them,
-// and health checks would talk to the orphan. Each spawn writes its pid next to
-// the config; the next start ends that process, but only when /proc still shows
-// it running `caddy run --config <this very config>`: a recycled pid is left alone.
+// and health checks would talk to the orphan. Each spawn writes `<caddy pid> <forge
+// pid>` next to the config. The next start ends that caddy only when its Forge is
+// gone (a Forge still running on this data dir keeps its caddy; the new one then
+// fails to bind, as two Forges on one data dir should) and /proc still shows it
+// running `caddy run --config <this very config>` (a recycled pid is left alone).
 
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export function writeCaddyPid(pidPath: string, pid: number | undefined): void {
   if (pid === undefined) return;
   try {
-    writeFileSync(pidPath, `${pid}\n`);
+    writeFileSync(pidPath, `${pid} ${process.pid}\n`);
   } catch {
     // A full disk must not stop caddy from running; only the takeover after a crash is lost.
   }
@@ -25,6 +27,15 @@ export function isOurCaddy(cmdline: string, configPath: string): boolean {
   const argv = cmdline.split('\0').filter((a) => a !== '');
   const at = argv.indexOf('--config');
   return argv.length >= 4 && /(^|\/)caddy$/.test(argv[0] ?? '') && argv[1] === 'run' && at > 0 && argv[at + 1] === configPath;
+}
+
+/** A process that ended meanwhile (ESRCH) is what we wanted; nothing to report. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // gone already
+  }
 }
 
 /** Still running: present in /proc and not a zombie (an orphan's zombie waits for init to reap it). */
@@ -43,13 +54,15 @@ function running(pid: number): boolean {
  */
 export async function stopStaleCaddy(pidPath: string, configPath: string, timeoutMs: number): Promise<number | null> {
   let pid: number;
+  let owner: number;
   try {
-    pid = Number(readFileSync(pidPath, 'utf8').trim());
+    [pid, owner] = readFileSync(pidPath, 'utf8').trim().split(/\s+/).map(Number) as [number, number];
   } catch {
     return null;
   }
-  removeCaddyPid(pidPath);
   if (!Number.isInteger(pid) || pid <= 1) return null;
+  if (Number.isInteger(owner) && owner !== process.pid && running(owner)) return null; // its Forge still runs
+  removeCaddyPid(pidPath);
   let cmdline: string;
   try {
     cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
@@ -57,11 +70,11 @@ export async function stopStaleCaddy(pidPath: string, configPath: string, timeou
     return null; // gone already
   }
   if (!isOurCaddy(cmdline, configPath)) return null;
-  process.kill(pid, 'SIGTERM');
+  signal(pid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
   while (running(pid) && Date.now() < deadline) await sleep(25);
   if (running(pid)) {
-    process.kill(pid, 'SIGKILL');
+    signal(pid, 'SIGKILL');
     for (let i = 0; i < 200 && running(pid); i += 1) await sleep(10);
   }
   return pid;

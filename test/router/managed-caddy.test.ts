@@ -80,9 +80,10 @@ describe('startManagedCaddy', () => {
   });
 
   test('a caddy an earlier (killed) run left on the data dir is stopped by its pid file before ours starts on the same ports', async () => {
-    const fx = await startCaddyFixture();
+    // No restarts: once ended, the first caddy must stay down (its supervisor stands for the dead Forge).
+    const fx = await startCaddyFixture({ maxRestarts: 0 });
     const orphan = fx.caddy.pid!;
-    assert.equal(readFileSync(join(fx.dataDir, 'caddy', 'caddy.pid'), 'utf8').trim(), String(orphan));
+    assert.equal(readFileSync(join(fx.dataDir, 'caddy', 'caddy.pid'), 'utf8').trim(), `${orphan} ${process.pid}`);
     const events: ManagedCaddyEvent[] = [];
     // As if Forge had died without stopping it: start again over the same data dir and ports.
     const next = await startManagedCaddy({
@@ -94,12 +95,31 @@ describe('startManagedCaddy', () => {
       assert.equal(alive(orphan), false);
       assert.notEqual(next.pid, orphan);
       assert.equal((await adminRaw(next.adminUrl, 'GET', '/config/')).status, 200);
-      assert.equal(readFileSync(join(fx.dataDir, 'caddy', 'caddy.pid'), 'utf8').trim(), String(next.pid));
+      assert.equal(readFileSync(join(fx.dataDir, 'caddy', 'caddy.pid'), 'utf8').trim(), `${next.pid} ${process.pid}`);
     } finally {
       await next.stop();
       await fx.stop();
     }
     assert.equal(existsSync(join(fx.dataDir, 'caddy', 'caddy.pid')), false);
+  });
+
+  test('the caddy of a Forge that still runs is left alone; once that Forge is gone, it is ended', async () => {
+    const fx = await startCaddyFixture({ maxRestarts: 0 });
+    const owner = spawn('sleep', ['30'], { stdio: 'ignore' }); // stands for the other, live Forge
+    const pidPath = join(fx.dataDir, 'caddy', 'caddy.pid');
+    try {
+      writeFileSync(pidPath, `${fx.caddy.pid} ${owner.pid}\n`);
+      assert.equal(await stopStaleCaddy(pidPath, fx.caddy.configPath, 2000), null);
+      assert.equal(alive(fx.caddy.pid!), true);
+      owner.kill('SIGKILL');
+      await new Promise((resolve) => owner.once('exit', resolve));
+      const caddyPid = fx.caddy.pid!;
+      assert.equal(await stopStaleCaddy(pidPath, fx.caddy.configPath, 2000), caddyPid);
+      assert.equal(alive(caddyPid), false);
+    } finally {
+      owner.kill('SIGKILL');
+      await fx.stop();
+    }
   });
 
   test('a pid file naming a process that is not our caddy (a recycled pid) is ignored', async () => {
