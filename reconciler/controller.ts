@@ -180,7 +180,7 @@ export function createController(deps: ControllerDeps) {
     }
 
     // A crashed instance of a release that already ran is restarted with growing delays.
-    const wait = crashBackoff(key, actions, observed);
+    const wait = crashBackoff(key, row.hash, actions, observed);
     if (wait.waitMs > 0) {
       const status = writeStatus(row, previous, { kind: 'waiting', message: wait.message ?? 'CrashLoopBackOff' }, observed, null);
       return { key, result: 'noop', requeueAfterMs: wait.waitMs, desired: row, badHash, status };
@@ -264,9 +264,10 @@ export function createController(deps: ControllerDeps) {
   }
 
   /** Whether crashed instances may be replaced now (reconciler/crash-backoff.ts decides). */
-  function crashBackoff(key: string, actions: readonly Action[], observed: Observed | null): CrashWait {
+  function crashBackoff(key: string, hash: string, actions: readonly Action[], observed: Observed | null): CrashWait {
     const replaced = new Set(actions.flatMap((a) => (a.kind === 'replace' ? [a.instanceId] : [])));
-    const crashed = observed?.instances.filter((i) => i.state === 'failed' && replaced.has(i.id)) ?? [];
+    // Only the desired release's crashes: a new release (the fix) replaces a crashing one at once.
+    const crashed = observed?.instances.filter((i) => i.state === 'failed' && i.hash === hash && replaced.has(i.id)) ?? [];
     if (crashed.length === 0 && observed?.instances.every((i) => i.state === 'running' && i.health === 'healthy')) crashes.delete(key);
     const decision = crashWait(crashed, crashes.get(key), deps.now(), deps.crashBackoff);
     if (decision.kept) crashes.set(key, decision.kept);

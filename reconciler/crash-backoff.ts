@@ -51,8 +51,8 @@ export function crashWait(crashed: readonly ObservedInstance[], kept: CrashCount
     const { instance, waitMs } = longest;
     return {
       waitMs, kept,
-      message: `CrashLoopBackOff: replica ${instance.replica} crashed ${instance.restarts} times in a row` +
-        `${instance.reason ? ` (${instance.reason})` : ''}; restarting in ${Math.ceil(waitMs / 1000)}s`,
+      // The exit itself is in the instance's reason and the events; this says when the next try is.
+      message: `CrashLoopBackOff: replica ${instance.replica} crashed ${instance.restarts} times in a row; restarting in ${Math.ceil(waitMs / 1000)}s`,
     };
   }
   const waitMs = kept ? kept.lastAt + crashBackoffMs(kept.count + 1, policy) - now : 0;

@@ -109,7 +109,7 @@ export function createTasksStore(db: Db, clock: Clock, logRetention: number = DE
   );
   const cancelClaimedBy = db.prepare(
     `UPDATE tasks SET state = 'cancelled', lease_expires_at = NULL, updated_at = @iso
-     WHERE agent_id = @agentId AND state IN ('claimed', 'running')`,
+     WHERE lease_owner = @agentId AND state IN ('claimed', 'running')`,
   );
   const one = db.prepare<[string], TaskRecord>('SELECT * FROM tasks WHERE id = ?');
   const forService = db.prepare<[string, number], TaskRecord>(

@@ -209,7 +209,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
         }
         agents.set(agentId, { id: agentId, online: true, capacity: row.capacity, instances });
         // The routes cancelled what it had claimed (see agent-routes register).
-        for (const [id, task] of tasks) if (task.agentId === agentId && task.state !== 'queued') tasks.delete(id);
+        for (const [id, task] of tasks) if (task.leaseOwner === agentId && task.state !== 'queued') tasks.delete(id);
       });
     },
     taskClaimed(task) {

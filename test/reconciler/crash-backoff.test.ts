@@ -25,10 +25,10 @@ describe('crashBackoffMs', () => {
 
 describe('crashWait with the provider\'s count (restarts + exitedAt)', () => {
   const crashed = failed({ restarts: 3, exitedAt: T0, reason: 'exited with code 1' });
-  test('waits out the delay after the exit, and says which replica and why', () => {
+  test('waits out the delay after the exit, and says which replica and how often', () => {
     assert.deepEqual(crashWait([crashed], undefined, T0 + 5_000, policy), {
       waitMs: 15_000, kept: undefined,
-      message: 'CrashLoopBackOff: replica 0 crashed 3 times in a row (exited with code 1); restarting in 15s',
+      message: 'CrashLoopBackOff: replica 0 crashed 3 times in a row; restarting in 15s',
     });
   });
   test('replaces once the delay has passed; the controller\'s own count is left alone', () => {
