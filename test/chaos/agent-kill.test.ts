@@ -113,7 +113,7 @@ test('SIGKILL of an agent and its children: its services run on the other agent 
     assert.ok(leftBehind >= moved.length, `the killed agent left its cgroups (${leftBehind})`);
     a = await startAgent('a', portBase);
     assert.equal((await sandboxCgroups(roots.a)).size, 0, 'the restarted agent swept its old sandboxes');
-    await sleep(3 * HEARTBEAT_MS / 5); // a few of its heartbeats and a resync or two
+    await sleep(2 * HEARTBEAT_MS); // two of its heartbeats and several resyncs
     const back = healthy(await ask<InstanceReport[]>(a, 'instances'));
     assert.deepEqual(back.map((i) => i.service), [], 'nothing moves back to the returned agent');
     assert.equal(healthy(await ask<InstanceReport[]>(b, 'instances')).length, names.length);

@@ -14,6 +14,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('caddy SIGKILLed under traffic comes back empty; the routes are back within one resync and traffic resumes', { skip: needsRoot, timeout: 180_000 }, async (t) => {
   const stack = await startStack({ resyncIntervalMs: 1_000 });
+  let loading = false;
+  let load: Promise<void> = Promise.resolve();
   try {
     await stack.apply();
     const hello = '200 hello from node-hello v1';
@@ -23,8 +25,8 @@ test('caddy SIGKILLed under traffic comes back empty; the routes are back within
 
     // One request at a time, each on a new connection, for as long as the test runs.
     const results: { at: number; ok: boolean }[] = [];
-    let loading = true;
-    const load = (async () => {
+    loading = true;
+    load = (async () => {
       while (loading) {
         const text = await stack.get().catch(() => 'failed');
         results.push({ at: Date.now(), ok: text === hello });
@@ -56,6 +58,8 @@ test('caddy SIGKILLed under traffic comes back empty; the routes are back within
     t.diagnostic(`chaos caddy: SIGKILL under traffic; caddy answering again after ${upAt - killedAt} ms, route back ${backAt - upAt} ms later ` +
       `(resync every ${stack.resyncIntervalMs} ms); ${failedDuring} requests failed while it was down, ${after.length} of ${after.length} answered 200 after`);
   } finally {
+    loading = false; // also when an assertion failed: the request loop must not keep the process alive
+    await load;
     await stack.stop();
   }
 });

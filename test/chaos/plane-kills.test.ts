@@ -128,7 +128,12 @@ test(`SIGKILL of the control plane at ${KILLS} random points while ${SERVICES} s
   const startPlane = async () => (await forkReady<{ url: string }>(PLANE, [dataDir, String(port)], childEnv)).child;
   let plane = await startPlane();
   const url = `http://127.0.0.1:${port}`;
-  const { child: agent } = await forkReady<{ id: string }>(AGENT, [url, agentDir, root, agentPorts(random())], childEnv);
+  const agent = await forkReady<{ id: string }>(AGENT, [url, agentDir, root, agentPorts(random())], childEnv).then((r) => r.child, async (error: unknown) => {
+    await stop(plane); // its IPC channel would keep this test process alive
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
   const started = Date.now();
 
   const apply = () => fetch(`${url}/api/v1/apply`, {

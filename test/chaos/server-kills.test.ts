@@ -20,7 +20,7 @@ import { request } from 'undici';
 import { generateApiKey } from '../../api/auth.ts';
 import { sweepSandboxes } from '../../agent/sandbox/index.ts';
 import { isOurCaddy } from '../../router/stale-caddy.ts';
-import { openStore } from '../../store/index.ts';
+import { openStore, type Store } from '../../store/index.ts';
 import { freePort } from '../e2e/stack.ts';
 import { rng } from '../fuzz/spec-cases.ts';
 import { processesUnder, rootExists, sandboxCgroups } from './host-scan.ts';
@@ -80,6 +80,7 @@ test(`forge server SIGKILLed ${KILLS} times while services deploy: each restart 
 
   const start = async (): Promise<ChildProcess> => {
     const child = spawn(process.execPath, [FORGE, 'server'], { env, cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+    server = child; // so the finally below ends it whatever happens next
     for (let i = 0; i < 300; i += 1) {
       assert.ok(!dead(child), `forge server exited while starting (${child.signalCode ?? child.exitCode})`);
       const up = await fetch(`${api}/healthz`).then((r) => r.ok, () => false);
@@ -88,11 +89,8 @@ test(`forge server SIGKILLed ${KILLS} times while services deploy: each restart 
     }
     throw new Error('forge server did not answer /healthz in 30 s');
   };
-  server = await start();
-  // The first start wrote the data dir; a key for the API goes straight into its store.
-  const store = openStore(dataDir);
+  let store: Store | undefined;
   const { key, hash, prefix } = generateApiKey();
-  store.apiKeys.create({ name: 'chaos', hash, prefix });
   /** Applies the desired set; a request that met a dying server is sent again. */
   const apply = async () => {
     for (let attempt = 0; attempt < 20; attempt += 1) {
@@ -114,6 +112,10 @@ test(`forge server SIGKILLed ${KILLS} times while services deploy: each restart 
   };
 
   try {
+    server = await start();
+    // The first start wrote the data dir; a key for the API goes straight into its store.
+    store = openStore(dataDir);
+    store.apiKeys.create({ name: 'chaos', hash, prefix });
     for (let kill = 0; kill < KILLS; kill += 1) {
       const name = NAMES[kill % NAMES.length]!;
       revs.set(name, (revs.get(name) ?? 0) + 1); // a create the first time round, then a redeploy
@@ -135,7 +137,7 @@ test(`forge server SIGKILLed ${KILLS} times while services deploy: each restart 
     const convergeStart = Date.now();
     for (let i = 0; i < 600; i += 1) {
       got = await answers();
-      if (got.join() === wanted.join() && NAMES.every((n) => store.status.get(n)?.phase === 'running')) break;
+      if (got.join() === wanted.join() && NAMES.every((n) => store!.status.get(n)?.phase === 'running')) break;
       await sleep(100);
     }
     assert.deepEqual(got, wanted);
@@ -167,7 +169,7 @@ test(`forge server SIGKILLed ${KILLS} times while services deploy: each restart 
       `the last kill orphaned ${killedWith.caddies} caddy and ${killedWith.apps} app processes; converged ${(convergedIn / 1000).toFixed(1)} s after the last restart with 1 caddy and 1 process per replica; ` +
       'after SIGTERM: 0 processes, 0 caddies, 0 cgroups');
   } finally {
-    store.close();
+    store?.close();
     if (server && !dead(server)) {
       server.kill('SIGKILL');
       await exited(server);
