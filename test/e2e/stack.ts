@@ -7,7 +7,6 @@
 
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,9 @@ import { startControlPlane, type ControlPlane } from '../../api/control-plane.ts
 import { sweepSandboxes } from '../../agent/sandbox/index.ts';
 import { applyDirectory } from '../../cli/dev/apply-dir.ts';
 import { startRouting, type Routing } from '../../router/start.ts';
+import { freePort } from '../helpers/net.ts';
+
+export { eventually, freePort } from '../helpers/net.ts';
 
 export const APP = 'node-hello';
 export const HOST = `${APP}.localhost`;
@@ -44,16 +46,6 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A block of ports for the agent, away from the ephemeral range the OS hands out for port 0. */
 function agentPortRange(): { from: number; to: number } {
@@ -127,19 +119,3 @@ export async function startStack(options: { resyncIntervalMs?: number } = {}): P
   };
 }
 
-/** Polls `check` every 100 ms until it returns a value (not undefined/false); fails after `limitMs`. */
-export async function eventually<T>(what: string, limitMs: number, check: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-      last = value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() >= deadline) throw new Error(`gave up waiting for ${what} after ${limitMs} ms (last: ${String(last)})`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

@@ -4,13 +4,16 @@
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { CaddyClient } from '../../router/caddy-client.ts';
 import { forgeServerConfig } from '../../router/caddy-config.ts';
 import { startManagedCaddy, type ManagedCaddy, type ManagedCaddyOptions } from '../../router/managed-caddy.ts';
+import { freePort } from '../helpers/net.ts';
+
+export { freePort } from '../helpers/net.ts';
 
 export interface CaddyFixture {
   caddy: ManagedCaddy;
@@ -21,16 +24,6 @@ export interface CaddyFixture {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Starts a managed caddy on two free ports; retries once if a port was taken in between. */
 export async function startCaddyFixture(extra: Partial<ManagedCaddyOptions> = {}): Promise<CaddyFixture> {

@@ -19,6 +19,8 @@ import { loadSpecs, specHash } from '../../../specs/index.ts';
 import type { ServiceSpec } from '../../../specs/types.ts';
 import { openStore, type Store } from '../../../store/index.ts';
 
+export { eventually } from '../../helpers/net.ts';
+
 export const REGISTRATION_TOKEN = 'e2e-registration-token';
 export const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
 
@@ -98,21 +100,6 @@ export async function startControlPlane(options: { heartbeatTimeoutMs: number; l
   };
 }
 
-/** Polls `check` every 100 ms until it returns a value (not undefined/false), or fails after `limitMs`. */
-export async function eventually<T>(what: string, limitMs: number, check: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() >= deadline) throw new Error(`gave up waiting for ${what} after ${limitMs} ms${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The app process of an instance (not the sandbox's wrappers): the pid whose command line names `needle`. */
 export async function appPid(agent: AgentHandle, instanceId: string, needle: string): Promise<number | undefined> {
