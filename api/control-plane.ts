@@ -23,7 +23,7 @@ import { parseEncryptionKey } from '../store/cipher.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { SECRET_FILES, type Config } from './config.ts';
 import type { ApiContext, ProvidersConfig } from './context.ts';
-import { createSecretsFor, reloadingCipher } from './secrets.ts';
+import { createSecretsDigestFor, createSecretsFor, reloadingCipher, secretHashKey } from './secrets.ts';
 import { buildApi } from './server.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -123,6 +123,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const controller = createController({
     store, provider: providerFor, providers: () => wired.providers,
     secretsFor, now: Date.now, metrics,
+    secretsDigest: createSecretsDigestFor(store, cipher, secretHashKey(config.encryptionKeys[0] as Buffer)),
     ...(options.routes ? { routes: options.routes } : {}),
   });
   const loop = createLoop({

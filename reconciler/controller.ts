@@ -4,7 +4,7 @@
 
 import type { Action, Desired, Observed, Provider, ApplyResult } from '../providers/types.ts';
 import { chooseUpstreams } from './upstreams.ts';
-import type { ProviderName } from '../specs/types.ts';
+import type { ProviderName, ServiceSpec } from '../specs/types.ts';
 import { ForgeError, toForgeError } from '../specs/errors.ts';
 import type { Store } from '../store/index.ts';
 import type { StatusRow, DesiredRow } from '../store/types.ts';
@@ -23,6 +23,11 @@ export interface ControllerDeps {
   providers(): Provider[];
   /** Decrypted secret values of one service (may throw E_SECRET_DECRYPT). */
   secretsFor(name: string): Record<string, string>;
+  /**
+   * Keyed digest of the secret values `spec` names, as stored now (api/secrets.ts). Without
+   * it a changed value is not noticed on instances whose spec is unchanged.
+   */
+  secretsDigest?(name: string, spec: ServiceSpec): string;
   now(): number;
   metrics?: ReconcilerMetrics;
   /** How long to wait before looking again while instances converge. */
@@ -149,6 +154,8 @@ export function createController(deps: ControllerDeps) {
     const desired: Desired = {
       key, spec: row.spec, hash: row.hash, generation: row.generation, state: row.state, deleting: row.deleting,
     };
+    const digest = secretsDigestFor(row, observed);
+    if (digest !== undefined) desired.secretsDigest = digest;
     let badHash = deps.store.releases.isBad(key, row.hash);
     // Once the route serves the new release it has succeeded, even before the old one is
     // retired: a later crash is a crash to restart, not a reason to fall back to a
@@ -261,6 +268,21 @@ export function createController(deps: ControllerDeps) {
     deps.store.events.append(row.name, { type: 'Warning', reason: 'ReleaseFailed', message: `generation ${row.generation} failed: ${reason}; the previous release keeps serving` });
     deps.metrics?.deploymentsTotal.inc({ status: 'failed' });
     return true;
+  }
+
+  /**
+   * The digest of today's secret values, read (decrypted) only when an instance's label
+   * differs from the desired hash: a settled service costs nothing per pass. Undecryptable
+   * values leave it unknown here; the action path reports E_SECRET_DECRYPT.
+   */
+  function secretsDigestFor(row: DesiredRow, observed: Observed | null): string | undefined {
+    if (!deps.secretsDigest || row.deleting || row.spec.secrets.length === 0) return undefined;
+    if (!observed?.instances.some((i) => i.hash !== row.hash)) return undefined;
+    try {
+      return deps.secretsDigest(row.name, row.spec);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Whether crashed instances may be replaced now (reconciler/crash-backoff.ts decides). */
