@@ -90,6 +90,7 @@ export function planText(plan: ApplyPlan, options: { verbose: boolean }): string
     lines.push(`${SIGN[entry.op]} ${entry.name} (${entry.op})`);
     if (entry.op === 'create') for (const c of entry.changes) lines.push(`    ${c.path}: ${showValue(c.to)}`);
     if (entry.op === 'update') for (const c of entry.changes) lines.push(`    ${c.path}: ${showValue(c.from)} → ${showValue(c.to)}`);
+    for (const note of entry.notes ?? []) lines.push(`    ${note}`);
   }
   lines.push(planSummary(plan));
   return `${lines.join('\n')}\n`;

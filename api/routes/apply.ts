@@ -41,11 +41,19 @@ export function specsFromBody(items: readonly Record<string, unknown>[]): { spec
   return { specs, problems };
 }
 
-/** The desired hash of each spec, folding in the values of the secrets it names. */
+/**
+ * The desired hash of each spec, folding in the values of the secrets it names. A file owns the
+ * secret names it lists; a value set through the API owns its name until unset, so names with a
+ * stored value join the spec (`keptSecrets`) instead of being dropped by an apply.
+ */
 export function withDesiredHashes(ctx: ApiContext, specs: readonly LoadedSpec[]): SpecWithHash[] {
-  return specs.map(({ spec }) => {
-    const values = spec.secrets.length > 0 && ctx.store.services.get(spec.name) ? openSecrets(ctx.store, ctx.cipher, spec.name) : {};
-    return { spec, hash: desiredHash(spec, values, ctx.hashKey) };
+  return specs.map(({ spec: given }) => {
+    const row = ctx.store.services.get(given.name);
+    const stored = row && !row.deleting ? ctx.store.secrets.keys(given.name) : [];
+    const keptSecrets = stored.filter((key) => !given.secrets.includes(key));
+    const spec = keptSecrets.length === 0 ? given : { ...given, secrets: [...given.secrets, ...keptSecrets].sort() };
+    const values = spec.secrets.length > 0 && row ? openSecrets(ctx.store, ctx.cipher, spec.name) : {};
+    return { spec, hash: desiredHash(spec, values, ctx.hashKey), ...(keptSecrets.length > 0 ? { keptSecrets } : {}) };
   });
 }
 
