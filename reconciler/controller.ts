@@ -12,6 +12,7 @@ import { diff } from './diff.ts';
 import { assess, type Verdict } from './assess.ts';
 import { advanceLifecycle, type LifecycleStep } from './lifecycle-driver.ts';
 import { setCondition } from './conditions.ts';
+import { actionEvent } from './action-events.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
 import { crashWait, type CrashBackoffPolicy, type CrashCount, type CrashWait } from './crash-backoff.ts';
 
@@ -169,7 +170,7 @@ export function createController(deps: ControllerDeps) {
       // remove() refuses when an upsert revived the row meanwhile: then it is not deleted.
       if (!deps.store.services.remove(key)) return { key, result: 'success', requeueAfterMs: 0 };
       await deps.routes?.remove(key);
-      deps.store.events.append(key, { type: 'Normal', reason: 'Deleted', message: 'every remote object is gone; service removed' });
+      deps.store.events.append(key, { type: 'Normal', reason: 'Deleted', message: 'every remote object is gone; service removed' }, row.id);
       return { key, result: 'success', desired: null, status: null };
     }
     if (verdict.kind === 'refused') {
@@ -204,10 +205,7 @@ export function createController(deps: ControllerDeps) {
         for (const action of actions) {
         if (action.kind === 'noop') continue;
           const result: ApplyResult = await provider.apply(action, { secrets });
-          deps.store.events.append(key, {
-            type: 'Normal', reason: capitalize(action.kind),
-            message: `${action.reason}${result.instanceId ? ` (${result.instanceId})` : ''}`,
-          });
+          deps.store.events.append(key, actionEvent(action, result));
         }
       } finally {
         draining.delete(key);
@@ -339,8 +337,4 @@ function reasonOf(verdict: Verdict, error: ForgeError | null): string {
 function withReleaseReason(verdict: Verdict, release: { outcome: string; reason: string | null } | null | undefined): Verdict {
   if (verdict.kind !== 'refused' || release?.outcome !== 'failed' || !release.reason) return verdict;
   return { ...verdict, message: `${release.reason}; ${verdict.message}` };
-}
-
-function capitalize(word: string): string {
-  return word.charAt(0).toUpperCase() + word.slice(1);
 }
