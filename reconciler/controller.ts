@@ -190,7 +190,7 @@ export function createController(deps: ControllerDeps) {
     // A crashed instance of a release that already ran is restarted with growing delays.
     const wait = crashBackoff(key, row.hash, actions, observed);
     if (wait.waitMs > 0) {
-      const status = writeStatus(row, previous, { kind: 'waiting', message: wait.message ?? 'CrashLoopBackOff' }, observed, null);
+      const status = writeStatus(row, previous, { kind: 'waiting', reason: 'CrashLoopBackOff', message: wait.message ?? 'CrashLoopBackOff' }, observed, null);
       return { key, result: 'noop', requeueAfterMs: wait.waitMs, desired: row, badHash, status };
     }
 
@@ -205,7 +205,7 @@ export function createController(deps: ControllerDeps) {
         for (const action of actions) {
         if (action.kind === 'noop') continue;
           const result: ApplyResult = await provider.apply(action, { secrets });
-          deps.store.events.append(key, actionEvent(action, result));
+          deps.store.events.append(key, actionEvent(action, result, observed));
         }
       } finally {
         draining.delete(key);
@@ -321,7 +321,7 @@ function reasonOf(verdict: Verdict, error: ForgeError | null): string {
   if (error) return error.terminal ? 'Failed' : 'ProviderError';
   switch (verdict.kind) {
     case 'progress': return verdict.fresh ? 'Creating' : 'Deploying';
-    case 'waiting': return 'WaitingForInstances';
+    case 'waiting': return verdict.reason ?? 'WaitingForInstances';
     case 'stopped': return 'Stopped';
     case 'refused': return 'Refused';
     case 'deleting': return 'Deleting';
