@@ -21,6 +21,7 @@ import type {
 } from '../providers/types.ts';
 import { changedFields, isInPlaceChange } from './spec-fields.ts';
 import { runsCurrentSecretValues, SECRET_VALUES_CHANGED } from './secret-values.ts';
+import { specHash } from '../specs/hash.ts';
 
 export interface DiffOptions {
   /**
@@ -297,8 +298,17 @@ function changesOf(desired: Desired, instance: ObservedInstance): string[] {
   if (instance.hash === desired.hash) return [];
   if (!instance.spec) return ['spec'];
   const changed = changedFields(instance.spec, desired.spec);
-  if (changed.length > 0 || desired.secretsDigest === undefined) return changed;
+  if (changed.length > 0 || desired.secretsDigest === undefined || !foldsSecretValues(desired)) return changed;
   return runsCurrentSecretValues({ spec: instance.spec, hash: instance.hash }, desired.secretsDigest) ? [] : [SECRET_VALUES_CHANGED];
+}
+
+/**
+ * Whether the desired hash has secret values folded in. A writer that hashes the spec
+ * alone (`forge dev`'s local apply) labels instances without them: comparing their
+ * labels with a value digest would see a change that is not there.
+ */
+function foldsSecretValues(desired: Desired): boolean {
+  return desired.spec.secrets.length > 0 && desired.hash !== specHash(desired.spec);
 }
 
 /** Highest slot first (scale down from the top), then by id; invalid slots first of all. */

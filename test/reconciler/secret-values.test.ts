@@ -9,6 +9,7 @@ import { diff } from '../../reconciler/diff.ts';
 import { hashWithSecrets, runsCurrentSecretValues } from '../../reconciler/secret-values.ts';
 import type { Action, Desired, Observed } from '../../providers/types.ts';
 import { makeInstance, makeSpec } from '../helpers/spec.ts';
+import { specHash } from '../../specs/hash.ts';
 
 const NOW = 1_700_000_000_000;
 const spec = makeSpec({ secrets: ['API_TOKEN'] });
@@ -65,4 +66,12 @@ test('runsCurrentSecretValues: a spec without secrets always does; otherwise the
   assert.equal(runsCurrentSecretValues({ spec: plain, hash: 'anything' }, NEW), true);
   assert.equal(runsCurrentSecretValues({ spec, hash: hashWithSecrets(spec, NEW) }, NEW), true);
   assert.equal(runsCurrentSecretValues({ spec, hash: hashWithSecrets(spec, OLD) }, NEW), false);
+});
+
+test('a desired hash without values folded in (forge dev hashes the spec alone): a replicas change stays a relabel', () => {
+  const two = makeSpec({ secrets: ['API_TOKEN'], replicas: 2 });
+  const desired: Desired = { key: 'web', spec: two, hash: specHash(two), generation: 2, state: 'running', deleting: false, secretsDigest: NEW };
+  const devInstance: Observed = { key: 'web', instances: [makeInstance('i0', 0, spec, { hash: specHash(spec) })] };
+  assert.deepEqual(diff(desired, devInstance, { updateInPlace: true }, NOW).map((a) => [a.kind, 'changed' in a ? a.changed : undefined]),
+    [['create', undefined], ['update', []]]);
 });
