@@ -121,8 +121,11 @@ describe('secret rotation on a real agent', { skip: needsRoot }, () => {
     const events = JSON.stringify(plane.store.events.list(NAME));
     const status = JSON.stringify(plane.store.status.get(NAME));
     const shown = JSON.stringify((await call('GET', `/api/compute/services/${NAME}`)).json);
-    for (const text of [events, status, shown]) {
-      assert.ok(!text.includes(oldValue) && !text.includes(newValue), 'no secret value in events, status or the API');
+    const tasks = plane.store.tasks.listFor(NAME);
+    const taskText = JSON.stringify(tasks) + JSON.stringify(tasks.map((t) => plane.store.tasks.logs(t.id)));
+    const audit = JSON.stringify(plane.store.audit.list({ limit: 100 }));
+    for (const text of [events, status, shown, taskText, audit]) {
+      assert.ok(!text.includes(oldValue) && !text.includes(newValue), 'no secret value in events, status, the API, task rows and logs, or the audit log');
     }
     assert.match(events, /secret values changed/);
   });
