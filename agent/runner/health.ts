@@ -151,7 +151,11 @@ export interface MonitorOptions {
   onChange: (status: HealthState['status'], reason: string | null) => void;
 }
 
-/** Probes every intervalMs after start-up; the instance is assumed healthy when it starts. */
+/**
+ * Probes every intervalMs after start-up; the instance is assumed healthy when it starts.
+ * The next probe is scheduled only when the previous one ended, so a timeout as long as or
+ * longer than the interval never makes probes overlap.
+ */
 export function monitorHealth(options: MonitorOptions): HealthMonitor {
   let state: HealthState = INITIAL_HEALTH;
   let timer: NodeJS.Timeout | null = null;

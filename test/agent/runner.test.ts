@@ -306,4 +306,36 @@ describe('monitorHealth', () => {
       await new Promise((r) => server.close(r));
     }
   });
+
+  test('a timeout longer than the interval never overlaps probes: the next waits for the previous one to end', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let answered = 0;
+    let notify: () => void = () => undefined;
+    // Each probe takes 60 ms, three times the 20 ms interval, and stays inside the 200 ms timeout.
+    const server = http.createServer((_req, res) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      setTimeout(() => {
+        inFlight -= 1;
+        answered += 1;
+        res.writeHead(200).end();
+        notify();
+      }, 60);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const changes: string[] = [];
+    const monitor = monitorHealth({ port, health: { ...HEALTH, intervalMs: 20, timeoutMs: 200, retries: 1 }, onChange: (s) => changes.push(s) });
+    try {
+      for (let i = 0; i < 100 && answered < 5; i += 1) await new Promise<void>((r) => { notify = r; setTimeout(r, 1_000); });
+      assert.ok(answered >= 5, `only ${answered} probes answered`);
+      assert.equal(most, 1);
+      assert.deepEqual(changes, []);
+    } finally {
+      monitor.stop();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
 });
