@@ -82,11 +82,11 @@ export function memoryInRange(raw: Raw): SpecIssue[] {
   return issues;
 }
 
-/** A zero interval would spin; a zero timeout could never pass. */
+/** A zero interval would spin; a zero timeout could never pass; a zero grace could never start. */
 export function durationsPositive(raw: Raw): SpecIssue[] {
   const health = record(raw.health);
   if (health === undefined) return [];
-  return (['interval', 'timeout'] as const)
+  return (['interval', 'timeout', 'grace'] as const)
     .filter((key) => parseDurationMs(health[key]) === 0)
     .map((key) => ({ path: ['health', key], message: 'should be longer than 0' }));
 }

@@ -275,6 +275,37 @@ describe('instances', { skip: needsRoot }, () => {
   });
 });
 
+describe('start-up grace and the port the app listens on', { skip: needsRoot }, () => {
+  test("an app that ignores $PORT: the timeout says which port its processes listen on and that it must listen on $PORT, within the spec's grace", async () => {
+    const wrong = await ports.allocate();
+    try {
+      const handle = await start('ignores-port', `exec node -e "require('http').createServer((q, s) => s.end()).listen(${wrong}, () => console.log('listening on ${wrong}'))"`);
+      for (let i = 0; i < 200 && !handle.tail().includes(`listening on ${wrong}`); i += 1) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(handle.tail(), [`listening on ${wrong}`]);
+      const outcome = await waitHealthy({
+        port: handle.port, health: { ...HEALTH, graceMs: 300 }, exited: handle.exited, pids: () => handle.sandbox.pids(),
+      });
+      assert.deepEqual(outcome, {
+        healthy: false,
+        reason: 'timeout',
+        message: `did not become healthy within 300 ms: port ${handle.port} never accepted connections; the app's processes listen on port ${wrong}, but the app must listen on $PORT (${handle.port}). If it only needs longer to start, raise health.grace`,
+      });
+      await handle.stop(2_000);
+    } finally {
+      ports.release(wrong);
+    }
+  });
+
+  test('an app that listens on nothing at all is told so', async () => {
+    const handle = await start('listens-nowhere', 'exec sleep 30');
+    const outcome = await waitHealthy({ port: handle.port, health: { ...HEALTH, graceMs: 300 }, exited: handle.exited, pids: () => handle.sandbox.pids() });
+    assert.equal(outcome.healthy, false);
+    assert.equal(outcome.healthy === false && outcome.message,
+      `did not become healthy within 300 ms: port ${handle.port} never accepted connections; the app's processes listen on no TCP port, but the app must listen on $PORT (${handle.port}). If it only needs longer to start, raise health.grace`);
+    await handle.stop(2_000);
+  });
+});
+
 describe('monitorHealth', () => {
   test('reports unhealthy after `retries` failures and healthy again after a success', async () => {
     let status = 200;

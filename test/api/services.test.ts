@@ -157,3 +157,10 @@ describe('logs with a log source, and source deploys without fly', () => {
     }
   });
 });
+
+test('a PATCH keeps health.grace: the stored spec round-trips through its raw form', async () => {
+  const { rawFromSpec, specFromRaw } = await import('../../api/service-spec.ts');
+  const spec = specFromRaw({ name: 'slow', image: 'x', health: { path: '/up', grace: '3m' } });
+  assert.equal(spec.health.graceMs, 180_000);
+  assert.deepEqual(specFromRaw(rawFromSpec(spec)), spec);
+});

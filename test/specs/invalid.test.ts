@@ -130,6 +130,14 @@ test('invalid specs report exact, positioned messages', () => {
       ],
     },
     {
+      name: 'a zero or unitless start-up grace',
+      yaml: 'name: a\nimage: x\nhealth:\n  grace: 0s\n---\nname: b\nimage: x\nhealth:\n  grace: 90\n',
+      problems: [
+        'svc.yaml:4:10 health.grace: should be longer than 0',
+        'svc.yaml:9:10 health.grace: `90` is not a duration (use 10s, 1500ms, 2m)',
+      ],
+    },
+    {
       name: 'a document that is not a mapping',
       yaml: '- name: a\n',
       problems: ['svc.yaml:1:1: a service spec should be a mapping of keys (like `name: web`)'],

@@ -97,3 +97,12 @@ test('a health timeout as long as or longer than the interval is accepted, as Do
   const [longer] = specsOf('name: b\nimage: x\nhealth:\n  timeout: 30s\n');
   assert.deepEqual(longer?.spec.health, { ...DEFAULTS.health, timeoutMs: 30_000 });
 });
+
+test('health.grace sets how long an instance may take to become healthy; without it the spec (and its hash) is as before', () => {
+  const [slow] = specsOf('name: a\nimage: x\nhealth:\n  grace: 90s\n');
+  assert.deepEqual(slow?.spec.health, { ...DEFAULTS.health, graceMs: 90_000 });
+  const [minutes] = specsOf('name: b\nimage: x\nhealth:\n  path: /up\n  grace: 5m\n');
+  assert.equal(minutes?.spec.health.graceMs, 300_000);
+  const [plain] = specsOf('name: c\nimage: x\n');
+  assert.equal('graceMs' in plain!.spec.health, false);
+});
