@@ -3,13 +3,14 @@
 // "operator's" caddy is a real `caddy run` this test starts (and ends, by its pid).
 
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { findCaddy } from '../../router/managed-caddy.ts';
+import { managedCaddyConfig } from '../../router/caddy-config.ts';
+import { findCaddy, managedCaddyPaths } from '../../router/managed-caddy.ts';
 import { startRouting } from '../../router/start.ts';
 import { isForgeError } from '../../specs/errors.ts';
 import { adminRaw, freePort, startUpstream, viaCaddy } from './caddy-harness.ts';
@@ -145,4 +146,39 @@ describe('startRouting picks the caddy', { skip: noCaddy }, () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  test('the caddy a killed Forge run of this data dir left at FORGE_CADDY_ADMIN is replaced, not adopted', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'forge-routing-'));
+    const adminAddr = `127.0.0.1:${await freePort()}`;
+    const httpAddr = `127.0.0.1:${await freePort()}`;
+    // What a SIGKILLed `forge server` leaves: its caddy running the managed config, and a pid
+    // file naming that caddy and a Forge that is gone.
+    const paths = managedCaddyPaths(dataDir);
+    mkdirSync(paths.dir, { recursive: true });
+    writeFileSync(paths.configPath, JSON.stringify(managedCaddyConfig({ adminAddr, httpAddr, domain: 'localhost', dataDir, server: 'forge' })));
+    const orphan = spawn(findCaddy()!, ['run', '--config', paths.configPath], {
+      env: { ...process.env, XDG_DATA_HOME: join(paths.dir, 'data'), XDG_CONFIG_HOME: join(paths.dir, 'config') }, stdio: 'ignore',
+    });
+    const orphanExited = new Promise<void>((resolve) => orphan.once('exit', () => resolve()));
+    const goneForge = spawnSync('true').pid;
+    writeFileSync(paths.pidPath, `${orphan.pid} ${goneForge}\n`);
+    let routing: Awaited<ReturnType<typeof startRouting>> | undefined;
+    try {
+      for (let i = 0; i < 200 && !(await adminRaw(`http://${adminAddr}`, 'GET', '/config/').then((r) => r.status === 200, () => false)); i += 1) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      routing = await startRouting({
+        env: { PATH: process.env.PATH, FORGE_CADDY_ADMIN: `http://${adminAddr}`, FORGE_HTTP_ADDR: httpAddr }, dataDir, domain: 'localhost', production: false,
+      });
+      assert.ok(routing.caddy?.pid !== undefined && routing.caddy.pid !== orphan.pid);
+      assert.match(routing.notice, new RegExp(`after stopping the caddy \\(pid ${orphan.pid}\\) an earlier run left behind`));
+      await orphanExited;
+    } finally {
+      await routing?.stop();
+      if (orphan.exitCode === null && orphan.signalCode === null) orphan.kill('SIGKILL');
+      await orphanExited;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
+
