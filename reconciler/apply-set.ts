@@ -1,7 +1,8 @@
 // Apply sets: write the desired rows of one source (a file set, the API, a git
 // repo@branch) in one transaction. With prune, services owned by that source and
 // missing from the set are deleted; services owned by other sources are never
-// touched. A dry run returns the same plan and writes nothing.
+// touched. A dry run returns the same plan and writes nothing. The audit row (actor:
+// the caller, default the source) is written in the same transaction.
 
 import { ForgeError } from '../specs/errors.ts';
 import type { ServiceSpec } from '../specs/types.ts';
@@ -38,7 +39,7 @@ export function applySet(
   store: Store,
   source: string,
   specs: readonly SpecWithHash[],
-  options: { prune?: boolean; dryRun?: boolean } = {},
+  options: { prune?: boolean; dryRun?: boolean; actor?: string } = {},
 ): ApplyPlan {
   const seen = new Set<string>();
   for (const { spec } of specs) {
@@ -83,7 +84,8 @@ export function applySet(
         store.services.upsert({ name: entry.name, spec: item.spec, hash: item.hash, source });
       }
     }
-    store.audit.append({ actor: source, action: 'apply', target: source, details: { changed } });
+    // The one audit row of this apply, written with the rows it describes: both or neither.
+    store.audit.append({ actor: options.actor ?? source, action: 'apply', target: source, details: { changed, prune: options.prune ?? false } });
   });
   return plan;
 }

@@ -221,7 +221,7 @@ export function createController(deps: ControllerDeps) {
       // isolation is fixed outside the spec and must not block this spec afterwards.
       if (error.terminal && SPEC_CAUSED.has(error.code)) {
         deps.store.releases.setOutcome(key, row.generation, 'failed', error.message);
-        deps.metrics?.deploymentsTotal.inc({ status: 'failed' });
+        deps.metrics?.releasesTotal.inc({ status: 'failed' });
       }
       return { key, result: error.terminal ? 'terminal' : 'error', error, desired: row, badHash, status };
     }
@@ -264,7 +264,7 @@ export function createController(deps: ControllerDeps) {
     const reason = failed.reason ?? `instance ${failed.id} failed`;
     deps.store.releases.setOutcome(row.name, row.generation, 'failed', reason);
     deps.store.events.append(row.name, { type: 'Warning', reason: 'ReleaseFailed', message: `generation ${row.generation} failed: ${reason}; the previous release keeps serving` });
-    deps.metrics?.deploymentsTotal.inc({ status: 'failed' });
+    deps.metrics?.releasesTotal.inc({ status: 'failed' });
     return true;
   }
 
@@ -304,7 +304,7 @@ export function createController(deps: ControllerDeps) {
     const release = deps.store.releases.get(row.name, row.generation);
     if (release && release.outcome === 'pending') {
       deps.store.releases.setOutcome(row.name, row.generation, 'succeeded', null);
-      deps.metrics?.deploymentsTotal.inc({ status: 'succeeded' });
+      deps.metrics?.releasesTotal.inc({ status: 'succeeded' });
     }
   }
 

@@ -58,11 +58,8 @@ export function withDesiredHashes(ctx: ApiContext, specs: readonly LoadedSpec[])
 }
 
 export function applySpecs(ctx: ApiContext, source: string, specs: readonly LoadedSpec[], options: { prune?: boolean; dryRun?: boolean }, actor: string): ApplyPlan {
-  const plan = applySet(ctx.store, source, withDesiredHashes(ctx, specs), options);
-  if (!plan.dryRun) {
-    ctx.store.audit.append({ actor, action: 'apply', target: source, details: { changed: plan.changed, prune: options.prune ?? false } });
-    for (const key of plan.changed) ctx.nudge(key);
-  }
+  const plan = applySet(ctx.store, source, withDesiredHashes(ctx, specs), { ...options, actor });
+  if (!plan.dryRun) for (const key of plan.changed) ctx.nudge(key);
   return plan;
 }
 
