@@ -87,6 +87,30 @@ export function wireProviders(env: Env, given: readonly Provider[]): WiredProvid
   return { providers, config, ...(fly ? { fly } : {}) };
 }
 
+/**
+ * Observed state per key from the service's own provider only. Every provider
+ * answers for any key it is asked about (an empty entry when it has nothing), so
+ * merging all their answers would let one that does not run the service hide the
+ * instances of the one that does. A key with no row has no provider to ask.
+ */
+export async function observeByOwnProvider(
+  keys: readonly string[], providerOf: (key: string) => string | undefined, providerFor: (name: string) => Provider | undefined,
+): Promise<Observed[]> {
+  const byProvider = new Map<Provider, string[]>();
+  for (const key of new Set(keys)) {
+    const name = providerOf(key);
+    const provider = name === undefined ? undefined : providerFor(name);
+    if (!provider) continue;
+    byProvider.set(provider, [...(byProvider.get(provider) ?? []), key]);
+  }
+  const answers = await Promise.all([...byProvider].map(async ([provider, own]) => {
+    const wanted = new Set(own);
+    const observed = await provider.observe(own).catch(() => [] as Observed[]);
+    return observed.filter((o) => wanted.has(o.key));
+  }));
+  return answers.flat();
+}
+
 function keyLoader(config: Config, env: Env): () => Buffer[] {
   if (env.FORGE_ENCRYPTION_KEY?.trim()) return () => config.encryptionKeys;
   const file = join(config.dataDir, SECRET_FILES.encryptionKey);
@@ -132,11 +156,8 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     ...(options.resyncIntervalMs !== undefined ? { resyncIntervalMs: options.resyncIntervalMs } : {}),
   });
   const localToken = agentProvider && !options.noLocalAgent ? createLocalAgentToken() : undefined;
-  const observe = async (keys: readonly string[]): Promise<Observed[]> => {
-    const wanted = new Set(keys);
-    const all = await Promise.all(wired.providers.map((p) => p.observe(keys).catch(() => [] as Observed[])));
-    return all.flat().filter((o) => wanted.has(o.key));
-  };
+  const observe = (keys: readonly string[]): Promise<Observed[]> =>
+    observeByOwnProvider(keys, (key) => store.services.get(key)?.spec.provider, providerFor);
   const app = buildApi({
     store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe,
     logger: options.logger ?? { level: 'info' },
