@@ -6,6 +6,7 @@ import { ForgeError } from '../specs/errors.ts';
 import type { ServiceSpec } from '../specs/types.ts';
 import type { DesiredRow, UpsertResult } from '../store/index.ts';
 import type { ApiContext } from './context.ts';
+import { refuseRegionChange } from './region-guard.ts';
 import { desiredHash, openSecrets, sealValues } from './secrets.ts';
 import {
   awaitsImage, mergeBody, nextEnvValues, rawFromSpec, sourceModeBase, specFromRaw, withSecretNames, type ServiceBody,
@@ -58,6 +59,7 @@ export function writeService(ctx: ApiContext, name: string, body: ServiceBody, m
   // The same values again (a repeated deploy) rewrite nothing: no fresh nonces, no write.
   const unchanged = values !== undefined && existing !== null && sameValues(values, current());
   const spec = specFromRaw(withSecretNames(mergeBody(base, body), values));
+  refuseRegionChange(existing?.spec, spec);
   assertProviderConfigured(ctx, spec);
   const hashValues = values ?? (spec.secrets.length > 0 ? current() : {});
   const hash = desiredHash(spec, hashValues, ctx.hashKey);

@@ -9,6 +9,7 @@ import type { ApiContext } from '../context.ts';
 import { applyBody } from '../schemas.ts';
 import { desiredHash, openSecrets } from '../secrets.ts';
 import { assertProviderConfigured } from '../service-writes.ts';
+import { refuseRegionChange } from '../region-guard.ts';
 
 interface ApplyBody {
   source?: string;
@@ -70,6 +71,10 @@ export function registerApplyRoute(app: FastifyInstance, ctx: ApiContext): void 
   app.post<{ Body: ApplyBody }>('/api/v1/apply', { schema: { body: applyBody } }, async (request) => {
     const { specs, problems } = specsFromBody(request.body.specs);
     if (problems.length > 0) throw specInvalidError(problems);
+    for (const { spec } of specs) {
+      const row = ctx.store.services.get(spec.name);
+      refuseRegionChange(row && !row.deleting ? row.spec : null, spec);
+    }
     if (!request.body.dryRun) for (const { spec } of specs) assertProviderConfigured(ctx, spec);
     const options = { prune: request.body.prune ?? false, dryRun: request.body.dryRun ?? false };
     return applySpecs(ctx, request.body.source ?? 'api', specs, options, actorOf(request));

@@ -66,7 +66,7 @@ export function createCloudProvider(opts: CloudProviderOptions): CloudProvider {
       return { ...(current.url ? { url: current.url } : {}), message: 'remote already has this release' };
     }
     if (!action.spec.image) {
-      throw new ForgeError('E_SPEC_INVALID', `service ${action.key}: the cloud provider deploys images; this spec has none`);
+      throw new ForgeError('E_SPEC_INVALID', `service ${action.key}: the cloud provider deploys images; this spec has none`, { terminal: true });
     }
     const service = await client.upsert(upsertBody(action.spec, ctx.secrets));
     record(service);

@@ -111,7 +111,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
     const other = cache.forKey(key).find((m) => m.region !== region);
     if (other) {
       throw new ForgeError('E_REGION_IMMUTABLE', `service ${key} runs in ${other.region}; Fly machines cannot move to ${region}. Delete and recreate the service to change region.`, {
-        details: { current: other.region, requested: region },
+        details: { current: other.region, requested: region }, terminal: true,
       });
     }
   }
