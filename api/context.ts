@@ -2,6 +2,7 @@
 // read-side hooks into providers. Built once by buildApi.
 
 import type { Observed } from '../providers/types.ts';
+import type { ProviderRuns } from '../providers/select.ts';
 import type { ProviderName } from '../specs/types.ts';
 import type { Cipher } from '../store/cipher.ts';
 import type { Store } from '../store/index.ts';
@@ -11,6 +12,8 @@ export interface ProviderAvailability {
   configured: boolean;
   /** Why not (or how), in words for `GET /api/compute/config` and `forge server`. */
   reason?: string;
+  /** What it runs (from its capabilities): a spec that names no provider goes to one that runs it. */
+  runs?: ProviderRuns;
 }
 
 export type ProvidersConfig = Record<ProviderName, ProviderAvailability>;

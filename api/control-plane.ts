@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify';
 import type { FlyProvider } from '../providers/fly/provider.ts';
-import { createConfiguredProviders, selectProviders } from '../providers/select.ts';
+import { createConfiguredProviders, runsOf, selectProviders } from '../providers/select.ts';
 import { createAgentProvider, type AgentProvider } from '../providers/agent/provider.ts';
 import { registerAgentsOnlineGauge } from '../providers/agent/metrics.ts';
 import { createLocalAgentToken, startLocalAgent } from '../agent/local.ts';
@@ -78,11 +78,17 @@ export function wireProviders(env: Env, given: readonly Provider[]): WiredProvid
   const remote = createConfiguredProviders(selection, env);
   const providers = [...given, ...remote];
   const fly = remote.find((p) => p.name === 'fly') as FlyProvider | undefined;
-  const has = (name: string) => providers.some((p) => p.name === name);
+  const find = (name: string) => providers.find((p) => p.name === name);
+  // What each one runs comes from its capabilities: a spec naming no provider goes to one that runs it.
+  const runs = (name: string) => {
+    const provider = find(name);
+    return provider ? { runs: runsOf(provider.capabilities) } : {};
+  };
+  const agent = find('agent');
   const config: ProvidersConfig = {
-    agent: has('agent') ? { configured: true } : { configured: false, reason: 'no agent provider is running on this control plane' },
-    fly: { configured: selection.fly.configured, reason: selection.fly.reason },
-    cloud: { configured: selection.cloud.configured, reason: selection.cloud.reason },
+    agent: agent ? { configured: true, ...runs('agent') } : { configured: false, reason: 'no agent provider is running on this control plane' },
+    fly: { configured: selection.fly.configured, reason: selection.fly.reason, ...runs('fly') },
+    cloud: { configured: selection.cloud.configured, reason: selection.cloud.reason, ...runs('cloud') },
   };
   return { providers, config, ...(fly ? { fly } : {}) };
 }

@@ -3,7 +3,8 @@
 // transaction, then nudge the loop with the key.
 
 import { ForgeError } from '../specs/errors.ts';
-import type { ServiceSpec } from '../specs/types.ts';
+import type { ProviderName, ServiceSpec } from '../specs/types.ts';
+import { chooseProvider } from '../providers/select.ts';
 import type { DesiredRow, UpsertResult } from '../store/index.ts';
 import type { ApiContext } from './context.ts';
 import { refuseRegionChange } from './region-guard.ts';
@@ -32,11 +33,18 @@ export function requireService(ctx: ApiContext, idOrName: string): DesiredRow {
 }
 
 export function assertProviderConfigured(ctx: ApiContext, spec: ServiceSpec): void {
-  const availability = ctx.providers[spec.provider];
-  if (!availability?.configured) {
-    const why = availability?.reason ? `: ${availability.reason}` : '';
-    throw new ForgeError('E_COMPUTE_NOT_CONFIGURED', `provider ${spec.provider} is not configured on this control plane${why}`);
-  }
+  chooseProvider(spec, spec.provider, ctx.providers);
+}
+
+/**
+ * The spec on a provider that is configured and can run it. `named`: the provider
+ * the writer gave, else the one the existing service has; with neither, one is
+ * chosen by capabilities (providers/select.ts). Throws before anything is written.
+ */
+export function placeSpec(ctx: ApiContext, spec: ServiceSpec, named: ProviderName | undefined): ServiceSpec {
+  const provider = chooseProvider(spec, named, ctx.providers);
+  // No spec rule depends on the provider, so the validated spec stays valid on another.
+  return provider === spec.provider ? spec : { ...spec, provider };
 }
 
 function desiredStateFor(mode: WriteMode, existing: DesiredRow | null, spec: ServiceSpec): 'running' | 'stopped' | undefined {
@@ -58,9 +66,9 @@ export function writeService(ctx: ApiContext, name: string, body: ServiceBody, m
   if (values === undefined && stored?.deleting) values = {};
   // The same values again (a repeated deploy) rewrite nothing: no fresh nonces, no write.
   const unchanged = values !== undefined && existing !== null && sameValues(values, current());
-  const spec = specFromRaw(withSecretNames(mergeBody(base, body), values));
+  const raw = withSecretNames(mergeBody(base, body), values);
+  const spec = placeSpec(ctx, specFromRaw(raw), raw.provider as ProviderName | undefined);
   refuseRegionChange(existing?.spec, spec);
-  assertProviderConfigured(ctx, spec);
   const hashValues = values ?? (spec.secrets.length > 0 ? current() : {});
   const hash = desiredHash(spec, hashValues, ctx.hashKey);
   const state = desiredStateFor(mode, existing, spec);

@@ -13,7 +13,8 @@
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { ForgeError } from '../specs/errors.ts';
-import type { Provider } from './types.ts';
+import type { Provider, ProviderCapabilities } from './types.ts';
+import type { ProviderName, ServiceSpec } from '../specs/types.ts';
 import { createFlyClient, DEFAULT_FLY_API_HOSTNAME } from './fly/client.ts';
 import { createFlyProvider } from './fly/provider.ts';
 import { createCloudClient } from './cloud/client.ts';
@@ -110,4 +111,64 @@ export function createConfiguredProviders(selection: ProviderSelection, env: Env
     out.push(createCloudProvider({ client, ...now }));
   }
   return out;
+}
+
+/** What a provider says it can run, as GET /api/compute/config shows it. */
+export interface ProviderRuns {
+  images: boolean;
+  source: boolean;
+}
+
+export function runsOf(capabilities: ProviderCapabilities): ProviderRuns {
+  return { images: capabilities.runsImages === true, source: capabilities.runsSource === true };
+}
+
+export interface ProviderOffer {
+  configured: boolean;
+  reason?: string;
+  /** Undeclared (an embedder's provider config): the provider is trusted to run what it is given. */
+  runs?: ProviderRuns;
+}
+
+/** What a spec needs from its provider: a source spec is built and run from a folder; anything else runs an image. */
+export function specNeeds(spec: ServiceSpec): keyof ProviderRuns {
+  return spec.run !== undefined ? 'source' : 'images';
+}
+
+const NEEDS_WORDS: Record<keyof ProviderRuns, string> = {
+  images: 'images (image mode)',
+  source: 'source-mode services (build.commands + run.command)',
+};
+
+const canRun = (offer: ProviderOffer | undefined, need: keyof ProviderRuns) => offer?.configured === true && (offer.runs === undefined || offer.runs[need]);
+
+/**
+ * The provider for a spec. `named` is the provider the writer asked for (or the one
+ * an existing service already has): it must be configured (503) and able to run
+ * the spec (400). With none named, the first configured provider, in the order
+ * agent, fly, cloud, whose capabilities cover the spec; none → 503. Pure.
+ */
+export function chooseProvider(spec: ServiceSpec, named: ProviderName | undefined, offers: Readonly<Record<ProviderName, ProviderOffer>>): ProviderName {
+  const need = specNeeds(spec);
+  if (named !== undefined) {
+    const offer = offers[named];
+    if (!offer?.configured) {
+      const why = offer?.reason ? `: ${offer.reason}` : '';
+      throw new ForgeError('E_COMPUTE_NOT_CONFIGURED', `provider ${named} is not configured on this control plane${why}`);
+    }
+    if (!canRun(offer, need)) {
+      throw new ForgeError('E_SPEC_INVALID', `service ${spec.name}: provider ${named} does not run ${NEEDS_WORDS[need]}; leave provider out to let Forge choose one that does`, {
+        details: [{ path: 'provider', message: `${named} does not run ${need === 'images' ? 'images' : 'source-mode services'}` }],
+      });
+    }
+    return named;
+  }
+  const order: ProviderName[] = ['agent', 'fly', 'cloud'];
+  const chosen = order.find((name) => canRun(offers[name], need));
+  if (chosen) return chosen;
+  const unavailable = order.filter((name) => !offers[name]?.configured).map((name) => `${name}: ${offers[name]?.reason ?? 'not configured'}`);
+  throw new ForgeError('E_COMPUTE_NOT_CONFIGURED',
+    `service ${spec.name}: no configured provider runs ${NEEDS_WORDS[need]}` +
+    (need === 'images' ? '; agents build and run source folders, images need Fly (FLY_API_TOKEN + FLY_ORG) or a cloud project (PROJECT_ID + CLOUD_API_HOST)' : '') +
+    (unavailable.length > 0 ? ` (${unavailable.join('; ')})` : ''));
 }
