@@ -169,6 +169,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     logger: options.logger ?? { level: 'info' },
     ...(wired.fly ? { deployToken: (name: string, ttl?: number) => wired.fly!.mintDeployToken(name, ttl) } : {}),
     ...(options.logs ? { logs: options.logs } : {}),
+    providerEvents: async (key, name) => (await providerFor(name)?.events(key)) ?? [],
     plugins: [
       ...(agentProvider ? [agentRoutes({
         store, hub: agentProvider.hub, leaseMs: agentProvider.leaseMs, heartbeatIntervalMs, secretsFor,
