@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify';
 import type { FlyProvider } from '../providers/fly/provider.ts';
-import { createConfiguredProviders, runsOf, selectProviders } from '../providers/select.ts';
+import { createConfiguredProviders, runsOf, selectProviders, type ProviderDeps } from '../providers/select.ts';
+import { controlPlaneId } from './control-plane-id.ts';
 import { createAgentProvider, type AgentProvider } from '../providers/agent/provider.ts';
 import { registerAgentsOnlineGauge } from '../providers/agent/metrics.ts';
 import { createLocalAgentToken, startLocalAgent } from '../agent/local.ts';
@@ -73,9 +74,9 @@ export interface WiredProviders {
  * FLY_API_TOKEN + FLY_ORG, else cloud with PROJECT_ID + CLOUD_API_HOST; the agent
  * provider is always there when one is given.
  */
-export function wireProviders(env: Env, given: readonly Provider[]): WiredProviders {
+export function wireProviders(env: Env, given: readonly Provider[], ownership: Pick<ProviderDeps, 'controlPlaneId' | 'report'>): WiredProviders {
   const selection = selectProviders(env);
-  const remote = createConfiguredProviders(selection, env);
+  const remote = createConfiguredProviders(selection, env, ownership);
   const providers = [...given, ...remote];
   const fly = remote.find((p) => p.name === 'fly') as FlyProvider | undefined;
   const find = (name: string) => providers.find((p) => p.name === name);
@@ -139,8 +140,11 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const agentProvider: AgentProvider | undefined = given.some((p) => p.name === 'agent') ? undefined
     : createAgentProvider({ store, heartbeatTimeoutMs: heartbeatIntervalMs * 3, domain: config.domain });
   let wired: WiredProviders;
+  // Remote objects this control plane leaves alone (not its own) are logged once the API's logger exists.
+  let warn: (message: string) => void = () => {};
   try {
-    wired = wireProviders(env, agentProvider ? [agentProvider, ...given] : given);
+    const ownership = { controlPlaneId: controlPlaneId(config.dataDir), report: (message: string) => warn(message) };
+    wired = wireProviders(env, agentProvider ? [agentProvider, ...given] : given, ownership);
   } catch (error) {
     store.close();
     throw error;
@@ -178,6 +182,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       ...(options.plugins ?? []),
     ],
   });
+  warn = (message) => app.log.warn(message);
   loop.start();
   let address: string;
   try {

@@ -58,6 +58,7 @@ export function writeService(ctx: ApiContext, name: string, body: ServiceBody, m
   const stored = ctx.store.services.get(name);
   const existing = stored && !stored.deleting ? stored : null;
   if (mode === 'patch' && !existing) throw new ForgeError('E_NOT_FOUND', `no service ${JSON.stringify(name)}`);
+  refuseOtherOwner(existing, name, body.source);
   const base = existing ? rawFromSpec(existing.spec) : mode === 'source' ? sourceModeBase(name) : { name };
   let opened: Record<string, string> | undefined;
   const current = () => (opened ??= existing ? openSecrets(ctx.store, ctx.cipher, name) : {});
@@ -75,7 +76,7 @@ export function writeService(ctx: ApiContext, name: string, body: ServiceBody, m
   const sealed = values === undefined || unchanged ? undefined : sealValues(ctx.cipher, name, values);
 
   const result = ctx.store.transaction(() => {
-    const upserted = ctx.store.services.upsert({ name, spec, hash, source: existing?.source ?? 'api', ...(state ? { state } : {}) });
+    const upserted = ctx.store.services.upsert({ name, spec, hash, source: existing?.source ?? body.source ?? 'api', ...(state ? { state } : {}) });
     if (sealed !== undefined) ctx.store.secrets.replaceAll(name, sealed);
     ctx.store.audit.append({
       actor,
@@ -90,6 +91,17 @@ export function writeService(ctx: ApiContext, name: string, body: ServiceBody, m
   });
   ctx.nudge(name);
   return { ...result, envChanged: sealed !== undefined };
+}
+
+/**
+ * A writer that says who it is (`source`, e.g. a Forge in cloud mode) changes only the
+ * services it owns: a service of that name owned by someone else is theirs.
+ */
+function refuseOtherOwner(existing: DesiredRow | null, name: string, owner: string | undefined): void {
+  if (owner === undefined || !existing || existing.source === owner) return;
+  throw new ForgeError('E_CONFLICT', `service ${name} belongs to ${existing.source}, not to ${owner}; it was not changed`, {
+    details: { owner: existing.source },
+  });
 }
 
 function sameValues(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {

@@ -2,7 +2,8 @@
 // the environment and reported by `forge server` and GET /api/compute/config:
 //
 //   FLY_API_TOKEN set                      → fly (FLY_ORG, the org slug, is then required)
-//   else PROJECT_ID (not `local`) + CLOUD_API_HOST → cloud (key from CLOUD_API_KEY)
+//   else PROJECT_ID (not `local`) + CLOUD_API_HOST → cloud (key from CLOUD_API_KEY;
+//                                            CLOUD_PROVIDER names the remote's provider, else it picks)
 //   agents                                 → always
 //
 // A service asking for a provider that is not configured gets
@@ -78,6 +79,13 @@ export function flyProjectId(env: Env): string {
 }
 
 export interface ProviderDeps {
+  /**
+   * This control plane's id: written on everything the Fly and cloud providers
+   * create, and the only proof they accept that a remote object is theirs.
+   */
+  controlPlaneId: string;
+  /** Where the providers report remote objects they leave alone (not theirs). */
+  report?: (message: string) => void;
   now?: () => number;
   /** Transport override (tests point both at fakes through their URLs instead). */
   flyDispatcher?: Dispatcher;
@@ -85,9 +93,10 @@ export interface ProviderDeps {
 }
 
 /** The fly and cloud providers the selection allows, ready to use. */
-export function createConfiguredProviders(selection: ProviderSelection, env: Env, deps: ProviderDeps = {}): Provider[] {
+export function createConfiguredProviders(selection: ProviderSelection, env: Env, deps: ProviderDeps): Provider[] {
   const out: Provider[] = [];
   const now = deps.now ? { now: deps.now } : {};
+  const ownership = { controlPlaneId: deps.controlPlaneId, ...(deps.report ? { report: deps.report } : {}) };
   if (selection.fly.configured) {
     const org = set(env, 'FLY_ORG')!;
     const client = createFlyClient({
@@ -97,7 +106,7 @@ export function createConfiguredProviders(selection: ProviderSelection, env: Env
       ...(deps.flyDispatcher ? { dispatcher: deps.flyDispatcher } : {}),
       ...now,
     });
-    const provider = createFlyProvider({ client, org, projectId: flyProjectId(env), ...now });
+    const provider = createFlyProvider({ client, org, projectId: flyProjectId(env), ...ownership, ...now });
     out.push(Object.assign(provider, { close: () => client.close() }));
   }
   if (selection.cloud.configured) {
@@ -108,7 +117,8 @@ export function createConfiguredProviders(selection: ProviderSelection, env: Env
       ...(apiKey ? { apiKey } : {}),
       ...(deps.cloudDispatcher ? { dispatcher: deps.cloudDispatcher } : {}),
     });
-    out.push(createCloudProvider({ client, ...now }));
+    const remoteProvider = set(env, 'CLOUD_PROVIDER');
+    out.push(createCloudProvider({ client, ...ownership, ...(remoteProvider ? { remoteProvider } : {}), ...now }));
   }
   return out;
 }

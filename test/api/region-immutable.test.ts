@@ -52,7 +52,7 @@ describe('Defects 13.8: region cannot change in place', () => {
 describe('Defects 13.8: region and spec refusals from providers are terminal', () => {
   test('the cloud provider: a spec without an image, and a remote E_REGION_IMMUTABLE / E_SPEC_INVALID', async () => {
     const client = { list: async () => [], close: async () => {} } as unknown as CloudClient;
-    const provider = createCloudProvider({ client });
+    const provider = createCloudProvider({ client, controlPlaneId: 'cp_0000000000000001' });
     const spec = makeSpec({ name: 'web', provider: 'cloud', image: undefined, build: { commands: [] }, run: { command: 'x' } });
     await assert.rejects(
       provider.apply({ kind: 'create', key: 'web', replica: 0, spec, hash: 'h', generation: 1, reason: 'new' }, { secrets: {} }),

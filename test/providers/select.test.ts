@@ -59,13 +59,13 @@ describe('flyProjectId', () => {
 
 describe('createConfiguredProviders', () => {
   it('builds nothing for agents only', () => {
-    assert.deepEqual(createConfiguredProviders(selectProviders({}), {}), []);
+    assert.deepEqual(createConfiguredProviders(selectProviders({}), {}, { controlPlaneId: 'cp_0000000000000001' }), []);
   });
 
   it('builds a working fly provider from the environment', async () => {
     const fake = await startFlyFake();
     const env = { FLY_API_TOKEN: fake.token, FLY_ORG: fake.org, FLY_API_HOSTNAME: fake.url, PROJECT_ID: 'p9' };
-    const providers = createConfiguredProviders(selectProviders(env), env);
+    const providers = createConfiguredProviders(selectProviders(env), env, { controlPlaneId: 'cp_0000000000000001' });
     try {
       assert.deepEqual(providers.map((p) => p.name), ['fly']);
       assert.deepEqual(await providers[0]!.observe(), []);
@@ -80,7 +80,7 @@ describe('createConfiguredProviders', () => {
   it('builds a working cloud provider from the environment', async () => {
     const fake = await startCloudFake();
     const env = { PROJECT_ID: fake.projectId, CLOUD_API_HOST: fake.url, CLOUD_API_KEY: fake.apiKey };
-    const providers = createConfiguredProviders(selectProviders(env), env);
+    const providers = createConfiguredProviders(selectProviders(env), env, { controlPlaneId: 'cp_0000000000000001' });
     try {
       assert.deepEqual(providers.map((p) => p.name), ['cloud']);
       assert.deepEqual(await providers[0]!.observe(), []);
