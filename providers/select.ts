@@ -167,7 +167,7 @@ export function chooseProvider(spec: ServiceSpec, named: ProviderName | undefine
       throw new ForgeError('E_COMPUTE_NOT_CONFIGURED', `provider ${named} is not configured on this control plane${why}`);
     }
     if (!canRun(offer, need)) {
-      throw new ForgeError('E_SPEC_INVALID', `service ${spec.name}: provider ${named} does not run ${NEEDS_WORDS[need]}; leave provider out to let Forge choose one that does`, {
+      throw new ForgeError('E_SPEC_INVALID', `service ${spec.name}: provider ${named} does not run ${NEEDS_WORDS[need]}; name a provider that does (GET /api/compute/config lists what each runs), or leave provider out of a new service to let Forge choose`, {
         details: [{ path: 'provider', message: `${named} does not run ${need === 'images' ? 'images' : 'source-mode services'}` }],
       });
     }
