@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ForgeError } from '../../specs/errors.ts';
-import { createConfiguredProviders, flyProjectId, selectProviders, type Env } from '../../providers/select.ts';
+import { chooseProvider, createConfiguredProviders, flyProjectId, selectProviders, type Env } from '../../providers/select.ts';
+import type { ProviderName } from '../../specs/types.ts';
+import { makeSpec } from '../helpers/spec.ts';
 import { startFlyFake, assertNoContractViolations } from '../fakes/fly.ts';
 import { startCloudFake } from '../fakes/cloud.ts';
 
@@ -90,4 +92,31 @@ describe('createConfiguredProviders', () => {
       await fake.close();
     }
   });
+});
+
+describe('chooseProvider (Defects 13.7): by capabilities, never by name', () => {
+  const image = makeSpec({ name: 'img', image: 'nginx:1' });
+  const source = makeSpec({ name: 'src', image: undefined, run: { command: 'node server.js' }, build: { commands: [] } });
+  const agent = { configured: true, runs: { images: false, source: true } };
+  const fly = { configured: true, runs: { images: true, source: false } };
+  const off = { configured: false, reason: 'not set' };
+  const cases: [string, typeof image, ProviderName | undefined, Parameters<typeof chooseProvider>[2], ProviderName | string][] = [
+    ['an image goes to the first provider that runs images', image, undefined, { agent, fly, cloud: off }, 'fly'],
+    ['source goes to agents', source, undefined, { agent, fly, cloud: off }, 'agent'],
+    ['an image with only agents: 503', image, undefined, { agent, fly: off, cloud: off }, 'E_COMPUTE_NOT_CONFIGURED'],
+    ['a named provider that cannot run it: 400', image, 'agent', { agent, fly, cloud: off }, 'E_SPEC_INVALID'],
+    ['a named provider that is not configured: 503', image, 'cloud', { agent, fly, cloud: off }, 'E_COMPUTE_NOT_CONFIGURED'],
+    ['undeclared capabilities are trusted', image, undefined, { agent: { configured: true }, fly: off, cloud: off }, 'agent'],
+  ];
+  for (const [name, spec, named, offers, want] of cases) {
+    it(name, () => {
+      let got: string;
+      try {
+        got = chooseProvider(spec, named, offers);
+      } catch (error) {
+        got = (error as ForgeError).code;
+      }
+      assert.equal(got, want);
+    });
+  }
 });
