@@ -35,6 +35,7 @@ export interface ApiDeps {
   observe?: ApiContext['observe'];
   deployToken?: ApiContext['deployToken'];
   logs?: ApiContext['logs'];
+  providerEvents?: ApiContext['providerEvents'];
   /** Replaces the real clone-and-apply (tests of the webhook route itself). */
   gitDeployer?: GitDeployer;
   gitDeploy?: { waitMs?: number; pollMs?: number };
@@ -87,6 +88,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     now: deps.now ?? Date.now,
     ...(deps.deployToken ? { deployToken: deps.deployToken } : {}),
     ...(deps.logs ? { logs: deps.logs } : {}),
+    ...(deps.providerEvents ? { providerEvents: deps.providerEvents } : {}),
   };
   const metrics = installApiMetrics(deps.registry, deps.store);
 

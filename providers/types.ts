@@ -89,6 +89,10 @@ export type ActionKind = Action['kind'];
 export interface ProviderCapabilities {
   /** The provider can change image/port/cpu/memory/env of a running instance keeping its id. */
   updateInPlace: boolean;
+  /** It runs image-mode specs (a container image, or a Dockerfile built into one). Undeclared: no. */
+  runsImages?: boolean;
+  /** It builds and runs source-mode specs (build.commands + run.command from a folder). Undeclared: no. */
+  runsSource?: boolean;
 }
 
 export interface ApplyContext {

@@ -2,13 +2,15 @@
 // (every problem of every spec reported together), then written as one apply set.
 
 import type { FastifyInstance } from 'fastify';
+import { parseAllDocuments } from 'yaml';
 import { applySet, type ApplyPlan, type SpecWithHash } from '../../reconciler/apply-set.ts';
-import { parseSpecText, specInvalidError, validateSpecObject, type LoadedSpec, type SpecProblem } from '../../specs/index.ts';
+import { parseSpecText, specHash, specInvalidError, validateSpecObject, type LoadedSpec, type SpecProblem } from '../../specs/index.ts';
 import { actorOf } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { applyBody } from '../schemas.ts';
 import { desiredHash, openSecrets } from '../secrets.ts';
-import { assertProviderConfigured } from '../service-writes.ts';
+import { placeSpec } from '../service-writes.ts';
+import { refuseRegionChange } from '../region-guard.ts';
 
 interface ApplyBody {
   source?: string;
@@ -41,6 +43,19 @@ export function specsFromBody(items: readonly Record<string, unknown>[]): { spec
   return { specs, problems };
 }
 
+/** Names of the services whose spec gives `provider` itself (objects, and every document of YAML text). */
+export function namesWithProvider(items: readonly Record<string, unknown>[]): Set<string> {
+  const out = new Set<string>();
+  for (const item of items) {
+    const docs: unknown[] = isYamlText(item) ? parseAllDocuments(item.text).map((d) => d.toJS({ maxAliasCount: 100 }) as unknown) : [item];
+    for (const doc of docs) {
+      const o = doc !== null && typeof doc === 'object' ? (doc as Record<string, unknown>) : {};
+      if (typeof o['name'] === 'string' && o['provider'] !== undefined) out.add(o['name']);
+    }
+  }
+  return out;
+}
+
 /**
  * The desired hash of each spec, folding in the values of the secrets it names. A file owns the
  * secret names it lists; a value set through the API owns its name until unset, so names with a
@@ -67,8 +82,17 @@ export function registerApplyRoute(app: FastifyInstance, ctx: ApiContext): void 
   app.post<{ Body: ApplyBody }>('/api/v1/apply', { schema: { body: applyBody } }, async (request) => {
     const { specs, problems } = specsFromBody(request.body.specs);
     if (problems.length > 0) throw specInvalidError(problems);
-    if (!request.body.dryRun) for (const { spec } of specs) assertProviderConfigured(ctx, spec);
+    const named = namesWithProvider(request.body.specs);
+    const placed = specs.map((loaded) => {
+      const row = ctx.store.services.get(loaded.spec.name);
+      const existing = row && !row.deleting ? row.spec : null;
+      // A spec that names no provider keeps the one its service already runs on, else gets one that can run it.
+      const provider = named.has(loaded.spec.name) ? loaded.spec.provider : existing?.provider;
+      const spec = placeSpec(ctx, loaded.spec, provider);
+      refuseRegionChange(existing, spec);
+      return spec === loaded.spec ? loaded : { ...loaded, spec, hash: specHash(spec) };
+    });
     const options = { prune: request.body.prune ?? false, dryRun: request.body.dryRun ?? false };
-    return applySpecs(ctx, request.body.source ?? 'api', specs, options, actorOf(request));
+    return applySpecs(ctx, request.body.source ?? 'api', placed, options, actorOf(request));
   });
 }

@@ -249,7 +249,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
 
   return {
     name: 'agent',
-    capabilities: { updateInPlace: false },
+    capabilities: { updateInPlace: false, runsImages: false, runsSource: true },
     hub,
     leaseMs,
     async observe(keys) {
