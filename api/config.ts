@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ForgeError } from '../specs/errors.ts';
 import { parseEncryptionKey } from '../store/cipher.ts';
+import { checkGitUrlTemplate, DEFAULT_GIT_URL_TEMPLATE } from './git-url.ts';
 
 export type Mode = 'development' | 'production';
 
@@ -26,6 +27,8 @@ export interface Config {
   webhookSecret?: string;
   allowedRepos: string[];
   allowedBranches: string[];
+  /** Where pushed repositories are cloned from: `{owner}`/`{repo}` filled from FORGE_ALLOWED_REPOS. */
+  gitUrlTemplate: string;
   domain: string;
   metricsToken?: string;
 }
@@ -124,8 +127,10 @@ export function resolveConfig(env: Env, files: SecretFiles, random: (n: number) 
     jwtSecret,
     allowedRepos: commaList(env.FORGE_ALLOWED_REPOS),
     allowedBranches: branches.length > 0 ? branches : ['main'],
+    gitUrlTemplate: set(env, 'FORGE_GIT_URL_TEMPLATE') ?? DEFAULT_GIT_URL_TEMPLATE,
     domain: set(env, 'FORGE_DOMAIN') ?? 'localhost',
   };
+  checkGitUrlTemplate(config.gitUrlTemplate, mode);
   const webhookSecret = set(env, 'FORGE_WEBHOOK_SECRET');
   if (webhookSecret !== undefined) config.webhookSecret = webhookSecret;
   const metricsToken = set(env, 'FORGE_METRICS_TOKEN');

@@ -27,7 +27,8 @@ export const BODY_LIMIT = 1024 * 1024;
 export interface ApiDeps {
   store: Store;
   cipher: Cipher;
-  config: Pick<Config, 'jwtSecret' | 'encryptionKeys' | 'allowedRepos' | 'allowedBranches' | 'dataDir' | 'webhookSecret' | 'metricsToken'>;
+  config: Pick<Config, 'jwtSecret' | 'encryptionKeys' | 'allowedRepos' | 'allowedBranches' | 'dataDir' | 'webhookSecret' | 'metricsToken'>
+    & Partial<Pick<Config, 'gitUrlTemplate'>>;
   loop: { nudge(key: string): void };
   providersConfig: ProvidersConfig;
   /** The reconciler's registry; process and API metrics are added to it. */
@@ -112,6 +113,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     webhook: {
       allowedRepos: deps.config.allowedRepos,
       allowedBranches: deps.config.allowedBranches,
+      ...(deps.config.gitUrlTemplate ? { gitUrlTemplate: deps.config.gitUrlTemplate } : {}),
       deploy,
       ...(deps.config.webhookSecret ? { secret: deps.config.webhookSecret } : {}),
       ...(deps.onBackground ? { onBackground: deps.onBackground } : {}),

@@ -15,6 +15,7 @@ test('resolveConfig: defaults, lists and generated development secrets', () => {
   assert.deepEqual({ ...config, encryptionKeys: undefined, jwtSecret: undefined }, {
     mode: 'development', dataDir: '/srv/.forge', apiAddr: { host: '127.0.0.1', port: 8080 },
     encryptionKeys: undefined, jwtSecret: undefined, allowedRepos: [], allowedBranches: ['main'], domain: 'localhost',
+    gitUrlTemplate: 'https://github.com/{owner}/{repo}.git',
   });
   assert.deepEqual(config.encryptionKeys, [Buffer.alloc(32, 9)]);
   assert.deepEqual(generate, { encryptionKey: `${Buffer.alloc(32, 9).toString('base64')}\n`, jwtSecret: `${Buffer.alloc(32, 9).toString('base64')}\n` });
@@ -68,5 +69,21 @@ test('loadConfig writes generated secrets once with mode 0600 and reuses them', 
     assert.equal(readFileSync(join(dir, 'data', 'encryption.key'), 'utf8').trim(), first.config.encryptionKeys[0]!.toString('base64'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('FORGE_GIT_URL_TEMPLATE: https by default, ssh if configured, a local path only in development', () => {
+  const prod = { FORGE_MODE: 'production', FORGE_ENCRYPTION_KEY: KEY_A, FORGE_JWT_SECRET: 'j'.repeat(64) };
+  assert.equal(resolveConfig({}, {}, random).config.gitUrlTemplate, 'https://github.com/{owner}/{repo}.git');
+  assert.equal(resolveConfig({ ...prod, FORGE_GIT_URL_TEMPLATE: 'ssh://git@git.example.com/{owner}/{repo}.git' }, {}, random).config.gitUrlTemplate,
+    'ssh://git@git.example.com/{owner}/{repo}.git');
+  assert.equal(resolveConfig({ FORGE_GIT_URL_TEMPLATE: 'file:///srv/git/{repo}.git' }, {}, random).config.gitUrlTemplate, 'file:///srv/git/{repo}.git');
+  const refused: [Record<string, string>, string][] = [
+    [{ ...prod, FORGE_GIT_URL_TEMPLATE: 'file:///srv/git/{repo}.git' }, 'FORGE_GIT_URL_TEMPLATE may name a local path only in development mode'],
+    [{ FORGE_GIT_URL_TEMPLATE: 'http://127.0.0.1:2019/{owner}/{repo}' }, 'FORGE_GIT_URL_TEMPLATE must start with https:// or ssh://'],
+    [{ FORGE_GIT_URL_TEMPLATE: 'https://github.com/acme/shop.git' }, 'FORGE_GIT_URL_TEMPLATE must contain {owner} and/or {repo}'],
+  ];
+  for (const [env, start] of refused) {
+    assert.throws(() => resolveConfig(env, {}, random), (error: unknown) => error instanceof ForgeError && error.code === 'E_USAGE' && error.message.startsWith(start), start);
   }
 });
