@@ -15,6 +15,7 @@ import type { ApiContext, ProvidersConfig } from './context.ts';
 import { errorHandler } from './errors.ts';
 import { createGitDeployer, type GitDeployer } from './git-deploy.ts';
 import { installApiMetrics, registerMetricsRoute } from './metrics.ts';
+import { registerAgentRoutes } from './routes/agents.ts';
 import { registerApplyRoute } from './routes/apply.ts';
 import { registerDeploymentRoutes } from './routes/deployments.ts';
 import { registerRollbackRoute } from './routes/rollback.ts';
@@ -129,6 +130,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerApplyRoute(admin, ctx);
     registerDeploymentRoutes(admin, ctx);
     registerRollbackRoute(admin, ctx);
+    registerAgentRoutes(admin, ctx);
   });
 
   for (const plugin of deps.plugins ?? []) void app.register(plugin);
