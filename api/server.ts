@@ -29,7 +29,7 @@ export interface ApiDeps {
   store: Store;
   cipher: Cipher;
   config: Pick<Config, 'jwtSecret' | 'encryptionKeys' | 'allowedRepos' | 'allowedBranches' | 'dataDir' | 'webhookSecret' | 'metricsToken'>
-    & Partial<Pick<Config, 'gitUrlTemplate'>>;
+    & Partial<Pick<Config, 'gitUrlTemplate' | 'domain'>>;
   loop: { nudge(key: string): void };
   providersConfig: ProvidersConfig;
   /** The reconciler's registry; process and API metrics are added to it. */
@@ -85,6 +85,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     hashKey: secretHashKey(deps.config.encryptionKeys[0] as Buffer),
     nudge: (key) => deps.loop.nudge(key),
     providers: deps.providersConfig,
+    domain: deps.config.domain ?? 'localhost',
     observe: deps.observe ?? noObserve,
     now: deps.now ?? Date.now,
     ...(deps.deployToken ? { deployToken: deps.deployToken } : {}),

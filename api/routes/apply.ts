@@ -8,6 +8,7 @@ import { actorOf } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { applyBody } from '../schemas.ts';
 import { desiredHash, openSecrets } from '../secrets.ts';
+import { assertHostnamesFree } from '../hostnames.ts';
 import { assertProviderConfigured } from '../service-writes.ts';
 
 interface ApplyBody {
@@ -58,6 +59,16 @@ export function withDesiredHashes(ctx: ApiContext, specs: readonly LoadedSpec[])
 }
 
 export function applySpecs(ctx: ApiContext, source: string, specs: readonly LoadedSpec[], options: { prune?: boolean; dryRun?: boolean }, actor: string): ApplyPlan {
+  // The hostname check and the write share one transaction: no other write slips in between.
+  return ctx.store.transaction(() => {
+    const names = new Set(specs.map(({ spec }) => spec.name));
+    const pruned = options.prune ? ctx.store.services.listBySource(source).map((r) => r.name).filter((n) => !names.has(n)) : [];
+    assertHostnamesFree(ctx.store, ctx.domain, specs.map(({ spec }) => ({ name: spec.name, domains: spec.domains })), new Set(pruned));
+    return writeSpecs(ctx, source, specs, options, actor);
+  });
+}
+
+function writeSpecs(ctx: ApiContext, source: string, specs: readonly LoadedSpec[], options: { prune?: boolean; dryRun?: boolean }, actor: string): ApplyPlan {
   const plan = applySet(ctx.store, source, withDesiredHashes(ctx, specs), { ...options, actor });
   if (!plan.dryRun) for (const key of plan.changed) ctx.nudge(key);
   return plan;
