@@ -14,6 +14,7 @@ import {
 import { AGENT_TOKEN_PREFIX, bearerToken, hashToken, newAgentToken, tokensEqual } from '../providers/agent/tokens.ts';
 import { parseBody } from '../providers/agent/validate.ts';
 import { createTaskBell } from '../providers/agent/bell.ts';
+import { createAuthLimits, retryAfterOf, type AuthLimits } from './auth-limits.ts';
 
 export interface AgentRoutesOptions {
   store: Store;
@@ -30,12 +31,14 @@ export interface AgentRoutesOptions {
   maxClaimWaitMs?: number;
   /** How often a waiting claim looks at the store even without a wake-up (tasks queued by another process). */
   claimPollMs?: number;
+  /** Failed-authentication and registration limits per source address; its own when omitted. */
+  limits?: AuthLimits;
 }
 
 export const AGENT_ROUTES_PREFIX = '/api/agents';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
-  E_BAD_REQUEST: 400, E_UNAUTHORIZED: 401, E_FORBIDDEN: 403, E_NOT_FOUND: 404, E_CONFLICT: 409,
+  E_BAD_REQUEST: 400, E_UNAUTHORIZED: 401, E_FORBIDDEN: 403, E_NOT_FOUND: 404, E_CONFLICT: 409, E_RATE_LIMITED: 429,
 };
 
 // Which agent a request authenticated as (no global type augmentation of fastify's request).
@@ -53,6 +56,7 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
     waitForTask: (agentId, ms, signal) => bell.wait(agentId, ms, signal),
   };
   const { store } = options;
+  const limits = options.limits ?? createAuthLimits({ now });
 
   const registrationTokens = (): readonly string[] =>
     typeof options.registrationTokens === 'function' ? options.registrationTokens() : options.registrationTokens;
@@ -64,10 +68,23 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
         : fastifyCode !== undefined && fastifyCode < 500 ? new ForgeError('E_BAD_REQUEST', (error as Error).message)
         : toForgeError(error);
       const status = STATUS[forge.code] ?? 500;
+      const retryAfter = retryAfterOf(forge);
+      if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
       void reply.code(status).send({ error: forge.code, message: status === 500 ? 'internal error' : forge.message, details: status === 500 ? undefined : forge.details });
     });
 
     app.addHook('onRequest', async (request) => {
+      limits.assertNotBlocked(request.ip, 'agent');
+      try {
+        authenticate(request);
+      } catch (error) {
+        if (error instanceof ForgeError && error.code === 'E_UNAUTHORIZED') limits.failed(request.ip, 'agent');
+        throw error;
+      }
+      if (request.routeOptions.url === `${AGENT_ROUTES_PREFIX}/register`) limits.registration(request.ip);
+    });
+
+    function authenticate(request: FastifyRequest): void {
       const token = bearerToken(request.headers.authorization);
       if (token === null) throw new ForgeError('E_UNAUTHORIZED', 'missing bearer token');
       // Registration reads the body to learn which id is asked for (see registrant), but nothing
@@ -84,7 +101,7 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
       if (id !== agent.id) throw new ForgeError('E_FORBIDDEN', 'this token belongs to another agent');
       if (agent.revokedAt !== null) throw new ForgeError('E_FORBIDDEN', `agent ${agent.id} was revoked`);
       authenticated.set(request, agent.id);
-    });
+    }
 
     /**
      * Who may register: a registration (bootstrap) token creates a new agent with a fresh id and

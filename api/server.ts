@@ -10,6 +10,7 @@ import type { Observed } from '../providers/types.ts';
 import type { Cipher } from '../store/cipher.ts';
 import type { Store } from '../store/index.ts';
 import { authenticate } from './auth.ts';
+import { createAuthLimits, type AuthLimits } from './auth-limits.ts';
 import type { Config } from './config.ts';
 import type { ApiContext, ProvidersConfig } from './context.ts';
 import { errorHandler } from './errors.ts';
@@ -48,6 +49,8 @@ export interface ApiDeps {
   /** Extra routes (the agent protocol under /api/agents/…); they bring their own auth. */
   plugins?: FastifyPluginAsync[];
   bodyLimit?: number;
+  /** Failed-authentication and registration limits per source address (shared with the agent routes). */
+  authLimits?: AuthLimits;
 }
 
 const noObserve = async (): Promise<Observed[]> => [];
@@ -92,6 +95,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...(deps.logs ? { logs: deps.logs } : {}),
   };
   const metrics = installApiMetrics(deps.registry, deps.store);
+  const limits = deps.authLimits ?? createAuthLimits({ now: ctx.now, registry: deps.registry });
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
@@ -119,13 +123,21 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       deploy,
       ...(deps.config.webhookSecret ? { secret: deps.config.webhookSecret } : {}),
       ...(deps.onBackground ? { onBackground: deps.onBackground } : {}),
+      limits,
     },
   });
 
   // Every admin route sits in this context: the hook runs before the body is even read.
   void app.register(async (admin) => {
     admin.addHook('onRequest', async (request) => {
-      request.principal = await authenticate(request, deps.store, deps.config.jwtSecret);
+      // A source that failed too often is refused before its credential is looked at.
+      limits.assertNotBlocked(request.ip, 'admin');
+      try {
+        request.principal = await authenticate(request, deps.store, deps.config.jwtSecret);
+      } catch (error) {
+        limits.failed(request.ip, 'admin');
+        throw error;
+      }
     });
     registerServiceRoutes(admin, ctx);
     registerApplyRoute(admin, ctx);
