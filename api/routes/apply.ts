@@ -3,7 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { applySet, type ApplyPlan, type SpecWithHash } from '../../reconciler/apply-set.ts';
-import { parseSpecText, specInvalidError, validateSpecObject, type LoadedSpec, type SpecProblem } from '../../specs/index.ts';
+import { parseSpecTextOffThread, specInvalidError, validateSpecObject, type LoadedSpec, type SpecProblem } from '../../specs/index.ts';
 import { actorOf } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { applyBody } from '../schemas.ts';
@@ -23,16 +23,18 @@ function isYamlText(item: Record<string, unknown>): item is { text: string; file
 }
 
 /** Every spec of the body, or all problems (positioned for YAML text, by path for objects). */
-export function specsFromBody(items: readonly Record<string, unknown>[]): { specs: LoadedSpec[]; problems: SpecProblem[] } {
+export async function specsFromBody(items: readonly Record<string, unknown>[]): Promise<{ specs: LoadedSpec[]; problems: SpecProblem[] }> {
   const specs: LoadedSpec[] = [];
   const problems: SpecProblem[] = [];
-  items.forEach((item, index) => {
+  for (const [index, item] of items.entries()) {
+    // YAML text is checked against the parser limits first; a large text is parsed on a worker
+    // thread, so /healthz and agent heartbeats keep being answered meanwhile.
     const result = isYamlText(item)
-      ? parseSpecText(item.text, typeof item.file === 'string' ? item.file : `specs[${index}]`)
+      ? await parseSpecTextOffThread(item.text, typeof item.file === 'string' ? item.file : `specs[${index}]`)
       : validateSpecObject(item, { file: `specs[${index}]` });
     if (result.ok) specs.push(...result.specs);
     else problems.push(...result.problems);
-  });
+  }
   const seen = new Map<string, string>();
   for (const { spec, file } of specs) {
     const earlier = seen.get(spec.name);
@@ -76,7 +78,7 @@ function writeSpecs(ctx: ApiContext, source: string, specs: readonly LoadedSpec[
 
 export function registerApplyRoute(app: FastifyInstance, ctx: ApiContext): void {
   app.post<{ Body: ApplyBody }>('/api/v1/apply', { schema: { body: applyBody } }, async (request) => {
-    const { specs, problems } = specsFromBody(request.body.specs);
+    const { specs, problems } = await specsFromBody(request.body.specs);
     if (problems.length > 0) throw specInvalidError(problems);
     if (!request.body.dryRun) for (const { spec } of specs) assertProviderConfigured(ctx, spec);
     const options = { prune: request.body.prune ?? false, dryRun: request.body.dryRun ?? false };
