@@ -66,7 +66,9 @@ export async function checkout(target: PushTarget, dir: string, timeoutMs: numbe
   await git(['clone', '--quiet', '--depth', '1', '--branch', target.branch, '--', target.cloneUrl, dir], join(dir, '..'), timeoutMs, protocol);
   const head = await git(['rev-parse', 'HEAD'], dir, timeoutMs, protocol);
   if (head === target.sha) return { head, onBranch: true };
-  await git(['fetch', '--quiet', '--unshallow', 'origin', `refs/heads/${target.branch}`], dir, timeoutMs, protocol);
+  // A local path ignores --depth and clones everything; only a shallow clone needs deepening.
+  const shallow = (await git(['rev-parse', '--is-shallow-repository'], dir, timeoutMs, protocol)) === 'true';
+  if (shallow) await git(['fetch', '--quiet', '--unshallow', 'origin', `refs/heads/${target.branch}`], dir, timeoutMs, protocol);
   // Only commits reachable from the branch were fetched; any other SHA (a fork's, a deleted branch's) is absent.
   const onBranch = await succeeds(['merge-base', '--is-ancestor', target.sha, head], dir, timeoutMs, protocol);
   if (onBranch) await git(['checkout', '--quiet', '--detach', target.sha], dir, timeoutMs, protocol);

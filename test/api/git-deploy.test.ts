@@ -100,7 +100,8 @@ test('a replayed old push (fresh delivery id) never moves the branch backwards; 
 
   // The clone URL comes from FORGE_GIT_URL_TEMPLATE (a local path: allowed only in development mode).
   const h = await apiHarness({
-    config: { webhookSecret: SECRET, allowedRepos: [REPO], allowedBranches: ['main'], gitUrlTemplate: `file://${tmp}/{repo}.git` },
+    // A plain local path this time (a full clone, not a shallow one): allowed only in development mode.
+    config: { webhookSecret: SECRET, allowedRepos: [REPO], allowedBranches: ['main'], gitUrlTemplate: `${tmp}/{repo}.git` },
     gitDeploy: { pollMs: 20, waitMs: 50 },
   });
   let delivery = 0;
