@@ -172,7 +172,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX deployments_applied_by_branch ON deployments (repo, branch, applied_at) WHERE applied_at IS NOT NULL;
   `,
 
-  // 5: revoked agents stay as tombstones, so their id can never be registered again.
+  // 6: revoked agents stay as tombstones, so their id can never be registered again.
   `
   ALTER TABLE agents ADD COLUMN revoked_at TEXT;
   `,
