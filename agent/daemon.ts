@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ForgeError, isForgeError } from '../specs/errors.ts';
 import type { ClaimResponse, HeartbeatRequest, ResultRequest, Resources } from '../providers/agent/protocol.ts';
 import { isRunPayload, isStopPayload } from '../providers/agent/view.ts';
-import { loadAgentId, saveAgentId } from './identity.ts';
+import { registerAsSelf } from './identity.ts';
 import { createAgentMetrics, DEFAULT_METRICS_PORT, serveMetrics, type MetricsServer } from './metrics.ts';
 import { createProtocolClient } from './protocol-client.ts';
 import { createCpuSampler, hostCapacity, instanceUsage } from './resources.ts';
@@ -90,15 +90,11 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   });
 
   async function register(): Promise<{ id: string; intervalMs: number }> {
-    const previous = await loadAgentId(options.dataDir);
-    const answer = await client.register({
+    const answer = await registerAsSelf(client, options.dataDir, {
       name, capacity, addresses: [options.host ?? '127.0.0.1'], labels: options.labels ?? {},
       // None at start (swept above); all it runs when it registers again for a control plane that forgot it.
       instances: supervisor.reports(),
-      ...(previous === undefined ? {} : { id: previous }),
     }, options.token);
-    client.setCredentials(answer.id, answer.token);
-    await saveAgentId(options.dataDir, answer.id);
     return { id: answer.id, intervalMs: options.heartbeatIntervalMs ?? answer.heartbeatIntervalMs };
   }
 

@@ -30,6 +30,8 @@ export interface ApiContext {
   hashKey: Buffer;
   nudge(key: string): void;
   providers: ProvidersConfig;
+  /** FORGE_DOMAIN: services answer at `<name>.<domain>` (hostname ownership, see hostnames.ts). */
+  domain: string;
   observe(keys: readonly string[]): Promise<Observed[]>;
   /** Mints a short-lived token to push a source build for one service; undefined when no Fly provider. */
   deployToken?: (name: string, ttlSeconds?: number) => Promise<DeployToken>;

@@ -16,6 +16,8 @@ export interface SchedulableAgent {
   id: string;
   online: boolean;
   capacity: { cpus: number; memoryBytes: number };
+  /** False when the claimed capacity is beyond what a host plausibly has: used only when no verified agent fits. */
+  capacityVerified?: boolean;
 }
 
 /** An instance already on an agent (running or still starting): it holds its reservation. */
@@ -47,6 +49,7 @@ export interface PlacementResult {
 
 interface Slot {
   id: string;
+  verified: boolean;
   freeCpus: number;
   freeMemory: number;
   /** Instances per service key on this agent (spread). */
@@ -63,7 +66,7 @@ export function place(
 ): PlacementResult {
   const slots = agents
     .filter((a) => a.online)
-    .map((a): Slot => ({ id: a.id, freeCpus: a.capacity.cpus, freeMemory: a.capacity.memoryBytes, perKey: new Map() }))
+    .map((a): Slot => ({ id: a.id, verified: a.capacityVerified !== false, freeCpus: a.capacity.cpus, freeMemory: a.capacity.memoryBytes, perKey: new Map() }))
     .sort((a, b) => compareIds(a.id, b.id));
   const byId = new Map(slots.map((s) => [s.id, s]));
   // Instances on agents that are offline or gone reserve nothing: they are lost and get placed again.
@@ -94,8 +97,9 @@ function fits(slot: Slot, request: PlacementRequest): boolean {
   return slot.freeCpus + EPSILON >= request.cpus && slot.freeMemory >= request.memoryBytes;
 }
 
-/** Fewer replicas of this service first (spread), then more free memory, then more free CPU; ids were pre-sorted. */
+/** Verified capacity first, then fewer replicas of this service (spread), more free memory, more free CPU; ids were pre-sorted. */
 function better(a: Slot, b: Slot, key: string): boolean {
+  if (a.verified !== b.verified) return a.verified;
   const spreadA = a.perKey.get(key) ?? 0;
   const spreadB = b.perKey.get(key) ?? 0;
   if (spreadA !== spreadB) return spreadA < spreadB;

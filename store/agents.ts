@@ -34,6 +34,7 @@ interface AgentRecord {
   instances: string;
   online: 0 | 1;
   last_seen_ms: number | null;
+  revoked_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -50,6 +51,7 @@ function toRow(r: AgentRecord): AgentRow {
     instances: JSON.parse(r.instances) as unknown[],
     online: r.online === 1,
     lastSeenMs: r.last_seen_ms,
+    revokedAt: r.revoked_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -69,7 +71,7 @@ export function createAgentsStore(db: Db, clock: Clock) {
   );
   const heartbeat = db.prepare(
     `UPDATE agents SET usage = @usage, instances = @instances, online = 1, last_seen_ms = @now, updated_at = @iso
-     WHERE id = @id`,
+     WHERE id = @id AND revoked_at IS NULL`,
   );
   const markOffline = db.prepare<{ cutoff: number; iso: string }, { id: string }>(
     `UPDATE agents SET online = 0, updated_at = @iso
@@ -80,6 +82,9 @@ export function createAgentsStore(db: Db, clock: Clock) {
   const one = db.prepare<[string], AgentRecord>('SELECT * FROM agents WHERE id = ?');
   const byToken = db.prepare<[string], AgentRecord>('SELECT * FROM agents WHERE token_hash = ?');
   const remove = db.prepare('DELETE FROM agents WHERE id = ?');
+  const revoke = db.prepare(
+    `UPDATE agents SET revoked_at = @iso, online = 0, updated_at = @iso WHERE id = @id AND revoked_at IS NULL`,
+  );
 
   return {
     /** Creates or updates an agent and marks it online (registration counts as being seen). */
@@ -133,6 +138,10 @@ export function createAgentsStore(db: Db, clock: Clock) {
     getByTokenHash(tokenHash: string): AgentRow | null {
       const r = byToken.get(tokenHash);
       return r ? toRow(r) : null;
+    },
+    /** Marks an agent revoked and offline; false when unknown or already revoked. Its row stays (a tombstone). */
+    revoke(id: string, now: number = clock()): boolean {
+      return revoke.run({ id, iso: iso(now) }).changes > 0;
     },
     /** Forgets a decommissioned agent. Its tasks stay as history. */
     remove(id: string): boolean {

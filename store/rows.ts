@@ -59,6 +59,8 @@ export interface AgentRow {
   online: boolean;
   /** Epoch ms of the last heartbeat (or registration); null before either. */
   lastSeenMs: number | null;
+  /** When an operator revoked it (its credential is refused from then on); null while trusted. */
+  revokedAt: string | null;
   createdAt: string;
   updatedAt: string;
 }

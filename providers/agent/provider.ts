@@ -13,6 +13,7 @@ import { place } from '../../reconciler/scheduler.ts';
 import type { Action, ApplyContext, ApplyResult, Observed, Provider, ProviderEvent } from '../types.ts';
 import { createTaskBell } from './bell.ts';
 import type { AgentHub } from './hub.ts';
+import { capacityVerified } from './capacity.ts';
 import { sweepOfflineAgents } from './offline.ts';
 import { DEFAULT_LEASE_MS, type InstanceReport, type Resources, type RunPayload, type StopPayload } from './protocol.ts';
 import {
@@ -115,7 +116,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       const newer = (resultAt.get(row.id) ?? -1) > (row.lastSeenMs ?? 0) ? previous.get(row.id) : undefined;
       const instances = newer ? newer.instances : row.instances as InstanceReport[];
       instances.forEach(learnSpec);
-      agents.set(row.id, { id: row.id, online: row.online, capacity: row.capacity, instances });
+      agents.set(row.id, { id: row.id, online: row.online, capacity: row.capacity, capacityVerified: capacityVerified(row.capacity), instances });
     }
     tasks.clear();
     for (const task of store.tasks.listActive()) {
@@ -190,7 +191,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       mutate(() => {
         const previous = agents.get(agentId);
         if (previous) noteExits(previous.instances, report.instances);
-        agents.set(agentId, { id: agentId, online: true, capacity: report.capacity, instances: report.instances });
+        agents.set(agentId, { id: agentId, online: true, capacity: report.capacity, capacityVerified: capacityVerified(report.capacity), instances: report.instances });
       });
     },
     agentRegistered(agentId, instances) {
@@ -207,7 +208,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
             record(i.service, { instanceId: i.id, type: 'agent restarted', status: `${agentId} registered again without it` });
           }
         }
-        agents.set(agentId, { id: agentId, online: true, capacity: row.capacity, instances });
+        agents.set(agentId, { id: agentId, online: true, capacity: row.capacity, capacityVerified: capacityVerified(row.capacity), instances });
         // The routes cancelled what it had claimed (see agent-routes register).
         for (const [id, task] of tasks) if (task.leaseOwner === agentId && task.state !== 'queued') tasks.delete(id);
       });

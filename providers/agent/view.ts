@@ -13,6 +13,8 @@ export interface AgentState {
   id: string;
   online: boolean;
   capacity: Resources;
+  /** See capacity.ts: false when the claim is beyond a plausible host. */
+  capacityVerified?: boolean;
   instances: InstanceReport[];
 }
 
