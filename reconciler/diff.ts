@@ -186,14 +186,14 @@ function assignSlots(desired: Desired, instances: readonly ObservedInstance[], b
   const kept = new Map<number, ObservedInstance>();
   const surging: number[] = [];
   for (const [slot, group] of bySlot) {
-    const [best, ...rest] = [...group].sort((a, b) => compareKeepers(a, b, desired.hash, bad));
+    const [best, ...rest] = [...group].sort((a, b) => compareKeepers(a, b, desired.hash, bad, desired.state));
     if (!best) continue;
     kept.set(slot, best);
     // A new release started beside the old one (providers that cannot update in
     // place): the old instance serves until the new one is ready, then it is
     // superseded. It is never destroyed for a new instance that is not ready.
     const serving = bad || best.hash !== desired.hash ? undefined
-      : rest.filter((i) => i.hash !== desired.hash && i.state === 'running').sort((a, b) => compareKeepers(a, b, '', false))[0];
+      : rest.filter((i) => i.hash !== desired.hash && i.state === 'running').sort((a, b) => compareKeepers(a, b, '', false, 'running'))[0];
     if (serving && !isReady(best)) surging.push(slot);
     for (const instance of rest) {
       if (instance === serving) {
@@ -214,14 +214,18 @@ function isReady(instance: ObservedInstance): boolean {
 
 /**
  * Which instance of a crowded slot to keep: current hash, then running and
- * healthy, then not failed, then lowest id. When the desired release is bad,
- * its instances rank last: the previous release is the one that keeps serving.
+ * healthy, then not failed, then in the run state the service wants (a copy on
+ * its way up beats a stopped one while the service runs), then lowest id. When
+ * the desired release is bad, its instances rank last: the previous release is
+ * the one that keeps serving.
  */
-function compareKeepers(a: ObservedInstance, b: ObservedInstance, hash: string, bad: boolean): number {
+function compareKeepers(a: ObservedInstance, b: ObservedInstance, hash: string, bad: boolean, want: Desired['state']): number {
+  const idle = (i: ObservedInstance) => i.state === 'stopped' || i.state === 'stopping';
   const rank = (i: ObservedInstance) => [
     (i.hash === hash) === !bad ? 0 : 1,
     i.state === 'running' && i.health === 'healthy' ? 0 : 1,
     i.state === 'failed' || i.health === 'unhealthy' ? 1 : 0,
+    idle(i) === (want === 'stopped') ? 0 : 1,
   ];
   const ra = rank(a);
   const rb = rank(b);

@@ -146,17 +146,21 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
     const instances = currentView().get(action.key) ?? [];
     const replacing = action.kind === 'replace' ? action.instanceId : undefined;
     const same = instances.find((i) => i.replica === replica && i.hash === hash && i.id !== replacing && i.state !== 'failed'
-      && i.state !== 'stopping');
+      && i.state !== 'stopping' && i.state !== 'stopped');
     if (same && action.kind !== 'start') return { instanceId: same.id, message: 'already exists' };
 
-    const want: Resources = reservationOf(spec);
-    const { placements, unschedulable } = place(
-      [{ key: action.key, replica, ...want }],
-      [...agents.values()],
-      [...currentView().values()].flat()
-        .filter((i) => i.state !== 'failed' && i.state !== 'stopped' && i.id !== (action.kind === 'start' ? action.instanceId : ''))
-        .map((i) => ({ agentId: i.agent, key: i.key, replica: i.replica, ...i.reserved })),
-    );
+    const request = { key: action.key, replica, ...reservationOf(spec) };
+    const kept = action.kind === 'start' ? instances.find((i) => i.id === action.instanceId) : undefined;
+    if (kept) {
+      if (kept.state === 'stopping') return { instanceId: kept.id, message: `still stopping on ${kept.agent}; it starts once stopped` };
+      if (kept.state !== 'stopped' && kept.state !== 'failed') return { instanceId: kept.id, message: `already ${kept.state} on ${kept.agent}` };
+      // A kept instance starts again where it is kept, under its own id: starting it anywhere
+      // else would leave its stopped copy behind, and two agents holding one id.
+      const holder = agents.get(kept.agent);
+      const home = holder ? place([request], [holder], reservations(kept.id)).placements[0] : undefined;
+      if (home) return queueRun(action.key, { instanceId: kept.agentInstanceId ?? kept.id, spec, hash, generation, replica }, home.agentId);
+    }
+    const { placements, unschedulable } = place([request], [...agents.values()], reservations(kept?.id));
     const placed = placements[0];
     if (!placed) {
       const reason = unschedulable[0]?.reason ?? 'no agent fits';
@@ -164,11 +168,27 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
         details: { key: action.key, replica, reason },
       });
     }
-    const instanceId = action.kind === 'start' ? action.instanceId : `inst_${randomBytes(8).toString('hex')}`;
-    const payload: RunPayload = { instanceId, spec, hash, generation, replica };
-    const task = enqueue('run', action.key, generation, replica, placed.agentId, payload, `run:${action.key}:${replica}:${hash}`);
+    const instanceId = `inst_${randomBytes(8).toString('hex')}`;
+    const result = queueRun(action.key, { instanceId, spec, hash, generation, replica }, placed.agentId);
+    if (!kept) return result;
+    // Its agent has no room for it any more: it moves, as a new instance, and the kept one is forgotten.
+    stopInstance(action.key, kept, true);
+    record(action.key, { instanceId: kept.id, type: 'moved', status: `no room on ${kept.agent} any more; replaced by ${result.instanceId} on ${placed.agentId}` });
+    return { ...result, message: `${kept.agent} has no room for it any more: ${result.message} as ${result.instanceId}` };
+  }
+
+  /** What every live instance (but `except`) holds on its agent: stopped and failed ones hold nothing. */
+  function reservations(except?: string) {
+    return [...currentView().values()].flat()
+      .filter((i) => i.state !== 'failed' && i.state !== 'stopped' && i.id !== except)
+      .map((i) => ({ agentId: i.agent, key: i.key, replica: i.replica, ...i.reserved }));
+  }
+
+  function queueRun(key: string, payload: RunPayload, agentId: string): ApplyResult {
+    const task = enqueue('run', key, payload.generation, payload.replica, agentId, payload,
+      `run:${key}:${payload.replica}:${payload.hash}`);
     const queued = task.payload as RunPayload;
-    return { instanceId: queued.instanceId, message: `placed on ${placed.agentId}` };
+    return { instanceId: queued.instanceId, message: `placed on ${agentId}` };
   }
 
   function stopInstance(key: string, instance: ViewInstance, remove: boolean): void {
@@ -179,8 +199,10 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       mutate(() => tasks.delete(task.id));
       if (task.state === 'queued') return;
     }
-    const payload: StopPayload = { instanceId: instance.id, remove };
-    enqueue('stop', key, instance.generation, instance.replica, instance.agent, payload, `stop:${instance.id}:${remove ? 'remove' : 'keep'}`);
+    const instanceId = instance.agentInstanceId ?? instance.id;
+    const payload: StopPayload = { instanceId, remove };
+    enqueue('stop', key, instance.generation, instance.replica, instance.agent, payload,
+      `stop:${instance.agent}:${instanceId}:${remove ? 'remove' : 'keep'}`);
   }
 
   const hub: AgentHub = {
