@@ -28,6 +28,12 @@ export interface DiffOptions {
    * spec changes again.
    */
   badHashes?: ReadonlySet<string>;
+  /**
+   * Set when the provider found no room to start a new instance beside an old one
+   * (what was short, in words). Live instances are then replaced one replica at a
+   * time, each stopped before its replacement starts: maxSurge 0, maxUnavailable 1.
+   */
+  surgeBlocked?: string;
 }
 
 type ActionOf<K extends Action['kind']> = Extract<Action, { kind: K }>;
@@ -92,6 +98,8 @@ export function diff(
     }
     planRunningSlot(desired, instance, slot, caps, changes, power, waiting);
   }
+
+  if (opts.surgeBlocked !== undefined && !bad) stopThenStart(desired, kept, changes, power, waiting, opts.surgeBlocked);
 
   let actions: Action[] = [...destroys.map(stripWhy), ...creates, ...changes, ...power];
   if (bad) {
@@ -281,6 +289,51 @@ function planRunningSlot(
   } else if (instance.state === 'creating' || instance.state === 'starting') {
     waiting.push(`replica ${slot} (${instance.state})`);
   }
+}
+
+/**
+ * The surge fallback: a replace of a live instance would start its successor beside it,
+ * for which there is no room. Instead the lowest such replica is stopped first (its
+ * replace follows once it is stopped, as for any stopped instance of an old release),
+ * and only while no other replica is between its old and its new instance.
+ */
+function stopThenStart(
+  desired: Desired, kept: ReadonlyMap<number, ObservedInstance>, changes: Action[], power: Action[], waiting: string[], shortage: string,
+): void {
+  const isSurge = (a: Action): a is ActionOf<'replace'> => {
+    const instance = a.kind === 'replace' ? kept.get(a.replica) : undefined;
+    return instance !== undefined && instance.id === (a as ActionOf<'replace'>).instanceId && isLive(instance);
+  };
+  // The old instance is still on its way down and holds its room: its replacement waits for it.
+  const stopping = changes.filter((a): a is ActionOf<'replace'> => a.kind === 'replace' && kept.get(a.replica)?.state === 'stopping');
+  for (const wait of stopping) {
+    changes.splice(changes.indexOf(wait), 1);
+    waiting.push(`replica ${wait.replica}'s old instance to stop before its replacement starts`);
+  }
+  const surges = changes.filter(isSurge);
+  if (surges.length === 0) return;
+  for (const surge of surges) changes.splice(changes.indexOf(surge), 1);
+  const busy = [...kept.entries()].filter(([, i]) => (i.hash === desired.hash && !isReady(i)) || (i.hash !== desired.hash && isIdle(i)))
+    .map(([slot]) => slot).sort((a, b) => a - b);
+  const [first, ...rest] = surges.sort((a, b) => a.replica - b.replica);
+  if (busy.length === 0 && first) {
+    power.push({
+      kind: 'stop', key: desired.key, instanceId: first.instanceId,
+      reason: `replica ${first.replica}: no room for its new instance beside the old one (${shortage}); stopping the old one first`,
+    });
+  }
+  const next = busy.length === 0 ? [first!.replica] : busy;
+  for (const surge of busy.length === 0 ? rest : surges) {
+    waiting.push(`replica ${next.join(', ')} to be replaced before replica ${surge.replica} (no room to run both releases at once)`);
+  }
+}
+
+function isLive(instance: ObservedInstance): boolean {
+  return instance.state !== 'failed' && instance.health !== 'unhealthy' && !isIdle(instance);
+}
+
+function isIdle(instance: ObservedInstance): boolean {
+  return instance.state === 'stopped' || instance.state === 'stopping';
 }
 
 /**

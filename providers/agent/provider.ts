@@ -16,7 +16,7 @@ import type { AgentHub } from './hub.ts';
 import { sweepOfflineAgents } from './offline.ts';
 import { DEFAULT_LEASE_MS, type InstanceReport, type Resources, type RunPayload, type StopPayload } from './protocol.ts';
 import {
-  buildView, isRunPayload, reservationOf, toObserved, type AgentState, type ViewInstance,
+  buildView, isRunPayload, isStopPayload, reservationOf, toObserved, type AgentState, type ViewInstance,
 } from './view.ts';
 
 export interface AgentProviderOptions {
@@ -246,6 +246,13 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
         if (instance && agent) {
           learnSpec(instance);
           agent.instances = [...agent.instances.filter((i) => i.id !== instance.id), instance];
+          resultAt.set(agent.id, now());
+        } else if (ok && agent && task.kind === 'stop' && isStopPayload(task.payload)) {
+          // A finished stop is as good as the heartbeat that will confirm it: until that comes,
+          // the last report (running) must not make the instance look alive again.
+          const { instanceId, remove } = task.payload;
+          agent.instances = agent.instances.flatMap((i) => (i.id !== instanceId ? [i]
+            : remove ? [] : [{ ...i, state: 'stopped' as const, health: 'unknown' as const, port: 0, address: '' }]));
           resultAt.set(agent.id, now());
         }
       });

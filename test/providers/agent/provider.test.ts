@@ -305,3 +305,16 @@ describe('stop and start (issue 13 item 2)', () => {
     assert.deepEqual(ts.store.tasks.listActive().map((t) => [t.kind, t.agentId, t.payload]), [['stop', 'agt_a', { instanceId: 'inst_x', remove: true }]]);
   });
 });
+
+describe('stop results (issue 13 item 13)', () => {
+  test('a finished keep-stop shows the instance stopped at once, not alive again until the next heartbeat', async () => {
+    addAgent('agt_a', 1024);
+    report('agt_a', [instance('inst_1')]);
+    await provider.apply({ kind: 'stop', key: 'web', instanceId: 'inst_1', reason: 'no room' }, { secrets: {} });
+    const task = ts.store.tasks.claim('agt_a', ts.clock.now, 10_000)!;
+    provider.hub.taskClaimed(task);
+    ts.store.tasks.complete(task.id, 'agt_a', { message: 'stopped' }, true);
+    provider.hub.taskCompleted(ts.store.tasks.get(task.id)!, true, { message: 'stopped' });
+    assert.deepEqual((await provider.observe(['web']))[0]!.instances.map((i) => [i.id, i.state, i.health]), [['inst_1', 'stopped', 'unknown']]);
+  });
+});
