@@ -156,4 +156,8 @@ export const MIGRATIONS: readonly string[] = [
     revoked_at   TEXT
   );
   `,
+  // 4: the language runtimes each agent found at start (scheduling by a spec's `runtime`).
+  `
+  ALTER TABLE agents ADD COLUMN runtimes TEXT NOT NULL DEFAULT '[]';
+  `,
 ];

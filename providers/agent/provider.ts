@@ -115,7 +115,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       const newer = (resultAt.get(row.id) ?? -1) > (row.lastSeenMs ?? 0) ? previous.get(row.id) : undefined;
       const instances = newer ? newer.instances : row.instances as InstanceReport[];
       instances.forEach(learnSpec);
-      agents.set(row.id, { id: row.id, online: row.online, capacity: row.capacity, instances });
+      agents.set(row.id, { id: row.id, online: row.online, capacity: row.capacity, runtimes: row.runtimes, instances });
     }
     tasks.clear();
     for (const task of store.tasks.listActive()) {
@@ -149,7 +149,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       && i.state !== 'stopping' && i.state !== 'stopped');
     if (same && action.kind !== 'start') return { instanceId: same.id, message: 'already exists' };
 
-    const request = { key: action.key, replica, ...reservationOf(spec) };
+    const request = { key: action.key, replica, ...reservationOf(spec), ...(spec.runtime === undefined ? {} : { runtime: spec.runtime }) };
     const kept = action.kind === 'start' ? instances.find((i) => i.id === action.instanceId) : undefined;
     if (kept) {
       if (kept.state === 'stopping') return { instanceId: kept.id, message: `still stopping on ${kept.agent}; it starts once stopped` };
@@ -212,7 +212,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       mutate(() => {
         const previous = agents.get(agentId);
         if (previous) noteExits(previous.instances, report.instances);
-        agents.set(agentId, { id: agentId, online: true, capacity: report.capacity, instances: report.instances });
+        agents.set(agentId, { id: agentId, online: true, capacity: report.capacity, runtimes: previous?.runtimes ?? store.agents.get(agentId)?.runtimes ?? [], instances: report.instances });
       });
     },
     agentRegistered(agentId, instances) {
@@ -229,7 +229,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
             record(i.service, { instanceId: i.id, type: 'agent restarted', status: `${agentId} registered again without it` });
           }
         }
-        agents.set(agentId, { id: agentId, online: true, capacity: row.capacity, instances });
+        agents.set(agentId, { id: agentId, online: true, capacity: row.capacity, runtimes: row.runtimes, instances });
         // The routes cancelled what it had claimed (see agent-routes register).
         for (const [id, task] of tasks) if (task.leaseOwner === agentId && task.state !== 'queued') tasks.delete(id);
       });

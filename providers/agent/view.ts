@@ -5,6 +5,7 @@
 // are offline are not observed: they are lost, and get placed elsewhere.
 
 import type { ObservedInstance } from '../types.ts';
+import type { AgentRuntime } from '../../specs/runtimes.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import type { TaskRow } from '../../store/rows.ts';
 import type { InstanceReport, Resources, RunPayload, StopPayload } from './protocol.ts';
@@ -13,6 +14,8 @@ export interface AgentState {
   id: string;
   online: boolean;
   capacity: Resources;
+  /** Language runtimes the agent found at start (scheduling by a spec's `runtime`). */
+  runtimes: AgentRuntime[];
   instances: InstanceReport[];
 }
 

@@ -50,7 +50,7 @@ describe('rolling update on a full agent', { skip: needsRoot }, () => {
     const rollout = cp.store.status.get('full-one')?.conditions.find((c) => c.type === 'Rollout');
     assert.equal(rollout?.status, 'True');
     assert.equal(rollout?.reason, 'StopThenStart');
-    assert.match(rollout?.message ?? '', /no agent has room for a new instance of full-one beside the old one: needs 0\.5 CPU, the most free on any agent is 0/);
+    assert.match(rollout?.message ?? '', /no agent has room for a new instance of full-one beside the old one: needs 0\.5 CPU, the most free on any agent (with runtime \S+ )?is 0/);
 
     const shortages = cp.store.events.list('full-one').filter((e) => e.message.includes('E_UNSCHEDULABLE') || e.reason === 'NoRoomToSurge');
     assert.equal(shortages.length, 1, `one event for the shortage, got ${JSON.stringify(shortages)}`);
