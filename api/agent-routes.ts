@@ -143,6 +143,7 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
           labels: body.labels ?? {},
           capacity: body.capacity,
           instances: body.instances ?? [],
+          runtimes: body.runtimes ?? [],
         }, now());
         store.tasks.cancelClaimedBy(registered.id);
         return registered;

@@ -176,4 +176,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE agents ADD COLUMN revoked_at TEXT;
   `,
+
+  // 7: the language runtimes each agent found at start (scheduling by a spec's `runtime`).
+  `
+  ALTER TABLE agents ADD COLUMN runtimes TEXT NOT NULL DEFAULT '[]';
+  `,
 ];
