@@ -11,7 +11,8 @@ import { CaddyClient, DEFAULT_CADDY_ADMIN, DEFAULT_CADDY_SERVER, DEFAULT_HTTP_AD
 import { forgeServerConfig, listenPort } from './caddy-config.ts';
 import { isLoopbackHost, probeAdminAddress, splitHostPort } from './caddy-probe.ts';
 import { findCaddy, managedCaddyPaths, startManagedCaddy, type ManagedCaddy } from './managed-caddy.ts';
-import { createServiceRouter, type ServiceRouter } from './service-routes.ts';
+import { createServiceRouter, type DnsUpstreamOptions, type ServiceRouter } from './service-routes.ts';
+import { startUpstreamSource } from './upstream-source.ts';
 import { leftBehindCaddy } from './stale-caddy.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -37,6 +38,8 @@ export interface RoutingOptions {
   mode?: RouterMode;
   /** Admin address for a managed caddy; default 127.0.0.1:2019. */
   adminAddr?: string;
+  /** Caddy's refresh of the DNS upstream answer (ms); default 1000. */
+  dnsRefreshMs?: number;
 }
 
 /** `http://127.0.0.1:2019`, `127.0.0.1:2019` or nothing → the `host:port` a managed caddy's admin API listens on. */
@@ -57,29 +60,42 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
   const choice = chooseCaddy(await caddyFacts(options));
   if (choice.kind === 'refuse') throw new ForgeError('E_CONFLICT', choice.message, { terminal: true });
   if (choice.kind === 'off') return { notice: choice.why, stop: none };
+  // Upstreams as DNS answers (no config load per cutover), or static upstreams when the responder cannot bind.
+  const upstreams = await startUpstreamSource({ env, ...(options.dnsRefreshMs ? { refreshMs: options.dnsRefreshMs } : {}) });
+  const dns: { dns?: DnsUpstreamOptions } = upstreams.options ? { dns: upstreams.options } : {};
   if (choice.kind === 'external') {
     const client = new CaddyClient({ admin: choice.admin, server, serverTemplate: template });
-    const router = createServiceRouter({ client, domain: options.domain, publicPort: port });
-    return { router, notice: `routing through the caddy at ${choice.admin}${choice.note} (server ${server}, listening on ${httpAddr})`, stop: none };
+    const router = createServiceRouter({ client, domain: options.domain, publicPort: port, ...dns });
+    return {
+      router, notice: `routing through the caddy at ${choice.admin}${choice.note} (server ${server}, listening on ${httpAddr}); ${upstreams.notice}`,
+      stop: upstreams.stop,
+    };
   }
   let router: ServiceRouter | undefined;
   let stale = '';
-  const caddy = await startManagedCaddy({
-    adminAddr: choice.adminAddr, httpAddr, domain: options.domain, dataDir: options.dataDir, server,
-    // A restarted caddy comes back with only the base config: push the route table at once
-    // instead of waiting for the next resync.
-    onEvent: (event) => {
-      if (event.type === 'restarted') void router?.sync().catch(() => undefined);
-      if (event.type === 'stopped-stale') stale = ` after stopping the caddy (pid ${event.pid}) an earlier run left behind`;
-    },
-  });
+  let caddy: ManagedCaddy;
+  try {
+    caddy = await startManagedCaddy({
+      adminAddr: choice.adminAddr, httpAddr, domain: options.domain, dataDir: options.dataDir, server,
+      // A restarted caddy comes back with only the base config: push the route table at once
+      // instead of waiting for the next resync.
+      onEvent: (event) => {
+        if (event.type === 'restarted') void router?.sync().catch(() => undefined);
+        if (event.type === 'stopped-stale') stale = ` after stopping the caddy (pid ${event.pid}) an earlier run left behind`;
+      },
+    });
+  } catch (error) {
+    await upstreams.stop();
+    throw error;
+  }
   const client = new CaddyClient({ admin: caddy.adminUrl, server, serverTemplate: template });
-  router = createServiceRouter({ client, domain: options.domain, publicPort: port });
+  router = createServiceRouter({ client, domain: options.domain, publicPort: port, ...dns });
   return {
     router, caddy,
-    notice: `caddy started (pid ${caddy.pid}, admin ${caddy.adminUrl}, log ${join(options.dataDir, 'caddy')})${stale}${choice.note}; services answer at http://<name>.${options.domain}:${port}`,
+    notice: `caddy started (pid ${caddy.pid}, admin ${caddy.adminUrl}, log ${join(options.dataDir, 'caddy')})${stale}${choice.note}; services answer at http://<name>.${options.domain}:${port}; ${upstreams.notice}`,
     async stop() {
       await caddy.stop();
+      await upstreams.stop();
     },
   };
 }
