@@ -13,6 +13,7 @@ import { isLoopbackHost, probeAdminAddress, splitHostPort } from './caddy-probe.
 import { findCaddy, managedCaddyPaths, startManagedCaddy, type ManagedCaddy } from './managed-caddy.ts';
 import { createServiceRouter, type DnsUpstreamOptions, type ServiceRouter } from './service-routes.ts';
 import { startUpstreamSource } from './upstream-source.ts';
+import type { UpstreamDns } from './upstream-dns.ts';
 import { leftBehindCaddy } from './stale-caddy.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -20,6 +21,8 @@ type Env = Readonly<Record<string, string | undefined>>;
 export interface Routing {
   router?: ServiceRouter;
   caddy?: ManagedCaddy;
+  /** Forge's upstream DNS responder, when it runs (routes then name services, not instances). */
+  upstreamDns?: UpstreamDns;
   /** What the operator should know: where traffic enters, or why there are no routes. */
   notice: string;
   stop(): Promise<void>;
@@ -63,11 +66,12 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
   // Upstreams as DNS answers (no config load per cutover), or static upstreams when the responder cannot bind.
   const upstreams = await startUpstreamSource({ env, ...(options.dnsRefreshMs ? { refreshMs: options.dnsRefreshMs } : {}) });
   const dns: { dns?: DnsUpstreamOptions } = upstreams.options ? { dns: upstreams.options } : {};
+  const upstreamDns = upstreams.responder ? { upstreamDns: upstreams.responder } : {};
   if (choice.kind === 'external') {
     const client = new CaddyClient({ admin: choice.admin, server, serverTemplate: template });
     const router = createServiceRouter({ client, domain: options.domain, publicPort: port, ...dns });
     return {
-      router, notice: `routing through the caddy at ${choice.admin}${choice.note} (server ${server}, listening on ${httpAddr}); ${upstreams.notice}`,
+      router, ...upstreamDns, notice: `routing through the caddy at ${choice.admin}${choice.note} (server ${server}, listening on ${httpAddr}); ${upstreams.notice}`,
       stop: upstreams.stop,
     };
   }
@@ -91,7 +95,7 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
   const client = new CaddyClient({ admin: caddy.adminUrl, server, serverTemplate: template });
   router = createServiceRouter({ client, domain: options.domain, publicPort: port, ...dns });
   return {
-    router, caddy,
+    router, caddy, ...upstreamDns,
     notice: `caddy started (pid ${caddy.pid}, admin ${caddy.adminUrl}, log ${join(options.dataDir, 'caddy')})${stale}${choice.note}; services answer at http://<name>.${options.domain}:${port}; ${upstreams.notice}`,
     async stop() {
       await caddy.stop();

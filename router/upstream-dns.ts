@@ -49,6 +49,8 @@ export interface UpstreamDns {
   remove(service: string): void;
   /** What the responder answers for a service now (tests, status). */
   targets(service: string): readonly SrvTarget[] | undefined;
+  /** Epoch ms of the last change of a service's answer (bench/cutover.ts measures from it). */
+  changedAt(service: string): number | undefined;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ export async function startUpstreamDns(options: UpstreamDnsOptions): Promise<Ups
   const { host, port } = splitAddr(options.addr);
   const resolveHost = options.resolveHost ?? (async (name: string) => (await dnsLookup(name)).address);
   const records = new Map<string, SrvTarget[]>();
+  const changes = new Map<string, number>();
   const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
@@ -97,12 +100,16 @@ export async function startUpstreamDns(options: UpstreamDnsOptions): Promise<Ups
       const key = service.toLowerCase();
       const before = records.get(key);
       records.set(key, next);
-      return before === undefined || JSON.stringify(before) !== JSON.stringify(next);
+      const changed = before === undefined || JSON.stringify(before) !== JSON.stringify(next);
+      if (changed) changes.set(key, Date.now());
+      return changed;
     },
     remove(service) {
       records.delete(service.toLowerCase());
+      changes.delete(service.toLowerCase());
     },
     targets: (service) => records.get(service.toLowerCase()),
+    changedAt: (service) => changes.get(service.toLowerCase()),
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }

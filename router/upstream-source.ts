@@ -5,13 +5,14 @@
 
 import { DEFAULT_DNS_REFRESH_MS } from './dns-records.ts';
 import type { DnsUpstreamOptions } from './service-routes.ts';
-import { startUpstreamDns } from './upstream-dns.ts';
+import { startUpstreamDns, type UpstreamDns } from './upstream-dns.ts';
 
 export const DEFAULT_DNS_ADDR = '127.0.0.1:5380';
 
 export interface UpstreamSource {
   /** Set when the responder runs: the router publishes upstreams through it. */
   options?: DnsUpstreamOptions;
+  responder?: UpstreamDns;
   notice: string;
   stop(): Promise<void>;
 }
@@ -30,6 +31,7 @@ export async function startUpstreamSource(input: {
     const responder = await startUpstreamDns({ addr });
     return {
       options: { responder, refreshMs },
+      responder,
       notice: `upstreams from Forge's DNS responder at ${responder.resolverAddress} (caddy refreshes every ${refreshMs} ms; cutovers load no caddy config)`,
       stop: () => responder.close(),
     };
