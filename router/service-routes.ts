@@ -50,6 +50,12 @@ export interface ServiceRouter {
   replaceAll(entries: ReadonlyMap<string, ServiceRoute>, asOf?: number): void;
   /** Pushes the whole table (the resync). */
   sync(): Promise<{ added: string[]; updated: string[]; removed: string[] }>;
+  /**
+   * Writes each route's upstreams into Caddy's config again (one load), for while the
+   * DNS responder is about to stop: an external Caddy keeps serving the last set while
+   * Forge is down instead of failing its lookups. No-op without DNS upstreams.
+   */
+  detachDns(): Promise<void>;
   /** The upstreams Forge last asked for (for status and tests). */
   get(name: string): ServiceRoute | undefined;
   url(name: string): string;
@@ -63,7 +69,7 @@ export function createServiceRouter(options: {
 }): ServiceRouter {
   const table = new Map<string, ServiceRoute>();
   const dns = options.dns;
-  const source: DnsUpstreamSource | undefined = dns ? { resolver: dns.responder.resolverAddress, refreshMs: dns.refreshMs } : undefined;
+  let source: DnsUpstreamSource | undefined = dns ? { resolver: dns.responder.resolverAddress, refreshMs: dns.refreshMs } : undefined;
   const settleMs = dns ? dns.refreshMs + (dns.marginMs ?? DEFAULT_MARGIN_MS) : 0;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -114,7 +120,7 @@ export function createServiceRouter(options: {
       const before = table.get(name);
       if (same(before, next)) return settled(name);
       table.set(name, next);
-      if (!dns) {
+      if (!dns || !source) {
         await push();
         return;
       }
@@ -136,6 +142,11 @@ export function createServiceRouter(options: {
         if (!fresher(name)) table.set(name, { domains: [...route.domains].sort(), upstreams: [...route.upstreams].sort() });
       }
       primed = true;
+    },
+    async detachDns() {
+      if (!source) return;
+      source = undefined;
+      await push();
     },
     async sync() {
       // The resync's table may hold upstream changes the reconciles did not make

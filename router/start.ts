@@ -72,7 +72,12 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
     const router = createServiceRouter({ client, domain: options.domain, publicPort: port, ...dns });
     return {
       router, ...upstreamDns, notice: `routing through the caddy at ${choice.admin}${choice.note} (server ${server}, listening on ${httpAddr}); ${upstreams.notice}`,
-      stop: upstreams.stop,
+      async stop() {
+        // The operator's caddy outlives us: leave it static upstreams (one config load),
+        // or its lookups would fail until Forge is back. The next start's resync restores DNS upstreams.
+        await router.detachDns().catch(() => undefined);
+        await upstreams.stop();
+      },
     };
   }
   let router: ServiceRouter | undefined;

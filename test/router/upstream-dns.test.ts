@@ -133,3 +133,30 @@ describe('service router with DNS upstreams through real caddy', () => {
     }
   });
 });
+
+describe('detaching DNS upstreams (the control plane stopping with an external caddy)', () => {
+  test('routes get their upstreams written in, so caddy keeps serving after the responder is gone', async () => {
+    const fx = await startCaddyFixture();
+    const up = await startUpstream('A');
+    const dns = await startUpstreamDns({ addr: '127.0.0.1:0' });
+    let dnsOpen = true;
+    try {
+      const router = createServiceRouter({ client: fx.client, domain: 'localhost', dns: { responder: dns, refreshMs: 200, marginMs: 200 } });
+      router.replaceAll(new Map());
+      await router.set('web', { domains: [], upstreams: [up.addr] });
+      assert.equal((await viaCaddy(fx.httpAddr, 'web.localhost')).body, 'A /');
+      await router.detachDns();
+      const live = await adminRaw(fx.caddy.adminUrl, 'GET', '/id/forge-web');
+      assert.deepEqual((live.json as { handle: Array<{ upstreams?: unknown }> }).handle[0]!.upstreams, [{ dial: up.addr }]);
+      await dns.close();
+      dnsOpen = false;
+      // Longer than caddy's refresh: a dynamic route would now fail its lookup.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal((await viaCaddy(fx.httpAddr, 'web.localhost')).body, 'A /');
+    } finally {
+      if (dnsOpen) await dns.close();
+      await up.close();
+      await fx.stop();
+    }
+  });
+});
