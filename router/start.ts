@@ -64,7 +64,10 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
   if (choice.kind === 'refuse') throw new ForgeError('E_CONFLICT', choice.message, { terminal: true });
   if (choice.kind === 'off') return { notice: choice.why, stop: none };
   // Upstreams as DNS answers (no config load per cutover), or static upstreams when the responder cannot bind.
-  const upstreams = await startUpstreamSource({ env, ...(options.dnsRefreshMs ? { refreshMs: options.dnsRefreshMs } : {}) });
+  const upstreams = await startUpstreamSource({
+    env, caddyOnLoopback: choice.kind === 'managed' || adminOnLoopback(choice.admin),
+    ...(options.dnsRefreshMs ? { refreshMs: options.dnsRefreshMs } : {}),
+  });
   const dns: { dns?: DnsUpstreamOptions } = upstreams.options ? { dns: upstreams.options } : {};
   const upstreamDns = upstreams.responder ? { upstreamDns: upstreams.responder } : {};
   if (choice.kind === 'external') {
@@ -107,6 +110,14 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
       await upstreams.stop();
     },
   };
+}
+
+function adminOnLoopback(admin: string): boolean {
+  try {
+    return isLoopbackHost(new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(admin) ? admin : `http://${admin}`).hostname.replace(/^\[|\]$/g, ''));
+  } catch {
+    return false;
+  }
 }
 
 /** What the choice depends on: the flag, FORGE_CADDY_ADMIN, caddy on PATH, and who holds the admin address. */

@@ -19,12 +19,22 @@ export interface UpstreamSource {
 
 export async function startUpstreamSource(input: {
   env: Readonly<Record<string, string | undefined>>;
+  /** Whether caddy runs on this host (its admin API on loopback): only then can it reach a loopback responder. */
+  caddyOnLoopback?: boolean;
   refreshMs?: number;
 }): Promise<UpstreamSource> {
   const addr = input.env.FORGE_DNS_ADDR?.trim() || DEFAULT_DNS_ADDR;
   const stop = async () => undefined;
   if (addr.toLowerCase() === 'off') {
     return { notice: 'upstreams are static (FORGE_DNS_ADDR=off): each cutover reloads the route in caddy', stop };
+  }
+  if (input.caddyOnLoopback === false && isLoopbackAddr(addr)) {
+    // A caddy on another host would look up a loopback address of its own: every lookup would fail.
+    return {
+      notice: `upstreams are static: caddy is on another host and the DNS responder address ${addr} is loopback ` +
+        '(set FORGE_DNS_ADDR to an address of this host that caddy can reach); each cutover reloads the route in caddy',
+      stop,
+    };
   }
   const refreshMs = input.refreshMs ?? DEFAULT_DNS_REFRESH_MS;
   try {
@@ -42,4 +52,9 @@ export async function startUpstreamSource(input: {
       stop,
     };
   }
+}
+
+function isLoopbackAddr(addr: string): boolean {
+  const host = addr.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }

@@ -70,6 +70,10 @@ describe('upstream DNS responder over UDP', () => {
       const off = await startUpstreamSource({ env: { FORGE_DNS_ADDR: 'off' } });
       assert.equal(off.options, undefined);
       assert.match(off.notice, /FORGE_DNS_ADDR=off/);
+      // A caddy on another host cannot reach a loopback responder: static, and the notice says what to set.
+      const remote = await startUpstreamSource({ env: { FORGE_DNS_ADDR: '127.0.0.1:0' }, caddyOnLoopback: false });
+      assert.equal(remote.options, undefined);
+      assert.match(remote.notice, /caddy is on another host and the DNS responder address 127\.0\.0\.1:0 is loopback \(set FORGE_DNS_ADDR/);
     } finally {
       holder.close();
     }
