@@ -15,7 +15,8 @@ import { sourceForRevision } from './runner/source-cache.ts';
 import { monitorHealth, waitHealthy, type HealthMonitor } from './runner/health.ts';
 import { canBind, type PortPool } from './runner/ports.ts';
 import { startInstance, type InstanceHandle } from './runner/run.ts';
-import type { ExitInfo, ForgeMode } from './sandbox/index.ts';
+import { PortTakenError, type ExitInfo, type ForgeMode, type Weaken } from './sandbox/index.ts';
+import { chownTree, createIdentityStore, type SandboxIdentity } from './sandbox/identity.ts';
 
 export interface SupervisorOptions {
   dataDir: string;
@@ -31,6 +32,8 @@ export interface SupervisorOptions {
   /** A slot that stayed healthy this long starts counting crashes from zero again. */
   restartResetMs?: number;
   now?: () => number;
+  /** Test-only (test/security): switch single sandbox protections off. */
+  weaken?: Weaken;
   /** Something in a report changed: the daemon heartbeats soon. */
   onChange(): void;
   log(line: string): void;
@@ -72,9 +75,13 @@ export function createSupervisor(options: SupervisorOptions) {
   const slots = new Map<string, number>();
   const restartResetMs = options.restartResetMs ?? 10 * 60_000;
 
-  const limits = (spec: ServiceSpec, pidsMax: number): SandboxLimits => ({
+  // One unprivileged host identity per service, recorded so two services never share one.
+  const identities = createIdentityStore(path.join(options.dataDir, 'identities.json'));
+  const limits = (spec: ServiceSpec, pidsMax: number, identity: SandboxIdentity): SandboxLimits => ({
     memoryMb: spec.resources.memoryMb, cpus: spec.resources.cpus, pidsMax, mode: options.mode, root: options.cgroupRoot,
+    identity, hostname: spec.name, network: { bindHost: options.host, egress: true },
     ...(options.isolation ? { isolation: options.isolation } : {}),
+    ...(options.weaken ? { weaken: options.weaken } : {}),
   });
   const instanceDir = (id: string) => path.join(options.dataDir, 'instances', id);
 
@@ -168,9 +175,12 @@ export function createSupervisor(options: SupervisorOptions) {
       const source = await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
       const prepared = await prepareWorkDir(source, path.join(dir, 'app'), spec.sourceDir);
       io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
+      // The release belongs to the service's identity: its build and app write there, nothing else of the host.
+      const identity = await identities.forService(spec.name);
+      await chownTree(prepared.dir, identity.hostUid, identity.hostGid);
       const build = await runBuild({
         id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: spec.env, secrets: io.secrets,
-        sandbox: limits(spec, options.buildPidsMax ?? 1024), logFile: path.join(dir, 'logs', 'build.log'),
+        sandbox: limits(spec, options.buildPidsMax ?? 1024, identity), logFile: path.join(dir, 'logs', 'build.log'),
         onLine: (line) => io.onLine(line), signal,
       });
       if (build.warning) options.log(build.warning);
@@ -181,13 +191,25 @@ export function createSupervisor(options: SupervisorOptions) {
       let outcome: Awaited<ReturnType<typeof waitHealthy>>;
       for (let attempt = 1; ; attempt += 1) {
         r.port = await options.ports.allocate();
-        handle = await startInstance({
-          id: r.id, workDir: prepared.dir, command: spec.run.command, port: r.port, env: spec.env, secrets: io.secrets,
-          sandbox: limits(spec, options.pidsMax ?? 512), logDir: path.join(dir, 'logs'),
-        });
+        try {
+          handle = await startInstance({
+            id: r.id, workDir: prepared.dir, command: spec.run.command, port: r.port, env: spec.env, secrets: io.secrets,
+            sandbox: limits(spec, options.pidsMax ?? 512, identity), logDir: path.join(dir, 'logs'),
+          });
+        } catch (err) {
+          // In an own network namespace the clash shows when the host side binds the port.
+          if (!(err instanceof PortTakenError)) throw err;
+          options.ports.release(r.port);
+          if (attempt >= PORT_ATTEMPTS) {
+            return failure(r, new ForgeError('E_PROVIDER', `could not start: ${err.message} (${PORT_ATTEMPTS} ports tried)`), null);
+          }
+          io.onLine(`${err.message}; starting again on another port`);
+          continue;
+        }
         r.handle = handle;
         outcome = await waitHealthy({
           port: r.port, health: spec.health, signal, exited: handle.exited, tail: () => handle.tail(20),
+          listening: handle.listening,
           ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
         });
         if (signal.aborted || r.stopping) return abandoned(r);
@@ -219,7 +241,7 @@ export function createSupervisor(options: SupervisorOptions) {
       r.health = 'healthy';
       r.healthySince = now();
       r.monitor = monitorHealth({
-        port: r.port, health: spec.health,
+        port: r.port, health: spec.health, listening: handle.listening,
         onChange: (status, reason) => {
           if (r.state !== 'running' && r.state !== 'unhealthy') return;
           r.state = status === 'healthy' ? 'running' : 'unhealthy';

@@ -1,0 +1,89 @@
+// The root an app sees: an empty directory with mount points, the host's system
+// directories bound read-only, a handful of /etc entries programs need (DNS,
+// TLS roots, the dynamic loader's cache), and passwd/group/hosts Forge writes.
+// Nothing else of the host exists in it: no Forge data dir, no other service,
+// no /root, no agent key, no /sys (so no cgroup files either).
+
+import { lstatSync, readlinkSync, statSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { APP_DIR, type HostView } from './oci-config.ts';
+import { APP_ID_INSIDE } from './identity.ts';
+
+/** Top-level system dirs: bound when real dirs, re-created as symlinks when links (merged /usr). */
+const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+
+/** /etc entries apps and toolchains read; secrets never live in these. */
+const ETC_ENTRIES = [
+  'resolv.conf', 'nsswitch.conf', 'host.conf', 'gai.conf', 'protocols', 'services', 'mime.types',
+  'ssl', 'ca-certificates', 'ca-certificates.conf', 'pki', 'crypto-policies', 'alternatives',
+  'localtime', 'timezone', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'os-release', 'debian_version',
+  'npmrc', 'python3', 'python3.11', 'python3.12', 'xdg', 'mailcap',
+];
+
+export interface HostLayout {
+  view: HostView;
+  /** Symlinks to re-create at the rootfs top (e.g. bin → usr/bin). */
+  symlinks: Record<string, string>;
+}
+
+let layout: HostLayout | undefined;
+
+/** What of the host to show, read once: it does not change while the agent runs. */
+export function hostLayout(): HostLayout {
+  if (layout !== undefined) return layout;
+  const readOnlyDirs: string[] = [];
+  const symlinks: Record<string, string> = {};
+  for (const dir of SYSTEM_DIRS) {
+    const st = lstatSync(dir, { throwIfNoEntry: false });
+    if (st === undefined) continue;
+    if (st.isSymbolicLink()) symlinks[dir] = readlinkSync(dir);
+    else if (st.isDirectory()) readOnlyDirs.push(dir);
+  }
+  const etcEntries = ETC_ENTRIES.map((e) => `/etc/${e}`).filter((p) => statSync(p, { throwIfNoEntry: false }) !== undefined);
+  layout = { view: { readOnlyDirs, etcEntries }, symlinks };
+  return layout;
+}
+
+export interface Bundle {
+  dir: string;
+  rootfs: string;
+  /** Generated file (host path) → where it appears inside. */
+  generatedEtc: Record<string, string>;
+}
+
+/**
+ * Creates <dir>/rootfs with every mount point, and <dir>/etc with passwd, group,
+ * hostname and hosts. The dirs are search-only for others (0711): crun sets up
+ * mounts as the namespace's root, an unprivileged host uid, which must reach
+ * rootfs/ by path; config.json (the env) is readable by host root only.
+ */
+export async function prepareBundle(dir: string, hostname: string, host: HostLayout, extraMountPoints: string[] = []): Promise<Bundle> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o711 });
+  const rootfs = path.join(dir, 'rootfs');
+  await fs.mkdir(rootfs, { mode: 0o755 });
+  for (const d of ['proc', 'dev', 'tmp', 'etc', APP_DIR.slice(1)]) await fs.mkdir(path.join(rootfs, d), { mode: 0o755 });
+  for (const [link, target] of Object.entries(host.symlinks)) await fs.symlink(target, path.join(rootfs, link));
+  for (const d of [...host.view.readOnlyDirs, ...extraMountPoints]) await fs.mkdir(path.join(rootfs, d), { recursive: true });
+  for (const entry of host.view.etcEntries) {
+    const target = path.join(rootfs, entry);
+    if (statSync(entry).isDirectory()) await fs.mkdir(target, { recursive: true });
+    else await fs.writeFile(target, '');
+  }
+  const etc = path.join(dir, 'etc');
+  await fs.mkdir(etc, { mode: 0o755 });
+  const files: Record<string, string> = {
+    passwd: `root:x:0:0:root:/root:/usr/sbin/nologin\napp:x:${APP_ID_INSIDE}:${APP_ID_INSIDE}:app:${APP_DIR}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
+    group: `root:x:0:\napp:x:${APP_ID_INSIDE}:\nnogroup:x:65534:\n`,
+    hostname: `${hostname}\n`,
+    hosts: `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
+  };
+  const generatedEtc: Record<string, string> = {};
+  for (const [name, text] of Object.entries(files)) {
+    const file = path.join(etc, name);
+    await fs.writeFile(file, text, { mode: 0o644 });
+    await fs.writeFile(path.join(rootfs, 'etc', name), '');
+    generatedEtc[file] = `/etc/${name}`;
+  }
+  return { dir, rootfs, generatedEtc };
+}
