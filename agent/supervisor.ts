@@ -32,6 +32,8 @@ export interface SupervisorOptions {
   /** A slot that stayed healthy this long starts counting crashes from zero again. */
   restartResetMs?: number;
   now?: () => number;
+  /** How often a running instance's process-limit counter is read (default 2 s). */
+  limitsPollMs?: number;
   /** Test-only (test/security): switch single sandbox protections off. */
   weaken?: Weaken;
   /** Something in a report changed: the daemon heartbeats soon. */
@@ -48,12 +50,15 @@ interface InstanceRecord {
   port: number;
   exitCode?: number;
   oomKilled?: boolean;
+  pidsLimitHits?: number;
   reason?: string;
   exitedAt?: number;
   restarts: number;
   healthySince?: number;
   handle?: InstanceHandle;
   monitor?: HealthMonitor;
+  /** Reads the cgroup's pids.events while running (see watchLimits). */
+  limitsTimer?: NodeJS.Timeout;
   /** Set once a stop (or the agent's own shutdown) is under way: its exit is expected. */
   stopping: boolean;
   abort: AbortController;
@@ -94,6 +99,7 @@ export function createSupervisor(options: SupervisorOptions) {
     };
     if (r.exitCode !== undefined) out.exitCode = r.exitCode;
     if (r.oomKilled !== undefined) out.oomKilled = r.oomKilled;
+    if (r.pidsLimitHits !== undefined) out.pidsLimitHits = r.pidsLimitHits;
     if (r.reason !== undefined) out.reason = r.reason;
     if (r.exitedAt !== undefined) out.exitedAt = r.exitedAt;
     return out;
@@ -108,8 +114,30 @@ export function createSupervisor(options: SupervisorOptions) {
     r.restarts = restarts;
   }
 
+  /**
+   * A fork refused by pids.max does not end the instance (the app usually
+   * survives it), so its exit never tells: the counter is read while it runs and
+   * each rise goes out in the next report (an event on the control plane).
+   */
+  function watchLimits(r: InstanceRecord, handle: InstanceHandle): void {
+    const tick = async () => {
+      const counters = await handle.sandbox.counters().catch(() => null);
+      if (r.handle !== handle || r.stopping) return;
+      if (counters !== null && counters.pidsMaxHits > (r.pidsLimitHits ?? 0)) {
+        r.pidsLimitHits = counters.pidsMaxHits;
+        options.log(`instance ${r.id} (${r.payload.spec.name}): fork refused at the process limit (${counters.pidsMaxHits} times since start)`);
+        options.onChange();
+      }
+      r.limitsTimer = setTimeout(() => void tick(), options.limitsPollMs ?? 2_000);
+      r.limitsTimer.unref();
+    };
+    r.limitsTimer = setTimeout(() => void tick(), options.limitsPollMs ?? 2_000);
+    r.limitsTimer.unref();
+  }
+
   function markExited(r: InstanceRecord, reason: string, exit: ExitInfo | null): void {
     r.monitor?.stop();
+    clearTimeout(r.limitsTimer);
     r.state = 'exited';
     r.health = 'unhealthy';
     r.reason = reason;
@@ -142,6 +170,7 @@ export function createSupervisor(options: SupervisorOptions) {
     r.stopping = true;
     r.abort.abort();
     r.monitor?.stop();
+    clearTimeout(r.limitsTimer);
     const handle = r.handle;
     r.handle = undefined;
     if (handle) await handle.stop(graceMs);
@@ -252,6 +281,7 @@ export function createSupervisor(options: SupervisorOptions) {
         },
       });
       watch(r, handle);
+      watchLimits(r, handle);
       options.onChange();
       io.onLine(`${spec.name} replica ${payload.replica} healthy on ${options.host}:${r.port}`);
       return { ok: true, result: { message: 'healthy', instance: report(r), commit: prepared.commit } };
