@@ -4,8 +4,8 @@
 // is put right by the next sync.
 
 import type { CaddyClient } from './caddy-client.ts';
-import { desiredRoute } from './routes.ts';
-import { reconcileRoutes } from './reconcile.ts';
+import { desiredRoute, routeHosts } from './routes.ts';
+import { reconcileRoutes, type ForeignRoute, type RouteReconcileResult } from './reconcile.ts';
 
 export interface ServiceRoute {
   domains: string[];
@@ -21,11 +21,16 @@ export interface ServiceRouter {
    * observed read at `asOf`). An entry `set` after `asOf` came from fresher state and is kept.
    */
   replaceAll(entries: ReadonlyMap<string, ServiceRoute>, asOf?: number): void;
-  /** Pushes the whole table (the resync). */
-  sync(): Promise<{ added: string[]; updated: string[]; removed: string[] }>;
+  /** Pushes the whole table (the resync). `foreign`: routes removed from Forge's server that Forge did not put there. */
+  sync(): Promise<{ added: string[]; updated: string[]; removed: string[]; foreign?: ForeignRouteRemoved[] }>;
   /** The upstreams Forge last asked for (for status and tests). */
   get(name: string): ServiceRoute | undefined;
   url(name: string): string;
+}
+
+export interface ForeignRouteRemoved extends ForeignRoute {
+  /** Services whose hosts the foreign route claimed (their events say so). */
+  services: string[];
 }
 
 export function createServiceRouter(options: { client: CaddyClient; domain: string; publicPort?: number | null; scheme?: string }): ServiceRouter {
@@ -37,7 +42,7 @@ export function createServiceRouter(options: { client: CaddyClient; domain: stri
   let primed = false;
 
   // Pushes are serialized: two reconciles of the same Caddy config at once would race.
-  function push() {
+  function push(): Promise<RouteReconcileResult> {
     if (!primed) return Promise.resolve({ added: [], updated: [], removed: [], createdServer: false });
     const run = chain.then(() => reconcileRoutes(options.client, [...table].sort(([a], [b]) => a.localeCompare(b))
       .map(([name, route]) => desiredRoute({ name, domain: options.domain, domains: route.domains, upstreams: route.upstreams }))));
@@ -69,7 +74,13 @@ export function createServiceRouter(options: { client: CaddyClient; domain: stri
       }
       primed = true;
     },
-    sync: () => push(),
+    async sync() {
+      const { foreign, ...result } = await push();
+      if (foreign === undefined) return result;
+      const claimed = (f: ForeignRoute) => [...table].filter(([name, route]) =>
+        routeHosts(name, options.domain, route.domains).some((h) => f.hosts.map((x) => x.toLowerCase()).includes(h))).map(([name]) => name);
+      return { ...result, foreign: foreign.map((f) => ({ ...f, services: claimed(f) })) };
+    },
     get: (name) => table.get(name),
     url(name) {
       const scheme = options.scheme ?? 'http';
