@@ -114,6 +114,14 @@ export function createSupervisor(options: SupervisorOptions) {
     r.restarts = restarts;
   }
 
+  // Development with less isolation says so once per agent, not on every build.
+  let warned = false;
+  function warnOnce(warning: string | null): void {
+    if (warning === null || warned) return;
+    warned = true;
+    options.log(`${warning} (said once; production refuses to run without it)`);
+  }
+
   /**
    * A fork refused by pids.max does not end the instance (the app usually
    * survives it), so its exit never tells: the counter is read while it runs and
@@ -212,7 +220,7 @@ export function createSupervisor(options: SupervisorOptions) {
         sandbox: limits(spec, options.buildPidsMax ?? 1024, identity), logFile: path.join(dir, 'logs', 'build.log'),
         onLine: (line) => io.onLine(line), signal,
       });
-      if (build.warning) options.log(build.warning);
+      warnOnce(build.warning);
       if (signal.aborted) return abandoned(r);
       if (!build.ok) return failure(r, build.error, build.exit, build.lastLines);
 

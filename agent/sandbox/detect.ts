@@ -68,13 +68,13 @@ export function detectIsolation(options: DetectOptions = {}): Promise<IsolationI
   const root = options.root ?? DEFAULT_CGROUP_PARENT;
   const cached = cache.get(root);
   if (cached !== undefined && options.fresh !== true) return cached;
-  const probe = probeIsolation(root);
+  const probe = probeIsolation(root, env);
   cache.set(root, probe);
   return probe;
 }
 
-async function probeIsolation(root: string): Promise<IsolationInfo> {
-  const [cgroups, runtime] = await Promise.all([probeCgroups(root), detectRuntime()]);
+async function probeIsolation(root: string, env: NodeJS.ProcessEnv): Promise<IsolationInfo> {
+  const [cgroups, runtime] = await Promise.all([probeCgroups(root), detectRuntime(env)]);
   const missing = [...(cgroups.cgroup === 'none' ? ['a writable cgroup hierarchy with memory and cpu (run the agent as root)'] : []), ...runtime.missing];
   const runtimeNote = runtime.missing.length === 0 ? 'crun, user namespaces and pasta available' : `missing ${runtime.missing.join(', ')}`;
   return {

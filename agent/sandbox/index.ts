@@ -124,7 +124,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     throw new ForgeError(
       'E_ISOLATION_UNAVAILABLE',
       `refusing to run ${options.id} without isolation in production mode: ${isolation.reason}`,
-      { details: { cgroup: isolation.cgroup, namespaces: isolation.namespaces } },
+      { details: { cgroup: isolation.cgroup, namespaces: isolation.namespaces, missing: isolation.missing } },
     );
   }
   const limits = { memoryMb: options.memoryMb, cpus: options.cpus, pidsMax: options.pidsMax };

@@ -26,9 +26,9 @@ export interface RuntimeInfo {
   hideUnified: string | null;
 }
 
-async function works(file: string, args: string[]): Promise<boolean> {
+async function works(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<boolean> {
   try {
-    await run(file, args, { timeout: 5_000 });
+    await run(file, args, { timeout: 5_000, env: { PATH: env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
     return true;
   } catch {
     return false;
@@ -42,12 +42,13 @@ export function unifiedToHide(mountinfo: string, controllersOf: (mount: string) 
   return controllersOf(v2).trim() === '' ? null : v2;
 }
 
-export async function detectRuntime(): Promise<RuntimeInfo> {
+/** @param env its PATH is where the tools are looked for (the agent's own). */
+export async function detectRuntime(env: NodeJS.ProcessEnv = process.env): Promise<RuntimeInfo> {
   const missing: string[] = [];
   const [crun, pasta, ip] = await Promise.all([
-    works('crun', ['--version']),
-    works('pasta', ['--version']),
-    works('ip', ['-V']),
+    works('crun', ['--version'], env),
+    works('pasta', ['--version'], env),
+    works('ip', ['-V'], env),
   ]);
   if (!crun) missing.push('the OCI runtime crun (apt-get install crun)');
   const maxUserNs = Number(readText('/proc/sys/user/max_user_namespaces').trim() || '0');
