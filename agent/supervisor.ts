@@ -82,9 +82,10 @@ export function createSupervisor(options: SupervisorOptions) {
 
   // One unprivileged host identity per service, recorded so two services never share one.
   const identities = createIdentityStore(path.join(options.dataDir, 'identities.json'));
-  const limits = (spec: ServiceSpec, pidsMax: number, identity: SandboxIdentity): SandboxLimits => ({
+  // Builds always reach out (they fetch packages); the running app only unless its spec says `egress: false`.
+  const limits = (spec: ServiceSpec, pidsMax: number, identity: SandboxIdentity, egress = true): SandboxLimits => ({
     memoryMb: spec.resources.memoryMb, cpus: spec.resources.cpus, pidsMax, mode: options.mode, root: options.cgroupRoot,
-    identity, hostname: spec.name, network: { bindHost: options.host, egress: true },
+    identity, hostname: spec.name, network: { bindHost: options.host, egress },
     ...(options.isolation ? { isolation: options.isolation } : {}),
     ...(options.weaken ? { weaken: options.weaken } : {}),
   });
@@ -231,7 +232,7 @@ export function createSupervisor(options: SupervisorOptions) {
         try {
           handle = await startInstance({
             id: r.id, workDir: prepared.dir, command: spec.run.command, port: r.port, env: spec.env, secrets: io.secrets,
-            sandbox: limits(spec, options.pidsMax ?? 512, identity), logDir: path.join(dir, 'logs'),
+            sandbox: limits(spec, options.pidsMax ?? 512, identity, spec.egress !== false), logDir: path.join(dir, 'logs'),
           });
         } catch (err) {
           // In an own network namespace the clash shows when the host side binds the port.
