@@ -17,6 +17,7 @@ import { canBind, type PortPool } from './runner/ports.ts';
 import { startInstance, type InstanceHandle } from './runner/run.ts';
 import { PortTakenError, type ExitInfo, type ForgeMode, type Weaken } from './sandbox/index.ts';
 import { chownTree, createIdentityStore, type SandboxIdentity } from './sandbox/identity.ts';
+import { createDisk, isDiskFullLine, releaseDisk, sweepDisks, type InstanceDisk } from './sandbox/disk.ts';
 
 export interface SupervisorOptions {
   dataDir: string;
@@ -32,6 +33,8 @@ export interface SupervisorOptions {
   /** A slot that stayed healthy this long starts counting crashes from zero again. */
   restartResetMs?: number;
   now?: () => number;
+  /** Size of each instance's writable filesystem (its release dir), in MB (default 2048). */
+  diskMb?: number;
   /** How often a running instance's process-limit counter is read (default 2 s). */
   limitsPollMs?: number;
   /** Test-only (test/security): switch single sandbox protections off. */
@@ -57,6 +60,8 @@ interface InstanceRecord {
   healthySince?: number;
   handle?: InstanceHandle;
   monitor?: HealthMonitor;
+  /** The size-limited filesystem holding the release dir (absent with isolation off or when development could not make one). */
+  disk?: InstanceDisk;
   /** Reads the cgroup's pids.events while running (see watchLimits). */
   limitsTimer?: NodeJS.Timeout;
   /** Set once a stop (or the agent's own shutdown) is under way: its exit is expected. */
@@ -166,11 +171,13 @@ export function createSupervisor(options: SupervisorOptions) {
   }
 
   function watch(r: InstanceRecord, handle: InstanceHandle): void {
-    void handle.exited.then((exit) => {
+    void handle.exited.then(async (exit) => {
+      if (r.stopping || records.get(r.id) !== r || r.handle !== handle) return;
+      const note = await diskNote(r, handle.tail(20));
       if (r.stopping || records.get(r.id) !== r || r.handle !== handle) return;
       r.handle = undefined;
-      markExited(r, exit.message, exit);
-      options.log(`instance ${r.id} (${r.payload.spec.name} replica ${r.payload.replica}) ${exit.message}`);
+      markExited(r, `${exit.message}${note}`, exit);
+      options.log(`instance ${r.id} (${r.payload.spec.name} replica ${r.payload.replica}) ${exit.message}${note}`);
       options.onChange();
     });
   }
@@ -184,6 +191,37 @@ export function createSupervisor(options: SupervisorOptions) {
     r.handle = undefined;
     if (handle) await handle.stop(graceMs);
     if (r.port !== 0) options.ports.release(r.port);
+    if (r.disk !== undefined) {
+      r.disk = undefined;
+      await releaseDisk(instanceDir(r.id));
+    }
+  }
+
+  /** ' (disk limit of N MB reached)' when the instance's filesystem is full or its output says so; else ''. */
+  async function diskNote(r: InstanceRecord, lines: readonly string[]): Promise<string> {
+    if (r.disk === undefined) return '';
+    const full = (await r.disk.full()) || lines.some(isDiskFullLine);
+    return full ? ` (disk limit of ${r.disk.limitMb} MB reached)` : '';
+  }
+
+  let swept = false;
+  /** The release dir: on its own size-limited filesystem when isolation is on. */
+  async function releaseDir(r: InstanceRecord, dir: string, identity: SandboxIdentity): Promise<string> {
+    if (options.isolation === 'off') return path.join(dir, 'app');
+    if (!swept) {
+      swept = true;
+      // Disks of instances a crashed agent left behind are still mounted.
+      await sweepDisks(path.join(options.dataDir, 'instances'), new Set(records.keys()));
+    }
+    try {
+      r.disk = await createDisk(dir, options.diskMb ?? 2048, identity.hostUid, identity.hostGid);
+      return path.join(r.disk.mountPoint, 'app');
+    } catch (err) {
+      const missing = `no disk limit for ${r.id}: could not make a loop-mounted filesystem (${(err as Error).message.split('\n')[0]}); run the agent as root with loop devices and mkfs.ext4 (e2fsprogs)`;
+      if (options.mode === 'production') throw new ForgeError('E_ISOLATION_UNAVAILABLE', `refusing to run ${r.id} in production mode: ${missing}`);
+      warnOnce(`running with reduced isolation (development mode): ${missing}`);
+      return path.join(dir, 'app');
+    }
   }
 
   async function run(payload: RunPayload, io: RunIo): Promise<ResultRequest> {
@@ -211,10 +249,10 @@ export function createSupervisor(options: SupervisorOptions) {
       }
       // Build from this revision's copy, not from whatever the folder holds now (a rollback, a late restart).
       const source = await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
-      const prepared = await prepareWorkDir(source, path.join(dir, 'app'), spec.sourceDir);
-      io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
       // The release belongs to the service's identity: its build and app write there, nothing else of the host.
       const identity = await identities.forService(spec.name);
+      const prepared = await prepareWorkDir(source, await releaseDir(r, dir, identity), spec.sourceDir);
+      io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
       await chownTree(prepared.dir, identity.hostUid, identity.hostGid);
       const build = await runBuild({
         id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: spec.env, secrets: io.secrets,
@@ -223,7 +261,11 @@ export function createSupervisor(options: SupervisorOptions) {
       });
       warnOnce(build.warning);
       if (signal.aborted) return abandoned(r);
-      if (!build.ok) return failure(r, build.error, build.exit, build.lastLines);
+      if (!build.ok) {
+        const note = await diskNote(r, build.lastLines);
+        const error = note === '' ? build.error : new ForgeError(build.error.code, `${build.error.message}${note}`, { details: build.error.details });
+        return failure(r, error, build.exit, build.lastLines);
+      }
 
       let handle: InstanceHandle;
       let outcome: Awaited<ReturnType<typeof waitHealthy>>;
@@ -267,7 +309,7 @@ export function createSupervisor(options: SupervisorOptions) {
             return failure(r, new ForgeError('E_PROVIDER',
               `${outcome.message}: port ${r.port} was taken by another process before the app listened (${PORT_ATTEMPTS} ports tried)`), outcome.exit, outcome.lastLines);
           }
-          return failure(r, new ForgeError('E_HEALTH_FAILED', outcome.message), outcome.exit, outcome.lastLines);
+          return failure(r, new ForgeError('E_HEALTH_FAILED', `${outcome.message}${await diskNote(r, outcome.lastLines)}`), outcome.exit, outcome.lastLines);
         }
         r.stopping = true;
         await handle.stop(2_000);

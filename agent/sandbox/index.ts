@@ -129,30 +129,36 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   }
   const limits = { memoryMb: options.memoryMb, cpus: options.cpus, pidsMax: options.pidsMax };
   const name = safeCgroupName(options.id);
-  let cgroup: CgroupHandle | null = null;
-  if (isolation.cgroup === 'v2' && isolation.v2Mount !== undefined) {
-    cgroup = await createCgroupV2(isolation.v2Mount, root, name, limits);
-  } else if (isolation.cgroup === 'v1' && isolation.v1Bases !== undefined) {
-    cgroup = await createCgroupV1(isolation.v1Bases, root, name, limits);
-  }
   const warning = complete
     ? null
     : `running ${options.id} with reduced isolation (development mode): ${isolation.reason}`;
-  let network: SandboxNetwork | null = null;
-  if (isolation.container && isolation.network && options.weaken?.network !== true) {
-    try {
-      network = await createNetwork({
+  // The network (pasta takes ~0.1 s to come up) and the cgroup are made side by side.
+  const wantsNetwork = isolation.container && isolation.network && options.weaken?.network !== true;
+  const networkMade = wantsNetwork
+    ? createNetwork({
         name: netnsName(root, name),
         stateDir: path.join(options.stateDir ?? defaultStateDir(root), 'net'),
         bindHost: options.network?.bindHost ?? '127.0.0.1',
         egress: options.network?.egress ?? true,
         ...(options.network?.port === undefined ? {} : { port: options.network.port }),
-      });
-    } catch (err) {
-      if (cgroup !== null) await cgroup.remove().catch(() => undefined);
-      if (err instanceof PortTakenError) throw err;
-      throw new ForgeError('E_ISOLATION_UNAVAILABLE', `${options.id}: ${(err as Error).message}`);
-    }
+      })
+    : Promise.resolve(null);
+  const cgroupMade = isolation.cgroup === 'v2' && isolation.v2Mount !== undefined
+    ? createCgroupV2(isolation.v2Mount, root, name, limits)
+    : isolation.cgroup === 'v1' && isolation.v1Bases !== undefined
+      ? createCgroupV1(isolation.v1Bases, root, name, limits)
+      : Promise.resolve(null);
+  const [net, cg] = await Promise.allSettled([networkMade, cgroupMade]);
+  const network: SandboxNetwork | null = net.status === 'fulfilled' ? net.value : null;
+  const cgroup: CgroupHandle | null = cg.status === 'fulfilled' ? cg.value : null;
+  if (cg.status === 'rejected') {
+    await network?.destroy().catch(() => undefined);
+    throw cg.reason;
+  }
+  if (net.status === 'rejected') {
+    await cgroup?.remove().catch(() => undefined);
+    if (net.reason instanceof PortTakenError) throw net.reason;
+    throw new ForgeError('E_ISOLATION_UNAVAILABLE', `${options.id}: ${(net.reason as Error).message}`);
   }
   return new LiveSandbox(options, isolation, cgroup, network, warning);
 }

@@ -97,7 +97,7 @@ export async function createNetwork(options: NetworkOptions): Promise<SandboxNet
   return network;
 }
 
-function signal(pid: number, sig: NodeJS.Signals | 0): boolean {
+function signal(pid: number, sig: NodeJS.Signals): boolean {
   try {
     process.kill(pid, sig);
     return true;
@@ -106,14 +106,21 @@ function signal(pid: number, sig: NodeJS.Signals | 0): boolean {
   }
 }
 
-/** SIGTERM, up to 2 s to go, then SIGKILL. */
+/**
+ * SIGKILL, then wait until it is gone (bounded). pasta holds no state worth a
+ * graceful exit (its namespace is already deleted), and it takes about 2 s to
+ * act on SIGTERM: the app's port would stay bound that long.
+ */
 async function endProcess(pid: number): Promise<void> {
-  if (!signal(pid, 'SIGTERM')) return;
-  for (let i = 0; i < 100; i++) {
-    if (!signal(pid, 0)) return;
-    await sleep(20);
-  }
-  signal(pid, 'SIGKILL');
+  if (!signal(pid, 'SIGKILL')) return;
+  for (let i = 0; i < 100 && (await running(pid)); i++) await sleep(10);
+}
+
+/** Alive and not a zombie (pasta is not our child: whoever reaps it may take its time, its ports are free already). */
+async function running(pid: number): Promise<boolean> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== '' && state !== 'Z' && state !== 'X';
 }
 
 async function deleteNamespace(name: string): Promise<void> {

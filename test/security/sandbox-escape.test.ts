@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,7 +28,8 @@ const supervisors: Supervisor[] = [];
 let loopback: Server;
 let victim: ChildProcess;
 
-function supervisor(weaken?: Weaken, dir = dataDir): Supervisor {
+// One supervisor per data dir, as one agent per data dir (a supervisor sweeps its dir's leftovers).
+function supervisor(weaken?: Weaken, dir = path.join(scratch, `agent-${supervisors.length}`)): Supervisor {
   const s = createSupervisor({
     dataDir: dir, ports: createPortPool({ from: 23_000, to: 23_099 }), host: '127.0.0.1', mode: 'production', cgroupRoot: ROOT,
     startTimeoutMs: 20_000, onChange: () => {}, log: () => {}, ...(weaken ? { weaken } : {}),
@@ -61,6 +62,8 @@ async function attack(s: Supervisor, id: string): Promise<Record<string, string>
 
 before(async () => {
   if (skip !== false) return;
+  // Searchable like a usual data dir's parents, so the switched-off runs can bind paths below it.
+  chmodSync(scratch, 0o755);
   mkdirSync(path.dirname(secretFile), { recursive: true });
   writeFileSync(secretFile, 'encryption-key-material\n', { mode: 0o600 });
   mkdirSync(path.dirname(forgeFile), { recursive: true });
@@ -72,10 +75,10 @@ before(async () => {
   // A host process the attacker's `kill -9 -1` must not reach.
   victim = spawn('sleep', ['300'], { stdio: 'ignore' });
   // Another service, whose release holds data.txt.
-  const s = supervisor();
+  const s = supervisor(undefined, dataDir);
   const deployed = await s.run(attackerPayload('victim', 'victim', source, { ...targets(), FORGE_T_OTHER_FILE: '/nonexistent' }), io());
   assert.equal(deployed.ok, true, JSON.stringify(deployed.result));
-  otherServiceFile = path.join(dataDir, 'instances', 'victim', 'app', 'data.txt');
+  otherServiceFile = path.join(dataDir, 'instances', 'victim', 'disk', 'app', 'data.txt');
 });
 
 after(async () => {
@@ -105,10 +108,11 @@ describe('an attacker app in a complete sandbox', { skip }, () => {
   });
 
   test('the app runs as its own unprivileged host uid, distinct per service, and owns its release', async () => {
-    const s = supervisor();
+    const dir = path.join(scratch, 'agent-uids');
+    const s = supervisor(undefined, dir);
     const a = await s.run(attackerPayload('uid-a', 'svc-a', source, targets()), io());
     const b = await s.run(attackerPayload('uid-b', 'svc-b', source, targets()), io());
-    const hostUid = (id: string) => statSync(path.join(dataDir, 'instances', id, 'app', 'attacker.js')).uid;
+    const hostUid = (id: string) => statSync(path.join(dir, 'instances', id, 'disk', 'app', 'attacker.js')).uid;
     assert.ok(hostUid('uid-a') >= 1_000_000_000, `release owned by ${hostUid('uid-a')}`);
     assert.ok(hostUid('uid-b') >= 1_000_000_000);
     assert.notEqual(hostUid('uid-a'), hostUid('uid-b'));
@@ -120,7 +124,8 @@ describe('an attacker app in a complete sandbox', { skip }, () => {
 
 describe('each protection matters: the same attacker with it switched off', { skip }, () => {
   test('own root: with the host paths in view, another service\'s files are readable', async () => {
-    const r = await attack(supervisor({ exposeHostPaths: [dataDir, path.dirname(secretFile)] }, path.join(scratch, 'agent-exposed')), 'exposed');
+    // The victim's release is a filesystem of its own (its disk limit): bound by its own path.
+    const r = await attack(supervisor({ exposeHostPaths: [path.dirname(otherServiceFile), path.dirname(secretFile)] }, path.join(scratch, 'agent-exposed')), 'exposed');
     assert.equal(r.readOtherService, 'ok');
     // The unprivileged identity still holds the root-only key back.
     assert.equal(r.readSecretFile, 'EACCES');
