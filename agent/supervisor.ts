@@ -15,7 +15,7 @@ import { sourceForRevision } from './runner/source-cache.ts';
 import { monitorHealth, waitHealthy, type HealthMonitor } from './runner/health.ts';
 import { canBind, type PortPool } from './runner/ports.ts';
 import { startInstance, type InstanceHandle } from './runner/run.ts';
-import { PortTakenError, type ExitInfo, type ForgeMode, type Weaken } from './sandbox/index.ts';
+import { createReleaseNetwork, PortTakenError, type ExitInfo, type ForgeMode, type SandboxNetwork, type Weaken } from './sandbox/index.ts';
 import { chownTree, createIdentityStore, type SandboxIdentity } from './sandbox/identity.ts';
 import { createDisk, isDiskFullLine, releaseDisk, sweepDisks, type InstanceDisk } from './sandbox/disk.ts';
 
@@ -60,6 +60,8 @@ interface InstanceRecord {
   healthySince?: number;
   handle?: InstanceHandle;
   monitor?: HealthMonitor;
+  /** The release's network namespace, shared by its build and app, with `port` forwarded (null: none here). */
+  network?: SandboxNetwork | null;
   /** The size-limited filesystem holding the release dir (absent with isolation off or when development could not make one). */
   disk?: InstanceDisk;
   /** Reads the cgroup's pids.events while running (see watchLimits). */
@@ -88,9 +90,9 @@ export function createSupervisor(options: SupervisorOptions) {
   // One unprivileged host identity per service, recorded so two services never share one.
   const identities = createIdentityStore(path.join(options.dataDir, 'identities.json'));
   // Builds always reach out (they fetch packages); the running app only unless its spec says `egress: false`.
-  const limits = (spec: ServiceSpec, pidsMax: number, identity: SandboxIdentity, egress = true): SandboxLimits => ({
+  const limits = (spec: ServiceSpec, pidsMax: number, identity: SandboxIdentity, network: SandboxNetwork | null | undefined, egress = true): SandboxLimits => ({
     memoryMb: spec.resources.memoryMb, cpus: spec.resources.cpus, pidsMax, mode: options.mode, root: options.cgroupRoot,
-    identity, hostname: spec.name, network: { bindHost: options.host, egress },
+    identity, hostname: spec.name, network: { bindHost: options.host, egress }, sharedNetwork: network ?? null,
     ...(options.isolation ? { isolation: options.isolation } : {}),
     ...(options.weaken ? { weaken: options.weaken } : {}),
   });
@@ -160,7 +162,7 @@ export function createSupervisor(options: SupervisorOptions) {
       r.exitCode = exitCodeOf(exit);
       r.oomKilled = exit.reason === 'oom';
     }
-    if (r.port !== 0) options.ports.release(r.port);
+    void freePort(r);
     countCrash(r);
   }
 
@@ -190,10 +192,48 @@ export function createSupervisor(options: SupervisorOptions) {
     const handle = r.handle;
     r.handle = undefined;
     if (handle) await handle.stop(graceMs);
-    if (r.port !== 0) options.ports.release(r.port);
+    await freePort(r);
     if (r.disk !== undefined) {
       r.disk = undefined;
       await releaseDisk(instanceDir(r.id));
+    }
+  }
+
+  /** Ends the release's network namespace (its pasta holds the port on the host), then returns the port to the pool. */
+  async function freePort(r: InstanceRecord): Promise<void> {
+    const network = r.network;
+    r.network = null;
+    if (network) await network.destroy().catch(() => undefined);
+    if (r.port !== 0) options.ports.release(r.port);
+  }
+
+  /**
+   * The port and the network namespace of a release, before its build: one
+   * namespace for build and app (pasta takes ~0.1 s to come up). A port bound
+   * on the host by someone else shows here; another port is tried.
+   */
+  async function releaseNetwork(r: InstanceRecord, io: RunIo): Promise<ForgeError | null> {
+    for (let attempt = 1; ; attempt += 1) {
+      r.port = await options.ports.allocate();
+      try {
+        r.network = await createReleaseNetwork({
+          id: r.id, port: r.port, bindHost: options.host, root: options.cgroupRoot,
+          ...(options.isolation ? { isolation: options.isolation } : {}), ...(options.weaken ? { weaken: options.weaken } : {}),
+        });
+      } catch (err) {
+        options.ports.release(r.port);
+        r.port = 0;
+        if (!(err instanceof PortTakenError)) throw err;
+        if (attempt >= PORT_ATTEMPTS) return new ForgeError('E_PROVIDER', `could not start: ${err.message} (${PORT_ATTEMPTS} ports tried)`);
+        io.onLine(`${err.message}; starting again on another port`);
+        continue;
+      }
+      if (r.network === null) {
+        // No own namespace here: the app binds the host port itself, allocated when it starts.
+        options.ports.release(r.port);
+        r.port = 0;
+      }
+      return null;
     }
   }
 
@@ -247,16 +287,27 @@ export function createSupervisor(options: SupervisorOptions) {
       if (spec.sourceDir === undefined || spec.run === undefined) {
         return failure(r, new ForgeError('E_BUILD_FAILED', `${spec.name}: agents run source-mode services (build + run.command); image mode is not supported`, { terminal: true }), null);
       }
-      // Build from this revision's copy, not from whatever the folder holds now (a rollback, a late restart).
-      const source = await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
-      // The release belongs to the service's identity: its build and app write there, nothing else of the host.
-      const identity = await identities.forService(spec.name);
-      const prepared = await prepareWorkDir(source, await releaseDir(r, dir, identity), spec.sourceDir);
-      io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
-      await chownTree(prepared.dir, identity.hostUid, identity.hostGid);
+      // The network comes up (pasta: ~0.1-0.2 s) while the release is copied.
+      const networkReady = releaseNetwork(r, io);
+      let prepared: Awaited<ReturnType<typeof prepareWorkDir>>;
+      let identity: SandboxIdentity;
+      try {
+        // Build from this revision's copy, not from whatever the folder holds now (a rollback, a late restart).
+        const source = await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
+        // The release belongs to the service's identity: its build and app write there, nothing else of the host.
+        identity = await identities.forService(spec.name);
+        prepared = await prepareWorkDir(source, await releaseDir(r, dir, identity), spec.sourceDir);
+        io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
+        await chownTree(prepared.dir, identity.hostUid, identity.hostGid);
+      } catch (err) {
+        await networkReady.catch(() => undefined); // so the failure below frees what it made
+        throw err;
+      }
+      const portProblem = await networkReady;
+      if (portProblem !== null) return failure(r, portProblem, null);
       const build = await runBuild({
         id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: spec.env, secrets: io.secrets,
-        sandbox: limits(spec, options.buildPidsMax ?? 1024, identity), logFile: path.join(dir, 'logs', 'build.log'),
+        sandbox: limits(spec, options.buildPidsMax ?? 1024, identity, r.network), logFile: path.join(dir, 'logs', 'build.log'),
         onLine: (line) => io.onLine(line), signal,
       });
       warnOnce(build.warning);
@@ -266,15 +317,18 @@ export function createSupervisor(options: SupervisorOptions) {
         const error = note === '' ? build.error : new ForgeError(build.error.code, `${build.error.message}${note}`, { details: build.error.details });
         return failure(r, error, build.exit, build.lastLines);
       }
+      // Builds reach out (they fetch packages); the app only unless its spec says `egress: false`.
+      if (spec.egress === false) await r.network?.closeEgress();
 
       let handle: InstanceHandle;
       let outcome: Awaited<ReturnType<typeof waitHealthy>>;
+      const ownNamespace = r.network !== null && r.network !== undefined;
       for (let attempt = 1; ; attempt += 1) {
-        r.port = await options.ports.allocate();
+        if (!ownNamespace) r.port = await options.ports.allocate();
         try {
           handle = await startInstance({
             id: r.id, workDir: prepared.dir, command: spec.run.command, port: r.port, env: spec.env, secrets: io.secrets,
-            sandbox: limits(spec, options.pidsMax ?? 512, identity, spec.egress !== false), logDir: path.join(dir, 'logs'),
+            sandbox: limits(spec, options.pidsMax ?? 512, identity, r.network, spec.egress !== false), logDir: path.join(dir, 'logs'),
           });
         } catch (err) {
           // In an own network namespace the clash shows when the host side binds the port.
@@ -296,7 +350,8 @@ export function createSupervisor(options: SupervisorOptions) {
         // The app died while another process holds its port (an outgoing connection took it
         // between our check and the app's listen): not the release's fault, so start it again
         // on another port rather than report E_HEALTH_FAILED, which marks the release bad.
-        if (outcome.healthy || outcome.reason !== 'exited' || attempt >= PORT_ATTEMPTS || await canBind(r.port, '0.0.0.0')) break;
+        // (In an own namespace the app cannot collide on the host port: pasta holds it.)
+        if (outcome.healthy || outcome.reason !== 'exited' || ownNamespace || attempt >= PORT_ATTEMPTS || await canBind(r.port, '0.0.0.0')) break;
         io.onLine(`port ${r.port} was taken by another process before the app listened; starting again on another port`);
         r.handle = undefined;
         await handle.stop(0);
@@ -305,7 +360,7 @@ export function createSupervisor(options: SupervisorOptions) {
       if (!outcome.healthy) {
         if (outcome.reason === 'exited') {
           r.handle = undefined;
-          if (!(await canBind(r.port, '0.0.0.0'))) {
+          if (!ownNamespace && !(await canBind(r.port, '0.0.0.0'))) {
             return failure(r, new ForgeError('E_PROVIDER',
               `${outcome.message}: port ${r.port} was taken by another process before the app listened (${PORT_ATTEMPTS} ports tried)`), outcome.exit, outcome.lastLines);
           }

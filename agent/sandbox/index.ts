@@ -72,6 +72,12 @@ export interface SandboxOptions {
   hostname?: string;
   /** Test-only: switch single protections off (test/security shows each one matters). */
   weaken?: Weaken;
+  /**
+   * A network namespace made by createReleaseNetwork and owned by the caller: a
+   * release's build and app share one (pasta takes ~0.1 s to come up and go), so
+   * `network` is ignored and destroy() leaves it alone.
+   */
+  sharedNetwork?: SandboxNetwork | null;
 }
 
 export interface SpawnOptions {
@@ -134,7 +140,8 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     : `running ${options.id} with reduced isolation (development mode): ${isolation.reason}`;
   // The network (pasta takes ~0.1 s to come up) and the cgroup are made side by side.
   const wantsNetwork = isolation.container && isolation.network && options.weaken?.network !== true;
-  const networkMade = wantsNetwork
+  const shared = wantsNetwork && options.sharedNetwork ? options.sharedNetwork : null;
+  const networkMade = wantsNetwork && shared === null
     ? createNetwork({
         name: netnsName(root, name),
         stateDir: path.join(options.stateDir ?? defaultStateDir(root), 'net'),
@@ -149,7 +156,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       ? createCgroupV1(isolation.v1Bases, root, name, limits)
       : Promise.resolve(null);
   const [net, cg] = await Promise.allSettled([networkMade, cgroupMade]);
-  const network: SandboxNetwork | null = net.status === 'fulfilled' ? net.value : null;
+  const network: SandboxNetwork | null = shared ?? (net.status === 'fulfilled' ? net.value : null);
   const cgroup: CgroupHandle | null = cg.status === 'fulfilled' ? cg.value : null;
   if (cg.status === 'rejected') {
     await network?.destroy().catch(() => undefined);
@@ -160,7 +167,38 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     if (net.reason instanceof PortTakenError) throw net.reason;
     throw new ForgeError('E_ISOLATION_UNAVAILABLE', `${options.id}: ${(net.reason as Error).message}`);
   }
-  return new LiveSandbox(options, isolation, cgroup, network, warning);
+  return new LiveSandbox(options, isolation, cgroup, network, shared === null, warning);
+}
+
+export type { SandboxNetwork } from './network.ts';
+
+/**
+ * The network namespace of one release, for its build and then its app
+ * (SandboxOptions.sharedNetwork), with `port` forwarded; null when sandboxes
+ * here get no own network namespace (then each uses the host's). The caller
+ * destroys it. Throws PortTakenError when the port is bound on the host.
+ */
+export async function createReleaseNetwork(options: {
+  id: string;
+  port: number;
+  bindHost: string;
+  root?: string;
+  isolation?: 'auto' | 'off';
+  env?: NodeJS.ProcessEnv;
+  stateDir?: string;
+  weaken?: Weaken;
+}): Promise<SandboxNetwork | null> {
+  const env = options.isolation === 'off' ? { ...options.env, FORGE_ISOLATION: 'off' } : (options.env ?? process.env);
+  const root = options.root ?? DEFAULT_CGROUP_PARENT;
+  const isolation = await detectIsolation({ env, root });
+  if (!isolation.container || !isolation.network || options.weaken?.network === true) return null;
+  return createNetwork({
+    name: netnsName(root, safeCgroupName(options.id)),
+    stateDir: path.join(options.stateDir ?? defaultStateDir(root), 'net'),
+    bindHost: options.bindHost,
+    egress: true,
+    port: options.port,
+  });
 }
 
 const run = promisify(execFile);
@@ -179,6 +217,7 @@ class LiveSandbox implements Sandbox {
     readonly isolation: IsolationInfo,
     private readonly cgroup: CgroupHandle | null,
     private readonly network: SandboxNetwork | null,
+    private readonly ownsNetwork: boolean,
     readonly warning: string | null,
   ) {
     this.id = options.id;
@@ -334,7 +373,7 @@ class LiveSandbox implements Sandbox {
       await run('crun', ['--root', path.join(this.stateDir, 'crun'), 'delete', '--force', containerId], { timeout: 10_000 }).catch(() => undefined);
       await fs.rm(path.join(this.stateDir, 'bundles', containerId), { recursive: true, force: true });
     }
-    if (this.network !== null) await this.network.destroy();
+    if (this.network !== null && this.ownsNetwork) await this.network.destroy();
   }
 
   private async empty(): Promise<boolean> {

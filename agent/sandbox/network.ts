@@ -50,6 +50,8 @@ export interface NetworkOptions {
 
 export interface SandboxNetwork {
   nsPath: string;
+  /** Keeps loopback routes only from now on (a build with egress shared the namespace first). */
+  closeEgress(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -69,8 +71,13 @@ export async function createNetwork(options: NetworkOptions): Promise<SandboxNet
   await fs.mkdir(options.stateDir, { recursive: true, mode: 0o700 });
   await deleteNamespace(options.name);
   await run('ip', ['netns', 'add', options.name], { timeout: 10_000 });
+  const closeEgress = async () => {
+    await run('ip', ['-n', options.name, '-4', 'route', 'flush', 'table', 'main'], { timeout: 10_000 });
+    await run('ip', ['-n', options.name, '-6', 'route', 'flush', 'table', 'main'], { timeout: 10_000 });
+  };
   const network: SandboxNetwork = {
     nsPath,
+    closeEgress,
     async destroy() {
       const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).trim());
       // pasta quits when its namespace file goes; the kill is for a pasta that did not notice.
@@ -84,10 +91,7 @@ export async function createNetwork(options: NetworkOptions): Promise<SandboxNet
   try {
     // pasta forks into the background once the namespace is configured: ready when this returns.
     await run('pasta', pastaArgs(options, nsPath, pidFile, logFile), { timeout: 10_000 });
-    if (!options.egress) {
-      await run('ip', ['-n', options.name, '-4', 'route', 'flush', 'table', 'main'], { timeout: 10_000 });
-      await run('ip', ['-n', options.name, '-6', 'route', 'flush', 'table', 'main'], { timeout: 10_000 });
-    }
+    if (!options.egress) await closeEgress();
   } catch (err) {
     const log = (await fs.readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join('; ');
     await network.destroy();
