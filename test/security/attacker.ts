@@ -27,6 +27,9 @@ attempt('cgroupWrite', () => { fs.writeFileSync('/sys/fs/cgroup/memory/memory.li
 attempt('uid', () => String(process.getuid()));
 attempt('nestedUserns', () => { execFileSync('unshare', ['-Ur', 'true'], { stdio: 'ignore' }); });
 attempt('mount', () => { execFileSync('mount', ['-t', 'tmpfs', 'none', '/tmp'], { stdio: 'ignore' }); });
+attempt('umountProc', () => { execFileSync('umount', ['/proc'], { stdio: 'ignore' }); });
+// finit_module(-1, "", 0) through libc's syscall(): 313 on x86_64, 273 on arm64.
+attempt('loadModule', () => execFileSync('python3', ['-c', 'import ctypes, os, platform; n = 313 if platform.machine() == "x86_64" else 273; r = ctypes.CDLL(None, use_errno=True).syscall(n, -1, b"", 0); print("ok" if r == 0 else os.strerror(ctypes.get_errno()))'], { encoding: 'utf8' }).trim());
 function connect(port) {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port: Number(port) });

@@ -101,6 +101,8 @@ describe('an attacker app in a complete sandbox', { skip }, () => {
     assert.equal(r.uid, '1000');
     assert.notEqual(r.nestedUserns, 'ok', 'no nested user namespace (seccomp)');
     assert.notEqual(r.mount, 'ok');
+    assert.notEqual(r.umountProc, 'ok', 'the own /proc cannot be unmounted to find the host one');
+    assert.equal(r.loadModule, 'Operation not permitted', 'no kernel module loading');
     assert.equal(r.loopback, 'ECONNREFUSED', "the host's loopback is not its loopback");
     assert.equal(victim.exitCode, null, 'kill -9 -1 did not reach a host process');
     assert.equal(victim.signalCode, null);
