@@ -22,7 +22,7 @@ import { identityForSlot, type SandboxIdentity } from './identity.ts';
 import { createNetwork, PortTakenError, sweepNamespaces, tableListens, type SandboxNetwork } from './network.ts';
 export { PortTakenError } from './network.ts';
 import { APP_DIR, ociConfig, type Weaken } from './oci-config.ts';
-import { hostLayout, prepareBundle } from './rootfs.ts';
+import { hostLayout, sharedRootfs, writeGeneratedEtc } from './rootfs.ts';
 import { seccompProfile } from './seccomp.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -230,29 +230,32 @@ class LiveSandbox implements Sandbox {
   }
 
   /** Writes the bundle of one command; returns the argv that runs it through crun. */
+  private generatedEtc: Promise<Record<string, string>> | null = null;
+
   private async containerLaunch(command: string, options: SpawnOptions): Promise<[string, string[]]> {
     this.spawned += 1;
     const containerId = `${safeCgroupName(this.id)}-${this.spawned}`;
-    const bundleDir = path.join(this.stateDir, 'bundles', containerId);
-    await fs.rm(bundleDir, { recursive: true, force: true });
-    // Search-only for others (see prepareBundle): crun's setup runs as an unprivileged host uid.
-    for (const d of [this.stateDir, path.dirname(bundleDir)]) {
-      await fs.mkdir(d, { recursive: true, mode: 0o711 });
-      await fs.chmod(d, 0o711);
-    }
+    const bundlesDir = path.join(this.stateDir, 'bundles');
+    const bundleDir = path.join(bundlesDir, containerId);
     const host = hostLayout();
     const hostname = this.options.hostname ?? 'app';
-    const extra = this.options.weaken?.exposeHostPaths ?? [];
-    const bundle = await prepareBundle(bundleDir, hostname, host, extra);
+    const rootfs = await sharedRootfs(this.stateDir, host, this.options.weaken?.exposeHostPaths ?? []);
+    // Search-only for others: crun's setup runs as an unprivileged host uid and must reach the etc files.
+    this.generatedEtc ??= fs.mkdir(bundlesDir, { recursive: true, mode: 0o711 })
+      .then(() => fs.chmod(bundlesDir, 0o711))
+      .then(() => writeGeneratedEtc(path.join(bundlesDir, `${safeCgroupName(this.id)}.etc`), hostname));
+    const generatedEtc = await this.generatedEtc;
+    await fs.rm(bundleDir, { recursive: true, force: true });
+    await fs.mkdir(bundleDir, { mode: 0o711 });
     const config = ociConfig({
       args: containerProcessArgs(command),
       env: insideEnv(options.env, this.options.workDir ?? options.cwd),
       hostname,
       identity: this.options.identity ?? identityForSlot(0),
       appDir: this.options.workDir ?? options.cwd,
-      rootfs: bundle.rootfs,
+      rootfs,
       view: host.view,
-      generatedEtc: bundle.generatedEtc,
+      generatedEtc,
       netnsPath: this.network?.nsPath ?? null,
       tmpSizeMb: Math.max(16, Math.min(this.options.memoryMb, 1024)),
       seccomp: seccompProfile(),
@@ -373,6 +376,7 @@ class LiveSandbox implements Sandbox {
       await run('crun', ['--root', path.join(this.stateDir, 'crun'), 'delete', '--force', containerId], { timeout: 10_000 }).catch(() => undefined);
       await fs.rm(path.join(this.stateDir, 'bundles', containerId), { recursive: true, force: true });
     }
+    if (this.generatedEtc !== null) await fs.rm(path.join(this.stateDir, 'bundles', `${safeCgroupName(this.id)}.etc`), { recursive: true, force: true });
     if (this.network !== null && this.ownsNetwork) await this.network.destroy();
   }
 
