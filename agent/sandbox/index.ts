@@ -22,7 +22,7 @@ import { identityForSlot, type SandboxIdentity } from './identity.ts';
 import { createNetwork, PortTakenError, sweepNamespaces, tableListens, type SandboxNetwork } from './network.ts';
 export { PortTakenError } from './network.ts';
 import { APP_DIR, ociConfig, type Weaken } from './oci-config.ts';
-import { hostLayout, sharedRootfs, writeGeneratedEtc } from './rootfs.ts';
+import { forgetRootfs, hostLayout, sharedRootfs, writeGeneratedEtc } from './rootfs.ts';
 import { seccompProfile } from './seccomp.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -420,8 +420,10 @@ export async function sweepSandboxes(
   for (const id of await fs.readdir(crunRoot).catch(() => [] as string[])) {
     await run('crun', ['--root', crunRoot, 'delete', '--force', id], { timeout: 10_000 }).catch(() => undefined);
   }
-  await fs.rm(path.join(stateDir, 'bundles'), { recursive: true, force: true });
   await sweepNamespaces(netnsName(root, ''));
+  // Nothing of this root runs any more: its bundles, pasta files and rootfs skeleton go too.
+  forgetRootfs(stateDir);
+  await fs.rm(stateDir, { recursive: true, force: true });
 }
 
 async function sweepCgroups(root: string, env: NodeJS.ProcessEnv): Promise<void> {

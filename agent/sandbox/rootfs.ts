@@ -66,6 +66,11 @@ export function sharedRootfs(stateDir: string, host: HostLayout, extraMountPoint
   return made;
 }
 
+/** After a sweep removed the state dir: the next sandbox makes the rootfs again. */
+export function forgetRootfs(stateDir: string): void {
+  for (const key of [...rootfsMade.keys()]) if (key.startsWith(`${stateDir}\0`)) rootfsMade.delete(key);
+}
+
 async function makeRootfs(rootfs: string, host: HostLayout, extraMountPoints: readonly string[]): Promise<string> {
   // Search-only for others on the way down (crun sets up mounts as the namespace's root, an unprivileged host uid).
   await fs.mkdir(rootfs, { recursive: true, mode: 0o755 });
