@@ -15,7 +15,9 @@ import { sourceForRevision } from './runner/source-cache.ts';
 import { monitorHealth, waitHealthy, type HealthMonitor } from './runner/health.ts';
 import { canBind, type PortPool } from './runner/ports.ts';
 import { startInstance, type InstanceHandle } from './runner/run.ts';
-import type { ExitInfo, ForgeMode } from './sandbox/index.ts';
+import { createReleaseNetwork, PortTakenError, type ExitInfo, type ForgeMode, type SandboxNetwork, type Weaken } from './sandbox/index.ts';
+import { chownTree, createIdentityStore, type SandboxIdentity } from './sandbox/identity.ts';
+import { createDisk, isDiskFullLine, releaseDisk, sweepDisks, type InstanceDisk } from './sandbox/disk.ts';
 import { findRuntime, type AgentRuntime } from '../specs/runtimes.ts';
 
 export interface SupervisorOptions {
@@ -34,6 +36,12 @@ export interface SupervisorOptions {
   /** A slot that stayed healthy this long starts counting crashes from zero again. */
   restartResetMs?: number;
   now?: () => number;
+  /** Size of each instance's writable filesystem (its release dir), in MB (default 2048). */
+  diskMb?: number;
+  /** How often a running instance's process-limit counter is read (default 2 s). */
+  limitsPollMs?: number;
+  /** Test-only (test/security): switch single sandbox protections off. */
+  weaken?: Weaken;
   /** Something in a report changed: the daemon heartbeats soon. */
   onChange(): void;
   log(line: string): void;
@@ -48,12 +56,19 @@ interface InstanceRecord {
   port: number;
   exitCode?: number;
   oomKilled?: boolean;
+  pidsLimitHits?: number;
   reason?: string;
   exitedAt?: number;
   restarts: number;
   healthySince?: number;
   handle?: InstanceHandle;
   monitor?: HealthMonitor;
+  /** The release's network namespace, shared by its build and app, with `port` forwarded (null: none here). */
+  network?: SandboxNetwork | null;
+  /** The size-limited filesystem holding the release dir (absent with isolation off or when development could not make one). */
+  disk?: InstanceDisk;
+  /** Reads the cgroup's pids.events while running (see watchLimits). */
+  limitsTimer?: NodeJS.Timeout;
   /** Set once a stop (or the agent's own shutdown) is under way: its exit is expected. */
   stopping: boolean;
   abort: AbortController;
@@ -75,9 +90,14 @@ export function createSupervisor(options: SupervisorOptions) {
   const slots = new Map<string, number>();
   const restartResetMs = options.restartResetMs ?? 10 * 60_000;
 
-  const limits = (spec: ServiceSpec, pidsMax: number): SandboxLimits => ({
+  // One unprivileged host identity per service, recorded so two services never share one.
+  const identities = createIdentityStore(path.join(options.dataDir, 'identities.json'));
+  // Builds always reach out (they fetch packages); the running app only unless its spec says `egress: false`.
+  const limits = (spec: ServiceSpec, pidsMax: number, identity: SandboxIdentity, network: SandboxNetwork | null | undefined, egress = true): SandboxLimits => ({
     memoryMb: spec.resources.memoryMb, cpus: spec.resources.cpus, pidsMax, mode: options.mode, root: options.cgroupRoot,
+    identity, hostname: spec.name, network: { bindHost: options.host, egress }, sharedNetwork: network ?? null,
     ...(options.isolation ? { isolation: options.isolation } : {}),
+    ...(options.weaken ? { weaken: options.weaken } : {}),
   });
   const instanceDir = (id: string) => path.join(options.dataDir, 'instances', id);
 
@@ -90,6 +110,7 @@ export function createSupervisor(options: SupervisorOptions) {
     };
     if (r.exitCode !== undefined) out.exitCode = r.exitCode;
     if (r.oomKilled !== undefined) out.oomKilled = r.oomKilled;
+    if (r.pidsLimitHits !== undefined) out.pidsLimitHits = r.pidsLimitHits;
     if (r.reason !== undefined) out.reason = r.reason;
     if (r.exitedAt !== undefined) out.exitedAt = r.exitedAt;
     return out;
@@ -104,8 +125,38 @@ export function createSupervisor(options: SupervisorOptions) {
     r.restarts = restarts;
   }
 
+  // Development with less isolation says so once per agent, not on every build.
+  let warned = false;
+  function warnOnce(warning: string | null): void {
+    if (warning === null || warned) return;
+    warned = true;
+    options.log(`${warning} (said once; production refuses to run without it)`);
+  }
+
+  /**
+   * A fork refused by pids.max does not end the instance (the app usually
+   * survives it), so its exit never tells: the counter is read while it runs and
+   * each rise goes out in the next report (an event on the control plane).
+   */
+  function watchLimits(r: InstanceRecord, handle: InstanceHandle): void {
+    const tick = async () => {
+      const counters = await handle.sandbox.counters().catch(() => null);
+      if (r.handle !== handle || r.stopping) return;
+      if (counters !== null && counters.pidsMaxHits > (r.pidsLimitHits ?? 0)) {
+        r.pidsLimitHits = counters.pidsMaxHits;
+        options.log(`instance ${r.id} (${r.payload.spec.name}): fork refused at the process limit (${counters.pidsMaxHits} times since start)`);
+        options.onChange();
+      }
+      r.limitsTimer = setTimeout(() => void tick(), options.limitsPollMs ?? 2_000);
+      r.limitsTimer.unref();
+    };
+    r.limitsTimer = setTimeout(() => void tick(), options.limitsPollMs ?? 2_000);
+    r.limitsTimer.unref();
+  }
+
   function markExited(r: InstanceRecord, reason: string, exit: ExitInfo | null): void {
     r.monitor?.stop();
+    clearTimeout(r.limitsTimer);
     r.state = 'exited';
     r.health = 'unhealthy';
     r.reason = reason;
@@ -114,7 +165,7 @@ export function createSupervisor(options: SupervisorOptions) {
       r.exitCode = exitCodeOf(exit);
       r.oomKilled = exit.reason === 'oom';
     }
-    if (r.port !== 0) options.ports.release(r.port);
+    void freePort(r);
     countCrash(r);
   }
 
@@ -125,11 +176,13 @@ export function createSupervisor(options: SupervisorOptions) {
   }
 
   function watch(r: InstanceRecord, handle: InstanceHandle): void {
-    void handle.exited.then((exit) => {
+    void handle.exited.then(async (exit) => {
+      if (r.stopping || records.get(r.id) !== r || r.handle !== handle) return;
+      const note = await diskNote(r, handle.tail(20));
       if (r.stopping || records.get(r.id) !== r || r.handle !== handle) return;
       r.handle = undefined;
-      markExited(r, exit.message, exit);
-      options.log(`instance ${r.id} (${r.payload.spec.name} replica ${r.payload.replica}) ${exit.message}`);
+      markExited(r, `${exit.message}${note}`, exit);
+      options.log(`instance ${r.id} (${r.payload.spec.name} replica ${r.payload.replica}) ${exit.message}${note}`);
       options.onChange();
     });
   }
@@ -138,10 +191,80 @@ export function createSupervisor(options: SupervisorOptions) {
     r.stopping = true;
     r.abort.abort();
     r.monitor?.stop();
+    clearTimeout(r.limitsTimer);
     const handle = r.handle;
     r.handle = undefined;
     if (handle) await handle.stop(graceMs);
+    await freePort(r);
+    if (r.disk !== undefined) {
+      r.disk = undefined;
+      await releaseDisk(instanceDir(r.id));
+    }
+  }
+
+  /** Ends the release's network namespace (its pasta holds the port on the host), then returns the port to the pool. */
+  async function freePort(r: InstanceRecord): Promise<void> {
+    const network = r.network;
+    r.network = null;
+    if (network) await network.destroy().catch(() => undefined);
     if (r.port !== 0) options.ports.release(r.port);
+  }
+
+  /**
+   * The port and the network namespace of a release, before its build: one
+   * namespace for build and app (pasta takes ~0.1 s to come up). A port bound
+   * on the host by someone else shows here; another port is tried.
+   */
+  async function releaseNetwork(r: InstanceRecord, io: RunIo): Promise<ForgeError | null> {
+    for (let attempt = 1; ; attempt += 1) {
+      r.port = await options.ports.allocate();
+      try {
+        r.network = await createReleaseNetwork({
+          id: r.id, port: r.port, bindHost: options.host, root: options.cgroupRoot,
+          ...(options.isolation ? { isolation: options.isolation } : {}), ...(options.weaken ? { weaken: options.weaken } : {}),
+        });
+      } catch (err) {
+        options.ports.release(r.port);
+        r.port = 0;
+        if (!(err instanceof PortTakenError)) throw err;
+        if (attempt >= PORT_ATTEMPTS) return new ForgeError('E_PROVIDER', `could not start: ${err.message} (${PORT_ATTEMPTS} ports tried)`);
+        io.onLine(`${err.message}; starting again on another port`);
+        continue;
+      }
+      if (r.network === null) {
+        // No own namespace here: the app binds the host port itself, allocated when it starts.
+        options.ports.release(r.port);
+        r.port = 0;
+      }
+      return null;
+    }
+  }
+
+  /** ' (disk limit of N MB reached)' when the instance's filesystem is full or its output says so; else ''. */
+  async function diskNote(r: InstanceRecord, lines: readonly string[]): Promise<string> {
+    if (r.disk === undefined) return '';
+    const full = (await r.disk.full()) || lines.some(isDiskFullLine);
+    return full ? ` (disk limit of ${r.disk.limitMb} MB reached)` : '';
+  }
+
+  let swept = false;
+  /** The release dir: on its own size-limited filesystem when isolation is on. */
+  async function releaseDir(r: InstanceRecord, dir: string, identity: SandboxIdentity): Promise<string> {
+    if (options.isolation === 'off') return path.join(dir, 'app');
+    if (!swept) {
+      swept = true;
+      // Disks of instances a crashed agent left behind are still mounted.
+      await sweepDisks(path.join(options.dataDir, 'instances'), new Set(records.keys()));
+    }
+    try {
+      r.disk = await createDisk(dir, options.diskMb ?? 2048, identity.hostUid, identity.hostGid);
+      return path.join(r.disk.mountPoint, 'app');
+    } catch (err) {
+      const missing = `no disk limit for ${r.id}: could not make a loop-mounted filesystem (${(err as Error).message.split('\n')[0]}); run the agent as root with loop devices and mkfs.ext4 (e2fsprogs)`;
+      if (options.mode === 'production') throw new ForgeError('E_ISOLATION_UNAVAILABLE', `refusing to run ${r.id} in production mode: ${missing}`);
+      warnOnce(`running with reduced isolation (development mode): ${missing}`);
+      return path.join(dir, 'app');
+    }
   }
 
   async function run(payload: RunPayload, io: RunIo): Promise<ResultRequest> {
@@ -167,40 +290,74 @@ export function createSupervisor(options: SupervisorOptions) {
       if (spec.sourceDir === undefined || spec.run === undefined) {
         return failure(r, new ForgeError('E_BUILD_FAILED', `${spec.name}: agents run source-mode services (build + run.command); image mode is not supported`, { terminal: true }), null);
       }
-      // Build from this revision's copy, not from whatever the folder holds now (a rollback, a late restart).
-      const source = await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
-      const prepared = await prepareWorkDir(source, path.join(dir, 'app'), spec.sourceDir);
-      io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
+      // The network comes up (pasta: ~0.1-0.2 s) while the release is copied.
+      const networkReady = releaseNetwork(r, io);
+      let prepared: Awaited<ReturnType<typeof prepareWorkDir>>;
+      let identity: SandboxIdentity;
+      try {
+        // Build from this revision's copy, not from whatever the folder holds now (a rollback, a late restart).
+        const source = await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
+        // The release belongs to the service's identity: its build and app write there, nothing else of the host.
+        identity = await identities.forService(spec.name);
+        prepared = await prepareWorkDir(source, await releaseDir(r, dir, identity), spec.sourceDir);
+        io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
+        await chownTree(prepared.dir, identity.hostUid, identity.hostGid);
+      } catch (err) {
+        await networkReady.catch(() => undefined); // so the failure below frees what it made
+        throw err;
+      }
+      const portProblem = await networkReady;
+      if (portProblem !== null) return failure(r, portProblem, null);
       const runtime = spec.runtime === undefined ? undefined : findRuntime(spec.runtime, options.runtimes ?? []);
       if (spec.runtime !== undefined && !runtime) io.onLine(`runtime ${spec.runtime} was not found on this agent; building with the host's PATH`);
       const build = await runBuild({
         ...(runtime ? { pathFirst: path.dirname(runtime.path) } : {}),
         id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: spec.env, secrets: io.secrets,
-        sandbox: limits(spec, options.buildPidsMax ?? 1024), logFile: path.join(dir, 'logs', 'build.log'),
+        sandbox: limits(spec, options.buildPidsMax ?? 1024, identity, r.network), logFile: path.join(dir, 'logs', 'build.log'),
         onLine: (line) => io.onLine(line), signal,
       });
-      if (build.warning) options.log(build.warning);
+      warnOnce(build.warning);
       if (signal.aborted) return abandoned(r);
-      if (!build.ok) return failure(r, build.error, build.exit, build.lastLines);
+      if (!build.ok) {
+        const note = await diskNote(r, build.lastLines);
+        const error = note === '' ? build.error : new ForgeError(build.error.code, `${build.error.message}${note}`, { details: build.error.details });
+        return failure(r, error, build.exit, build.lastLines);
+      }
+      // Builds reach out (they fetch packages); the app only unless its spec says `egress: false`.
+      if (spec.egress === false) await r.network?.closeEgress();
 
       let handle: InstanceHandle;
       let outcome: Awaited<ReturnType<typeof waitHealthy>>;
+      const ownNamespace = r.network !== null && r.network !== undefined;
       for (let attempt = 1; ; attempt += 1) {
-        r.port = await options.ports.allocate();
-        handle = await startInstance({
-          id: r.id, workDir: prepared.dir, command: spec.run.command, port: r.port, env: spec.env, secrets: io.secrets,
-          sandbox: limits(spec, options.pidsMax ?? 512), logDir: path.join(dir, 'logs'),
-        });
+        if (!ownNamespace) r.port = await options.ports.allocate();
+        try {
+          handle = await startInstance({
+            id: r.id, workDir: prepared.dir, command: spec.run.command, port: r.port, env: spec.env, secrets: io.secrets,
+            sandbox: limits(spec, options.pidsMax ?? 512, identity, r.network, spec.egress !== false), logDir: path.join(dir, 'logs'),
+          });
+        } catch (err) {
+          // In an own network namespace the clash shows when the host side binds the port.
+          if (!(err instanceof PortTakenError)) throw err;
+          options.ports.release(r.port);
+          if (attempt >= PORT_ATTEMPTS) {
+            return failure(r, new ForgeError('E_PROVIDER', `could not start: ${err.message} (${PORT_ATTEMPTS} ports tried)`), null);
+          }
+          io.onLine(`${err.message}; starting again on another port`);
+          continue;
+        }
         r.handle = handle;
         outcome = await waitHealthy({
           port: r.port, health: spec.health, signal, exited: handle.exited, tail: () => handle.tail(20), pids: () => handle.sandbox.pids(),
+          listening: handle.listening,
           ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
         });
         if (signal.aborted || r.stopping) return abandoned(r);
         // The app died while another process holds its port (an outgoing connection took it
         // between our check and the app's listen): not the release's fault, so start it again
         // on another port rather than report E_HEALTH_FAILED, which marks the release bad.
-        if (outcome.healthy || outcome.reason !== 'exited' || attempt >= PORT_ATTEMPTS || await canBind(r.port, '0.0.0.0')) break;
+        // (In an own namespace the app cannot collide on the host port: pasta holds it.)
+        if (outcome.healthy || outcome.reason !== 'exited' || ownNamespace || attempt >= PORT_ATTEMPTS || await canBind(r.port, '0.0.0.0')) break;
         io.onLine(`port ${r.port} was taken by another process before the app listened; starting again on another port`);
         r.handle = undefined;
         await handle.stop(0);
@@ -209,11 +366,11 @@ export function createSupervisor(options: SupervisorOptions) {
       if (!outcome.healthy) {
         if (outcome.reason === 'exited') {
           r.handle = undefined;
-          if (!(await canBind(r.port, '0.0.0.0'))) {
+          if (!ownNamespace && !(await canBind(r.port, '0.0.0.0'))) {
             return failure(r, new ForgeError('E_PROVIDER',
               `${outcome.message}: port ${r.port} was taken by another process before the app listened (${PORT_ATTEMPTS} ports tried)`), outcome.exit, outcome.lastLines);
           }
-          return failure(r, new ForgeError('E_HEALTH_FAILED', outcome.message), outcome.exit, outcome.lastLines);
+          return failure(r, new ForgeError('E_HEALTH_FAILED', `${outcome.message}${await diskNote(r, outcome.lastLines)}`), outcome.exit, outcome.lastLines);
         }
         r.stopping = true;
         await handle.stop(2_000);
@@ -225,7 +382,7 @@ export function createSupervisor(options: SupervisorOptions) {
       r.health = 'healthy';
       r.healthySince = now();
       r.monitor = monitorHealth({
-        port: r.port, health: spec.health,
+        port: r.port, health: spec.health, listening: handle.listening,
         onChange: (status, reason) => {
           if (r.state !== 'running' && r.state !== 'unhealthy') return;
           r.state = status === 'healthy' ? 'running' : 'unhealthy';
@@ -236,6 +393,7 @@ export function createSupervisor(options: SupervisorOptions) {
         },
       });
       watch(r, handle);
+      watchLimits(r, handle);
       options.onChange();
       io.onLine(`${spec.name} replica ${payload.replica} healthy on ${options.host}:${r.port}`);
       return { ok: true, result: { message: 'healthy', instance: report(r), commit: prepared.commit } };

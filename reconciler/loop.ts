@@ -33,6 +33,7 @@ export interface LoopOptions {
     /** `asOf`: when the observed state behind `entries` was read; routes set after that are newer and kept. */
     replaceAll(entries: ReadonlyMap<string, { domains: string[]; upstreams: string[] }>, asOf: number): void;
     get(name: string): { domains: string[]; upstreams: string[] } | undefined;
+    /** May resolve to `{ foreign: [{ id?, hosts, services }] }`: routes removed from Forge's server that were not Forge's. */
     sync(): Promise<unknown>;
   };
 }
@@ -241,7 +242,14 @@ export function createLoop(options: LoopOptions) {
     // A reconcile that finished while this pass was reading may have routed a key
     // from fresher state than this snapshot: the router keeps those entries.
     options.routes!.replaceAll(table, snapshotAt);
-    await options.routes!.sync();
+    const synced = (await options.routes!.sync()) as { foreign?: Array<{ id?: string; hosts: string[]; services: string[] }> } | undefined;
+    // Someone put a route into Forge's Caddy server (an app that reached the admin API): it is gone now; say so.
+    for (const route of synced?.foreign ?? []) {
+      const what = `${route.id === undefined ? 'a route without @id' : `route '${route.id}'`} for ${route.hosts.join(', ') || 'any host'}`;
+      for (const name of route.services) {
+        options.store.events.append(name, { type: 'Warning', reason: 'ForeignRouteRemoved', message: `${what} in Forge's Caddy server was not Forge's; removed` });
+      }
+    }
   }
 
   function needsWork(

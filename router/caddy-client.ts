@@ -121,6 +121,11 @@ export class CaddyClient {
     await this.call('POST', `${this.serverPath}/routes/...`, routes, [200]);
   }
 
+  /** Replaces our server's whole route list in one change (PATCH: the list must exist). */
+  async replaceRoutes(routes: CaddyRoute[]): Promise<void> {
+    await this.call('PATCH', `${this.serverPath}/routes`, routes, [200]);
+  }
+
   /** Creates our server's route list when it has no `routes` key (PUT never overwrites an existing one). */
   async createRoutes(routes: CaddyRoute[]): Promise<void> {
     await this.call('PUT', `${this.serverPath}/routes`, routes, [200]);

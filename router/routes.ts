@@ -1,7 +1,8 @@
 // Pure route decisions: what Caddy route a service should have, and which
-// per-route changes turn Caddy's live route list into the desired one. Only
-// routes whose `@id` starts with `forge-` belong to Forge; every other route
-// (no `@id`, or someone else's id) is never put, added or removed.
+// per-route changes turn Caddy's live route list into the desired one. Forge's
+// routes carry an `@id` starting with `forge-`; any other route found in Forge's
+// server is foreign and removed by reconcile.ts (diffRoutes itself only plans
+// the forge-owned ones).
 
 import { ForgeError } from '../specs/errors.ts';
 import { dnsProxyHandler, type DnsUpstreamSource } from './dns-records.ts';

@@ -9,8 +9,8 @@
 
 import type { CaddyClient } from './caddy-client.ts';
 import { ownedRouteTable } from './hostnames.ts';
-import { desiredRoute } from './routes.ts';
-import { reconcileRoutes } from './reconcile.ts';
+import { desiredRoute, routeHosts } from './routes.ts';
+import { reconcileRoutes, type ForeignRoute, type RouteReconcileResult } from './reconcile.ts';
 import type { DnsUpstreamSource } from './dns-records.ts';
 
 /** The part of router/upstream-dns.ts the router uses. */
@@ -49,8 +49,8 @@ export interface ServiceRouter {
    * observed read at `asOf`). An entry `set` after `asOf` came from fresher state and is kept.
    */
   replaceAll(entries: ReadonlyMap<string, ServiceRoute>, asOf?: number): void;
-  /** Pushes the whole table (the resync). */
-  sync(): Promise<{ added: string[]; updated: string[]; removed: string[] }>;
+  /** Pushes the whole table (the resync). `foreign`: routes removed from Forge's server that Forge did not put there. */
+  sync(): Promise<{ added: string[]; updated: string[]; removed: string[]; foreign?: ForeignRouteRemoved[] }>;
   /**
    * Writes each route's upstreams into Caddy's config again (one load), for while the
    * DNS responder is about to stop: an external Caddy keeps serving the last set while
@@ -60,6 +60,11 @@ export interface ServiceRouter {
   /** The upstreams Forge last asked for (for status and tests). */
   get(name: string): ServiceRoute | undefined;
   url(name: string): string;
+}
+
+export interface ForeignRouteRemoved extends ForeignRoute {
+  /** Services whose hosts the foreign route claimed (their events say so). */
+  services: string[];
 }
 
 const DEFAULT_MARGIN_MS = 500;
@@ -84,7 +89,7 @@ export function createServiceRouter(options: {
   let primed = false;
 
   // Pushes are serialized: two reconciles of the same Caddy config at once would race.
-  function push() {
+  function push(): Promise<RouteReconcileResult> {
     if (!primed) return Promise.resolve({ added: [], updated: [], removed: [], createdServer: false });
     // Ownership, not name order, decides which route gets a contested hostname (hostnames.ts).
     const run = chain.then(() => reconcileRoutes(options.client, ownedRouteTable(table, options.domain)
@@ -154,10 +159,13 @@ export function createServiceRouter(options: {
       // The resync's table may hold upstream changes the reconciles did not make
       // (an instance that died): publish them before the routes that name them.
       for (const [name, route] of table) await publish(name, route.upstreams);
-      const result = await push();
+      const { foreign, ...result } = await push();
       // Names of services the table no longer has go only after their routes did.
       for (const name of [...published]) if (!table.has(name)) unpublish(name);
-      return result;
+      if (foreign === undefined) return result;
+      const claimed = (f: ForeignRoute) => [...table].filter(([name, route]) =>
+        routeHosts(name, options.domain, route.domains).some((h) => f.hosts.map((x) => x.toLowerCase()).includes(h))).map(([name]) => name);
+      return { ...result, foreign: foreign.map((f) => ({ ...f, services: claimed(f) })) };
     },
     get: (name) => table.get(name),
     url(name) {

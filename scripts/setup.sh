@@ -2,7 +2,9 @@
 # Installs everything Forge and its tests need on a fresh Debian machine, skipping
 # whatever is already there: the npm dependencies, and from Debian's packages
 # caddy (the router), promtool (alert rule checks), git (webhook deploys),
-# chromium (dashboard browser test) and util-linux's unshare (sandbox).
+# chromium (dashboard browser test), util-linux's unshare, crun (the OCI runtime
+# every build and app runs under), passt's pasta and iproute2 (a network
+# namespace per sandbox) and e2fsprogs (the per-instance disk limit).
 # Safe to run again. Set FORGE_SETUP_SKIP_SYSTEM=1 to install only npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,10 @@ command -v caddy >/dev/null 2>&1 || missing+=(caddy)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+command -v crun >/dev/null 2>&1 || missing+=(crun)
+command -v pasta >/dev/null 2>&1 || missing+=(passt)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -78,6 +78,7 @@ export function normalizeSpec(raw: Raw, options: NormalizeOptions = {}): Service
     autoStop: raw.autoStop === true,
     health: health(raw.health),
   };
+  if (raw.egress === false) spec.egress = false;
   if (typeof raw.runtime === 'string') spec.runtime = raw.runtime;
   if (typeof raw.image === 'string') {
     spec.image = raw.image;

@@ -62,6 +62,8 @@ export interface ServiceSpec {
   /** Extra host names routed to the service, sorted. */
   domains: string[];
   autoStop: boolean;
+  /** Only present as `false` (outbound connections of the running app off); absent means on, so older hashes stay. */
+  egress?: false;
   health: HealthSpec;
 }
 

@@ -78,7 +78,8 @@ export const BUILD_TAIL_LINES = 20;
 
 /** Throws only E_ISOLATION_UNAVAILABLE (production without isolation); every other failure is a result. */
 export async function runBuild(options: BuildOptions): Promise<BuildResult> {
-  const sandbox = await createSandbox({ ...options.sandbox, id: options.id });
+  // Builds run in the same boundary as the app, with egress (they fetch packages) and no port.
+  const sandbox = await createSandbox({ ...options.sandbox, workDir: options.workDir, id: options.id });
   const log = new RotatingLog(options.logFile);
   const lines = new LineTail(200, options.onLine);
   const hostPath = options.pathFirst === undefined ? process.env.PATH : [options.pathFirst, process.env.PATH ?? FALLBACK_PATH].join(':');

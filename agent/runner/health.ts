@@ -35,10 +35,22 @@ export function portAccepts(port: number, host = '127.0.0.1', timeoutMs = 1_000)
   });
 }
 
-/** One probe. HTTP: any 2xx/3xx within timeoutMs passes. TCP: the port accepts. */
-export function probeOnce(port: number, health: HealthSpec, host = '127.0.0.1'): Promise<ProbeResult> {
+/**
+ * Whether the app itself listens, for sandboxes with an own network namespace
+ * (Sandbox.listening): there the host side accepts before the app does. null: ask the port.
+ */
+export type ListeningCheck = () => Promise<boolean | null>;
+
+async function accepts(port: number, host: string, timeoutMs: number, listening?: ListeningCheck): Promise<boolean> {
+  const inside = listening === undefined ? null : await listening();
+  if (inside === false) return false;
+  return portAccepts(port, host, timeoutMs);
+}
+
+/** One probe. HTTP: any 2xx/3xx within timeoutMs passes. TCP: the port accepts (and the app listens). */
+export function probeOnce(port: number, health: HealthSpec, host = '127.0.0.1', listening?: ListeningCheck): Promise<ProbeResult> {
   if (health.type === 'tcp') {
-    return portAccepts(port, host, health.timeoutMs).then((ok) =>
+    return accepts(port, host, health.timeoutMs, listening).then((ok) =>
       ok ? { ok: true } : { ok: false, failure: 'refused connections' },
     );
   }
@@ -85,6 +97,7 @@ export interface WaitHealthyOptions {
   exited?: Promise<ExitInfo>;
   /** Last log lines, attached when the process exits during start-up. */
   tail?: () => string[];
+  listening?: ListeningCheck;
 }
 
 export type HealthOutcome =
@@ -114,7 +127,7 @@ export async function waitHealthy(options: WaitHealthyOptions): Promise<HealthOu
   });
 
   try {
-    while (!(await portAccepts(port, host))) {
+    while (!(await accepts(port, host, 1_000, options.listening))) {
       const stop = stopped();
       if (stop !== null) return stop;
       if (Date.now() >= deadline) return timedOut(`port ${port} never accepted connections${await listeningHint(port, options.pids)}`);
@@ -125,7 +138,7 @@ export async function waitHealthy(options: WaitHealthyOptions): Promise<HealthOu
     for (;;) {
       const stop = stopped();
       if (stop !== null) return stop;
-      const result = await probeOnce(port, health, host);
+      const result = await probeOnce(port, health, host, options.listening);
       probes += 1;
       if (result.ok) return { healthy: true, probes };
       state = nextHealthState(state, result, health.retries);
@@ -162,6 +175,7 @@ export interface MonitorOptions {
   host?: string;
   /** Called on every transition (healthy → unhealthy and back), with the reason when unhealthy. */
   onChange: (status: HealthState['status'], reason: string | null) => void;
+  listening?: ListeningCheck;
 }
 
 /**
@@ -174,7 +188,7 @@ export function monitorHealth(options: MonitorOptions): HealthMonitor {
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
   const tick = async () => {
-    const result = await probeOnce(options.port, options.health, options.host);
+    const result = await probeOnce(options.port, options.health, options.host, options.listening);
     if (stopped) return;
     const next = nextHealthState(state, result, options.health.retries);
     const changed = next.status !== state.status;

@@ -23,7 +23,7 @@ export interface InstanceOptions {
 
 export interface InstanceHandle {
   id: string;
-  /** Host pid of the process Forge spawned (the `unshare` wrapper when namespaces are on). */
+  /** Host pid of the process Forge spawned (crun, or the `unshare` wrapper without crun). */
   pid: number;
   port: number;
   logFile: string;
@@ -34,6 +34,8 @@ export interface InstanceHandle {
   exited: Promise<ExitInfo>;
   /** SIGTERM, then SIGKILL after graceMs; resolves with the exit. */
   stop(graceMs?: number): Promise<ExitInfo>;
+  /** Whether the app listens on its port inside its network namespace (null: no own namespace; see Sandbox.listening). */
+  listening(): Promise<boolean | null>;
   /** The last n lines of output (stdout and stderr interleaved). */
   tail(n?: number): string[];
 }
@@ -42,7 +44,9 @@ export const DEFAULT_STOP_GRACE_MS = 10_000;
 
 /** Throws E_ISOLATION_UNAVAILABLE in production without isolation; a crash later shows in `exited`. */
 export async function startInstance(options: InstanceOptions): Promise<InstanceHandle> {
-  const sandbox = await createSandbox({ ...options.sandbox, id: options.id });
+  // Only $PORT is forwarded into the instance's network namespace, on the agent's address.
+  const network = { bindHost: options.sandbox.network?.bindHost ?? '127.0.0.1', egress: options.sandbox.network?.egress ?? true, port: options.port };
+  const sandbox = await createSandbox({ ...options.sandbox, workDir: options.workDir, network, id: options.id });
   const logFile = path.join(options.logDir, 'output.log');
   const log = new RotatingLog(logFile, options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES, options.logFiles ?? DEFAULT_LOG_FILES);
   const lines = new LineTail(500);
@@ -81,6 +85,7 @@ export async function startInstance(options: InstanceOptions): Promise<InstanceH
       await sandbox.destroy(graceMs);
       return exited;
     },
+    listening: () => sandbox.listening(options.port),
     tail: (n = 20) => lines.tail(n),
   };
 }

@@ -1,11 +1,13 @@
 // Finds out, by trying, which isolation this host gives us: cgroup v2 when the
 // unified hierarchy carries memory+cpu and we can create a child there; else the
 // v1 memory/cpu(/pids) hierarchies when writable; else none. Namespaces are
-// checked by running `unshare` once.
+// checked by running `unshare` once; the container runtime (crun, user
+// namespaces) and the network pieces (pasta, ip) by runtime.ts.
 
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { detectNamespaces } from './namespaces.ts';
+import { detectRuntime, type RuntimeInfo } from './runtime.ts';
 import { exists } from './cgroup-common.ts';
 import { ensureV2Parent, V2_REQUIRED } from './cgroup-v2.ts';
 import { V1_CONTROLLERS } from './cgroup-v1.ts';
@@ -16,6 +18,14 @@ export interface IsolationInfo {
   /** Controllers a sandbox will limit (memory, cpu and, when present, pids). */
   controllers: string[];
   namespaces: boolean;
+  /** crun with user namespaces: own root, unprivileged identity, no capabilities, seccomp. */
+  container: boolean;
+  /** pasta and ip: an own network namespace per sandbox. */
+  network: boolean;
+  /** Each missing piece of isolation with how to get it; empty when complete. */
+  missing: string[];
+  /** See RuntimeInfo.hideUnified. */
+  hideUnified: string | null;
   /** One sentence saying what was found and, when something is missing, why. */
   reason: string;
   /** v2: the unified hierarchy's mount point. */
@@ -36,7 +46,7 @@ export const DEFAULT_CGROUP_PARENT = 'forge';
 
 /** True when both halves of isolation are there; production refuses anything less. */
 export function isolationComplete(info: IsolationInfo): boolean {
-  return info.cgroup !== 'none' && info.namespaces;
+  return info.cgroup !== 'none' && info.container && info.network;
 }
 
 const cache = new Map<string, Promise<IsolationInfo>>();
@@ -48,18 +58,38 @@ export function detectIsolation(options: DetectOptions = {}): Promise<IsolationI
       cgroup: 'none',
       controllers: [],
       namespaces: false,
+      container: false,
+      network: false,
+      missing: ['everything (FORGE_ISOLATION=off)'],
+      hideUnified: null,
       reason: 'isolation forced off by FORGE_ISOLATION=off',
     });
   }
   const root = options.root ?? DEFAULT_CGROUP_PARENT;
   const cached = cache.get(root);
   if (cached !== undefined && options.fresh !== true) return cached;
-  const probe = probeIsolation(root);
+  const probe = probeIsolation(root, env);
   cache.set(root, probe);
   return probe;
 }
 
-async function probeIsolation(root: string): Promise<IsolationInfo> {
+async function probeIsolation(root: string, env: NodeJS.ProcessEnv): Promise<IsolationInfo> {
+  const [cgroups, runtime] = await Promise.all([probeCgroups(root), detectRuntime(env)]);
+  const missing = [...(cgroups.cgroup === 'none' ? ['a writable cgroup hierarchy with memory and cpu (run the agent as root)'] : []), ...runtime.missing];
+  const runtimeNote = runtime.missing.length === 0 ? 'crun, user namespaces and pasta available' : `missing ${runtime.missing.join(', ')}`;
+  return {
+    ...cgroups,
+    container: runtime.container,
+    network: runtime.network,
+    missing,
+    hideUnified: runtime.hideUnified,
+    reason: `${cgroups.reason}; ${runtimeNote}`,
+  };
+}
+
+type CgroupProbe = Omit<IsolationInfo, 'container' | 'network' | 'missing' | 'hideUnified'>;
+
+async function probeCgroups(root: string): Promise<CgroupProbe> {
   const [mountinfo, procCgroup] = await Promise.all([
     fs.readFile('/proc/self/mountinfo', 'utf8').catch(() => ''),
     fs.readFile('/proc/self/cgroup', 'utf8').catch(() => ''),

@@ -1,6 +1,9 @@
 // One sandbox per build or app instance: a cgroup with memory, cpu and pids
-// limits plus fresh mount/PID/IPC/UTS namespaces. Production fails closed when
-// isolation is missing; development runs unconfined and says so in `warning`.
+// limits, and each command run by crun in its own user, mount, PID, IPC, UTS,
+// cgroup and network namespaces with an own root (see oci-config.ts for what it
+// holds and why crun). Production fails closed when any piece is missing and
+// names it; development runs with what there is and says so once in `warning`
+// (without crun it falls back to `unshare` namespaces, without cgroups to none).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,14 +16,35 @@ import { createCgroupV1 } from './cgroup-v1.ts';
 import { createCgroupV2 } from './cgroup-v2.ts';
 import { DEFAULT_CGROUP_PARENT, detectIsolation, isolationComplete, type IsolationInfo } from './detect.ts';
 import { classifyExit, isForkFailureLine, type ExitInfo } from './exit.ts';
-import { sandboxArgv } from './namespaces.ts';
+import { containerArgv, containerProcessArgs, sandboxArgv } from './namespaces.ts';
 import { safeCgroupName } from './paths.ts';
+import { identityForSlot, type SandboxIdentity } from './identity.ts';
+import { createNetwork, PortTakenError, sweepNamespaces, tableListens, type SandboxNetwork } from './network.ts';
+export { PortTakenError } from './network.ts';
+import { APP_DIR, ociConfig, type Weaken } from './oci-config.ts';
+import { forgetRootfs, hostLayout, sharedRootfs, writeGeneratedEtc } from './rootfs.ts';
+import { seccompProfile } from './seccomp.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 
 export type { IsolationInfo } from './detect.ts';
 export type { ExitInfo, ExitReason } from './exit.ts';
 export type { CgroupCounters } from './cgroup-common.ts';
 export { detectIsolation, isolationComplete } from './detect.ts';
 export { classifyExit } from './exit.ts';
+export type { SandboxIdentity } from './identity.ts';
+export type { Weaken } from './oci-config.ts';
+export { APP_DIR } from './oci-config.ts';
+
+/** Where bundles, crun's state and pasta's pid files live (per cgroup root): root-only, on tmpfs where /run is. */
+export function defaultStateDir(root: string = DEFAULT_CGROUP_PARENT): string {
+  return path.join('/run/forge', root);
+}
+
+/** Network namespaces of one cgroup root's sandboxes are /run/netns/<root>.<name>, so a sweep finds only its own. */
+function netnsName(root: string, name: string): string {
+  return `${root}.${name}`.slice(0, 200);
+}
 
 export type ForgeMode = 'production' | 'development';
 
@@ -36,6 +60,24 @@ export interface SandboxOptions {
   /** 'off' behaves as if the host had no isolation (tests); default follows FORGE_ISOLATION. */
   isolation?: 'auto' | 'off';
   env?: NodeJS.ProcessEnv;
+  /** Host dir mounted writable at /app (the release dir); default: the cwd of each spawn. */
+  workDir?: string;
+  /** The service's host identity (identity.ts); default: slot 0, kept for sandboxes of no service. */
+  identity?: SandboxIdentity;
+  /** The app's port (forwarded from bindHost) and whether it may connect out. Default: no port, egress on. */
+  network?: { port?: number; bindHost: string; egress: boolean };
+  /** Default defaultStateDir(root). */
+  stateDir?: string;
+  /** Hostname inside (the service name); default 'app'. */
+  hostname?: string;
+  /** Test-only: switch single protections off (test/security shows each one matters). */
+  weaken?: Weaken;
+  /**
+   * A network namespace made by createReleaseNetwork and owned by the caller: a
+   * release's build and app share one (pasta takes ~0.1 s to come up and go), so
+   * `network` is ignored and destroy() leaves it alone.
+   */
+  sharedNetwork?: SandboxNetwork | null;
 }
 
 export interface SpawnOptions {
@@ -55,8 +97,10 @@ export interface SandboxedProcess {
 
 export interface Sandbox {
   id: string;
-  /** Both cgroup limits and namespaces are in force. */
+  /** Cgroup limits, the container boundary and the own network namespace are all in force. */
   confined: boolean;
+  /** Commands run by crun with an own root (paths inside differ from the host's). */
+  contained: boolean;
   isolation: IsolationInfo;
   /** Set once, when the sandbox runs with less isolation than production demands. */
   warning: string | null;
@@ -65,6 +109,12 @@ export interface Sandbox {
   /** Host pids of everything inside (the spawned commands' own pids when there is no cgroup). */
   pids(): Promise<number[]>;
   counters(): Promise<CgroupCounters | null>;
+  /**
+   * Whether something inside listens on port. In an own network namespace the
+   * host side (pasta) accepts before the app listens, so only this tells; null
+   * when the sandbox shares the host's network (ask the port itself then).
+   */
+  listening(port: number): Promise<boolean | null>;
   /** SIGTERM everything, wait up to graceMs, SIGKILL the rest, remove the cgroup. Idempotent. */
   destroy(graceMs?: number): Promise<void>;
 }
@@ -80,26 +130,85 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     throw new ForgeError(
       'E_ISOLATION_UNAVAILABLE',
       `refusing to run ${options.id} without isolation in production mode: ${isolation.reason}`,
-      { details: { cgroup: isolation.cgroup, namespaces: isolation.namespaces } },
+      { details: { cgroup: isolation.cgroup, namespaces: isolation.namespaces, missing: isolation.missing } },
     );
   }
   const limits = { memoryMb: options.memoryMb, cpus: options.cpus, pidsMax: options.pidsMax };
   const name = safeCgroupName(options.id);
-  let cgroup: CgroupHandle | null = null;
-  if (isolation.cgroup === 'v2' && isolation.v2Mount !== undefined) {
-    cgroup = await createCgroupV2(isolation.v2Mount, root, name, limits);
-  } else if (isolation.cgroup === 'v1' && isolation.v1Bases !== undefined) {
-    cgroup = await createCgroupV1(isolation.v1Bases, root, name, limits);
-  }
   const warning = complete
     ? null
     : `running ${options.id} with reduced isolation (development mode): ${isolation.reason}`;
-  return new LiveSandbox(options, isolation, cgroup, warning);
+  // The network (pasta takes ~0.1 s to come up) and the cgroup are made side by side.
+  const wantsNetwork = isolation.container && isolation.network && options.weaken?.network !== true;
+  const shared = wantsNetwork && options.sharedNetwork ? options.sharedNetwork : null;
+  const networkMade = wantsNetwork && shared === null
+    ? createNetwork({
+        name: netnsName(root, name),
+        stateDir: path.join(options.stateDir ?? defaultStateDir(root), 'net'),
+        bindHost: options.network?.bindHost ?? '127.0.0.1',
+        egress: options.network?.egress ?? true,
+        ...(options.network?.port === undefined ? {} : { port: options.network.port }),
+      })
+    : Promise.resolve(null);
+  const cgroupMade = isolation.cgroup === 'v2' && isolation.v2Mount !== undefined
+    ? createCgroupV2(isolation.v2Mount, root, name, limits)
+    : isolation.cgroup === 'v1' && isolation.v1Bases !== undefined
+      ? createCgroupV1(isolation.v1Bases, root, name, limits)
+      : Promise.resolve(null);
+  const [net, cg] = await Promise.allSettled([networkMade, cgroupMade]);
+  const network: SandboxNetwork | null = shared ?? (net.status === 'fulfilled' ? net.value : null);
+  const cgroup: CgroupHandle | null = cg.status === 'fulfilled' ? cg.value : null;
+  if (cg.status === 'rejected') {
+    await network?.destroy().catch(() => undefined);
+    throw cg.reason;
+  }
+  if (net.status === 'rejected') {
+    await cgroup?.remove().catch(() => undefined);
+    if (net.reason instanceof PortTakenError) throw net.reason;
+    throw new ForgeError('E_ISOLATION_UNAVAILABLE', `${options.id}: ${(net.reason as Error).message}`);
+  }
+  return new LiveSandbox(options, isolation, cgroup, network, shared === null, warning);
 }
+
+export type { SandboxNetwork } from './network.ts';
+
+/**
+ * The network namespace of one release, for its build and then its app
+ * (SandboxOptions.sharedNetwork), with `port` forwarded; null when sandboxes
+ * here get no own network namespace (then each uses the host's). The caller
+ * destroys it. Throws PortTakenError when the port is bound on the host.
+ */
+export async function createReleaseNetwork(options: {
+  id: string;
+  port: number;
+  bindHost: string;
+  root?: string;
+  isolation?: 'auto' | 'off';
+  env?: NodeJS.ProcessEnv;
+  stateDir?: string;
+  weaken?: Weaken;
+}): Promise<SandboxNetwork | null> {
+  const env = options.isolation === 'off' ? { ...options.env, FORGE_ISOLATION: 'off' } : (options.env ?? process.env);
+  const root = options.root ?? DEFAULT_CGROUP_PARENT;
+  const isolation = await detectIsolation({ env, root });
+  if (!isolation.container || !isolation.network || options.weaken?.network === true) return null;
+  return createNetwork({
+    name: netnsName(root, safeCgroupName(options.id)),
+    stateDir: path.join(options.stateDir ?? defaultStateDir(root), 'net'),
+    bindHost: options.bindHost,
+    egress: true,
+    port: options.port,
+  });
+}
+
+const run = promisify(execFile);
 
 class LiveSandbox implements Sandbox {
   readonly id: string;
   readonly confined: boolean;
+  readonly contained: boolean;
+  private spawned = 0;
+  private readonly containers: string[] = [];
   private readonly live = new Map<number, { child: ChildProcess; exited: Promise<ExitInfo>; stopRequested: boolean }>();
   private destroying: Promise<void> | null = null;
 
@@ -107,10 +216,60 @@ class LiveSandbox implements Sandbox {
     private readonly options: SandboxOptions,
     readonly isolation: IsolationInfo,
     private readonly cgroup: CgroupHandle | null,
+    private readonly network: SandboxNetwork | null,
+    private readonly ownsNetwork: boolean,
     readonly warning: string | null,
   ) {
     this.id = options.id;
-    this.confined = isolationComplete(isolation) && cgroup !== null;
+    this.contained = isolation.container;
+    this.confined = isolationComplete(isolation) && cgroup !== null && network !== null;
+  }
+
+  private get stateDir(): string {
+    return this.options.stateDir ?? defaultStateDir(this.options.root);
+  }
+
+  /** Writes the bundle of one command; returns the argv that runs it through crun. */
+  private generatedEtc: Promise<Record<string, string>> | null = null;
+
+  private async containerLaunch(command: string, options: SpawnOptions): Promise<[string, string[]]> {
+    this.spawned += 1;
+    const containerId = `${safeCgroupName(this.id)}-${this.spawned}`;
+    const bundlesDir = path.join(this.stateDir, 'bundles');
+    const bundleDir = path.join(bundlesDir, containerId);
+    const host = hostLayout();
+    const hostname = this.options.hostname ?? 'app';
+    const rootfs = await sharedRootfs(this.stateDir, host, this.options.weaken?.exposeHostPaths ?? []);
+    // Search-only for others: crun's setup runs as an unprivileged host uid and must reach the etc files.
+    this.generatedEtc ??= fs.mkdir(bundlesDir, { recursive: true, mode: 0o711 })
+      .then(() => fs.chmod(bundlesDir, 0o711))
+      .then(() => writeGeneratedEtc(path.join(bundlesDir, `${safeCgroupName(this.id)}.etc`), hostname));
+    const generatedEtc = await this.generatedEtc;
+    await fs.rm(bundleDir, { recursive: true, force: true });
+    await fs.mkdir(bundleDir, { mode: 0o711 });
+    const config = ociConfig({
+      args: containerProcessArgs(command),
+      env: insideEnv(options.env, this.options.workDir ?? options.cwd),
+      hostname,
+      identity: this.options.identity ?? identityForSlot(0),
+      appDir: this.options.workDir ?? options.cwd,
+      rootfs,
+      view: host.view,
+      generatedEtc,
+      netnsPath: this.network?.nsPath ?? null,
+      tmpSizeMb: Math.max(16, Math.min(this.options.memoryMb, 1024)),
+      seccomp: seccompProfile(),
+      ...(this.options.weaken ? { weaken: this.options.weaken } : {}),
+    });
+    // Root-only: the app's env (secrets included) is in here, never in any argv.
+    await fs.writeFile(path.join(bundleDir, 'config.json'), JSON.stringify(config), { mode: 0o600 });
+    this.containers.push(containerId);
+    return containerArgv(this.cgroup?.procsFiles ?? [], {
+      stateRoot: path.join(this.stateDir, 'crun'),
+      bundle: bundleDir,
+      containerId,
+      hideUnified: this.isolation.hideUnified,
+    });
   }
 
   get cgroupDirs(): string[] {
@@ -120,9 +279,13 @@ class LiveSandbox implements Sandbox {
   async spawn(command: string, options: SpawnOptions): Promise<SandboxedProcess> {
     if (this.destroying !== null) throw new ForgeError('E_INTERNAL', `sandbox ${this.id} is being destroyed`);
     const before = await this.counters();
-    const [file, args] = sandboxArgv(this.cgroup?.procsFiles ?? [], command, this.isolation.namespaces);
+    const [file, args] = this.contained
+      ? await this.containerLaunch(command, options)
+      : sandboxArgv(this.cgroup?.procsFiles ?? [], command, this.isolation.namespaces);
+    // crun gets only a PATH: the app's env is in its config.json.
+    const env = this.contained ? { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } : options.env;
     // detached: its own process group, so unconfined runs can still be killed as a group.
-    const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(file, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const entry = { child, stopRequested: false, exited: Promise.resolve(null as unknown as ExitInfo) };
     entry.exited = this.watchExit(child, before ?? NO_COUNTERS, options, () => entry.stopRequested);
     const pid = child.pid;
@@ -176,6 +339,24 @@ class LiveSandbox implements Sandbox {
     return this.cgroup === null ? Promise.resolve(null) : this.cgroup.counters();
   }
 
+  async listening(port: number): Promise<boolean | null> {
+    if (this.network === null) return null;
+    // A process in the namespace shows its sockets; crun and its helpers sit in the host's
+    // namespace (whose table holds pasta's own listener on the port), so match by inode.
+    const ns = await fs.stat(this.network.nsPath).catch(() => null);
+    if (ns === null) return false;
+    for (const pid of await this.pids()) {
+      const own = await fs.stat(`/proc/${pid}/ns/net`).catch(() => null);
+      if (own === null || own.ino !== ns.ino || own.dev !== ns.dev) continue;
+      const tables = await Promise.all(
+        ['tcp', 'tcp6'].map((t) => fs.readFile(`/proc/${pid}/net/${t}`, 'utf8').catch(() => null)),
+      );
+      if (tables.every((t) => t === null)) continue;
+      return tables.some((t) => t !== null && tableListens(t, port));
+    }
+    return false;
+  }
+
   destroy(graceMs = 5_000): Promise<void> {
     this.destroying ??= this.teardown(graceMs);
     return this.destroying;
@@ -190,6 +371,13 @@ class LiveSandbox implements Sandbox {
     for (const pid of this.live.keys()) killGroup(pid, 'SIGKILL');
     await Promise.all([...this.live.values()].map((e) => e.exited));
     if (this.cgroup !== null) await this.cgroup.remove();
+    for (const containerId of this.containers) {
+      // crun run removes its state when it exits by itself, not when it was killed with the rest.
+      await run('crun', ['--root', path.join(this.stateDir, 'crun'), 'delete', '--force', containerId], { timeout: 10_000 }).catch(() => undefined);
+      await fs.rm(path.join(this.stateDir, 'bundles', containerId), { recursive: true, force: true });
+    }
+    if (this.generatedEtc !== null) await fs.rm(path.join(this.stateDir, 'bundles', `${safeCgroupName(this.id)}.etc`), { recursive: true, force: true });
+    if (this.network !== null && this.ownsNetwork) await this.network.destroy();
   }
 
   private async empty(): Promise<boolean> {
@@ -221,7 +409,24 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
  * Kills whatever is left in every leaf under the forge-owned parent and removes
  * the leaves and the parent. For agent start-up (orphans of a crashed agent) and tests.
  */
-export async function sweepSandboxes(root: string = DEFAULT_CGROUP_PARENT, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function sweepSandboxes(
+  root: string = DEFAULT_CGROUP_PARENT,
+  env: NodeJS.ProcessEnv = process.env,
+  stateDir: string = defaultStateDir(root),
+): Promise<void> {
+  await sweepCgroups(root, env);
+  // What crun and pasta left: container state, bundles, this root's network namespaces.
+  const crunRoot = path.join(stateDir, 'crun');
+  for (const id of await fs.readdir(crunRoot).catch(() => [] as string[])) {
+    await run('crun', ['--root', crunRoot, 'delete', '--force', id], { timeout: 10_000 }).catch(() => undefined);
+  }
+  await sweepNamespaces(netnsName(root, ''));
+  // Nothing of this root runs any more: its bundles, pasta files and rootfs skeleton go too.
+  forgetRootfs(stateDir);
+  await fs.rm(stateDir, { recursive: true, force: true });
+}
+
+async function sweepCgroups(root: string, env: NodeJS.ProcessEnv): Promise<void> {
   const isolation = await detectIsolation({ env, root });
   const parents =
     isolation.cgroup === 'v2' && isolation.v2Mount !== undefined
@@ -232,4 +437,17 @@ export async function sweepSandboxes(root: string = DEFAULT_CGROUP_PARENT, env: 
     for (const entry of entries) if (entry.isDirectory()) await clearStale(path.join(parent, entry.name));
     await removeDir(parent).catch(() => undefined);
   }
+}
+
+/** Visible PATH entries only, and HOME/paths under the host's work dir rewritten to /app. */
+export function insideEnv(env: Record<string, string>, hostWorkDir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const hostDir = path.resolve(hostWorkDir);
+  for (const [key, value] of Object.entries(env)) {
+    out[key] = value === hostDir || value.startsWith(`${hostDir}/`) ? APP_DIR + value.slice(hostDir.length) : value;
+  }
+  const visible = (entry: string) => /^\/(usr|bin|sbin)(\/|$)/.test(entry) || entry === APP_DIR || entry.startsWith(`${APP_DIR}/`);
+  const pathEntries = (out.PATH ?? '').split(':').filter(visible);
+  out.PATH = pathEntries.length > 0 ? pathEntries.join(':') : '/usr/local/bin:/usr/bin:/bin';
+  return out;
 }

@@ -45,6 +45,35 @@ const RUN_SCRIPT = 'trap : TERM; eval "$1"; exit $?';
 // ignore SIGTERM. When init exits, the kernel kills all that is left inside.
 const INIT_SCRIPT = '/bin/sh -c "$1" forge-run "$2"; exit $?';
 
+/** What runs as the container's process: init shell → run shell → the command. */
+export function containerProcessArgs(command: string): string[] {
+  return ['/bin/sh', '-c', INIT_SCRIPT, 'forge-init', RUN_SCRIPT, command];
+}
+
+export interface ContainerLaunch {
+  /** crun's state directory (--root). */
+  stateRoot: string;
+  bundle: string;
+  containerId: string;
+  /** A cgroup2 mount to unmount privately before crun starts (see runtime.ts). */
+  hideUnified: string | null;
+}
+
+/**
+ * [file, args] that join the cgroup, then exec crun with the bundle. Nothing
+ * secret is in here: the app's env lives in the bundle's config.json (root-only).
+ * crun's cgroup manager is off: the process is already in Forge's cgroup, and the
+ * config's cgroup namespace makes that cgroup the root of what the app sees.
+ */
+export function containerArgv(procsFiles: string[], launch: ContainerLaunch): [string, string[]] {
+  const crun = ['crun', '--root', launch.stateRoot, '--cgroup-manager=disabled', 'run', '--bundle', launch.bundle, launch.containerId];
+  const inner = launch.hideUnified === null
+    ? crun
+    : ['unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c', 'umount -l "$0" && exec "$@"', launch.hideUnified, ...crun];
+  if (procsFiles.length === 0) return [inner[0] as string, inner.slice(1)];
+  return ['/bin/sh', ['-c', JOIN_SCRIPT, 'forge-join', ...procsFiles, '--', ...inner]];
+}
+
 /** [file, args] that run `command` through /bin/sh inside the cgroup and (optionally) new namespaces. */
 export function sandboxArgv(procsFiles: string[], command: string, namespaces: boolean): [string, string[]] {
   const inner = namespaces

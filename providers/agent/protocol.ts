@@ -48,6 +48,8 @@ export interface InstanceReport {
   state: ReportedState;
   exitCode?: number;
   oomKilled?: boolean;
+  /** Forks refused by the instance's process limit (pids.max) since it started; see the schema. */
+  pidsLimitHits?: number;
   reason?: string;
   /** Abnormal exits of this replica slot on this agent in a row (CrashLoopBackOff input). */
   restarts?: number;

@@ -267,7 +267,13 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
 
   function noteExits(before: readonly InstanceReport[], after: readonly InstanceReport[]): void {
     const was = new Map(before.map((i) => [i.id, i.state]));
+    const hitsBefore = new Map(before.map((i) => [i.id, i.pidsLimitHits ?? 0]));
     for (const i of after) {
+      // A fork bomb held at pids.max leaves the instance running and healthy: only this says so.
+      const hits = i.pidsLimitHits ?? 0;
+      if (hits > (hitsBefore.get(i.id) ?? 0)) {
+        record(i.service, { instanceId: i.id, type: 'pids-limit', status: `fork refused at the process limit (${hits} times since start)` });
+      }
       if (i.state === 'exited' && was.get(i.id) !== 'exited') {
         record(i.service, {
           instanceId: i.id, type: 'exit', status: i.reason ?? 'exited',

@@ -146,7 +146,8 @@ describe('builds in the sandbox', { skip: needsRoot }, () => {
       onLine: (line) => lines.push(line),
     });
     assert.deepEqual(result, { ok: true, steps: 4, warning: null });
-    assert.deepEqual(lines.slice(0, 3), ['one', 'two hi', workDir]);
+    // The work dir is mounted at /app in the sandbox's own root.
+    assert.deepEqual(lines.slice(0, 3), ['one', 'two hi', '/app']);
     // Inside the PID namespace: the init shell, the run shell and ps itself; no host process.
     const ps = lines.slice(3).map((l) => l.trim().split(/\s+/));
     assert.deepEqual(ps, [
@@ -215,7 +216,7 @@ describe('instances', { skip: needsRoot }, () => {
       logDir: dir('node-hello-logs'),
     });
     instances.push(handle);
-    const outcome = await waitHealthy({ port, health: HEALTH, exited: handle.exited, tail: () => handle.tail() });
+    const outcome = await waitHealthy({ port, health: HEALTH, exited: handle.exited, tail: () => handle.tail(), listening: handle.listening });
     assert.equal(outcome.healthy, true);
     const body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
     assert.equal(body, 'hello from node-hello v1\n');
@@ -246,7 +247,7 @@ describe('instances', { skip: needsRoot }, () => {
 
   test('a process that exits during start-up fails fast with its code and last lines', async () => {
     const handle = await start('exits', 'echo starting; echo "config missing" >&2; exit 7');
-    const outcome = await waitHealthy({ port: handle.port, health: HEALTH, exited: handle.exited, tail: () => handle.tail() });
+    const outcome = await waitHealthy({ port: handle.port, health: HEALTH, exited: handle.exited, tail: () => handle.tail(), listening: handle.listening });
     assert.equal(outcome.healthy, false);
     if (outcome.healthy) return;
     assert.equal(outcome.reason, 'exited');
@@ -257,14 +258,14 @@ describe('instances', { skip: needsRoot }, () => {
   test('a 503 health endpoint is unhealthy: "returned 503 three times"', async () => {
     const server = `node -e "require('http').createServer((q, s) => { s.statusCode = 503; s.end(); }).listen(process.env.PORT)"`;
     const handle = await start('unhealthy', server);
-    const outcome = await waitHealthy({ port: handle.port, health: HEALTH, exited: handle.exited });
+    const outcome = await waitHealthy({ port: handle.port, health: HEALTH, exited: handle.exited, listening: handle.listening });
     assert.deepEqual(outcome, { healthy: false, reason: 'unhealthy', message: 'health check /health returned 503 three times' });
     assert.equal((await handle.stop(2_000)).reason, 'stopped');
   });
 
   test('a port that never opens is a timeout, distinct from an exit', async () => {
     const handle = await start('silent', 'exec sleep 30');
-    const outcome = await waitHealthy({ port: handle.port, health: HEALTH, exited: handle.exited, startTimeoutMs: 300 });
+    const outcome = await waitHealthy({ port: handle.port, health: HEALTH, exited: handle.exited, startTimeoutMs: 300, listening: handle.listening });
     assert.deepEqual(outcome, {
       healthy: false,
       reason: 'timeout',

@@ -131,6 +131,24 @@ describe('sandbox on the real kernel', { skip: needsRoot }, () => {
     await sb.destroy(0);
   });
 
+  test('production refuses when the runtime pieces are missing, naming each and how to get it; development runs with less and says so', async () => {
+    // An agent whose PATH has no crun, pasta or ip (a separate cgroup root: detection is cached per root).
+    const bare = { PATH: '/nonexistent' };
+    const root = `${ROOT}-bare`;
+    await assert.rejects(createSandbox({ ...LIMITS, root, id: 'bare', env: bare }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'E_ISOLATION_UNAVAILABLE');
+      assert.match(err.message, /^refusing to run bare without isolation in production mode: .*missing the OCI runtime crun \(apt-get install crun\), pasta for network namespaces \(apt-get install passt\), iproute2 for network namespaces \(apt-get install iproute2\)$/);
+      return true;
+    });
+    const dev = await createSandbox({ ...LIMITS, root, mode: 'development', id: 'bare-dev', env: bare });
+    opened.push(dev);
+    assert.equal(dev.confined, false);
+    assert.equal(dev.contained, false);
+    assert.match(dev.warning ?? '', /^running bare-dev with reduced isolation \(development mode\): .*missing the OCI runtime crun/);
+    await dev.destroy(0);
+    await sweepSandboxes(root);
+  });
+
   test('a command that cannot start (missing work dir) says so', async () => {
     const sb = await sandbox('nostart');
     const proc = await sb.spawn('true', { cwd: '/nonexistent/forge-test-dir', env: PATH_ONLY });

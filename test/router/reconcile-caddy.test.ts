@@ -76,18 +76,28 @@ describe('reconcileRoutes against real caddy', () => {
     });
   });
 
-  test('routes Forge does not own are untouched and keep their place', async () => {
+  test('a route in Forge\'s server that Forge did not put there is removed and named (15.7)', async () => {
     await withCaddy(async ({ client, caddy, httpAddr }) => {
-      const noId: CaddyRoute = { match: [{ host: ['hand.localhost'] }], handle: [{ body: 'by hand', handler: 'static_response' }], terminal: true };
-      const otherId: CaddyRoute = { '@id': 'ops-status', match: [{ host: ['ops.localhost'] }], handle: [{ body: 'ops', handler: 'static_response' }] };
-      await reconcileRoutes(client, [route('old')]);
-      await adminRaw(caddy.adminUrl, 'POST', '/config/apps/http/servers/forge/routes/...', [noId, otherId]);
+      await withUpstreams(['victim'], async ([victim]) => {
+        assert.ok(victim);
+        // What an app with the admin API in reach did: send victim.localhost to itself, ahead of Forge's route.
+        const hijack: CaddyRoute = { match: [{ host: ['victim.localhost'] }], handle: [{ body: 'HIJACKED', handler: 'static_response' }], terminal: true };
+        const otherId: CaddyRoute = { '@id': 'ops-status', match: [{ host: ['ops.localhost'] }], handle: [{ body: 'ops', handler: 'static_response' }] };
+        await reconcileRoutes(client, [route('old'), route('victim', victim.addr)]);
+        await adminRaw(caddy.adminUrl, 'PATCH', '/config/apps/http/servers/forge/routes', [hijack, otherId, route('old'), route('victim', victim.addr)]);
+        assert.equal((await viaCaddy(httpAddr, 'victim.localhost')).body, 'HIJACKED');
 
-      const result = await reconcileRoutes(client, [route('app')]);
-      assert.deepEqual(result, { added: ['forge-app'], updated: [], removed: ['forge-old'], createdServer: false });
-      const live = await adminRaw(caddy.adminUrl, 'GET', '/config/apps/http/servers/forge/routes');
-      assert.deepEqual(live.json, [noId, otherId, route('app')]);
-      assert.deepEqual(await viaCaddy(httpAddr, 'hand.localhost'), { status: 200, body: 'by hand', seenHost: undefined });
+        const result = await reconcileRoutes(client, [route('app'), route('victim', victim.addr)]);
+        assert.deepEqual(result, {
+          added: ['forge-app'], updated: [], removed: ['forge-old'], createdServer: false,
+          foreign: [{ hosts: ['victim.localhost'] }, { id: 'ops-status', hosts: ['ops.localhost'] }],
+        });
+        const live = await adminRaw(caddy.adminUrl, 'GET', '/config/apps/http/servers/forge/routes');
+        assert.deepEqual(live.json, [route('app'), route('victim', victim.addr)]);
+        assert.equal((await viaCaddy(httpAddr, 'victim.localhost')).body, 'victim /');
+        // Clean now: the next pass has nothing foreign to report.
+        assert.deepEqual(await reconcileRoutes(client, [route('app'), route('victim', victim.addr)]), { added: [], updated: [], removed: [], createdServer: false });
+      });
     });
   });
 

@@ -246,6 +246,15 @@ describe('observe and agents', () => {
     assert.deepEqual([exit?.instanceId, exit?.status, exit?.exitCode], ['inst_1', 'killed by signal SIGKILL', 137]);
   });
 
+  test('a rise of pidsLimitHits on a running instance is a pids-limit event (13.21)', async () => {
+    addAgent('agt_a', 1024);
+    report('agt_a', [instance('inst_1')]);
+    report('agt_a', [instance('inst_1', { pidsLimitHits: 3 })]);
+    report('agt_a', [instance('inst_1', { pidsLimitHits: 3 })]);
+    const events = (await provider.events('web')).filter((e) => e.type === 'pids-limit');
+    assert.deepEqual(events.map((e) => [e.instanceId, e.status]), [['inst_1', 'fork refused at the process limit (3 times since start)']]);
+  });
+
   test('forge_agents_online counts online agents at scrape time', async () => {
     const registry = new Registry();
     registerAgentsOnlineGauge(registry, ts.store);

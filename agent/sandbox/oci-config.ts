@@ -1,0 +1,118 @@
+// The OCI runtime config (config.json) of one sandboxed command, as pure data.
+//
+// Why an OCI runtime (crun) and not hand-written namespace code or bubblewrap:
+// crun is maintained, takes the whole boundary as one declarative document (user
+// namespace with uid/gid mappings onto an unprivileged host range, capabilities,
+// no_new_privs, a seccomp profile as JSON that it compiles with libseccomp, the
+// mounts of an own root), and the same runtime will run OCI images later.
+// bubblewrap maps only the caller's own uid and wants a pre-compiled BPF program
+// for seccomp. Cgroups stay Forge's (cgroup-v1.ts / cgroup-v2.ts): crun runs with
+// its cgroup manager disabled inside the cgroup Forge created and limited.
+
+import { APP_ID_INSIDE, IDENTITY_BLOCK, type SandboxIdentity } from './identity.ts';
+import type { SeccompProfile } from './seccomp.ts';
+
+/** Where the release dir appears inside: a path with no parents that module resolution or config discovery would read. */
+export const APP_DIR = '/app';
+
+export interface HostView {
+  /** Host directories bound read-only at the same path (/usr, and /bin… when they are real dirs). */
+  readOnlyDirs: string[];
+  /** Host files or dirs under /etc bound read-only (resolv.conf, ssl, …). */
+  etcEntries: string[];
+}
+
+export interface OciInput {
+  args: string[];
+  env: Record<string, string>;
+  hostname: string;
+  identity: SandboxIdentity;
+  /** Host path of the app's writable dir, mounted at APP_DIR. */
+  appDir: string;
+  /** Rootfs directory prepared by rootfs.ts (relative to the bundle or absolute). */
+  rootfs: string;
+  view: HostView;
+  /** Bind mounts of files Forge generated (passwd, group, hosts…): host path → path inside. */
+  generatedEtc: Record<string, string>;
+  /** A network namespace to join (pre-made, connected by pasta); null: no own network namespace. */
+  netnsPath: string | null;
+  tmpSizeMb: number;
+  seccomp: SeccompProfile;
+  /** Test-only: switch single protections off to show that each one matters. */
+  weaken?: Weaken;
+}
+
+export interface Weaken {
+  /** No user namespace: the command runs as host root with a runtime's default capabilities. */
+  identity?: boolean;
+  /** No seccomp filter. */
+  seccomp?: boolean;
+  /** Host paths bound read-only at the same path inside (what an own root hides). */
+  exposeHostPaths?: string[];
+  /** No network namespace: the host's network, loopback included. */
+  network?: boolean;
+}
+
+/** Test-only weakened identity: root with a container runtime's usual default capabilities. */
+const ROOT_CAPS = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SYS_CHROOT', 'CAP_MKNOD', 'CAP_AUDIT_WRITE', 'CAP_SETFCAP',
+];
+
+const ro = ['rbind', 'ro', 'nosuid', 'nodev'];
+
+export function ociConfig(input: OciInput): Record<string, unknown> {
+  const weaken = input.weaken ?? {};
+  const userns = weaken.identity !== true;
+  const caps = userns ? [] : ROOT_CAPS;
+  const mounts: Record<string, unknown>[] = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'nodev', 'noexec'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=1m'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${input.tmpSizeMb}m`] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    ...input.view.readOnlyDirs.map((dir) => ({ destination: dir, type: 'bind', source: dir, options: ro })),
+    ...input.view.etcEntries.map((entry) => ({ destination: entry, type: 'bind', source: entry, options: ro })),
+    ...Object.entries(input.generatedEtc).map(([source, destination]) => ({ destination, type: 'bind', source, options: ro })),
+    { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', `size=${input.tmpSizeMb}m`] },
+    { destination: APP_DIR, type: 'bind', source: input.appDir, options: ['rbind', 'rw', 'nosuid', 'nodev'] },
+    ...(weaken.exposeHostPaths ?? []).map((p) => ({ destination: p, type: 'bind', source: p, options: ro })),
+  ];
+  const namespaces: Record<string, string>[] = [
+    { type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' },
+  ];
+  if (userns) namespaces.push({ type: 'user' });
+  if (input.netnsPath !== null && weaken.network !== true) namespaces.push({ type: 'network', path: input.netnsPath });
+  const mapping = [{ containerID: 0, hostID: input.identity.hostBase, size: IDENTITY_BLOCK }];
+  const linux: Record<string, unknown> = {
+    namespaces,
+    rootfsPropagation: 'private',
+    maskedPaths: [
+      '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+      '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/proc/sysrq-trigger',
+    ],
+    readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys'],
+  };
+  if (userns) {
+    linux.uidMappings = mapping;
+    linux.gidMappings = mapping;
+  }
+  if (weaken.seccomp !== true) linux.seccomp = input.seccomp;
+  const id = userns ? APP_ID_INSIDE : 0;
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: id, gid: id, additionalGids: [] },
+      args: input.args,
+      env: Object.entries(input.env).map(([k, v]) => `${k}=${v}`),
+      cwd: APP_DIR,
+      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
+      noNewPrivileges: userns,
+    },
+    root: { path: input.rootfs, readonly: true },
+    hostname: input.hostname,
+    mounts,
+    linux,
+  };
+}

@@ -1,0 +1,66 @@
+// Attacker apps for test/security: deployed through the agent's supervisor (the
+// path every run task takes), they try what an untrusted app would and report
+// each attempt's outcome on GET /, as JSON.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { RunPayload } from '../../providers/agent/protocol.ts';
+import { makeSpec } from '../helpers/spec.ts';
+
+/**
+ * The attempts. Targets come in through env (FORGE_T_*): host paths and ports
+ * the attacker is assumed to know. Each result is 'ok' or the error code.
+ */
+const ATTACKER_JS = String.raw`
+const fs = require('node:fs');
+const net = require('node:net');
+const http = require('node:http');
+const { execFileSync } = require('node:child_process');
+const results = {};
+const attempt = (name, fn) => { try { results[name] = fn() ?? 'ok'; } catch (e) { results[name] = e.code ?? e.message.split('\n')[0]; } };
+attempt('readSecretFile', () => { fs.readFileSync(process.env.FORGE_T_SECRET_FILE, 'utf8'); });
+attempt('readOtherService', () => { fs.readFileSync(process.env.FORGE_T_OTHER_FILE, 'utf8'); });
+attempt('writeForgeFile', () => { fs.appendFileSync(process.env.FORGE_T_FORGE_FILE, '\n// owned\n'); });
+attempt('hostProcessVisible', () => (fs.existsSync('/proc/' + process.env.FORGE_T_AGENT_PID) ? 'visible' : 'ENOENT'));
+attempt('processCount', () => String(fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length));
+attempt('cgroupWrite', () => { fs.writeFileSync('/sys/fs/cgroup/memory/memory.limit_in_bytes', '-1'); });
+attempt('uid', () => String(process.getuid()));
+attempt('nestedUserns', () => { execFileSync('unshare', ['-Ur', 'true'], { stdio: 'ignore' }); });
+attempt('mount', () => { execFileSync('mount', ['-t', 'tmpfs', 'none', '/tmp'], { stdio: 'ignore' }); });
+attempt('umountProc', () => { execFileSync('umount', ['/proc'], { stdio: 'ignore' }); });
+// finit_module(-1, "", 0) through libc's syscall(): 313 on x86_64, 273 on arm64.
+attempt('loadModule', () => execFileSync('python3', ['-c', 'import ctypes, os, platform; n = 313 if platform.machine() == "x86_64" else 273; r = ctypes.CDLL(None, use_errno=True).syscall(n, -1, b"", 0); print("ok" if r == 0 else os.strerror(ctypes.get_errno()))'], { encoding: 'utf8' }).trim());
+function connect(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port: Number(port) });
+    s.setTimeout(1000, () => { s.destroy(); resolve('ETIMEDOUT'); });
+    s.on('connect', () => { s.destroy(); resolve('ok'); });
+    s.on('error', (e) => resolve(e.code));
+  });
+}
+(async () => {
+  results.loopback = await connect(process.env.FORGE_T_LOOPBACK_PORT);
+  http.createServer((req, res) => res.end(JSON.stringify(results))).listen(Number(process.env.PORT));
+})();
+`;
+
+export function writeAttacker(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'attacker.js'), ATTACKER_JS);
+  writeFileSync(path.join(dir, 'data.txt'), 'service data\n');
+}
+
+export function attackerPayload(
+  id: string,
+  service: string,
+  sourceDir: string,
+  env: Record<string, string>,
+  command = 'node attacker.js',
+): RunPayload {
+  const { image: _image, ...spec } = makeSpec({
+    // The build signals every process it can see: only its own sandbox may be hit.
+    name: service, sourceDir, build: { commands: ['kill -9 -1; true'] }, run: { command }, resources: { memoryMb: 128, cpus: 0.5 },
+    env, health: { type: 'http', path: '/', intervalMs: 500, timeoutMs: 1_000, retries: 3 },
+  });
+  return { instanceId: id, spec, hash: `h-${id}`, generation: 1, replica: 0 };
+}
