@@ -17,6 +17,7 @@ import { createCpuSampler, hostCapacity, instanceUsage } from './resources.ts';
 import { createPortPool, DEFAULT_PORT_RANGE, ephemeralOverlapWarning, parseEphemeralRange } from './runner/ports.ts';
 import { sweepSandboxes, type ForgeMode } from './sandbox/index.ts';
 import { createSupervisor } from './supervisor.ts';
+import { bundleSource } from './bundle-fetch.ts';
 
 export interface AgentOptions {
   /** Control plane base URL, e.g. http://127.0.0.1:8080. */
@@ -85,6 +86,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     cgroupRoot,
     ...(options.isolation ? { isolation: options.isolation } : {}),
     ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+    bundleSource: (digest, signal) => bundleSource(path.join(options.dataDir, 'bundles'), digest, (d, s) => client.bundle(d, s), signal),
     onChange: () => heartbeatSoon(),
     log,
   });

@@ -12,6 +12,7 @@ import type { ServiceSpec } from '../specs/types.ts';
 import type { InstanceReport, ReportedState, ResultRequest, RunPayload, StopPayload } from '../providers/agent/protocol.ts';
 import { prepareWorkDir, runBuild, type SandboxLimits } from './runner/build.ts';
 import { sourceForRevision } from './runner/source-cache.ts';
+import { isBundleDigest } from '../specs/bundle.ts';
 import { monitorHealth, waitHealthy, type HealthMonitor } from './runner/health.ts';
 import { canBind, type PortPool } from './runner/ports.ts';
 import { startInstance, type InstanceHandle } from './runner/run.ts';
@@ -31,6 +32,8 @@ export interface SupervisorOptions {
   /** A slot that stayed healthy this long starts counting crashes from zero again. */
   restartResetMs?: number;
   now?: () => number;
+  /** The folder of a source bundle, fetched from the control plane by digest (bundle-fetch.ts). */
+  bundleSource?: (digest: string, signal?: AbortSignal) => Promise<string>;
   /** Something in a report changed: the daemon heartbeats soon. */
   onChange(): void;
   log(line: string): void;
@@ -165,8 +168,12 @@ export function createSupervisor(options: SupervisorOptions) {
         return failure(r, new ForgeError('E_BUILD_FAILED', `${spec.name}: agents run source-mode services (build + run.command); image mode is not supported`, { terminal: true }), null);
       }
       // Build from this revision's copy, not from whatever the folder holds now (a rollback, a late restart).
-      const source = await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
-      const prepared = await prepareWorkDir(source, path.join(dir, 'app'), spec.sourceDir);
+      // A bundle is fetched by digest from the control plane; a folder path is only read when no bundle is named.
+      const bundled = isBundleDigest(spec.revision) && options.bundleSource !== undefined;
+      const source = bundled
+        ? await options.bundleSource!(spec.revision!, signal)
+        : await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
+      const prepared = await prepareWorkDir(source, path.join(dir, 'app'), bundled ? source : spec.sourceDir);
       io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
       const build = await runBuild({
         id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: spec.env, secrets: io.secrets,

@@ -14,6 +14,8 @@ import {
 import { bearerToken, hashToken, newAgentToken, tokensEqual } from '../providers/agent/tokens.ts';
 import { parseBody } from '../providers/agent/validate.ts';
 import { createTaskBell } from '../providers/agent/bell.ts';
+import { createBundleStore } from './bundle-store.ts';
+import { agentBundleRoutes } from './routes/bundles.ts';
 
 export interface AgentRoutesOptions {
   store: Store;
@@ -30,6 +32,8 @@ export interface AgentRoutesOptions {
   maxClaimWaitMs?: number;
   /** How often a waiting claim looks at the store even without a wake-up (tasks queued by another process). */
   claimPollMs?: number;
+  /** Where the control plane keeps source bundles: agents fetch them by digest (GET /:id/bundles/:digest). */
+  bundlesDir?: string;
 }
 
 export const AGENT_ROUTES_PREFIX = '/api/agents';
@@ -82,6 +86,7 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
       if (id !== agent.id) throw new ForgeError('E_FORBIDDEN', 'this token belongs to another agent');
       authenticated.set(request, agent.id);
     });
+    if (options.bundlesDir) await app.register(agentBundleRoutes(createBundleStore(options.bundlesDir, Number.MAX_SAFE_INTEGER)));
 
     app.post('/register', async (request, reply) => {
       const body = parseBody('agent-register', request.body);

@@ -7,6 +7,7 @@ import type { ProviderName } from '../specs/types.ts';
 import type { Cipher } from '../store/cipher.ts';
 import type { Store } from '../store/index.ts';
 import type { DeployToken } from '../providers/fly/provider.ts';
+import type { BundleStore } from './bundle-store.ts';
 
 export interface ProviderAvailability {
   configured: boolean;
@@ -36,5 +37,7 @@ export interface ApiContext {
   logs?: (name: string, options: LogOptions) => AsyncIterable<string>;
   /** The service's own provider's events (Fly's machine lifecycle); merged into GET …/:id/events. */
   providerEvents?: (key: string, provider: ProviderName) => Promise<ProviderEvent[]>;
+  /** Source bundles kept by this control plane (uploads, webhook checkouts). */
+  bundles?: BundleStore;
   now(): number;
 }

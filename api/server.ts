@@ -16,6 +16,9 @@ import { errorHandler } from './errors.ts';
 import { createGitDeployer, type GitDeployer } from './git-deploy.ts';
 import { installApiMetrics, registerMetricsRoute } from './metrics.ts';
 import { registerApplyRoute } from './routes/apply.ts';
+import { registerBundleRoutes } from './routes/bundles.ts';
+import { createBundleStore } from './bundle-store.ts';
+import { DEFAULT_BUNDLE_LIMIT_BYTES } from '../specs/bundle.ts';
 import { registerDeploymentRoutes } from './routes/deployments.ts';
 import { registerRollbackRoute } from './routes/rollback.ts';
 import { registerServiceRoutes } from './routes/services.ts';
@@ -47,6 +50,8 @@ export interface ApiDeps {
   /** Extra routes (the agent protocol under /api/agents/…); they bring their own auth. */
   plugins?: FastifyPluginAsync[];
   bodyLimit?: number;
+  /** Largest source bundle accepted, compressed (default 100 MB). */
+  bundleLimitBytes?: number;
 }
 
 const noObserve = async (): Promise<Observed[]> => [];
@@ -86,6 +91,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     providers: deps.providersConfig,
     observe: deps.observe ?? noObserve,
     now: deps.now ?? Date.now,
+    bundles: createBundleStore(join(deps.config.dataDir, 'bundles'), deps.bundleLimitBytes ?? DEFAULT_BUNDLE_LIMIT_BYTES),
     ...(deps.deployToken ? { deployToken: deps.deployToken } : {}),
     ...(deps.logs ? { logs: deps.logs } : {}),
     ...(deps.providerEvents ? { providerEvents: deps.providerEvents } : {}),
@@ -129,6 +135,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerApplyRoute(admin, ctx);
     registerDeploymentRoutes(admin, ctx);
     registerRollbackRoute(admin, ctx);
+    registerBundleRoutes(admin, ctx);
   });
 
   for (const plugin of deps.plugins ?? []) void app.register(plugin);
