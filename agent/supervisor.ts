@@ -12,6 +12,7 @@ import type { ServiceSpec } from '../specs/types.ts';
 import type { InstanceReport, ReportedState, ResultRequest, RunPayload, StopPayload } from '../providers/agent/protocol.ts';
 import { prepareWorkDir, runBuild, type SandboxLimits } from './runner/build.ts';
 import { sourceForRevision } from './runner/source-cache.ts';
+import { prepareBuildCache } from './runner/build-cache.ts';
 import { isBundleDigest } from '../specs/bundle.ts';
 import { monitorHealth, waitHealthy, type HealthMonitor } from './runner/health.ts';
 import { canBind, type PortPool } from './runner/ports.ts';
@@ -175,14 +176,20 @@ export function createSupervisor(options: SupervisorOptions) {
         : await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
       const prepared = await prepareWorkDir(source, path.join(dir, 'app'), bundled ? source : spec.sourceDir);
       io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
+      // Package caches and the previous release's node_modules (same lockfile) make a rebuild cheap.
+      const cache = await prepareBuildCache(path.join(options.dataDir, 'build-cache'), spec.name, prepared.dir);
+      if (cache.restored) io.onLine(`reusing the previous release's dependencies (lockfile ${cache.lock!.slice(0, 12)} unchanged)`);
+      const buildStarted = Date.now();
       const build = await runBuild({
-        id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: spec.env, secrets: io.secrets,
+        id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: { ...cache.env, ...spec.env }, secrets: io.secrets,
         sandbox: limits(spec, options.buildPidsMax ?? 1024), logFile: path.join(dir, 'logs', 'build.log'),
         onLine: (line) => io.onLine(line), signal,
       });
       if (build.warning) options.log(build.warning);
       if (signal.aborted) return abandoned(r);
       if (!build.ok) return failure(r, build.error, build.exit, build.lastLines);
+      io.onLine(`build finished in ${Date.now() - buildStarted} ms`);
+      await cache.save().catch((error: unknown) => options.log(`could not keep the build cache of ${spec.name}: ${(error as Error).message}`));
 
       let handle: InstanceHandle;
       let outcome: Awaited<ReturnType<typeof waitHealthy>>;
