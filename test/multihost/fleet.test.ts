@@ -44,6 +44,7 @@ describe('multi-host fleet (network namespaces, separate data dirs)', { skip: ne
       env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
+    if (process.env.FLEET_DEBUG) child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[${host}] ${chunk.toString()}`));
     return child;
   }
 
