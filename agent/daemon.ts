@@ -19,6 +19,7 @@ import { describeRuntimes } from '../specs/runtimes.ts';
 import { createPortPool, DEFAULT_PORT_RANGE, ephemeralOverlapWarning, parseEphemeralRange } from './runner/ports.ts';
 import { sweepSandboxes, type ForgeMode } from './sandbox/index.ts';
 import { createSupervisor } from './supervisor.ts';
+import { bundleSource } from './bundle-fetch.ts';
 
 export interface AgentOptions {
   /** Control plane base URL, e.g. http://127.0.0.1:8080. */
@@ -91,6 +92,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     runtimes,
     ...(options.isolation ? { isolation: options.isolation } : {}),
     ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+    bundleSource: (digest, signal) => bundleSource(path.join(options.dataDir, 'bundles'), digest, (d, s) => client.bundle(d, s), signal),
     onChange: () => heartbeatSoon(),
     log,
   });

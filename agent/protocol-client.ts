@@ -16,9 +16,13 @@ export interface ProtocolClient {
   claim(waitMs: number, signal?: AbortSignal): Promise<ClaimResponse | null>;
   progress(taskId: string, lines: string[]): Promise<'ok' | 'lost'>;
   result(taskId: string, body: ResultRequest): Promise<'ok' | 'lost'>;
+  /** A source bundle's gzip stream (bundle-fetch.ts verifies it); E_NOT_FOUND when the control plane has none. */
+  bundle(digest: string, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
 }
 
 const CALL_TIMEOUT_MS = 15_000;
+/** A bundle download may be large: minutes, not seconds. */
+const BUNDLE_TIMEOUT_MS = 10 * 60_000;
 
 export function createProtocolClient(server: string): ProtocolClient {
   const base = server.replace(/\/+$/, '');
@@ -92,5 +96,17 @@ export function createProtocolClient(server: string): ProtocolClient {
     },
     progress: (taskId, lines) => leaseCall(agentPath(`/tasks/${encodeURIComponent(taskId)}/progress`), { lines }),
     result: (taskId, body) => leaseCall(agentPath(`/tasks/${encodeURIComponent(taskId)}/result`), body),
+    async bundle(digest, signal) {
+      const path = agentPath(`/bundles/${encodeURIComponent(digest)}`);
+      const timeout = AbortSignal.timeout(BUNDLE_TIMEOUT_MS);
+      let res: Response;
+      try {
+        res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${agentToken}` }, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      } catch (cause) {
+        throw new ForgeError('E_PROVIDER', `control plane unreachable at ${base}: ${(cause as Error).message}`, { cause });
+      }
+      if (!res.ok || res.body === null) throw await failure(path, res);
+      return res.body;
+    },
   };
 }

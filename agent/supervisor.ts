@@ -12,6 +12,8 @@ import type { ServiceSpec } from '../specs/types.ts';
 import type { InstanceReport, ReportedState, ResultRequest, RunPayload, StopPayload } from '../providers/agent/protocol.ts';
 import { prepareWorkDir, runBuild, type SandboxLimits } from './runner/build.ts';
 import { sourceForRevision } from './runner/source-cache.ts';
+import { prepareBuildCache } from './runner/build-cache.ts';
+import { isBundleDigest } from '../specs/bundle.ts';
 import { monitorHealth, waitHealthy, type HealthMonitor } from './runner/health.ts';
 import { canBind, type PortPool } from './runner/ports.ts';
 import { startInstance, type InstanceHandle } from './runner/run.ts';
@@ -42,6 +44,8 @@ export interface SupervisorOptions {
   limitsPollMs?: number;
   /** Test-only (test/security): switch single sandbox protections off. */
   weaken?: Weaken;
+  /** The folder of a source bundle, fetched from the control plane by digest (bundle-fetch.ts). */
+  bundleSource?: (digest: string, signal?: AbortSignal) => Promise<string>;
   /** Something in a report changed: the daemon heartbeats soon. */
   onChange(): void;
   log(line: string): void;
@@ -296,23 +300,31 @@ export function createSupervisor(options: SupervisorOptions) {
       let identity: SandboxIdentity;
       try {
         // Build from this revision's copy, not from whatever the folder holds now (a rollback, a late restart).
-        const source = await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
+        // A bundle is fetched by digest from the control plane; a folder path is only read when no bundle is named.
+        const bundled = isBundleDigest(spec.revision) && options.bundleSource !== undefined;
+        const source = bundled
+          ? await options.bundleSource!(spec.revision!, signal)
+          : await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
         // The release belongs to the service's identity: its build and app write there, nothing else of the host.
         identity = await identities.forService(spec.name);
-        prepared = await prepareWorkDir(source, await releaseDir(r, dir, identity), spec.sourceDir);
+        prepared = await prepareWorkDir(source, await releaseDir(r, dir, identity), bundled ? source : spec.sourceDir);
         io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
-        await chownTree(prepared.dir, identity.hostUid, identity.hostGid);
       } catch (err) {
         await networkReady.catch(() => undefined); // so the failure below frees what it made
         throw err;
       }
+      // Package caches and the previous release's node_modules (same lockfile) make a rebuild cheap.
+      const cache = await prepareBuildCache(path.join(options.dataDir, 'build-cache'), spec.name, prepared.dir);
+      if (cache.restored) io.onLine(`reusing the previous release's dependencies (lockfile ${cache.lock!.slice(0, 12)} unchanged)`);
+      await chownTree(prepared.dir, identity.hostUid, identity.hostGid);
       const portProblem = await networkReady;
       if (portProblem !== null) return failure(r, portProblem, null);
       const runtime = spec.runtime === undefined ? undefined : findRuntime(spec.runtime, options.runtimes ?? []);
       if (spec.runtime !== undefined && !runtime) io.onLine(`runtime ${spec.runtime} was not found on this agent; building with the host's PATH`);
+      const buildStarted = Date.now();
       const build = await runBuild({
         ...(runtime ? { pathFirst: path.dirname(runtime.path) } : {}),
-        id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: spec.env, secrets: io.secrets,
+        id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: { ...cache.env, ...spec.env }, secrets: io.secrets,
         sandbox: limits(spec, options.buildPidsMax ?? 1024, identity, r.network), logFile: path.join(dir, 'logs', 'build.log'),
         onLine: (line) => io.onLine(line), signal,
       });
@@ -323,6 +335,8 @@ export function createSupervisor(options: SupervisorOptions) {
         const error = note === '' ? build.error : new ForgeError(build.error.code, `${build.error.message}${note}`, { details: build.error.details });
         return failure(r, error, build.exit, build.lastLines);
       }
+      io.onLine(`build finished in ${Date.now() - buildStarted} ms`);
+      await cache.save().catch((error: unknown) => options.log(`could not keep the build cache of ${spec.name}: ${(error as Error).message}`));
       // Builds reach out (they fetch packages); the app only unless its spec says `egress: false`.
       if (spec.egress === false) await r.network?.closeEgress();
 

@@ -15,6 +15,8 @@ import { AGENT_TOKEN_PREFIX, bearerToken, hashToken, newAgentToken, tokensEqual 
 import { parseBody } from '../providers/agent/validate.ts';
 import { createTaskBell } from '../providers/agent/bell.ts';
 import { createAuthLimits, retryAfterOf, type AuthLimits } from './auth-limits.ts';
+import { createBundleStore } from './bundle-store.ts';
+import { agentBundleRoutes } from './routes/bundles.ts';
 
 export interface AgentRoutesOptions {
   store: Store;
@@ -33,6 +35,8 @@ export interface AgentRoutesOptions {
   claimPollMs?: number;
   /** Failed-authentication and registration limits per source address; its own when omitted. */
   limits?: AuthLimits;
+  /** Where the control plane keeps source bundles: agents fetch them by digest (GET /:id/bundles/:digest). */
+  bundlesDir?: string;
 }
 
 export const AGENT_ROUTES_PREFIX = '/api/agents';
@@ -128,6 +132,8 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
       // addressed to an old id must not go to whoever asks for it.
       return { token: newAgentToken() };
     }
+
+    if (options.bundlesDir) await app.register(agentBundleRoutes(createBundleStore(options.bundlesDir, Number.MAX_SAFE_INTEGER)));
 
     app.post('/register', async (request, reply) => {
       const body = parseBody('agent-register', request.body);

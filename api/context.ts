@@ -7,6 +7,7 @@ import type { ProviderName } from '../specs/types.ts';
 import type { Cipher } from '../store/cipher.ts';
 import type { Store } from '../store/index.ts';
 import type { DeployToken } from '../providers/fly/provider.ts';
+import type { BundleStore } from './bundle-store.ts';
 
 export interface ProviderAvailability {
   configured: boolean;
@@ -40,5 +41,7 @@ export interface ApiContext {
   providerEvents?: (key: string, provider: ProviderName) => Promise<ProviderEvent[]>;
   /** The Fly app a service runs as (its `flyAppId`); undefined when no Fly provider. */
   flyAppName?: (name: string) => string;
+  /** Source bundles kept by this control plane (uploads, webhook checkouts). */
+  bundles?: BundleStore;
   now(): number;
 }

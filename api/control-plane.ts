@@ -172,6 +172,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const authLimits = createAuthLimits({ registry: metrics.registry });
   const app = buildApi({
     store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe, authLimits,
+    ...(bundleLimitBytes(env) === undefined ? {} : { bundleLimitBytes: bundleLimitBytes(env)! }),
     logger: options.logger ?? { level: 'info' },
     ...(wired.fly ? { deployToken: (name: string, ttl?: number) => wired.fly!.mintDeployToken(name, ttl) } : {}),
     ...(wired.fly ? { flyAppName: (name: string) => wired.fly!.appName(name) } : {}),
@@ -179,7 +180,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     providerEvents: async (key, name) => (await providerFor(name)?.events(key)) ?? [],
     plugins: [
       ...(agentProvider ? [agentRoutes({
-        store, hub: agentProvider.hub, leaseMs: agentProvider.leaseMs, heartbeatIntervalMs, secretsFor, limits: authLimits,
+        store, hub: agentProvider.hub, leaseMs: agentProvider.leaseMs, heartbeatIntervalMs, secretsFor, limits: authLimits, bundlesDir: join(config.dataDir, 'bundles'),
         registrationTokens: [env.FORGE_AGENT_TOKEN?.trim(), localToken].filter((t): t is string => Boolean(t)),
       })] : []),
       ...(options.plugins ?? []),
@@ -244,4 +245,12 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       if (first !== undefined) throw first;
     },
   };
+}
+
+/** FORGE_BUNDLE_LIMIT_MB: the largest source bundle an upload may be (compressed), in MiB. */
+export function bundleLimitBytes(env: Env): number | undefined {
+  const text = env.FORGE_BUNDLE_LIMIT_MB?.trim();
+  if (!text) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new ForgeError('E_USAGE', `FORGE_BUNDLE_LIMIT_MB must be a whole number of MiB (≥ 1), got ${JSON.stringify(text)}`);
+  return Number(text) * 1024 * 1024;
 }

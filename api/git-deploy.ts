@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { toForgeError } from '../specs/errors.ts';
-import { formatProblem, loadSpecs } from '../specs/index.ts';
+import { formatProblem, loadSpecs, specHash } from '../specs/index.ts';
+import { bundleSpecs } from '../specs/bundle.ts';
 import type { DeploymentRow } from '../store/index.ts';
 import type { ApiContext } from './context.ts';
 import { gitProtocol } from './git-url.ts';
@@ -129,7 +130,13 @@ export function createGitDeployer(ctx: ApiContext, options: GitDeployOptions): G
         }
         store.deployments.setState(deployment.id, 'deploying', `applying ${loaded.specs.length} service(s)`);
         const source = `git:${target.repo}@${target.branch}`;
-        const plan = applySpecs(ctx, source, loaded.specs, { prune: true }, `webhook:${deployment.deliveryId}`);
+        // Agents never read this checkout: its source folders ship to them as bundles.
+        const bundles = ctx.bundles;
+        const specs = bundles
+          ? (await bundleSpecs(loaded.specs.map((s) => s.spec), (bundle) => bundles.putPacked(bundle), { limitBytes: bundles.limitBytes }))
+            .map((spec, i) => ({ ...loaded.specs[i]!, spec, hash: specHash(spec) }))
+          : loaded.specs;
+        const plan = applySpecs(ctx, source, specs, { prune: true }, `webhook:${deployment.deliveryId}`);
         store.deployments.markApplied(deployment.id);
         return { names: loaded.specs.map((s) => s.spec.name), changed: plan.changed.length };
       });

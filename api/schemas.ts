@@ -96,6 +96,12 @@ export const applyBody = {
     },
     prune: { type: 'boolean' },
     dryRun: { type: 'boolean' },
+    bundles: {
+      type: 'object',
+      maxProperties: 1000,
+      description: 'Service name → digest (`sha256:<hex>`) of its source bundle, uploaded first with PUT /api/v1/bundles/{digest}; it becomes the spec\'s revision.',
+      additionalProperties: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
+    },
   },
 } as const;
 

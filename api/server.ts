@@ -19,6 +19,9 @@ import { createGitDeployer, type GitDeployer } from './git-deploy.ts';
 import { installApiMetrics, registerMetricsRoute } from './metrics.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import { registerApplyRoute } from './routes/apply.ts';
+import { registerBundleRoutes } from './routes/bundles.ts';
+import { createBundleStore } from './bundle-store.ts';
+import { DEFAULT_BUNDLE_LIMIT_BYTES } from '../specs/bundle.ts';
 import { registerDeploymentRoutes } from './routes/deployments.ts';
 import { registerRollbackRoute } from './routes/rollback.ts';
 import { registerServiceRoutes } from './routes/services.ts';
@@ -54,6 +57,8 @@ export interface ApiDeps {
   bodyLimit?: number;
   /** Failed-authentication and registration limits per source address (shared with the agent routes). */
   authLimits?: AuthLimits;
+  /** Largest source bundle accepted, compressed (default 100 MB). */
+  bundleLimitBytes?: number;
 }
 
 const noObserve = async (): Promise<Observed[]> => [];
@@ -94,6 +99,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     domain: deps.config.domain ?? 'localhost',
     observe: deps.observe ?? noObserve,
     now: deps.now ?? Date.now,
+    bundles: createBundleStore(join(deps.config.dataDir, 'bundles'), deps.bundleLimitBytes ?? DEFAULT_BUNDLE_LIMIT_BYTES),
     ...(deps.deployToken ? { deployToken: deps.deployToken } : {}),
     ...(deps.logs ? { logs: deps.logs } : {}),
     ...(deps.providerEvents ? { providerEvents: deps.providerEvents } : {}),
@@ -151,6 +157,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerRollbackRoute(admin, ctx);
     registerAgentRoutes(admin, ctx);
     registerUsageSink(admin);
+    registerBundleRoutes(admin, ctx);
   });
 
   for (const plugin of deps.plugins ?? []) void app.register(plugin);

@@ -10,6 +10,7 @@ import { toForgeError } from '../specs/errors.ts';
 import { findSpecFiles, formatProblem, loadSpecFiles, type LoadedSpec } from '../specs/index.ts';
 import { parseArgs } from './args.ts';
 import { withClient, withProviderHint } from './client.ts';
+import { uploadBundles } from './bundle-upload.ts';
 import type { CliDeps } from './deps.ts';
 import { planText } from './format.ts';
 import { EXIT, commandIO, success, toJsonText, usageFailure, type CliResult } from './output.ts';
@@ -33,11 +34,14 @@ async function loadSet(command: string, paths: readonly string[], source: string
   return { specs: loaded.specs, source: source ?? `file:${resolve(deps.cwd, paths[0]!)}` };
 }
 
-async function postApply(deps: CliDeps, set: SpecSet, options: { prune: boolean; dryRun: boolean }): Promise<ApplyPlan> {
+async function postApply(deps: CliDeps, set: SpecSet, options: { prune: boolean; dryRun: boolean; progress?: (text: string) => void }): Promise<ApplyPlan> {
   return withClient(deps, async (client) => {
     try {
+      // Source folders ship as bundles first; their digests make an edited folder a new release.
+      const bundles = await uploadBundles(set.specs.map(({ spec }) => spec), deps, { progress: options.progress ?? (() => undefined) });
       return await client.call<ApplyPlan>('POST', '/api/v1/apply', {
         source: set.source, specs: set.specs.map(({ spec }) => rawFromSpec(spec)), prune: options.prune, dryRun: options.dryRun,
+        ...(Object.keys(bundles).length > 0 ? { bundles } : {}),
       });
     } catch (error) {
       throw withProviderHint(error, set.specs.map(({ spec }) => spec.provider));
@@ -61,7 +65,7 @@ export async function applyCommand(args: readonly string[], deps: CliDeps): Prom
   const json = parsed.booleans.has('--json');
   const dryRun = parsed.booleans.has('--dry-run');
   const io = commandIO(deps);
-  const plan = await postApply(deps, set, { prune: parsed.booleans.has('--prune'), dryRun });
+  const plan = await postApply(deps, set, { prune: parsed.booleans.has('--prune'), dryRun, progress: (text) => io.err(text) });
   io.out(json ? toJsonText(plan) : planText(plan, { verbose: false }));
   if (dryRun || parsed.booleans.has('--no-wait')) return io.finish(EXIT.ok);
   const deleted = new Set(plan.entries.filter((e) => e.op === 'delete').map((e) => e.name));

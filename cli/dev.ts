@@ -8,7 +8,9 @@
 import { watch } from 'chokidar';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../api/config.ts';
-import { startControlPlane } from '../api/control-plane.ts';
+import { bundleLimitBytes, startControlPlane } from '../api/control-plane.ts';
+import { createBundleStore } from '../api/bundle-store.ts';
+import { DEFAULT_BUNDLE_LIMIT_BYTES } from '../specs/bundle.ts';
 import { startRouting } from '../router/start.ts';
 import type { CliDeps } from './deps.ts';
 import { success, usageFailure, type CliResult } from './output.ts';
@@ -66,6 +68,8 @@ export async function devCommand(args: readonly string[], deps: CliDeps): Promis
   print(`forge dev: ${routing.notice}\n`);
   for (const notice of notices) print(`forge dev: ${notice}\n`);
 
+  // The same folder the API serves agents from: dev ships source as bundles like apply does.
+  const bundles = createBundleStore(join(config.dataDir, 'bundles'), bundleLimitBytes(env) ?? DEFAULT_BUNDLE_LIMIT_BYTES);
   const target = resolve(deps.cwd, parsed.path);
   const names = new Set<string>();
   const sourceDirs = new Set<string>([target]);
@@ -75,7 +79,7 @@ export async function devCommand(args: readonly string[], deps: CliDeps): Promis
   let applying = Promise.resolve();
   const apply = () => {
     applying = applying.then(async () => {
-      const result = await applyDirectory(plane.store, parsed.path, deps.cwd);
+      const result = await applyDirectory(plane.store, parsed.path, deps.cwd, bundles);
       if (!result.ok) {
         print(`forge dev: the specs have errors; the last good release keeps serving:\n${result.problems.map((p) => `  ${p}\n`).join('')}`);
         return;

@@ -216,7 +216,7 @@ export function createController(deps: ControllerDeps) {
     }
 
     // Work to do. Record the release before acting, so a crash mid-deploy still has it.
-    if (!row.deleting) deps.store.releases.record({ name: key, generation: row.generation, hash: row.hash, spec: row.spec, revision: row.spec.image ?? null });
+    if (!row.deleting) deps.store.releases.record({ name: key, generation: row.generation, hash: row.hash, spec: row.spec, revision: row.spec.image ?? row.spec.revision ?? null });
     writeStatus(row, previous, verdict, observed, null);
     let secrets: Record<string, string> = {};
     let acting: Action | undefined;

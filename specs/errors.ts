@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'E_ISOLATION_UNAVAILABLE'
   | 'E_BUILD_FAILED'
   | 'E_HEALTH_FAILED'
+  | 'E_TOO_LARGE'
   | 'E_INTERNAL';
 
 export interface ForgeErrorOptions {
@@ -51,6 +52,7 @@ const TERMINAL_BY_DEFAULT = new Set<ErrorCode>([
   'E_SECRET_DECRYPT',
   'E_ISOLATION_UNAVAILABLE',
   'E_USAGE',
+  'E_TOO_LARGE',
 ]);
 
 export function isForgeError(value: unknown): value is ForgeError {

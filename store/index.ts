@@ -9,6 +9,7 @@ import { type Db, openDatabase } from './db.ts';
 import { createDeploymentsStore } from './deployments.ts';
 import { DEFAULT_EVENT_RETENTION, createEventsStore } from './events.ts';
 import { createReleasesStore } from './releases.ts';
+import { createRevisionRefs } from './bundle-refs.ts';
 import { createSecretsStore } from './secrets.ts';
 import { createServicesStore } from './services.ts';
 import { createStatusStore } from './status.ts';
@@ -57,6 +58,8 @@ export interface Store {
   readonly audit: ReturnType<typeof createAuditStore>;
   readonly deployments: ReturnType<typeof createDeploymentsStore>;
   readonly apiKeys: ReturnType<typeof createApiKeysStore>;
+  /** Source revisions still named by a service or release (bundle retention). */
+  readonly revisions: ReturnType<typeof createRevisionRefs>;
   /**
    * Runs `fn` in one IMMEDIATE transaction (nested calls become savepoints): all its writes
    * land together or not at all. `fn` must be synchronous; a thrown error rolls back.
@@ -98,6 +101,7 @@ export function createStore(db: Db, path: string, options: StoreOptions = {}): S
     audit: createAuditStore(db, clock),
     deployments: createDeploymentsStore(db, clock),
     apiKeys: createApiKeysStore(db, clock),
+    revisions: createRevisionRefs(db),
     transaction<T>(fn: () => T): T {
       return db.transaction(fn).immediate();
     },

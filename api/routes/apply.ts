@@ -12,12 +12,14 @@ import { desiredHash, openSecrets } from '../secrets.ts';
 import { assertHostnamesFree } from '../hostnames.ts';
 import { placeSpec } from '../service-writes.ts';
 import { refuseRegionChange } from '../region-guard.ts';
+import { requireStoredBundles, withBundle } from './bundles.ts';
 
 interface ApplyBody {
   source?: string;
   specs: Record<string, unknown>[];
   prune?: boolean;
   dryRun?: boolean;
+  bundles?: Record<string, string>;
 }
 
 function isYamlText(item: Record<string, unknown>): item is { text: string; file?: string } {
@@ -104,7 +106,8 @@ export function registerApplyRoute(app: FastifyInstance, ctx: ApiContext): void 
       const spec = placeSpec(ctx, loaded.spec, provider);
       refuseRegionChange(existing, spec);
       return spec === loaded.spec ? loaded : { ...loaded, spec, hash: specHash(spec) };
-    });
+    }).map((loaded) => withBundle(loaded, request.body.bundles));
+    await requireStoredBundles(ctx, placed);
     const options = { prune: request.body.prune ?? false, dryRun: request.body.dryRun ?? false };
     return applySpecs(ctx, request.body.source ?? 'api', placed, options, actorOf(request));
   });

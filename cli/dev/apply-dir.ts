@@ -8,6 +8,8 @@ import type { ServiceSpec } from '../../specs/types.ts';
 import { applySet, type ApplyPlan } from '../../reconciler/apply-set.ts';
 import type { Store } from '../../store/index.ts';
 import { sourceDigest } from './source-digest.ts';
+import type { BundleStore } from '../../api/bundle-store.ts';
+import { bundleSpecs } from '../../specs/bundle.ts';
 
 export type DevApply =
   | { ok: true; plan: ApplyPlan; specs: ServiceSpec[] }
@@ -17,15 +19,19 @@ export function devSource(path: string, cwd: string): string {
   return `dev:${resolve(cwd, path)}`;
 }
 
-export async function applyDirectory(store: Store, path: string, cwd: string): Promise<DevApply> {
+/** With `bundles`, each source folder is packed into the control plane's bundle store and its digest is the revision. */
+export async function applyDirectory(store: Store, path: string, cwd: string, bundles?: BundleStore): Promise<DevApply> {
   const loaded = await loadSpecs([path], { cwd });
   if (!loaded.ok) return { ok: false, problems: loaded.problems.map(formatProblem) };
   const specs: ServiceSpec[] = [];
   try {
     // An editor's atomic save can remove a file between listing and reading it: that
     // apply is reported and the next change applies again.
-    for (const { spec } of loaded.specs) {
-      specs.push(spec.sourceDir ? { ...spec, revision: await sourceDigest(spec.sourceDir) } : spec);
+    if (bundles) specs.push(...await bundleSpecs(loaded.specs.map(({ spec }) => spec), (bundle) => bundles.putPacked(bundle), { limitBytes: bundles.limitBytes }));
+    else {
+      for (const { spec } of loaded.specs) {
+        specs.push(spec.sourceDir ? { ...spec, revision: await sourceDigest(spec.sourceDir) } : spec);
+      }
     }
     const plan = applySet(store, devSource(path, cwd), specs.map((spec) => ({ spec, hash: specHash(spec) })), { prune: true });
     return { ok: true, plan, specs };
