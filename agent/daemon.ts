@@ -12,6 +12,7 @@ import type { ClaimResponse, HeartbeatRequest, ResultRequest, Resources } from '
 import { isRunPayload, isStopPayload } from '../providers/agent/view.ts';
 import { loadAgentId, saveAgentId } from './identity.ts';
 import { createAgentMetrics, DEFAULT_METRICS_PORT, serveMetrics, type MetricsServer } from './metrics.ts';
+import { createLogShipper } from './log-shipper.ts';
 import { createProtocolClient } from './protocol-client.ts';
 import { createCpuSampler, hostCapacity, instanceUsage } from './resources.ts';
 import { createPortPool, DEFAULT_PORT_RANGE, ephemeralOverlapWarning, parseEphemeralRange } from './runner/ports.ts';
@@ -77,6 +78,15 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
 
   await sweepSandboxes(cgroupRoot).catch((error: unknown) => log(`could not sweep old sandboxes: ${(error as Error).message}`));
 
+  // App and build output goes to the control plane in batches; a batch it refuses (an
+  // instance it no longer knows) is dropped, anything else is retried.
+  const shipper = createLogShipper({
+    async send(lines) {
+      if (await client.logs(lines) === 'refused') log(`control plane refused ${lines.length} log line(s); dropped`);
+    },
+    log,
+  });
+
   const supervisor = createSupervisor({
     dataDir: options.dataDir,
     ports: createPortPool({ from: range.from, to: range.to }),
@@ -86,6 +96,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     ...(options.isolation ? { isolation: options.isolation } : {}),
     ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
     onChange: () => heartbeatSoon(),
+    ship: (line) => shipper.push(line),
     log,
   });
 
@@ -244,6 +255,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     await claiming.catch(() => undefined);
     await supervisor.stopAll(graceMs);
     await Promise.allSettled([...running]);
+    // A graceful stop ships what its instances printed last; a sudden death loses what is queued.
+    await shipper.close(graceMs === 0 ? 0 : 2_000);
     await beating?.catch(() => undefined);
     await metricsServer?.close();
     // Leave no cgroup behind: the instances are gone, so their root can go too.

@@ -4,7 +4,7 @@
 
 import { ForgeError, type ErrorCode } from '../specs/errors.ts';
 import type {
-  ClaimResponse, HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse, ResultRequest,
+  ClaimResponse, HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse, ResultRequest, ShippedLine,
 } from '../providers/agent/protocol.ts';
 
 export interface ProtocolClient {
@@ -16,6 +16,8 @@ export interface ProtocolClient {
   claim(waitMs: number, signal?: AbortSignal): Promise<ClaimResponse | null>;
   progress(taskId: string, lines: string[]): Promise<'ok' | 'lost'>;
   result(taskId: string, body: ResultRequest): Promise<'ok' | 'lost'>;
+  /** Ships output lines; 'refused' when the control plane will never take this batch (4xx but 401). */
+  logs(lines: ShippedLine[]): Promise<'ok' | 'refused'>;
 }
 
 const CALL_TIMEOUT_MS = 15_000;
@@ -92,5 +94,15 @@ export function createProtocolClient(server: string): ProtocolClient {
     },
     progress: (taskId, lines) => leaseCall(agentPath(`/tasks/${encodeURIComponent(taskId)}/progress`), { lines }),
     result: (taskId, body) => leaseCall(agentPath(`/tasks/${encodeURIComponent(taskId)}/result`), body),
+    async logs(lines) {
+      const path = agentPath('/logs');
+      const res = await call(path, agentToken, { lines }, CALL_TIMEOUT_MS);
+      if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 429) {
+        await res.body?.cancel();
+        return 'refused';
+      }
+      await json(path, res);
+      return 'ok';
+    },
   };
 }

@@ -9,7 +9,9 @@ import { constants } from 'node:os';
 import path from 'node:path';
 import { ForgeError, toForgeError } from '../specs/errors.ts';
 import type { ServiceSpec } from '../specs/types.ts';
-import type { InstanceReport, ReportedState, ResultRequest, RunPayload, StopPayload } from '../providers/agent/protocol.ts';
+import type { InstanceReport, ReportedState, ResultRequest, RunPayload, ShippedLine, StopPayload } from '../providers/agent/protocol.ts';
+import { failureWithOutput } from './failure-output.ts';
+import { createMasker, type Masker } from './runner/mask.ts';
 import { prepareWorkDir, runBuild, type SandboxLimits } from './runner/build.ts';
 import { sourceForRevision } from './runner/source-cache.ts';
 import { monitorHealth, waitHealthy, type HealthMonitor } from './runner/health.ts';
@@ -31,6 +33,8 @@ export interface SupervisorOptions {
   /** A slot that stayed healthy this long starts counting crashes from zero again. */
   restartResetMs?: number;
   now?: () => number;
+  /** Each line of build and app output, secrets masked (the daemon ships them to the control plane). */
+  ship?(line: ShippedLine): void;
   /** Something in a report changed: the daemon heartbeats soon. */
   onChange(): void;
   log(line: string): void;
@@ -115,10 +119,13 @@ export function createSupervisor(options: SupervisorOptions) {
     countCrash(r);
   }
 
-  function failure(r: InstanceRecord, error: ForgeError, exit: ExitInfo | null, lastLines: string[] = []): ResultRequest {
-    markExited(r, error.message, exit);
+  function failure(r: InstanceRecord, error: ForgeError, exit: ExitInfo | null, lastLines: string[] = [], mask: Masker = (l) => l): ResultRequest {
+    // The message names the last lines and where the whole output is: it ends up in events, status and `forge apply`.
+    const masked = lastLines.slice(-50).map(mask);
+    const message = mask(failureWithOutput(r.payload.spec.name, r.id, error, masked));
+    markExited(r, message, exit);
     options.onChange();
-    return { ok: false, result: { code: error.code, message: error.message, lastLines: lastLines.slice(-50), instance: report(r) } };
+    return { ok: false, result: { code: error.code, message, lastLines: masked, instance: report(r) } };
   }
 
   function watch(r: InstanceRecord, handle: InstanceHandle): void {
@@ -160,6 +167,11 @@ export function createSupervisor(options: SupervisorOptions) {
     options.onChange();
     const signal = AbortSignal.any([io.signal, r.abort.signal]);
     const dir = instanceDir(r.id);
+    const mask = createMasker(io.secrets);
+    const buildId = `build_${r.id.replace(/^inst_/, '')}_${Date.now().toString(36)}`;
+    const shipper = (build: string | undefined) => (line: string, stream: 'stdout' | 'stderr') =>
+      options.ship?.({ instance: r.id, ...(build === undefined ? {} : { build }), stream, time: Date.now(), line: mask(line) });
+    const shipBuild = shipper(buildId);
     try {
       if (spec.sourceDir === undefined || spec.run === undefined) {
         return failure(r, new ForgeError('E_BUILD_FAILED', `${spec.name}: agents run source-mode services (build + run.command); image mode is not supported`, { terminal: true }), null);
@@ -171,11 +183,15 @@ export function createSupervisor(options: SupervisorOptions) {
       const build = await runBuild({
         id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: spec.env, secrets: io.secrets,
         sandbox: limits(spec, options.buildPidsMax ?? 1024), logFile: path.join(dir, 'logs', 'build.log'),
-        onLine: (line) => io.onLine(line), signal,
+        onLine: (line, stream) => {
+          io.onLine(mask(line));
+          shipBuild(line, stream);
+        },
+        signal,
       });
       if (build.warning) options.log(build.warning);
       if (signal.aborted) return abandoned(r);
-      if (!build.ok) return failure(r, build.error, build.exit, build.lastLines);
+      if (!build.ok) return failure(r, build.error, build.exit, build.lastLines, mask);
 
       let handle: InstanceHandle;
       let outcome: Awaited<ReturnType<typeof waitHealthy>>;
@@ -183,7 +199,7 @@ export function createSupervisor(options: SupervisorOptions) {
         r.port = await options.ports.allocate();
         handle = await startInstance({
           id: r.id, workDir: prepared.dir, command: spec.run.command, port: r.port, env: spec.env, secrets: io.secrets,
-          sandbox: limits(spec, options.pidsMax ?? 512), logDir: path.join(dir, 'logs'),
+          sandbox: limits(spec, options.pidsMax ?? 512), logDir: path.join(dir, 'logs'), onLine: shipper(undefined),
         });
         r.handle = handle;
         outcome = await waitHealthy({
@@ -205,15 +221,15 @@ export function createSupervisor(options: SupervisorOptions) {
           r.handle = undefined;
           if (!(await canBind(r.port, '0.0.0.0'))) {
             return failure(r, new ForgeError('E_PROVIDER',
-              `${outcome.message}: port ${r.port} was taken by another process before the app listened (${PORT_ATTEMPTS} ports tried)`), outcome.exit, outcome.lastLines);
+              `${outcome.message}: port ${r.port} was taken by another process before the app listened (${PORT_ATTEMPTS} ports tried)`), outcome.exit, outcome.lastLines, mask);
           }
-          return failure(r, new ForgeError('E_HEALTH_FAILED', outcome.message), outcome.exit, outcome.lastLines);
+          return failure(r, new ForgeError('E_HEALTH_FAILED', outcome.message), outcome.exit, outcome.lastLines, mask);
         }
         r.stopping = true;
         await handle.stop(2_000);
         r.handle = undefined;
         r.stopping = false;
-        return failure(r, new ForgeError('E_HEALTH_FAILED', outcome.message), null, handle.tail(20));
+        return failure(r, new ForgeError('E_HEALTH_FAILED', outcome.message), null, handle.tail(20), mask);
       }
       r.state = 'running';
       r.health = 'healthy';
@@ -237,7 +253,7 @@ export function createSupervisor(options: SupervisorOptions) {
       if (signal.aborted) return abandoned(r);
       if (r.handle) await teardown(r, 0);
       r.stopping = false;
-      return failure(r, toForgeError(thrown, 'E_PROVIDER'), null);
+      return failure(r, toForgeError(thrown, 'E_PROVIDER'), null, [], mask);
     }
   }
 

@@ -14,6 +14,7 @@ import {
 import { bearerToken, hashToken, newAgentToken, tokensEqual } from '../providers/agent/tokens.ts';
 import { parseBody } from '../providers/agent/validate.ts';
 import { createTaskBell } from '../providers/agent/bell.ts';
+import { registerAgentLogRoute } from './routes/agent-logs.ts';
 
 export interface AgentRoutesOptions {
   store: Store;
@@ -144,6 +145,8 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
       for (const line of body.lines) store.tasks.appendLog(taskId, line);
       return { ok: true, leaseExpiresAt: t + leaseMs };
     });
+
+    registerAgentLogRoute(app, { store, agentOf });
 
     app.post('/:id/tasks/:taskId/result', async (request) => {
       const agentId = agentOf(request);
