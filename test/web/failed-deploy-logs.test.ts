@@ -41,7 +41,20 @@ health:
   path: /health
 `;
 
-test("a failed deploy shows the app's last line in forge apply, forge logs and the dashboard", { skip, timeout: 180_000 }, async () => {
+const TICKER = `name: ticker
+provider: agent
+run:
+  command: node server.js
+port: 8080
+memory: 256M
+health:
+  path: /health
+`;
+const TICKER_JS = `require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT));
+setInterval(() => console.log('tick at ' + Date.now()), 200);
+`;
+
+test("a failed deploy shows the app's last line in forge apply, forge get, forge logs and the dashboard; forge logs -f follows a live app", { skip, timeout: 180_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'forge-failed-logs-'));
   const appDir = path.join(dir, 'app');
   mkdirSync(appDir);
@@ -77,6 +90,31 @@ test("a failed deploy shows the app's last line in forge apply, forge logs and t
     assert.match(logs.stdout, /^\S+ inst_\w+ stderr DATABASE_URL is not set$/m);
     const build = await cli(['logs', NAME, '--build']);
     assert.match(build.stdout, /^\S+ build_\w+ stdout building needs-db$/m);
+    const got = await cli(['get', NAME]);
+    assert.match(got.stdout, /DATABASE_URL is not set/);
+
+    // A healthy app that keeps printing: `forge logs -f` shows a line printed after it started.
+    const tickDir = path.join(dir, 'ticker');
+    mkdirSync(tickDir);
+    writeFileSync(path.join(tickDir, 'forge.yaml'), TICKER);
+    writeFileSync(path.join(tickDir, 'server.js'), TICKER_JS);
+    const tick = await runCli(['apply', '-f', '.', '--timeout', '120s'], { cwd: tickDir, pollMs: 100, env: { HOME: home, FORGE_URL: plane.url, FORGE_API_KEY: made.key } });
+    assert.equal(tick.exitCode, 0, `${tick.stdout}\n${tick.stderr}`);
+    const startedAt = Date.now();
+    const follow = new AbortController();
+    const seen: string[] = [];
+    const stop = setTimeout(() => follow.abort(), 30_000);
+    await runCli(['logs', 'ticker', '-f', '--tail', '1'], {
+      cwd: tickDir, signal: follow.signal,
+      env: { HOME: home, FORGE_URL: plane.url, FORGE_API_KEY: made.key },
+      print: (text) => {
+        seen.push(text);
+        const printedAt = Number(/tick at (\d+)/.exec(text)?.[1]);
+        if (printedAt > startedAt) follow.abort();
+      },
+    });
+    clearTimeout(stop);
+    assert.ok(seen.some((line) => Number(/tick at (\d+)/.exec(line)?.[1]) > startedAt), `no line printed after the follow began: ${seen.join('')}`);
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     page.setDefaultTimeout(20_000);
