@@ -129,9 +129,9 @@ test("a failed deploy shows the app's last line in forge apply, forge get, forge
     mkdirSync(OUT, { recursive: true });
     await page.screenshot({ path: `${OUT}failed-deploy-logs.png`, fullPage: true });
 
-    // Forge injected API_TOKEN: its value is in nothing Forge printed or showed.
+    // The env value (the app never prints it) is in nothing Forge printed or showed: names only.
     const pageText = await page.evaluate(() => document.body.innerText);
-    for (const text of [said, logs.stdout, build.stdout, pageText]) assert.ok(!text.includes(SECRET), 'an injected value leaked');
+    for (const text of [said, logs.stdout, build.stdout, pageText]) assert.ok(!text.includes(SECRET), 'an env value leaked');
   } finally {
     await browser.close();
     await plane.close();
