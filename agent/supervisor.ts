@@ -128,11 +128,12 @@ export function createSupervisor(options: SupervisorOptions) {
     return { ok: false, result: { code: error.code, message, lastLines: masked, instance: report(r) } };
   }
 
-  function watch(r: InstanceRecord, handle: InstanceHandle): void {
+  function watch(r: InstanceRecord, handle: InstanceHandle, mask: Masker): void {
     void handle.exited.then((exit) => {
       if (r.stopping || records.get(r.id) !== r || r.handle !== handle) return;
       r.handle = undefined;
-      markExited(r, exit.message, exit);
+      // A crash after start says its last lines too (events, status), secrets masked.
+      markExited(r, mask(failureWithOutput(r.payload.spec.name, r.id, new ForgeError('E_PROVIDER', exit.message), handle.tail(20))), exit);
       options.log(`instance ${r.id} (${r.payload.spec.name} replica ${r.payload.replica}) ${exit.message}`);
       options.onChange();
     });
@@ -245,7 +246,7 @@ export function createSupervisor(options: SupervisorOptions) {
           options.onChange();
         },
       });
-      watch(r, handle);
+      watch(r, handle, mask);
       options.onChange();
       io.onLine(`${spec.name} replica ${payload.replica} healthy on ${options.host}:${r.port}`);
       return { ok: true, result: { message: 'healthy', instance: report(r), commit: prepared.commit } };

@@ -57,6 +57,11 @@ describe('agents end to end', { skip: needsRoot }, () => {
     assert.match(metrics, /^forge_agent_memory_capacity_bytes\{agent="a"\} 1073741824$/m);
     assert.match(metrics, /^forge_agent_processes\{agent="a"\} [1-9]\d*$/m);
     assert.match(metrics, /^forge_agent_last_heartbeat_seconds\{agent="a"\} \d+(\.\d+)?$/m);
+
+    // The app's own output reached the control plane's store, tagged with its instance.
+    const shipped = await eventually('node-hello output shipped', 10_000, () =>
+      cp.store.logs.list('node-hello', { instance: node.id }).find((l) => l.line.startsWith('node-hello v1 listening')));
+    assert.equal(shipped.stream, 'stdout');
   });
 
   test('an instance killed by hand is restarted by the next reconcile', async () => {
@@ -71,7 +76,9 @@ describe('agents end to end', { skip: needsRoot }, () => {
     assert.notEqual(after.id, before.id);
     assert.equal(await httpText(after.address!, '/health'), '200 ok');
     const exits = (await cp.provider.events('node-hello')).filter((e) => e.type === 'exit');
-    assert.deepEqual(exits.map((e) => [e.instanceId, e.status, e.exitCode]), [[before.id, 'killed by signal SIGKILL', 137]]);
+    assert.deepEqual(exits.map((e) => [e.instanceId, e.exitCode]), [[before.id, 137]]);
+    // The exit names what the app printed last and where the rest is.
+    assert.match(exits[0]!.status, new RegExp(`^killed by signal SIGKILL; last output: "node-hello v1 listening on :\\d+".* \\(full log: forge logs node-hello --instance ${before.id}\\)$`));
   });
 
   test('a second agent gets placements by headroom', async () => {
