@@ -90,11 +90,16 @@ describe('agents end to end', { skip: needsRoot }, () => {
   });
 
   test('a dead agent\'s services are placed on the other agent', async () => {
+    const shippedBefore = cp.store.logs.list('node-hello', { tail: 1_000 }).filter((l) => l.line.includes('listening'));
+    assert.ok(shippedBefore.length > 0);
     await a.kill();
     const node = await runningOn('node-hello', b.id, 60_000);
     const python = await runningOn('python-hello', b.id, 60_000);
     assert.equal(await httpText(node.address!, '/health'), '200 ok');
     assert.equal(await httpText(python.address!, '/health'), '200 ok');
     assert.equal(cp.store.agents.get(a.id)?.online, false);
+    // What agent a shipped before it died is still served.
+    const kept = cp.store.logs.list('node-hello', { tail: 1_000 }).map((l) => l.seq);
+    for (const line of shippedBefore) assert.ok(kept.includes(line.seq), `line ${line.seq} of ${line.instance} was lost`);
   });
 });
