@@ -90,6 +90,18 @@ describe('supervisor', { skip: needsRoot }, () => {
     assert.ok(!JSON.stringify([shipped, progress, result]).includes('hunter2-secret'), 'an injected value left the agent');
   });
 
+  test('a failed build names its last lines and forge logs --build', async () => {
+    const shipped: ShippedLine[] = [];
+    const s = supervisor({ ship: (line) => void shipped.push(line) });
+    const p = payload('inst_b1', 'true');
+    p.spec.build = { commands: ['echo "Collecting deps"; echo "sh: 1: uvicorn: not found" >&2; exit 127'] };
+    const result = await s.run(p, io());
+    assert.equal(result.result?.code, 'E_BUILD_FAILED');
+    assert.equal(result.result?.message,
+      'build step 1/1 failed: exited with code 127; last output: "Collecting deps" | "sh: 1: uvicorn: not found" (full log: forge logs app --build)');
+    assert.deepEqual(shipped.map((l) => [l.build !== undefined, l.stream, l.line]), [[true, 'stdout', 'Collecting deps'], [true, 'stderr', 'sh: 1: uvicorn: not found']]);
+  });
+
   test('crashes of one slot are counted in a row; a stop with remove forgets the instance', async () => {
     const s = supervisor();
     const first = await s.run(payload('inst_c1', 'exit 3', 64, 1), io());
