@@ -75,7 +75,7 @@ function storeQuery(ctx: ApiContext, q: LogsQuerystring): LogQuery {
   return out;
 }
 
-interface Line { text: string; seq?: number }
+interface Line { text: string; seq?: number; keepalive?: true }
 
 async function* storedLines(ctx: ApiContext, name: string, query: LogQuery, follow: boolean, signal: AbortSignal): AsyncIterable<Line> {
   let after = 0;
@@ -106,7 +106,7 @@ async function* storedLines(ctx: ApiContext, name: string, query: LogQuery, foll
     if (rows.length > 0) quietSince = Date.now();
     else if (Date.now() - quietSince >= KEEPALIVE_MS) {
       quietSince = Date.now();
-      yield { text: '' }; // a comment frame keeps idle proxies from closing the stream
+      yield { text: '', keepalive: true }; // a comment frame keeps idle proxies from closing the stream
     }
   }
 }
@@ -123,11 +123,10 @@ export function registerLogsRoute(app: FastifyInstance, ctx: ApiContext, path: s
       const follow = request.query.follow === '1' || request.query.follow === 'true';
       const sse = follow || accept.includes('text/event-stream');
       const query = storeQuery(ctx, request.query);
-      if (!sse && !ctx.logs && accept.includes('application/json')) {
-        const build = query.build === 'latest' ? ctx.store.logs.latestBuild(row.name) : (query.build ?? null);
-        if (query.build !== undefined && build === null) return reply.send({ lines: [] });
-        return reply.send({ lines: ctx.store.logs.list(row.name, { ...query, ...(build === null ? {} : { build }) }) });
-      }
+      // A reconnecting EventSource-style client resumes after the last line it saw.
+      const resume = Number(request.headers['last-event-id']);
+      if (Number.isSafeInteger(resume) && resume > 0) query.afterSeq = resume;
+      if (!sse && !ctx.logs && accept.includes('application/json')) return reply.send({ lines: ctx.store.logs.list(row.name, query) });
       const abort = new AbortController();
       reply.raw.on('close', () => abort.abort());
       const lines = ctx.logs
@@ -145,7 +144,7 @@ export function registerLogsRoute(app: FastifyInstance, ctx: ApiContext, path: s
       }
       async function* frames(): AsyncIterable<string> {
         try {
-          for await (const line of lines) yield line.seq === undefined && line.text === '' ? ': keepalive\n\n' : sseFrame(line.text, line.seq);
+          for await (const line of lines) yield line.keepalive ? ': keepalive\n\n' : sseFrame(line.text, line.seq);
           yield 'event: end\ndata: \n\n';
         } finally {
           abort.abort();

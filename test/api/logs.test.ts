@@ -122,6 +122,14 @@ describe('logs over the API', () => {
     }
   });
 
+  test('a stream resumes after Last-Event-ID', async () => {
+    const all = h.store.logs.list('web', { tail: 1_000 });
+    const last = all.at(-1)!;
+    const before = all.at(-2)!;
+    const res = await get('', { accept: 'text/event-stream', 'last-event-id': String(before.seq) });
+    assert.equal(res.body, `id: ${last.seq}\ndata: ${new Date(last.timeMs).toISOString()} ${last.instance} ${last.stream} ${last.line}\n\nevent: end\ndata: \n\n`);
+  });
+
   test('an agent that restarts (registers again) keeps what it shipped, and ships on', async () => {
     const before = (await get('?tail=1000')).body;
     const again = await register(agent.id);
