@@ -6,6 +6,8 @@
 import type { ForgeError } from '../specs/errors.ts';
 
 export const FAILURE_TAIL_LINES = 5;
+/** Under the instance report's `reason` limit (4096) with room to spare: a longer report would be refused whole. */
+export const MAX_FAILURE_MESSAGE = 3_000;
 const MAX_SHOWN_LINE = 300;
 
 export function failureWithOutput(service: string, instance: string, error: ForgeError, lastLines: readonly string[]): string {
@@ -14,4 +16,9 @@ export function failureWithOutput(service: string, instance: string, error: Forg
   if (shown.length === 0) return error.message;
   const where = error.code === 'E_BUILD_FAILED' ? `forge logs ${service} --build` : `forge logs ${service} --instance ${instance}`;
   return `${error.message}; last output: ${shown.join(' | ')} (full log: ${where})`;
+}
+
+/** Cuts a message (after masking, which may lengthen it) to MAX_FAILURE_MESSAGE. */
+export function capFailureMessage(message: string): string {
+  return message.length <= MAX_FAILURE_MESSAGE ? message : `${message.slice(0, MAX_FAILURE_MESSAGE - 1)}…`;
 }

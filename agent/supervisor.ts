@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ForgeError, toForgeError } from '../specs/errors.ts';
 import type { ServiceSpec } from '../specs/types.ts';
 import type { InstanceReport, ReportedState, ResultRequest, RunPayload, ShippedLine, StopPayload } from '../providers/agent/protocol.ts';
-import { failureWithOutput } from './failure-output.ts';
+import { capFailureMessage, failureWithOutput } from './failure-output.ts';
 import { createMasker, type Masker } from './runner/mask.ts';
 import { prepareWorkDir, runBuild, type SandboxLimits } from './runner/build.ts';
 import { sourceForRevision } from './runner/source-cache.ts';
@@ -122,7 +122,7 @@ export function createSupervisor(options: SupervisorOptions) {
   function failure(r: InstanceRecord, error: ForgeError, exit: ExitInfo | null, lastLines: string[] = [], mask: Masker = (l) => l): ResultRequest {
     // The message names the last lines and where the whole output is: it ends up in events, status and `forge apply`.
     const masked = lastLines.slice(-50).map(mask);
-    const message = mask(failureWithOutput(r.payload.spec.name, r.id, error, masked));
+    const message = capFailureMessage(mask(failureWithOutput(r.payload.spec.name, r.id, error, masked)));
     markExited(r, message, exit);
     options.onChange();
     return { ok: false, result: { code: error.code, message, lastLines: masked, instance: report(r) } };
@@ -133,7 +133,7 @@ export function createSupervisor(options: SupervisorOptions) {
       if (r.stopping || records.get(r.id) !== r || r.handle !== handle) return;
       r.handle = undefined;
       // A crash after start says its last lines too (events, status), secrets masked.
-      markExited(r, mask(failureWithOutput(r.payload.spec.name, r.id, new ForgeError('E_PROVIDER', exit.message), handle.tail(20))), exit);
+      markExited(r, capFailureMessage(mask(failureWithOutput(r.payload.spec.name, r.id, new ForgeError('E_PROVIDER', exit.message), handle.tail(20)))), exit);
       options.log(`instance ${r.id} (${r.payload.spec.name} replica ${r.payload.replica}) ${exit.message}`);
       options.onChange();
     });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { failureWithOutput } from '../../agent/failure-output.ts';
+import { capFailureMessage, failureWithOutput, MAX_FAILURE_MESSAGE } from '../../agent/failure-output.ts';
 import { createLogShipper } from '../../agent/log-shipper.ts';
 import { createMasker } from '../../agent/runner/mask.ts';
 import type { ShippedLine } from '../../providers/agent/protocol.ts';
@@ -63,4 +63,7 @@ test('a failure message carries the last lines and where the full log is', () =>
   assert.equal(failureWithOutput('web', 'inst_1', build, ['sh: 1: uvicorn: not found']),
     'build step 1/1 failed: exited with code 127; last output: "sh: 1: uvicorn: not found" (full log: forge logs web --build)');
   assert.equal(failureWithOutput('web', 'inst_1', build, []), 'build step 1/1 failed: exited with code 127');
+  // Quotes in long lines double under JSON escaping; the capped message still fits an instance report.
+  const long = capFailureMessage(failureWithOutput('web', 'inst_1', build, Array.from({ length: 5 }, () => '"'.repeat(400))));
+  assert.equal(long.length, MAX_FAILURE_MESSAGE);
 });
