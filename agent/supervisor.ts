@@ -67,6 +67,9 @@ export interface RunIo {
   signal: AbortSignal;
 }
 
+/** The control plane keeps 8 KiB of a line; cutting here keeps a full batch well inside its body limit. */
+const MAX_SHIPPED_LINE = 8 * 1024;
+
 /** Starts of one instance on fresh ports when another process keeps taking its port. */
 const PORT_ATTEMPTS = 3;
 
@@ -171,7 +174,7 @@ export function createSupervisor(options: SupervisorOptions) {
     const mask = createMasker(io.secrets);
     const buildId = `build_${r.id.replace(/^inst_/, '')}_${Date.now().toString(36)}`;
     const shipper = (build: string | undefined) => (line: string, stream: 'stdout' | 'stderr') =>
-      options.ship?.({ instance: r.id, ...(build === undefined ? {} : { build }), stream, time: Date.now(), line: mask(line) });
+      options.ship?.({ instance: r.id, ...(build === undefined ? {} : { build }), stream, time: Date.now(), line: mask(line).slice(0, MAX_SHIPPED_LINE) });
     const shipBuild = shipper(buildId);
     try {
       if (spec.sourceDir === undefined || spec.run === undefined) {
