@@ -128,6 +128,11 @@ test("a failed deploy shows the app's last line in forge apply, forge get, forge
     await page.waitForFunction(() => document.querySelector('#svc-conditions')!.textContent!.includes('DATABASE_URL is not set'));
     mkdirSync(OUT, { recursive: true });
     await page.screenshot({ path: `${OUT}failed-deploy-logs.png`, fullPage: true });
+    // The panel's selector switches to the latest build's output.
+    await page.selectOption('#svc-logs-source', 'build');
+    await page.waitForFunction(() => document.querySelector('#svc-logs')!.textContent!.includes('building needs-db'));
+    assert.doesNotMatch(await page.locator('#svc-logs').textContent() ?? '', /DATABASE_URL/);
+    await page.screenshot({ path: `${OUT}failed-deploy-build-logs.png`, fullPage: true });
 
     // The env value (the app never prints it) is in nothing Forge printed or showed: names only.
     const pageText = await page.evaluate(() => document.body.innerText);
