@@ -30,11 +30,15 @@ export interface ApiContext {
   hashKey: Buffer;
   nudge(key: string): void;
   providers: ProvidersConfig;
+  /** FORGE_DOMAIN: services answer at `<name>.<domain>` (hostname ownership, see hostnames.ts). */
+  domain: string;
   observe(keys: readonly string[]): Promise<Observed[]>;
   /** Mints a short-lived token to push a source build for one service; undefined when no Fly provider. */
   deployToken?: (name: string, ttlSeconds?: number) => Promise<DeployToken>;
   logs?: (name: string, options: LogOptions) => AsyncIterable<string>;
   /** The service's own provider's events (Fly's machine lifecycle); merged into GET …/:id/events. */
   providerEvents?: (key: string, provider: ProviderName) => Promise<ProviderEvent[]>;
+  /** The Fly app a service runs as (its `flyAppId`); undefined when no Fly provider. */
+  flyAppName?: (name: string) => string;
   now(): number;
 }

@@ -22,6 +22,7 @@ import { createReconcilerMetrics } from '../reconciler/metrics.ts';
 import { ForgeError } from '../specs/errors.ts';
 import { parseEncryptionKey } from '../store/cipher.ts';
 import { openStore, type Store } from '../store/index.ts';
+import { createAuthLimits } from './auth-limits.ts';
 import { SECRET_FILES, type Config } from './config.ts';
 import type { ApiContext, ProvidersConfig } from './context.ts';
 import { createSecretsDigestFor, createSecretsFor, reloadingCipher, secretHashKey } from './secrets.ts';
@@ -168,15 +169,17 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const localToken = agentProvider && !options.noLocalAgent ? createLocalAgentToken() : undefined;
   const observe = (keys: readonly string[]): Promise<Observed[]> =>
     observeByOwnProvider(keys, (key) => store.services.get(key)?.spec.provider, providerFor);
+  const authLimits = createAuthLimits({ registry: metrics.registry });
   const app = buildApi({
-    store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe,
+    store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe, authLimits,
     logger: options.logger ?? { level: 'info' },
     ...(wired.fly ? { deployToken: (name: string, ttl?: number) => wired.fly!.mintDeployToken(name, ttl) } : {}),
+    ...(wired.fly ? { flyAppName: (name: string) => wired.fly!.appName(name) } : {}),
     ...(options.logs ? { logs: options.logs } : {}),
     providerEvents: async (key, name) => (await providerFor(name)?.events(key)) ?? [],
     plugins: [
       ...(agentProvider ? [agentRoutes({
-        store, hub: agentProvider.hub, leaseMs: agentProvider.leaseMs, heartbeatIntervalMs, secretsFor,
+        store, hub: agentProvider.hub, leaseMs: agentProvider.leaseMs, heartbeatIntervalMs, secretsFor, limits: authLimits,
         registrationTokens: [env.FORGE_AGENT_TOKEN?.trim(), localToken].filter((t): t is string => Boolean(t)),
       })] : []),
       ...(options.plugins ?? []),

@@ -3,6 +3,8 @@
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ForgeError, isForgeError, type ErrorCode } from '../specs/errors.ts';
+import { retryAfterOf } from './auth-limits.ts';
+import { compatErrorCode } from './compat.ts';
 
 export interface ErrorBody {
   error: string;
@@ -19,6 +21,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   E_FORBIDDEN: 403,
   E_NOT_FOUND: 404,
   E_CONFLICT: 409,
+  E_RATE_LIMITED: 429,
   E_COMPUTE_NOT_CONFIGURED: 503,
   E_PROVIDER: 502,
   E_TIMEOUT: 504,
@@ -81,7 +84,12 @@ export function errorHandler(error: FastifyError | ForgeError | Error, request: 
     const status = statusForCode(error.code);
     // Messages are written not to hold values; the cause (possibly third-party text) stays out of logs.
     if (status >= 500) request.log.error({ code: error.code, msg: error.message }, 'request failed');
-    void reply.status(status).send(errorBody(error));
+    const retryAfter = retryAfterOf(error);
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
+    const body = errorBody(error);
+    // InsForge's codes where its clients read them (compat.ts): /api/compute/… only.
+    body.error = compatErrorCode(body.error, request.url);
+    void reply.status(status).send(body);
     return;
   }
   const storage = storageFailure(error);

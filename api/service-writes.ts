@@ -8,6 +8,7 @@ import { chooseProvider } from '../providers/select.ts';
 import type { DesiredRow, UpsertResult } from '../store/index.ts';
 import type { ApiContext } from './context.ts';
 import { refuseRegionChange } from './region-guard.ts';
+import { assertHostnamesFree } from './hostnames.ts';
 import { desiredHash, openSecrets, sealValues } from './secrets.ts';
 import {
   awaitsImage, mergeBody, nextEnvValues, rawFromSpec, sourceModeBase, specFromRaw, withSecretNames, type ServiceBody,
@@ -90,6 +91,7 @@ export function writeService(ctx: ApiContext, name: string, body: ServiceBody, m
   const sealed = values === undefined || unchanged ? undefined : sealValues(ctx.cipher, name, values);
 
   const result = ctx.store.transaction(() => {
+    assertHostnamesFree(ctx.store, ctx.domain, [{ name, domains: spec.domains }]);
     const upserted = ctx.store.services.upsert({ name, spec, hash, source: existing?.source ?? body.source ?? 'api', ...(state ? { state } : {}) });
     if (sealed !== undefined) ctx.store.secrets.replaceAll(name, sealed);
     ctx.store.audit.append({

@@ -14,6 +14,7 @@ import { logsCommand } from './logs.ts';
 import { secretsCommand } from './secrets.ts';
 import { loginCommand } from './login.ts';
 import { agentCommand } from './agent.ts';
+import { agentsCommand } from './agents.ts';
 import { devCommand } from './dev.ts';
 
 export type { CliDeps } from './deps.ts';
@@ -43,6 +44,7 @@ const COMMANDS: Record<string, Command> = {
   keys: { summary: 'keys create|list|revoke|rotate-encryption   manage API keys and the encryption key (on the data dir)', run: keysCommand },
   server: { summary: 'server [--addr A] [--data-dir D] [--no-local-agent] [--router managed|external|off]   run the control plane', run: serverCommand },
   dev: { summary: 'dev [PATH] [--addr A] [--debounce MS] [--no-router]   run everything locally and redeploy on save', run: devCommand },
+  agents: { summary: 'agents [list] | revoke ID   worker agents, and revoking one', run: agentsCommand },
   agent: { summary: 'agent --server URL --token T [--data-dir D] [--port-range A-B] [--metrics-port P]   run a worker agent', run: agentCommand },
 };
 

@@ -34,10 +34,10 @@ export async function listCommand(args: readonly string[], deps: CliDeps): Promi
   if (typeof parsed === 'string') return usageFailure(parsed, LIST_USAGE);
   if (parsed.booleans.has('--help')) return success(`${LIST_USAGE}\n`);
   if (parsed.positional.length > 0) return usageFailure(`forge list: unexpected argument \`${parsed.positional[0]}\``, LIST_USAGE);
-  const body = await withClient(deps, (client) => client.call<{ services: ServiceJson[] }>('GET', '/api/compute/services'));
+  const body = await withClient(deps, (client) => client.call<ServiceJson[]>('GET', '/api/compute/services'));
   if (parsed.booleans.has('--json')) return success(toJsonText(body));
-  if (body.services.length === 0) return success('no services (create one with forge deploy or forge apply)\n');
-  return success(servicesTable(body.services, painter(useColour(deps))));
+  if (body.length === 0) return success('no services (create one with forge deploy or forge apply)\n');
+  return success(servicesTable(body, painter(useColour(deps))));
 }
 
 export async function getCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
@@ -89,10 +89,10 @@ export async function eventsCommand(args: readonly string[], deps: CliDeps): Pro
   const limit = intFlag('events', '--limit', got.parsed.values.get('--limit'));
   if (typeof limit === 'string') return usageFailure(limit, EVENTS_USAGE);
   const query = limit === undefined ? '' : `?limit=${limit}`;
-  const body = await withClient(deps, (client) => client.call<{ events: EventRow[] }>('GET', servicePath(got.name, `/events${query}`)));
+  const body = await withClient(deps, (client) => client.call<EventRow[]>('GET', servicePath(got.name, `/events${query}`)));
   if (got.parsed.booleans.has('--json')) return success(toJsonText(body));
-  if (body.events.length === 0) return success(`no events for ${got.name}\n`);
-  return success(body.events.map((e) => `${eventText(e)}\n`).join(''));
+  if (body.length === 0) return success(`no events for ${got.name}\n`);
+  return success(body.map((e) => `${eventText(e)}\n`).join(''));
 }
 
 export interface RollbackReply {

@@ -4,11 +4,12 @@
 import type { FastifyInstance } from 'fastify';
 import { parseAllDocuments } from 'yaml';
 import { applySet, type ApplyPlan, type SpecWithHash } from '../../reconciler/apply-set.ts';
-import { parseSpecText, specHash, specInvalidError, validateSpecObject, type LoadedSpec, type SpecProblem } from '../../specs/index.ts';
+import { parseSpecTextOffThread, specHash, specInvalidError, validateSpecObject, type LoadedSpec, type SpecProblem } from '../../specs/index.ts';
 import { actorOf } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { applyBody } from '../schemas.ts';
 import { desiredHash, openSecrets } from '../secrets.ts';
+import { assertHostnamesFree } from '../hostnames.ts';
 import { placeSpec } from '../service-writes.ts';
 import { refuseRegionChange } from '../region-guard.ts';
 
@@ -24,16 +25,18 @@ function isYamlText(item: Record<string, unknown>): item is { text: string; file
 }
 
 /** Every spec of the body, or all problems (positioned for YAML text, by path for objects). */
-export function specsFromBody(items: readonly Record<string, unknown>[]): { specs: LoadedSpec[]; problems: SpecProblem[] } {
+export async function specsFromBody(items: readonly Record<string, unknown>[]): Promise<{ specs: LoadedSpec[]; problems: SpecProblem[] }> {
   const specs: LoadedSpec[] = [];
   const problems: SpecProblem[] = [];
-  items.forEach((item, index) => {
+  for (const [index, item] of items.entries()) {
+    // YAML text is checked against the parser limits first; a large text is parsed on a worker
+    // thread, so /healthz and agent heartbeats keep being answered meanwhile.
     const result = isYamlText(item)
-      ? parseSpecText(item.text, typeof item.file === 'string' ? item.file : `specs[${index}]`)
+      ? await parseSpecTextOffThread(item.text, typeof item.file === 'string' ? item.file : `specs[${index}]`)
       : validateSpecObject(item, { file: `specs[${index}]` });
     if (result.ok) specs.push(...result.specs);
     else problems.push(...result.problems);
-  });
+  }
   const seen = new Map<string, string>();
   for (const { spec, file } of specs) {
     const earlier = seen.get(spec.name);
@@ -73,6 +76,16 @@ export function withDesiredHashes(ctx: ApiContext, specs: readonly LoadedSpec[])
 }
 
 export function applySpecs(ctx: ApiContext, source: string, specs: readonly LoadedSpec[], options: { prune?: boolean; dryRun?: boolean }, actor: string): ApplyPlan {
+  // The hostname check and the write share one transaction: no other write slips in between.
+  return ctx.store.transaction(() => {
+    const names = new Set(specs.map(({ spec }) => spec.name));
+    const pruned = options.prune ? ctx.store.services.listBySource(source).map((r) => r.name).filter((n) => !names.has(n)) : [];
+    assertHostnamesFree(ctx.store, ctx.domain, specs.map(({ spec }) => ({ name: spec.name, domains: spec.domains })), new Set(pruned));
+    return writeSpecs(ctx, source, specs, options, actor);
+  });
+}
+
+function writeSpecs(ctx: ApiContext, source: string, specs: readonly LoadedSpec[], options: { prune?: boolean; dryRun?: boolean }, actor: string): ApplyPlan {
   const plan = applySet(ctx.store, source, withDesiredHashes(ctx, specs), { ...options, actor });
   if (!plan.dryRun) for (const key of plan.changed) ctx.nudge(key);
   return plan;
@@ -80,7 +93,7 @@ export function applySpecs(ctx: ApiContext, source: string, specs: readonly Load
 
 export function registerApplyRoute(app: FastifyInstance, ctx: ApiContext): void {
   app.post<{ Body: ApplyBody }>('/api/v1/apply', { schema: { body: applyBody } }, async (request) => {
-    const { specs, problems } = specsFromBody(request.body.specs);
+    const { specs, problems } = await specsFromBody(request.body.specs);
     if (problems.length > 0) throw specInvalidError(problems);
     const named = namesWithProvider(request.body.specs);
     const placed = specs.map((loaded) => {
