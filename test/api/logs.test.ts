@@ -35,9 +35,11 @@ describe('logs over the API', () => {
     await h?.close();
   });
 
-  async function register(id?: string): Promise<{ id: string; token: string }> {
+  /** A new agent with the registration token; an existing one registers again with its own credential. */
+  async function register(again?: { id: string; token: string }): Promise<{ id: string; token: string }> {
+    const id = again?.id;
     const res = await agents.inject({
-      method: 'POST', url: '/api/agents/register', headers: { authorization: `Bearer ${REG}` },
+      method: 'POST', url: '/api/agents/register', headers: { authorization: `Bearer ${again?.token ?? REG}` },
       payload: { name: 'a1', capacity, ...(id ? { id } : {}) },
     });
     assert.equal(res.statusCode, 201);
@@ -132,7 +134,7 @@ describe('logs over the API', () => {
 
   test('an agent that restarts (registers again) keeps what it shipped, and ships on', async () => {
     const before = (await get('?tail=1000')).body;
-    const again = await register(agent.id);
+    const again = await register(agent);
     assert.equal(again.id, agent.id);
     assert.equal((await get('?tail=1000')).body, before);
     assert.equal((await ship([app('inst_a', 'after the restart', 52)], again)).statusCode, 200);
