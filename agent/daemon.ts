@@ -12,6 +12,7 @@ import type { ClaimResponse, HeartbeatRequest, ResultRequest, Resources } from '
 import { isRunPayload, isStopPayload } from '../providers/agent/view.ts';
 import { registerAsSelf } from './identity.ts';
 import { createAgentMetrics, DEFAULT_METRICS_PORT, serveMetrics, type MetricsServer } from './metrics.ts';
+import { createLogShipper } from './log-shipper.ts';
 import { createProtocolClient } from './protocol-client.ts';
 import { createCpuSampler, hostCapacity, instanceUsage } from './resources.ts';
 import { detectRuntimes } from './runtimes.ts';
@@ -83,6 +84,15 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   await sweepSandboxes(cgroupRoot).catch((error: unknown) => log(`could not sweep old sandboxes: ${(error as Error).message}`));
   const runtimes = await detectRuntimes(options.runtimePath ?? process.env.PATH);
 
+  // App and build output goes to the control plane in batches; a batch it refuses (an
+  // instance it no longer knows) is dropped, anything else is retried.
+  const shipper = createLogShipper({
+    async send(lines) {
+      if (await client.logs(lines) === 'refused') log(`control plane refused ${lines.length} log line(s); dropped`);
+    },
+    log,
+  });
+
   const supervisor = createSupervisor({
     dataDir: options.dataDir,
     ports: createPortPool({ from: range.from, to: range.to }),
@@ -94,6 +104,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
     bundleSource: (digest, signal) => bundleSource(path.join(options.dataDir, 'bundles'), digest, (d, s) => client.bundle(d, s), signal),
     onChange: () => heartbeatSoon(),
+    ship: (line) => shipper.push(line),
     log,
   });
 
@@ -249,6 +260,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     await claiming.catch(() => undefined);
     await supervisor.stopAll(graceMs);
     await Promise.allSettled([...running]);
+    // A graceful stop ships what its instances printed last; a sudden death loses what is queued.
+    await shipper.close(graceMs === 0 ? 0 : 2_000);
     await beating?.catch(() => undefined);
     await metricsServer?.close();
     // Leave no cgroup behind: the instances are gone, so their root can go too.

@@ -4,7 +4,7 @@
 
 import { ForgeError, type ErrorCode } from '../specs/errors.ts';
 import type {
-  ClaimResponse, HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse, ResultRequest,
+  ClaimResponse, HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse, ResultRequest, ShippedLine,
 } from '../providers/agent/protocol.ts';
 
 export interface ProtocolClient {
@@ -18,6 +18,8 @@ export interface ProtocolClient {
   result(taskId: string, body: ResultRequest): Promise<'ok' | 'lost'>;
   /** A source bundle's gzip stream (bundle-fetch.ts verifies it); E_NOT_FOUND when the control plane has none. */
   bundle(digest: string, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
+  /** Ships output lines; 'refused' when the control plane will never take this batch (4xx but 401). */
+  logs(lines: ShippedLine[]): Promise<'ok' | 'refused'>;
 }
 
 const CALL_TIMEOUT_MS = 15_000;
@@ -107,6 +109,16 @@ export function createProtocolClient(server: string): ProtocolClient {
       }
       if (!res.ok || res.body === null) throw await failure(path, res);
       return res.body;
+    },
+    async logs(lines) {
+      const path = agentPath('/logs');
+      const res = await call(path, agentToken, { lines }, CALL_TIMEOUT_MS);
+      if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 429) {
+        await res.body?.cancel();
+        return 'refused';
+      }
+      await json(path, res);
+      return 'ok';
     },
   };
 }

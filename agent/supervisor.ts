@@ -9,7 +9,9 @@ import { constants } from 'node:os';
 import path from 'node:path';
 import { ForgeError, toForgeError } from '../specs/errors.ts';
 import type { ServiceSpec } from '../specs/types.ts';
-import type { InstanceReport, ReportedState, ResultRequest, RunPayload, StopPayload } from '../providers/agent/protocol.ts';
+import type { InstanceReport, ReportedState, ResultRequest, RunPayload, ShippedLine, StopPayload } from '../providers/agent/protocol.ts';
+import { capFailureMessage, failureWithOutput } from './failure-output.ts';
+import { createMasker, type Masker } from './runner/mask.ts';
 import { prepareWorkDir, runBuild, type SandboxLimits } from './runner/build.ts';
 import { sourceForRevision } from './runner/source-cache.ts';
 import { prepareBuildCache } from './runner/build-cache.ts';
@@ -46,6 +48,8 @@ export interface SupervisorOptions {
   weaken?: Weaken;
   /** The folder of a source bundle, fetched from the control plane by digest (bundle-fetch.ts). */
   bundleSource?: (digest: string, signal?: AbortSignal) => Promise<string>;
+  /** Each line of build and app output, secrets masked (the daemon ships them to the control plane). */
+  ship?(line: ShippedLine): void;
   /** Something in a report changed: the daemon heartbeats soon. */
   onChange(): void;
   log(line: string): void;
@@ -84,6 +88,9 @@ export interface RunIo {
   /** Aborts when the task's lease is lost: the instance is torn down again. */
   signal: AbortSignal;
 }
+
+/** The control plane keeps 8 KiB of a line; cutting here keeps a full batch well inside its body limit. */
+const MAX_SHIPPED_LINE = 8 * 1024;
 
 /** Starts of one instance on fresh ports when another process keeps taking its port. */
 const PORT_ATTEMPTS = 3;
@@ -173,19 +180,23 @@ export function createSupervisor(options: SupervisorOptions) {
     countCrash(r);
   }
 
-  function failure(r: InstanceRecord, error: ForgeError, exit: ExitInfo | null, lastLines: string[] = []): ResultRequest {
-    markExited(r, error.message, exit);
+  function failure(r: InstanceRecord, error: ForgeError, exit: ExitInfo | null, lastLines: string[] = [], mask: Masker = (l) => l): ResultRequest {
+    // The message names the last lines and where the whole output is: it ends up in events, status and `forge apply`.
+    const masked = lastLines.slice(-50).map(mask);
+    const message = capFailureMessage(mask(failureWithOutput(r.payload.spec.name, r.id, error, masked)));
+    markExited(r, message, exit);
     options.onChange();
-    return { ok: false, result: { code: error.code, message: error.message, lastLines: lastLines.slice(-50), instance: report(r) } };
+    return { ok: false, result: { code: error.code, message, lastLines: masked, instance: report(r) } };
   }
 
-  function watch(r: InstanceRecord, handle: InstanceHandle): void {
+  function watch(r: InstanceRecord, handle: InstanceHandle, mask: Masker): void {
     void handle.exited.then(async (exit) => {
       if (r.stopping || records.get(r.id) !== r || r.handle !== handle) return;
       const note = await diskNote(r, handle.tail(20));
       if (r.stopping || records.get(r.id) !== r || r.handle !== handle) return;
       r.handle = undefined;
-      markExited(r, `${exit.message}${note}`, exit);
+      // A crash after start says its last lines too (events, status), secrets masked.
+      markExited(r, capFailureMessage(mask(failureWithOutput(r.payload.spec.name, r.id, new ForgeError('E_PROVIDER', `${exit.message}${note}`), handle.tail(20)))), exit);
       options.log(`instance ${r.id} (${r.payload.spec.name} replica ${r.payload.replica}) ${exit.message}${note}`);
       options.onChange();
     });
@@ -290,6 +301,11 @@ export function createSupervisor(options: SupervisorOptions) {
     options.onChange();
     const signal = AbortSignal.any([io.signal, r.abort.signal]);
     const dir = instanceDir(r.id);
+    const mask = createMasker(io.secrets);
+    const buildId = `build_${r.id.replace(/^inst_/, '')}_${Date.now().toString(36)}`;
+    const shipper = (build: string | undefined) => (line: string, stream: 'stdout' | 'stderr') =>
+      options.ship?.({ instance: r.id, ...(build === undefined ? {} : { build }), stream, time: Date.now(), line: mask(line).slice(0, MAX_SHIPPED_LINE) });
+    const shipBuild = shipper(buildId);
     try {
       if (spec.sourceDir === undefined || spec.run === undefined) {
         return failure(r, new ForgeError('E_BUILD_FAILED', `${spec.name}: agents run source-mode services (build + run.command); image mode is not supported`, { terminal: true }), null);
@@ -326,14 +342,18 @@ export function createSupervisor(options: SupervisorOptions) {
         ...(runtime ? { pathFirst: path.dirname(runtime.path) } : {}),
         id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: { ...cache.env, ...spec.env }, secrets: io.secrets,
         sandbox: limits(spec, options.buildPidsMax ?? 1024, identity, r.network), logFile: path.join(dir, 'logs', 'build.log'),
-        onLine: (line) => io.onLine(line), signal,
+        onLine: (line, stream) => {
+          io.onLine(mask(line));
+          shipBuild(line, stream);
+        },
+        signal,
       });
       warnOnce(build.warning);
       if (signal.aborted) return abandoned(r);
       if (!build.ok) {
         const note = await diskNote(r, build.lastLines);
         const error = note === '' ? build.error : new ForgeError(build.error.code, `${build.error.message}${note}`, { details: build.error.details });
-        return failure(r, error, build.exit, build.lastLines);
+        return failure(r, error, build.exit, build.lastLines, mask);
       }
       io.onLine(`build finished in ${Date.now() - buildStarted} ms`);
       await cache.save().catch((error: unknown) => options.log(`could not keep the build cache of ${spec.name}: ${(error as Error).message}`));
@@ -348,7 +368,7 @@ export function createSupervisor(options: SupervisorOptions) {
         try {
           handle = await startInstance({
             id: r.id, workDir: prepared.dir, command: spec.run.command, port: r.port, env: spec.env, secrets: io.secrets,
-            sandbox: limits(spec, options.pidsMax ?? 512, identity, r.network, spec.egress !== false), logDir: path.join(dir, 'logs'),
+            sandbox: limits(spec, options.pidsMax ?? 512, identity, r.network, spec.egress !== false), logDir: path.join(dir, 'logs'), onLine: shipper(undefined),
           });
         } catch (err) {
           // In an own network namespace the clash shows when the host side binds the port.
@@ -382,15 +402,15 @@ export function createSupervisor(options: SupervisorOptions) {
           r.handle = undefined;
           if (!ownNamespace && !(await canBind(r.port, '0.0.0.0'))) {
             return failure(r, new ForgeError('E_PROVIDER',
-              `${outcome.message}: port ${r.port} was taken by another process before the app listened (${PORT_ATTEMPTS} ports tried)`), outcome.exit, outcome.lastLines);
+              `${outcome.message}: port ${r.port} was taken by another process before the app listened (${PORT_ATTEMPTS} ports tried)`), outcome.exit, outcome.lastLines, mask);
           }
-          return failure(r, new ForgeError('E_HEALTH_FAILED', `${outcome.message}${await diskNote(r, outcome.lastLines)}`), outcome.exit, outcome.lastLines);
+          return failure(r, new ForgeError('E_HEALTH_FAILED', `${outcome.message}${await diskNote(r, outcome.lastLines)}`), outcome.exit, outcome.lastLines, mask);
         }
         r.stopping = true;
         await handle.stop(2_000);
         r.handle = undefined;
         r.stopping = false;
-        return failure(r, new ForgeError('E_HEALTH_FAILED', outcome.message), null, handle.tail(20));
+        return failure(r, new ForgeError('E_HEALTH_FAILED', outcome.message), null, handle.tail(20), mask);
       }
       r.state = 'running';
       r.health = 'healthy';
@@ -406,7 +426,7 @@ export function createSupervisor(options: SupervisorOptions) {
           options.onChange();
         },
       });
-      watch(r, handle);
+      watch(r, handle, mask);
       watchLimits(r, handle);
       options.onChange();
       io.onLine(`${spec.name} replica ${payload.replica} healthy on ${options.host}:${r.port}`);
@@ -415,7 +435,7 @@ export function createSupervisor(options: SupervisorOptions) {
       if (signal.aborted) return abandoned(r);
       if (r.handle) await teardown(r, 0);
       r.stopping = false;
-      return failure(r, toForgeError(thrown, 'E_PROVIDER'), null);
+      return failure(r, toForgeError(thrown, 'E_PROVIDER'), null, [], mask);
     }
   }
 

@@ -17,6 +17,7 @@ import { createTaskBell } from '../providers/agent/bell.ts';
 import { createAuthLimits, retryAfterOf, type AuthLimits } from './auth-limits.ts';
 import { createBundleStore } from './bundle-store.ts';
 import { agentBundleRoutes } from './routes/bundles.ts';
+import { registerAgentLogRoute } from './routes/agent-logs.ts';
 
 export interface AgentRoutesOptions {
   store: Store;
@@ -197,6 +198,8 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
       for (const line of body.lines) store.tasks.appendLog(taskId, line);
       return { ok: true, leaseExpiresAt: t + leaseMs };
     });
+
+    registerAgentLogRoute(app, { store, agentOf });
 
     app.post('/:id/tasks/:taskId/result', async (request) => {
       const agentId = agentOf(request);

@@ -36,7 +36,7 @@ const COMMANDS: Record<string, Command> = {
   stop: { summary: 'stop NAME   stop a service (its URL and config are kept)', run: stopCommand },
   delete: { summary: 'delete NAME [--yes]   destroy a service', run: deleteCommand },
   events: { summary: 'events NAME   what happened to a service', run: eventsCommand },
-  logs: { summary: 'logs NAME [-f]   a service\'s logs (-f follows)', run: logsCommand },
+  logs: { summary: 'logs NAME [-f] [--since 10m] [--tail N] [--instance ID] [--build]   app or build output (-f follows)', run: logsCommand },
   rollback: { summary: 'rollback NAME [--to N]   make an earlier release desired again', run: rollbackCommand },
   secrets: { summary: 'secrets set|unset|list NAME …   a service\'s env vars (values never shown)', run: secretsCommand },
   login: { summary: 'login [--url U] [--api-key K]   save where and how to reach Forge', run: loginCommand },

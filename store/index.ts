@@ -8,6 +8,7 @@ import { createAuditStore } from './audit.ts';
 import { type Db, openDatabase } from './db.ts';
 import { createDeploymentsStore } from './deployments.ts';
 import { DEFAULT_EVENT_RETENTION, createEventsStore } from './events.ts';
+import { createLogsStore, type LogWindow } from './logs.ts';
 import { createReleasesStore } from './releases.ts';
 import { createRevisionRefs } from './bundle-refs.ts';
 import { createSecretsStore } from './secrets.ts';
@@ -32,6 +33,7 @@ export type { RegisterInput, HeartbeatInput } from './agents.ts';
 export type { AuditInput } from './audit.ts';
 export type { DeploymentInput } from './deployments.ts';
 export type { ApiKeyInput } from './apikeys.ts';
+export type { LogLineInput, LogLineRow, LogQuery, LogStream, LogWindow } from './logs.ts';
 
 /** The database file's name inside a data dir. */
 export const DATABASE_FILE = 'forge.db';
@@ -43,6 +45,8 @@ export interface StoreOptions {
   eventRetention?: number;
   /** Log lines kept per task (newest); default 2000. */
   taskLogRetention?: number;
+  /** Bounds of the shipped app and build output (store/logs.ts). */
+  logWindow?: LogWindow;
 }
 
 export interface Store {
@@ -60,6 +64,7 @@ export interface Store {
   readonly apiKeys: ReturnType<typeof createApiKeysStore>;
   /** Source revisions still named by a service or release (bundle retention). */
   readonly revisions: ReturnType<typeof createRevisionRefs>;
+  readonly logs: ReturnType<typeof createLogsStore>;
   /**
    * Runs `fn` in one IMMEDIATE transaction (nested calls become savepoints): all its writes
    * land together or not at all. `fn` must be synchronous; a thrown error rolls back.
@@ -102,6 +107,7 @@ export function createStore(db: Db, path: string, options: StoreOptions = {}): S
     deployments: createDeploymentsStore(db, clock),
     apiKeys: createApiKeysStore(db, clock),
     revisions: createRevisionRefs(db),
+    logs: createLogsStore(db, clock, options.logWindow),
     transaction<T>(fn: () => T): T {
       return db.transaction(fn).immediate();
     },

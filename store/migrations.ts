@@ -181,4 +181,21 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE agents ADD COLUMN runtimes TEXT NOT NULL DEFAULT '[]';
   `,
+
+  // 8: app and build output shipped by agents (store/logs.ts). One "source" is one instance's
+  // app output or one build's output; each keeps a bounded window, pruned on write.
+  `
+  CREATE TABLE log_lines (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    service  TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    build    TEXT,
+    source   TEXT NOT NULL,
+    stream   TEXT NOT NULL CHECK (stream IN ('stdout', 'stderr')),
+    time_ms  INTEGER NOT NULL,
+    line     TEXT NOT NULL
+  );
+  CREATE INDEX log_lines_by_service ON log_lines (service, seq);
+  CREATE INDEX log_lines_by_source ON log_lines (source, seq);
+  `,
 ];

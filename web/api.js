@@ -78,10 +78,11 @@ export function createApi(key, fetchFn = (...args) => globalThis.fetch(...args))
     /**
      * Follows a service's logs until the stream ends or `signal` aborts.
      * @param {string} name
-     * @param {{ signal: AbortSignal, onLine(line: string): void }} options
+     * @param {{ signal: AbortSignal, onLine(line: string): void, build?: boolean }} options
      */
-    async followLogs(name, { signal, onLine }) {
-      const response = await send('GET', `${one(name)}/logs?follow=true`, undefined, { accept: 'text/event-stream' }, signal);
+    async followLogs(name, { signal, onLine, build = false }) {
+      const query = build ? 'follow=1&build=latest' : 'follow=1';
+      const response = await send('GET', `${one(name)}/logs?${query}`, undefined, { accept: 'text/event-stream' }, signal);
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
       let ended = false;

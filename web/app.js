@@ -133,7 +133,7 @@ async function refreshService(name) {
   }
 }
 
-async function followLogs(name, signal) {
+async function followLogs(name, signal, build) {
   const out = $('#svc-logs');
   const state = $('#svc-logs-state');
   out.textContent = '';
@@ -142,6 +142,7 @@ async function followLogs(name, signal) {
   try {
     await api.followLogs(name, {
       signal,
+      build,
       onLine(line) {
         lines.push(line);
         if (lines.length > MAX_LOG_LINES) lines.splice(0, lines.length - MAX_LOG_LINES);
@@ -163,8 +164,15 @@ function showService(name) {
   $('#svc-error').textContent = '';
   void refreshService(name);
   view.timer = setInterval(() => refreshService(name), REFRESH_MS);
+  $('#svc-logs-source').value = 'app';
+  startLogs(name);
+}
+
+/** (Re)starts following the output the logs panel's selector names: the app's, or its latest build's. */
+function startLogs(name) {
+  view.logs?.abort();
   view.logs = new AbortController();
-  void followLogs(name, view.logs.signal);
+  void followLogs(name, view.logs.signal, $('#svc-logs-source').value === 'build');
 }
 
 function currentServiceName() {
@@ -250,6 +258,10 @@ async function signIn(event) {
   else route();
 }
 
+$('#svc-logs-source').addEventListener('change', () => {
+  const name = currentServiceName();
+  if (name !== null) startLogs(name);
+});
 $('#login-form').addEventListener('submit', signIn);
 $('#logout').addEventListener('click', () => { flash(''); signOut(); });
 setupDeployDialog({

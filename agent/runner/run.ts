@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createSandbox, type ExitInfo, type Sandbox } from '../sandbox/index.ts';
 import type { SandboxLimits } from './build.ts';
 import { buildEnv } from './env.ts';
-import { captureOutput, DEFAULT_LOG_FILES, DEFAULT_LOG_MAX_BYTES, LineTail, RotatingLog } from './logs.ts';
+import { captureOutput, DEFAULT_LOG_FILES, DEFAULT_LOG_MAX_BYTES, LineTail, RotatingLog, type Stream } from './logs.ts';
 
 export interface InstanceOptions {
   /** Instance id; names the cgroup. */
@@ -19,6 +19,8 @@ export interface InstanceOptions {
   logDir: string;
   logMaxBytes?: number;
   logFiles?: number;
+  /** Each line of the app's output as it is read (the agent ships it to the control plane). */
+  onLine?: (line: string, stream: Stream) => void;
 }
 
 export interface InstanceHandle {
@@ -49,7 +51,7 @@ export async function startInstance(options: InstanceOptions): Promise<InstanceH
   const sandbox = await createSandbox({ ...options.sandbox, workDir: options.workDir, network, id: options.id });
   const logFile = path.join(options.logDir, 'output.log');
   const log = new RotatingLog(logFile, options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES, options.logFiles ?? DEFAULT_LOG_FILES);
-  const lines = new LineTail(500);
+  const lines = new LineTail(500, options.onLine);
   const env = buildEnv({
     hostPath: process.env.PATH,
     home: options.workDir,

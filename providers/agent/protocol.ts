@@ -115,6 +115,21 @@ export interface ClaimResponse {
   secrets: Record<string, string>;
 }
 
+/** POST /api/agents/:id/logs (schemas/agent-logs.schema.json). */
+export interface LogsRequest {
+  lines: ShippedLine[];
+}
+
+export interface ShippedLine {
+  instance: string;
+  /** Set for build output. */
+  build?: string;
+  stream: 'stdout' | 'stderr';
+  /** Epoch ms when the agent read it. */
+  time: number;
+  line: string;
+}
+
 export interface ProgressRequest {
   lines: string[];
 }

@@ -5,11 +5,11 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { ForgeError } from '../../specs/errors.ts';
 import type {
-  ClaimRequest, HeartbeatRequest, ProgressRequest, RegisterRequest, ResultRequest,
+  ClaimRequest, HeartbeatRequest, LogsRequest, ProgressRequest, RegisterRequest, ResultRequest,
 } from './protocol.ts';
 
 const SHARED = ['agent-resources', 'agent-instance'] as const;
-const BODIES = ['agent-register', 'agent-heartbeat', 'agent-claim', 'agent-progress', 'agent-result'] as const;
+const BODIES = ['agent-register', 'agent-heartbeat', 'agent-claim', 'agent-progress', 'agent-result', 'agent-logs'] as const;
 export type BodyName = (typeof BODIES)[number];
 
 function load(name: string): Record<string, unknown> {
@@ -32,6 +32,7 @@ interface BodyTypes {
   'agent-claim': ClaimRequest;
   'agent-progress': ProgressRequest;
   'agent-result': ResultRequest;
+  'agent-logs': LogsRequest;
 }
 
 /** The body, typed, or E_BAD_REQUEST naming every path that does not fit the schema. */

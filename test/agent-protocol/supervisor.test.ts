@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import { createSupervisor, type Supervisor } from '../../agent/supervisor.ts';
 import { canBind, createPortPool } from '../../agent/runner/ports.ts';
 import { sweepSandboxes } from '../../agent/sandbox/index.ts';
-import type { RunPayload } from '../../providers/agent/protocol.ts';
+import type { RunPayload, ShippedLine } from '../../providers/agent/protocol.ts';
 import { makeSpec } from '../helpers/spec.ts';
 
 const needsRoot = process.getuid?.() === 0 ? false : 'needs root for cgroups and namespaces';
@@ -26,8 +26,9 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function supervisor(extra: { mode?: 'production' | 'development'; isolation?: 'off' } = {}): Supervisor {
+function supervisor(extra: { mode?: 'production' | 'development'; isolation?: 'off'; ship?: (line: ShippedLine) => void } = {}): Supervisor {
   const s = createSupervisor({
+    ...(extra.ship ? { ship: extra.ship } : {}),
     dataDir: path.join(scratch, `agent-${supervisors.length}`), ports: createPortPool({ from: 22_000, to: 22_099 }), host: '127.0.0.1',
     mode: extra.mode ?? 'production', cgroupRoot: ROOT, startTimeoutMs: 10_000, onChange: () => {}, log: () => {},
     ...(extra.isolation ? { isolation: extra.isolation } : {}),
@@ -63,9 +64,42 @@ describe('supervisor', { skip: needsRoot }, () => {
     assert.equal(result.ok, false);
     assert.equal(result.result?.code, 'E_HEALTH_FAILED');
     const instance = result.result?.instance;
-    assert.deepEqual([instance?.state, instance?.oomKilled, instance?.exitCode, instance?.reason, instance?.restarts],
-      ['exited', true, 137, 'exited during start-up: OOM-killed at 64 MB limit', 1]);
+    assert.deepEqual([instance?.state, instance?.oomKilled, instance?.exitCode, instance?.restarts], ['exited', true, 137, 1]);
+    // What the app printed last (the shell's "Killed", if any) follows, with where the full log is.
+    assert.match(instance?.reason ?? '', /^exited during start-up: OOM-killed at 64 MB limit(; last output: .* \(full log: forge logs app --instance inst_hog\))?$/);
     assert.deepEqual(s.reports().map((r) => [r.id, r.state]), [['inst_hog', 'exited']]);
+  });
+
+  test('build and app output is shipped line by line, injected secret values masked; the failure names its last lines', async () => {
+    const shipped: ShippedLine[] = [];
+    const s = supervisor({ ship: (line) => void shipped.push(line) });
+    const progress: string[] = [];
+    const p = payload('inst_db', 'echo "using $DB_PASSWORD"; echo "DATABASE_URL is not set" >&2; exit 1');
+    p.spec.build = { commands: ['echo "build sees $DB_PASSWORD"'] };
+    const result = await s.run(p, { secrets: { DB_PASSWORD: 'hunter2-secret' }, onLine: (l: string) => void progress.push(l), signal: new AbortController().signal });
+    assert.equal(result.ok, false);
+    const lines = shipped.map((l) => [l.instance, l.build === undefined ? 'app' : 'build', l.stream, l.line]);
+    assert.deepEqual(lines, [
+      ['inst_db', 'build', 'stdout', 'build sees [secret DB_PASSWORD]'],
+      ['inst_db', 'app', 'stdout', 'using [secret DB_PASSWORD]'],
+      ['inst_db', 'app', 'stderr', 'DATABASE_URL is not set'],
+    ]);
+    assert.match(shipped[0]!.build ?? '', /^build_db_\w+$/);
+    assert.equal(result.result?.message,
+      'exited during start-up: exited with code 1; last output: "using [secret DB_PASSWORD]" | "DATABASE_URL is not set" (full log: forge logs app --instance inst_db)');
+    assert.ok(!JSON.stringify([shipped, progress, result]).includes('hunter2-secret'), 'an injected value left the agent');
+  });
+
+  test('a failed build names its last lines and forge logs --build', async () => {
+    const shipped: ShippedLine[] = [];
+    const s = supervisor({ ship: (line) => void shipped.push(line) });
+    const p = payload('inst_b1', 'true');
+    p.spec.build = { commands: ['echo "Collecting deps"; echo "sh: 1: uvicorn: not found" >&2; exit 127'] };
+    const result = await s.run(p, io());
+    assert.equal(result.result?.code, 'E_BUILD_FAILED');
+    assert.equal(result.result?.message,
+      'build step 1/1 failed: exited with code 127; last output: "Collecting deps" | "sh: 1: uvicorn: not found" (full log: forge logs app --build)');
+    assert.deepEqual(shipped.map((l) => [l.build !== undefined, l.stream, l.line]), [[true, 'stdout', 'Collecting deps'], [true, 'stderr', 'sh: 1: uvicorn: not found']]);
   });
 
   test('crashes of one slot are counted in a row; a stop with remove forgets the instance', async () => {

@@ -120,24 +120,38 @@ describe('forge service commands against a live API', () => {
     assert.equal(lines.length, 3);
     for (const line of lines) assert.match(line, /^\d{4}-\d\d-\d\dT[\d:.]+Z {2}(Normal|Warning) {2}\w+: /);
     assert.equal(JSON.parse((await run(['events', 'web', '--json'])).stdout).length > 3, true);
+    // What an agent would have shipped (the world provider runs nothing that prints).
+    const t = Date.now();
+    h.api.store.logs.append([
+      { service: 'web', instance: 'inst_b', build: 'build_1', stream: 'stdout', timeMs: t, line: 'npm ci' },
+      { service: 'web', instance: 'inst_a', stream: 'stdout', timeMs: t, line: 'listening on 8080' },
+      { service: 'web', instance: 'inst_b', stream: 'stderr', timeMs: t + 1, line: 'DATABASE_URL is not set' },
+    ]);
+    const at = (ms: number) => new Date(ms).toISOString();
     const logs = await run(['logs', 'web']);
-    assert.equal(logs.exitCode, 0);
-    assert.match(logs.stdout, /Normal PhaseCreating: creating generation 1\n/);
+    assert.deepEqual(logs, { exitCode: 0, stdout: `${at(t)} inst_a stdout listening on 8080\n${at(t + 1)} inst_b stderr DATABASE_URL is not set\n`, stderr: '' });
+    assert.equal((await run(['logs', 'web', '--tail', '1'])).stdout, `${at(t + 1)} inst_b stderr DATABASE_URL is not set\n`);
+    assert.equal((await run(['logs', 'web', '--instance', 'inst_a', '--since', '10m'])).stdout, `${at(t)} inst_a stdout listening on 8080\n`);
+    assert.equal((await run(['logs', 'web', '--build'])).stdout, `${at(t)} build_1 stdout npm ci\n`);
+    assert.equal((await run(['logs', 'web', '--since', 'lately'])).exitCode, 2);
   });
 
   test('logs -f streams lines through print until the signal aborts', async () => {
     const abort = new AbortController();
     const seen: string[] = [];
-    const result = await run(['logs', 'web', '-f'], {
+    const result = await run(['logs', 'web', '-f', '--tail', '1'], {
       signal: abort.signal,
       print: (text) => {
         seen.push(text);
+        // The first line is the tail; the second was printed after the command started.
+        if (seen.length === 1) h.api.store.logs.append([{ service: 'web', instance: 'inst_a', stream: 'stdout', timeMs: Date.now(), line: 'a new line' }]);
         if (seen.length === 2) abort.abort();
       },
     });
     assert.deepEqual(result, { exitCode: 0, stdout: '', stderr: '' });
-    assert.ok(seen.length >= 2);
-    assert.match(seen[0]!, /^\S+ Normal PhaseCreating: creating generation 1\n$/);
+    assert.equal(seen.length, 2);
+    assert.match(seen[0]!, /^\S+ inst_b stderr DATABASE_URL is not set\n$/);
+    assert.match(seen[1]!, /^\S+ inst_a stdout a new line\n$/);
   });
 
   test('rollback makes the last release that succeeded desired again, and waits', async () => {

@@ -57,6 +57,11 @@ describe('agents end to end', { skip: needsRoot }, () => {
     assert.match(metrics, /^forge_agent_memory_capacity_bytes\{agent="a"\} 1073741824$/m);
     assert.match(metrics, /^forge_agent_processes\{agent="a"\} [1-9]\d*$/m);
     assert.match(metrics, /^forge_agent_last_heartbeat_seconds\{agent="a"\} \d+(\.\d+)?$/m);
+
+    // The app's own output reached the control plane's store, tagged with its instance.
+    const shipped = await eventually('node-hello output shipped', 10_000, () =>
+      cp.store.logs.list('node-hello', { instance: node.id }).find((l) => l.line.startsWith('node-hello v1 listening')));
+    assert.equal(shipped.stream, 'stdout');
   });
 
   test('an instance killed by hand is restarted by the next reconcile', async () => {
@@ -71,7 +76,9 @@ describe('agents end to end', { skip: needsRoot }, () => {
     assert.notEqual(after.id, before.id);
     assert.equal(await httpText(after.address!, '/health'), '200 ok');
     const exits = (await cp.provider.events('node-hello')).filter((e) => e.type === 'exit');
-    assert.deepEqual(exits.map((e) => [e.instanceId, e.status, e.exitCode]), [[before.id, 'killed by signal SIGKILL', 137]]);
+    assert.deepEqual(exits.map((e) => [e.instanceId, e.exitCode]), [[before.id, 137]]);
+    // The exit names what the app printed last and where the rest is.
+    assert.match(exits[0]!.status, new RegExp(`^killed by signal SIGKILL; last output: "node-hello v1 listening on :\\d+".* \\(full log: forge logs node-hello --instance ${before.id}\\)$`));
   });
 
   test('a second agent gets placements by headroom', async () => {
@@ -83,11 +90,16 @@ describe('agents end to end', { skip: needsRoot }, () => {
   });
 
   test('a dead agent\'s services are placed on the other agent', async () => {
+    const shippedBefore = cp.store.logs.list('node-hello', { tail: 1_000 }).filter((l) => l.line.includes('listening'));
+    assert.ok(shippedBefore.length > 0);
     await a.kill();
     const node = await runningOn('node-hello', b.id, 60_000);
     const python = await runningOn('python-hello', b.id, 60_000);
     assert.equal(await httpText(node.address!, '/health'), '200 ok');
     assert.equal(await httpText(python.address!, '/health'), '200 ok');
     assert.equal(cp.store.agents.get(a.id)?.online, false);
+    // What agent a shipped before it died is still served.
+    const kept = cp.store.logs.list('node-hello', { tail: 1_000 }).map((l) => l.seq);
+    for (const line of shippedBefore) assert.ok(kept.includes(line.seq), `line ${line.seq} of ${line.instance} was lost`);
   });
 });
