@@ -12,11 +12,12 @@ import { parseArgs } from './args.ts';
 import { withClient, withProviderHint } from './client.ts';
 import type { CliDeps } from './deps.ts';
 import { planText } from './format.ts';
+import { HELP } from './help.ts';
 import { EXIT, commandIO, success, toJsonText, usageFailure, type CliResult } from './output.ts';
 import { timeoutMs, waitAndReport, waitThenFinish } from './wait.ts';
 
-export const APPLY_USAGE = 'usage: forge apply -f PATH… [--prune] [--dry-run] [--source S] [--no-wait] [--timeout 5m] [--json]';
-export const DIFF_USAGE = 'usage: forge diff -f PATH… [--prune] [--source S] [--json]';
+export const APPLY_USAGE = HELP.apply!.usage;
+export const DIFF_USAGE = HELP.diff!.usage;
 
 interface SpecSet {
   specs: LoadedSpec[];
@@ -48,9 +49,8 @@ async function postApply(deps: CliDeps, set: SpecSet, options: { prune: boolean;
 const SPEC_FLAGS = { repeated: ['--file'], aliases: { '-f': '--file' } } as const;
 
 export async function applyCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
-  const parsed = parseArgs('apply', args, { ...SPEC_FLAGS, booleans: ['--prune', '--dry-run', '--no-wait', '--json', '--help'], values: ['--source', '--timeout'] });
+  const parsed = parseArgs('apply', args, { ...SPEC_FLAGS, booleans: ['--prune', '--dry-run', '--no-wait', '--json'], values: ['--source', '--timeout'] });
   if (typeof parsed === 'string') return usageFailure(parsed, APPLY_USAGE);
-  if (parsed.booleans.has('--help')) return success(`${APPLY_USAGE}\n\nApplies every spec under the paths as one set; waits until changed services run (or fail) unless --no-wait.\n`);
   if (parsed.positional.length > 0) return usageFailure(`forge apply: unexpected argument \`${parsed.positional[0]}\` (spec paths go after -f)`, APPLY_USAGE);
   const timeout = timeoutMs(parsed.values.get('--timeout'));
   if (timeout === undefined) return usageFailure(`forge apply: --timeout must be a duration such as 90s or 5m, got ${JSON.stringify(parsed.values.get('--timeout'))}`, APPLY_USAGE);
@@ -70,9 +70,8 @@ export async function applyCommand(args: readonly string[], deps: CliDeps): Prom
 }
 
 export async function diffCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
-  const parsed = parseArgs('diff', args, { ...SPEC_FLAGS, booleans: ['--prune', '--json', '--help'], values: ['--source'] });
+  const parsed = parseArgs('diff', args, { ...SPEC_FLAGS, booleans: ['--prune', '--json'], values: ['--source'] });
   if (typeof parsed === 'string') return usageFailure(parsed, DIFF_USAGE);
-  if (parsed.booleans.has('--help')) return success(`${DIFF_USAGE}\n\nShows what apply would create, update (field by field) and delete.\nExit 0: nothing would change; 1: something would; 2: usage or errors.\n`);
   if (parsed.positional.length > 0) return usageFailure(`forge diff: unexpected argument \`${parsed.positional[0]}\` (spec paths go after -f)`, DIFF_USAGE);
   const set = await loadSet('diff', parsed.repeated.get('--file') ?? [], parsed.values.get('--source'), deps);
   if ('usage' in set) return usageFailure(set.usage, DIFF_USAGE);

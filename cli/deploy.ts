@@ -14,19 +14,18 @@ import { intFlag, parseArgs, type ParsedArgs } from './args.ts';
 import { servicePath, withClient, withProviderHint, type ForgeClient } from './client.ts';
 import type { CliDeps } from './deps.ts';
 import { ENV_FLAGS, envBody } from './env-flags.ts';
+import { HELP } from './help.ts';
 import { commandIO, success, toJsonText, usageFailure, type CliResult, type CommandIO } from './output.ts';
 import { timeoutMs, waitAndReport, waitThenFinish } from './wait.ts';
 
-const FIELD_FLAGS = '[--image URL] [--port P] [--cpu TIER] [--memory MB] [--region R] [--replicas N] [--provider agent|fly|cloud]';
-const ENV_USAGE = "[--env JSON | --env-file F | --env-set K=V… --env-unset K…]";
-export const DEPLOY_USAGE = `usage: forge deploy [DIR] --name N ${FIELD_FLAGS} ${ENV_USAGE} [--json] [--no-wait] [--timeout 5m]`;
-export const UPDATE_USAGE = `usage: forge update NAME ${FIELD_FLAGS} ${ENV_USAGE} [--json] [--no-wait] [--timeout 5m]`;
+export const DEPLOY_USAGE = HELP.deploy!.usage;
+export const UPDATE_USAGE = HELP.update!.usage;
 
 const PROVIDERS = ['agent', 'fly', 'cloud'] as const;
 
 function flagSpec(withName: boolean) {
   return {
-    booleans: ['--json', '--no-wait', '--help'],
+    booleans: ['--json', '--no-wait'],
     values: [...(withName ? ['--name'] : []), '--image', '--port', '--cpu', '--memory', '--region', '--replicas', '--provider', '--timeout', ...ENV_FLAGS.values],
     repeated: ENV_FLAGS.repeated,
   };
@@ -138,7 +137,6 @@ function common(command: string, parsed: ParsedArgs, deps: CliDeps): Omit<Deploy
 export async function deployCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
   const parsed = parseArgs('deploy', args, flagSpec(true));
   if (typeof parsed === 'string') return usageFailure(parsed, DEPLOY_USAGE);
-  if (parsed.booleans.has('--help')) return success(`${DEPLOY_USAGE}\n\nCreates the service or updates it (by name); waits until it runs unless --no-wait.\nDIR without --image builds the directory's Dockerfile on Fly (needs flyctl).\n`);
   const name = parsed.values.get('--name');
   if (name === undefined) return usageFailure('forge deploy: --name is required', DEPLOY_USAGE);
   if (parsed.positional.length > 1) return usageFailure(`forge deploy: unexpected argument \`${parsed.positional[1]}\` (give at most one DIR)`, DEPLOY_USAGE);
@@ -159,7 +157,6 @@ export async function deployCommand(args: readonly string[], deps: CliDeps): Pro
 export async function updateCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
   const parsed = parseArgs('update', args, flagSpec(false));
   if (typeof parsed === 'string') return usageFailure(parsed, UPDATE_USAGE);
-  if (parsed.booleans.has('--help')) return success(`${UPDATE_USAGE}\n\nChanges an existing service; waits until it runs unless --no-wait.\n`);
   const [name, extra] = parsed.positional;
   if (name === undefined || extra !== undefined) return usageFailure('forge update: give exactly one service NAME', UPDATE_USAGE);
   const rest = common('update', parsed, deps);

@@ -5,14 +5,14 @@
 import { parseArgs } from './args.ts';
 import { servicePath, withClient } from './client.ts';
 import type { CliDeps } from './deps.ts';
+import { HELP } from './help.ts';
 import { EXIT, commandIO, success, usageFailure, type CliResult } from './output.ts';
 
-export const LOGS_USAGE = 'usage: forge logs NAME [-f|--follow]';
+export const LOGS_USAGE = HELP.logs!.usage;
 
 export async function logsCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
-  const parsed = parseArgs('logs', args, { booleans: ['--follow', '--help'], aliases: { '-f': '--follow' } });
+  const parsed = parseArgs('logs', args, { booleans: ['--follow'], aliases: { '-f': '--follow' } });
   if (typeof parsed === 'string') return usageFailure(parsed, LOGS_USAGE);
-  if (parsed.booleans.has('--help')) return success(`${LOGS_USAGE}\n`);
   const [name, extra] = parsed.positional;
   if (name === undefined || extra !== undefined) return usageFailure('forge logs: give exactly one service NAME', LOGS_USAGE);
   if (!parsed.booleans.has('--follow')) {
