@@ -17,6 +17,7 @@ import { createGitDeployer, type GitDeployer } from './git-deploy.ts';
 import { installApiMetrics, registerMetricsRoute } from './metrics.ts';
 import { registerApplyRoute } from './routes/apply.ts';
 import { registerDeploymentRoutes } from './routes/deployments.ts';
+import { registerRestartRoute } from './routes/restart.ts';
 import { registerRollbackRoute } from './routes/rollback.ts';
 import { registerServiceRoutes } from './routes/services.ts';
 import { webhookPlugin } from './routes/webhook.ts';
@@ -127,6 +128,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerApplyRoute(admin, ctx);
     registerDeploymentRoutes(admin, ctx);
     registerRollbackRoute(admin, ctx);
+    registerRestartRoute(admin, ctx);
   });
 
   for (const plugin of deps.plugins ?? []) void app.register(plugin);

@@ -64,8 +64,9 @@ export async function applyCommand(args: readonly string[], deps: CliDeps): Prom
   const plan = await postApply(deps, set, { prune: parsed.booleans.has('--prune'), dryRun });
   io.out(json ? toJsonText(plan) : planText(plan, { verbose: false }));
   if (dryRun || parsed.booleans.has('--no-wait')) return io.finish(EXIT.ok);
-  const deleted = new Set(plan.entries.filter((e) => e.op === 'delete').map((e) => e.name));
-  const targets = plan.changed.map((name) => ({ name, expect: deleted.has(name) ? 'gone' as const : 'settled' as const }));
+  // Every service of the set, changed or not: CI needs a non-zero exit whenever the set does
+  // not end running, also when an unchanged service is failed. Deleted ones must be gone.
+  const targets = plan.entries.map((e) => ({ name: e.name, expect: e.op === 'delete' ? 'gone' as const : 'settled' as const }));
   return waitThenFinish('apply', io, () => withClient(deps, (client) => waitAndReport(client, targets, deps, io, { timeoutMs: timeout, json })));
 }
 

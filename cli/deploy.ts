@@ -65,7 +65,9 @@ async function findService(client: ForgeClient, name: string): Promise<ServiceJs
   }
 }
 
-function report(io: CommandIO, json: boolean, verb: string, service: ServiceJson): void {
+/** The accepted change. Under --json with waiting, nothing yet: the state after waiting is printed instead. */
+function report(io: CommandIO, json: boolean | 'after-wait', verb: string, service: ServiceJson): void {
+  if (json === 'after-wait') return;
   io.out(json ? toJsonText(service) : `${verb} ${service.name} (generation ${service.generation}, ${service.status})\n`);
 }
 
@@ -98,24 +100,25 @@ async function sourceDeploy(client: ForgeClient, plan: DeployPlan & { dir: strin
 
 async function runDeploy(plan: DeployPlan, mode: 'deploy' | 'update', deps: CliDeps): Promise<CliResult> {
   const io = commandIO(deps);
+  const json = plan.json && plan.wait ? 'after-wait' as const : plan.json;
   const service = await withClient(deps, async (client) => {
     const existing = await findService(client, plan.name);
     const provider = plan.body.provider ?? existing?.provider ?? 'agent';
     try {
       if (plan.dir !== undefined && plan.body.image === undefined) {
         const done = await sourceDeploy(client, { ...plan, dir: plan.dir }, deps, io);
-        report(io, plan.json, existing ? 'deployed' : 'created', done);
+        report(io, json, existing ? 'deployed' : 'created', done);
         return done;
       }
       if (existing) {
         const done = await client.call<ServiceJson>('PATCH', servicePath(existing.name), plan.body);
-        report(io, plan.json, 'updated', done);
+        report(io, json, 'updated', done);
         return done;
       }
       if (mode === 'update') throw new ForgeError('E_NOT_FOUND', `no service ${JSON.stringify(plan.name)} (see forge list; create it with forge deploy)`);
       if (plan.body.image === undefined) throw new ForgeError('E_USAGE', `${plan.name} does not exist yet: give --image URL (or a source DIR) to create it`);
       const done = await client.call<ServiceJson>('POST', '/api/compute/services', { name: plan.name, ...plan.body });
-      report(io, plan.json, 'created', done);
+      report(io, json, 'created', done);
       return done;
     } catch (error) {
       throw withProviderHint(error, [provider]);
@@ -123,7 +126,11 @@ async function runDeploy(plan: DeployPlan, mode: 'deploy' | 'update', deps: CliD
   });
   if (!plan.wait) return io.finish(0);
   return waitThenFinish(mode, io, () => withClient(deps, (client) =>
-    waitAndReport(client, [{ name: service.name, expect: 'settled' }], deps, io, { timeoutMs: plan.timeoutMs, json: plan.json })));
+    waitAndReport(client, [{ name: service.name, expect: 'settled' }], deps, io, {
+      timeoutMs: plan.timeoutMs, json: plan.json,
+      // --json: the state the command ended with (running, or failed), not the snapshot before waiting.
+      ...(plan.json ? { settled: ([last]: ServiceJson[]) => io.out(toJsonText(last ?? service)) } : {}),
+    })));
 }
 
 function common(command: string, parsed: ParsedArgs, deps: CliDeps): Omit<DeployPlan, 'name' | 'dir'> | string {

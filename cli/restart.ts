@@ -26,5 +26,7 @@ export async function restartCommand(args: readonly string[], deps: CliDeps): Pr
     return io.finish(EXIT.ok);
   }
   return waitThenFinish('restart', io, () => withClient(deps, (client) =>
-    waitAndReport(client, [{ name: service.name, expect: 'settled' }], deps, io, { timeoutMs: timeout, json })));
+    waitAndReport(client, [{ name: service.name, expect: 'settled' }], deps, io, {
+      timeoutMs: timeout, json, ...(json ? { settled: ([last]: ServiceJson[]) => io.out(toJsonText(last ?? service)) } : {}),
+    })));
 }

@@ -10,6 +10,7 @@ import { idParams, createServiceBody, deployTokenBody, eventsQuery, patchService
 import { serviceJson, type ServiceJson } from '../service-json.ts';
 import type { ServiceBody } from '../service-spec.ts';
 import { deleteService, requireService, setDesiredState, writeService } from '../service-writes.ts';
+import { startService } from '../service-restart.ts';
 import { registerLogsRoute } from './logs.ts';
 
 type IdParams = { id: string };
@@ -74,7 +75,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
   });
 
   app.post<{ Params: IdParams }>(`${base}/:id/start`, { schema: { params: idParams } }, async (request) =>
-    renderService(ctx, setDesiredState(ctx, request.params.id, 'running', actorOf(request))));
+    renderService(ctx, startService(ctx, request.params.id, actorOf(request))));
 
   app.post<{ Params: IdParams }>(`${base}/:id/stop`, { schema: { params: idParams } }, async (request) =>
     renderService(ctx, setDesiredState(ctx, request.params.id, 'stopped', actorOf(request))));
