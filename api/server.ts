@@ -17,6 +17,8 @@ import { createGitDeployer, type GitDeployer } from './git-deploy.ts';
 import { installApiMetrics, registerMetricsRoute } from './metrics.ts';
 import { registerApplyRoute } from './routes/apply.ts';
 import { registerDeploymentRoutes } from './routes/deployments.ts';
+import { registerAgentsListRoute } from './routes/agents.ts';
+import { registerReleasesRoute } from './routes/releases.ts';
 import { registerRestartRoute } from './routes/restart.ts';
 import { registerRollbackRoute } from './routes/rollback.ts';
 import { registerServiceRoutes } from './routes/services.ts';
@@ -129,6 +131,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerDeploymentRoutes(admin, ctx);
     registerRollbackRoute(admin, ctx);
     registerRestartRoute(admin, ctx);
+    registerReleasesRoute(admin, ctx);
+    registerAgentsListRoute(admin, ctx);
   });
 
   for (const plugin of deps.plugins ?? []) void app.register(plugin);

@@ -71,7 +71,7 @@ function report(io: CommandIO, json: boolean | 'after-wait', verb: string, servi
   io.out(json ? toJsonText(service) : `${verb} ${service.name} (generation ${service.generation}, ${service.status})\n`);
 }
 
-interface DeployPlan {
+export interface DeployPlan {
   name: string;
   body: ServiceBody;
   dir?: string;
@@ -98,7 +98,7 @@ async function sourceDeploy(client: ForgeClient, plan: DeployPlan & { dir: strin
   return client.call<ServiceJson>('PATCH', servicePath(service.name), { image: built.imageRef });
 }
 
-async function runDeploy(plan: DeployPlan, mode: 'deploy' | 'update', deps: CliDeps): Promise<CliResult> {
+export async function runDeploy(plan: DeployPlan, mode: 'deploy' | 'update', deps: CliDeps): Promise<CliResult> {
   const io = commandIO(deps);
   const json = plan.json && plan.wait ? 'after-wait' as const : plan.json;
   const service = await withClient(deps, async (client) => {

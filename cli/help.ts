@@ -97,6 +97,33 @@ export const HELP: Record<string, CommandHelp> = {
     options: [...WAIT_OPTS, JSON_OPT],
     examples: ['forge restart web'],
   },
+  scale: {
+    summary: 'set how many instances a service runs',
+    usage: 'usage: forge scale NAME REPLICAS [--no-wait] [--timeout 5m] [--json]',
+    about: 'Sets replicas (0 keeps the service, its URL and config, but runs nothing) and waits until it runs.',
+    options: [...WAIT_OPTS, JSON_OPT],
+    examples: ['forge scale web 3', 'forge scale web 0 --no-wait'],
+  },
+  releases: {
+    summary: 'a service\'s releases: generation, revision, good or bad, and why',
+    usage: 'usage: forge releases NAME [--json]',
+    about: 'Every release (a rolled-out generation), newest first; * marks the current one.\nRoll back to one with forge rollback NAME --to GENERATION.',
+    options: [JSON_OPT],
+    examples: ['forge releases web'],
+  },
+  status: {
+    summary: 'the whole fleet at a glance',
+    usage: 'usage: forge status [--json]',
+    about: 'Services by status (and each one that is not running), agents online and offline, providers.',
+    options: [JSON_OPT],
+    examples: ['forge status'],
+  },
+  agents: {
+    summary: 'worker agents: address, state, capacity and usage, instances, runtimes',
+    usage: 'usage: forge agents [list] [--json]',
+    options: [JSON_OPT],
+    examples: ['forge agents', 'forge agents --json'],
+  },
   delete: {
     summary: 'destroy a service',
     usage: 'usage: forge delete NAME [--yes] [--json]',

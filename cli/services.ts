@@ -3,6 +3,7 @@
 
 import type { ServiceJson } from '../api/service-json.ts';
 import type { DeletedSnapshot } from '../api/service-writes.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventRow } from '../store/types.ts';
 import { intFlag, parseArgs, type ParsedArgs } from './args.ts';
 import { servicePath, withClient } from './client.ts';
@@ -79,16 +80,42 @@ export async function deleteCommand(args: readonly string[], deps: CliDeps): Pro
 }
 
 export async function eventsCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
-  const got = oneName('events', args, { values: ['--limit'] });
+  const got = oneName('events', args, { values: ['--limit'], booleans: ['--follow'], aliases: { '-f': '--follow' } });
   if (typeof got === 'string') return usageFailure(got, EVENTS_USAGE);
   const limit = intFlag('events', '--limit', got.parsed.values.get('--limit'));
   if (typeof limit === 'string') return usageFailure(limit, EVENTS_USAGE);
   const query = limit === undefined ? '' : `?limit=${limit}`;
+  if (got.parsed.booleans.has('--follow')) return followEvents(got.name, query, got.parsed.booleans.has('--json'), deps);
   const body = await withClient(deps, (client) => client.call<{ events: EventRow[] }>('GET', servicePath(got.name, `/events${query}`)));
   if (got.parsed.booleans.has('--json')) return success(toJsonText(body));
   if (body.events.length === 0) return success(`no events for ${got.name}\n`);
   return success(body.events.map((e) => `${eventText(e)}\n`).join(''));
 }
+
+/**
+ * `events -f`: what there is, then each new event as it is written (polling with
+ * `after`, like `kubectl get events -w`), until Ctrl-C. --json prints one event per line.
+ */
+async function followEvents(name: string, query: string, json: boolean, deps: CliDeps): Promise<CliResult> {
+  const io = commandIO(deps);
+  const show = (e: EventRow) => io.out(json ? `${JSON.stringify(e)}\n` : `${eventText(e)}\n`);
+  await withClient(deps, async (client) => {
+    let last = 0;
+    let path = servicePath(name, `/events${query}`);
+    while (!deps.signal?.aborted) {
+      const { events } = await client.call<{ events: EventRow[] }>('GET', path);
+      for (const e of events) {
+        show(e);
+        last = Math.max(last, e.id);
+      }
+      path = servicePath(name, `/events?after=${last}`);
+      await sleep(deps.pollMs ?? FOLLOW_POLL_MS, undefined, deps.signal ? { signal: deps.signal } : {}).catch(() => undefined);
+    }
+  });
+  return io.finish(EXIT.ok);
+}
+
+const FOLLOW_POLL_MS = 1_000;
 
 export interface RollbackReply {
   name: string;
