@@ -179,6 +179,19 @@ export const HELP: Record<string, CommandHelp> = {
     options: [['--name N', 'name of the new key'], ['--json', 'print JSON']],
     examples: ['forge keys create --name ci', 'forge keys revoke ci'],
   },
+  init: {
+    summary: 'write a commented forge.yaml for this folder\'s stack',
+    usage: 'usage: forge init [DIR] [--name N] [--force]',
+    about: 'Detects Node (package.json), Python (requirements.txt, pyproject.toml), Go (go.mod), a Dockerfile or static files,\nand writes DIR/forge.yaml with comments on what to change. Never overwrites without --force.',
+    options: [['--name N', 'service name (default: the folder\'s name)'], ['--force', 'replace an existing forge.yaml']],
+    examples: ['forge init', 'forge init ./api --name=api'],
+  },
+  completion: {
+    summary: 'shell completion for bash, zsh or fish',
+    usage: 'usage: forge completion bash|zsh|fish',
+    options: [],
+    examples: ['source <(forge completion bash)', 'forge completion fish | source'],
+  },
   server: {
     summary: 'run the control plane',
     usage: 'usage: forge server [--addr HOST:PORT] [--data-dir DIR] [--no-local-agent] [--router managed|external|off]',
@@ -226,10 +239,9 @@ export function commandHelp(name: string): string {
   const help = HELP[name]!;
   const parts = [help.usage];
   if (help.about) parts.push(help.about);
-  if (help.options && help.options.length > 0) {
-    const width = Math.max(...help.options.map(([flag]) => flag.length));
-    parts.push(`options:\n${help.options.map(([flag, what]) => `  ${flag.padEnd(width)}  ${what}`).join('\n')}\n  ${'-h, --help'.padEnd(width)}  show this help`);
-  }
+  const options = [...(help.options ?? []), ['-h, --help', 'show this help'] as const];
+  const width = Math.max(...options.map(([flag]) => flag.length));
+  parts.push(`options:\n${options.map(([flag, what]) => `  ${flag.padEnd(width)}  ${what}`).join('\n')}`);
   if (help.examples && help.examples.length > 0) parts.push(`examples:\n${help.examples.map((e) => `  ${e}`).join('\n')}`);
   return `${parts.join('\n\n')}\n`;
 }

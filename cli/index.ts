@@ -37,6 +37,8 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
   login: async () => (await import('./login.ts')).loginCommand,
   validate: async () => (await import('./validate.ts')).validateCommand,
   keys: async () => (await import('./keys.ts')).keysCommand,
+  init: async () => (await import('./init.ts')).initCommand,
+  completion: async () => (await import('./completion.ts')).completionCommand,
   server: async () => (await import('./server.ts')).serverCommand,
   dev: async () => (await import('./dev.ts')).devCommand,
   agent: async () => (await import('./agent.ts')).agentCommand,

@@ -41,6 +41,8 @@ const TABLE: Record<string, { before: string[]; typo: [string, string]; equals: 
   login: { before: [], typo: ['--api-ky', '--api-key'], equals: [['login', '--url=localhost:8080', '--api-key=k'], 2, /^forge login: --url must be an http\(s\) URL, got "localhost:8080"\n/] },
   validate: { before: [], typo: ['--jon', '--json'], equals: [['validate', '--json=yes', 'x'], 2, /^forge validate: --json takes no value\n/] },
   keys: { before: ['create'], typo: ['--nmae', '--name'], equals: [['keys', 'create', '--name=ci'], 0, /^created API key ci \(/] },
+  init: { before: [], typo: ['--forse', '--force'], equals: [['init', '--name=Not_A_Label'], 2, /^forge init: --name must be a DNS label \(a-z, 0-9 and -\), got "Not_A_Label"\n/] },
+  completion: { before: [], typo: ['--hepl', '--help'], equals: [['completion', '--help=bash'], 2, /^forge completion: --help takes no value\n/] },
   server: { before: [], typo: ['--adr', '--addr'], equals: [['server', '--router=sideways'], 2, /^forge server: --router must be managed, external or off \(got `sideways`\)\n/] },
   dev: { before: [], typo: ['--debounse', '--debounce'], equals: [['dev', '--debounce=soon'], 2, /^forge dev: --debounce takes milliseconds \(got `soon`\)\n/] },
   agent: { before: [], typo: ['--token-fil', '--token-file'], equals: [['agent', '--server=ftp://x', '--token-file=t'], 2, /^forge agent: --server must be an http\(s\) URL, got `ftp:\/\/x`\n/] },
@@ -57,7 +59,7 @@ for (const name of commandNames()) {
     assert.equal(short.exitCode, 0);
     assert.equal(short.stderr, '');
     assert.ok(short.stdout.startsWith(`usage: forge ${name}`), short.stdout);
-    assert.match(short.stdout, /\nexamples:\n {2}(\S+ )*forge /);
+    assert.match(short.stdout, /\nexamples:\n {2}(\S+ )*(<\()?forge /);
     assert.match(short.stdout, /\n {2}-h, --help +show this help\n/);
     assert.deepEqual(await run([name, '--help']), short);
     assert.deepEqual(await run(['help', name]), short);
