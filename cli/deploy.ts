@@ -125,12 +125,22 @@ export async function runDeploy(plan: DeployPlan, mode: 'deploy' | 'update', dep
     }
   });
   if (!plan.wait) return io.finish(0);
-  return waitThenFinish(mode, io, () => withClient(deps, (client) =>
-    waitAndReport(client, [{ name: service.name, expect: 'settled' }], deps, io, {
-      timeoutMs: plan.timeoutMs, json: plan.json,
-      // --json: the state the command ended with (running, or failed), not the snapshot before waiting.
-      ...(plan.json ? { settled: ([last]: ServiceJson[]) => io.out(toJsonText(last ?? service)) } : {}),
-    })));
+  let printed = false;
+  return waitThenFinish(mode, io, () => withClient(deps, async (client) => {
+    try {
+      return await waitAndReport(client, [{ name: service.name, expect: 'settled' }], deps, io, {
+        timeoutMs: plan.timeoutMs, json: plan.json,
+        // --json: the state the command ended with (running, or failed), not the snapshot before waiting.
+        settled: ([last]: ServiceJson[]) => {
+          printed = true;
+          if (plan.json) io.out(toJsonText(last ?? service));
+        },
+      });
+    } finally {
+      // Interrupted or timed out: the last state known is the accepted one.
+      if (plan.json && !printed) io.out(toJsonText(service));
+    }
+  }));
 }
 
 function common(command: string, parsed: ParsedArgs, deps: CliDeps): Omit<DeployPlan, 'name' | 'dir'> | string {

@@ -2,6 +2,8 @@
 // text of `forge CMD -h` and `forge help CMD`, kept apart from the commands so
 // help (and the command list) loads without loading any command's code.
 
+import { GLOBAL_HELP } from './globals.ts';
+
 export interface CommandHelp {
   /** One line for the command list. */
   summary: string;
@@ -192,6 +194,13 @@ export const HELP: Record<string, CommandHelp> = {
     options: [],
     examples: ['source <(forge completion bash)', 'forge completion fish | source'],
   },
+  context: {
+    summary: 'named contexts (URL and API key) of the profile file',
+    usage: 'usage: forge context [list] | current | use NAME | delete NAME [--json]',
+    about: 'forge login --context NAME saves a context; forge context use NAME makes it the default;\n--context NAME (or FORGE_CONTEXT) picks one for a single command. FORGE_URL and FORGE_API_KEY beat any context.',
+    options: [['--json', 'print the contexts as JSON (list)']],
+    examples: ['FORGE_API_KEY=… forge login --context prod --url https://forge.example.com', 'forge context use prod', 'forge --context staging list'],
+  },
   server: {
     summary: 'run the control plane',
     usage: 'usage: forge server [--addr HOST:PORT] [--data-dir DIR] [--no-local-agent] [--router managed|external|off]',
@@ -232,7 +241,7 @@ export function generalHelp(version: string): string {
   const width = Math.max(...names.map((n) => n.length));
   const lines = names.map((name) => `  ${name.padEnd(width)}  ${HELP[name]!.summary}`);
   return `${USAGE}\n\nForge ${version}: declarative services on Fly.io machines or your own agents, behind Caddy.\n\ncommands:\n${lines.join('\n')}\n\n`
-    + 'Run `forge help <command>` or `forge <command> -h` for its options and examples; `forge --version` prints the version.\n';
+    + `${GLOBAL_HELP}\n\nRun \`forge help <command>\` or \`forge <command> -h\` for its options and examples; \`forge --version\` prints the version.\n`;
 }
 
 export function commandHelp(name: string): string {

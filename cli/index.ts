@@ -8,6 +8,7 @@ import type { CliDeps } from './deps.ts';
 import { HELP, USAGE, commandHelp, generalHelp } from './help.ts';
 import { errorLine, exitCodeFor, success, usageFailure, type CliResult } from './output.ts';
 import { forgeVersion } from './version.ts';
+import { depsWithGlobals, extractGlobals, jsonToYaml, withJsonFlag } from './globals.ts';
 
 export type { CliDeps } from './deps.ts';
 export type { CliResult } from './output.ts';
@@ -39,6 +40,7 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
   keys: async () => (await import('./keys.ts')).keysCommand,
   init: async () => (await import('./init.ts')).initCommand,
   completion: async () => (await import('./completion.ts')).completionCommand,
+  context: async () => (await import('./context.ts')).contextCommand,
   server: async () => (await import('./server.ts')).serverCommand,
   dev: async () => (await import('./dev.ts')).devCommand,
   agent: async () => (await import('./agent.ts')).agentCommand,
@@ -54,12 +56,24 @@ function unknownCommand(name: string): CliResult {
   return usageFailure(`forge: unknown command \`${name}\`${guess ? ` (did you mean ${guess}?)` : ''}`, `${USAGE} (commands: ${commandNames().join(', ')})`);
 }
 
+/** Global options may also come before the command: `forge --context prod list`. */
+function splitCommand(argv: readonly string[]): [string | undefined, string[]] {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length && /^(--url|--api-key|--context|-o|--output)(=|$)/.test(argv[i]!)) {
+    leading.push(argv[i]!);
+    if (!argv[i]!.includes('=')) leading.push(argv[i + 1] ?? '');
+    i += argv[i]!.includes('=') ? 1 : 2;
+  }
+  return [argv[i], [...argv.slice(i + 1), ...leading.filter((a) => a !== '')]];
+}
+
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<CliResult> {
-  const [name, ...args] = argv;
+  const [name, rawArgs] = splitCommand(argv);
   if (name === undefined || name === '--help' || name === '-h') return success(generalHelp(forgeVersion()));
   if (name === '--version' || name === 'version') return success(`forge ${forgeVersion()}\n`);
   if (name === 'help') {
-    const [topic, extra] = args;
+    const [topic, extra] = rawArgs;
     if (topic === undefined) return success(generalHelp(forgeVersion()));
     if (extra !== undefined) return usageFailure(`forge help: give one command (got \`${extra}\` too)`, 'usage: forge help [COMMAND]');
     return Object.hasOwn(COMMANDS, topic) ? success(commandHelp(topic)) : unknownCommand(topic);
@@ -67,10 +81,18 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Cl
   if (name.startsWith('-')) return usageFailure(`forge: unknown flag \`${name}\` before the command`, USAGE);
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (load === undefined) return unknownCommand(name);
-  if (wantsHelp(args)) return success(commandHelp(name));
+  if (wantsHelp(rawArgs)) return success(commandHelp(name));
+  const globals = extractGlobals(name, rawArgs);
+  if (typeof globals === 'string') return usageFailure(globals, HELP[name]!.usage);
+  const format = globals.output ?? 'table';
+  const hasJson = (HELP[name]!.options ?? []).some(([flag]) => flag === '--json');
+  if (format !== 'table' && !hasJson) return usageFailure(`forge ${name}: -o ${format} is not available for this command`, HELP[name]!.usage);
+  const args = format === 'table' ? globals.args : withJsonFlag(globals.args);
+  const buffer = format === 'yaml' ? [] as string[] : undefined;
   try {
     const run = await load();
-    return await run(args, deps);
+    const result = await run(args, depsWithGlobals(deps, globals, buffer));
+    return buffer ? { ...result, stdout: await jsonToYaml(buffer.join('') + result.stdout) } : result;
   } catch (thrown) {
     const error = toForgeError(thrown);
     return { exitCode: exitCodeFor(error), stdout: '', stderr: errorLine(name, error) };

@@ -7,7 +7,7 @@ import { parseArgs } from './args.ts';
 import { createClient, DEFAULT_URL } from './client.ts';
 import type { CliDeps } from './deps.ts';
 import { success, usageFailure, type CliResult } from './output.ts';
-import { writeProfile } from './profile.ts';
+import { contextName, writeProfile } from './profile.ts';
 import { HELP } from './help.ts';
 
 export const LOGIN_USAGE = HELP.login!.usage;
@@ -33,5 +33,5 @@ export async function loginCommand(args: readonly string[], deps: CliDeps): Prom
     await client.close().catch(() => undefined);
   }
   const file = writeProfile(deps.env, { url, apiKey });
-  return success(`logged in to ${url}; profile saved to ${file}\n`);
+  return success(`logged in to ${url}; saved as context ${contextName(deps.env)} in ${file}\n`);
 }

@@ -43,6 +43,7 @@ const TABLE: Record<string, { before: string[]; typo: [string, string]; equals: 
   keys: { before: ['create'], typo: ['--nmae', '--name'], equals: [['keys', 'create', '--name=ci'], 0, /^created API key ci \(/] },
   init: { before: [], typo: ['--forse', '--force'], equals: [['init', '--name=Not_A_Label'], 2, /^forge init: --name must be a DNS label \(a-z, 0-9 and -\), got "Not_A_Label"\n/] },
   completion: { before: [], typo: ['--hepl', '--help'], equals: [['completion', '--help=bash'], 2, /^forge completion: --help takes no value\n/] },
+  context: { before: ['list'], typo: ['--jsn', '--json'], equals: [['context', 'use', 'nowhere', '--context=x'], 1, /^forge context: no context "nowhere" \(contexts: none; create one with forge login --context NAME\)\n/] },
   server: { before: [], typo: ['--adr', '--addr'], equals: [['server', '--router=sideways'], 2, /^forge server: --router must be managed, external or off \(got `sideways`\)\n/] },
   dev: { before: [], typo: ['--debounse', '--debounce'], equals: [['dev', '--debounce=soon'], 2, /^forge dev: --debounce takes milliseconds \(got `soon`\)\n/] },
   agent: { before: [], typo: ['--token-fil', '--token-file'], equals: [['agent', '--server=ftp://x', '--token-file=t'], 2, /^forge agent: --server must be an http\(s\) URL, got `ftp:\/\/x`\n/] },
