@@ -187,7 +187,7 @@ export function createSupervisor(options: SupervisorOptions) {
         });
         r.handle = handle;
         outcome = await waitHealthy({
-          port: r.port, health: spec.health, signal, exited: handle.exited, tail: () => handle.tail(20),
+          port: r.port, health: spec.health, signal, exited: handle.exited, tail: () => handle.tail(20), pids: () => handle.sandbox.pids(),
           ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
         });
         if (signal.aborted || r.stopping) return abandoned(r);

@@ -23,7 +23,7 @@ import { parseEncryptionKey } from '../store/cipher.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { SECRET_FILES, type Config } from './config.ts';
 import type { ApiContext, ProvidersConfig } from './context.ts';
-import { createSecretsFor, reloadingCipher } from './secrets.ts';
+import { createSecretsDigestFor, createSecretsFor, reloadingCipher, secretHashKey } from './secrets.ts';
 import { logLevel } from './log-level.ts';
 import { buildApi } from './server.ts';
 
@@ -126,6 +126,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const controller = createController({
     store, provider: providerFor, providers: () => wired.providers,
     secretsFor, now: Date.now, metrics,
+    secretsDigest: createSecretsDigestFor(store, cipher, secretHashKey(config.encryptionKeys[0] as Buffer)),
     ...(options.routes ? { routes: options.routes } : {}),
   });
   const loop = createLoop({

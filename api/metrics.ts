@@ -6,10 +6,13 @@ import type { FastifyInstance } from 'fastify';
 import { Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import { ForgeError } from '../specs/errors.ts';
 import type { Store } from '../store/index.ts';
+import type { DeploymentState, TaskState } from '../store/rows.ts';
 import type { Phase } from '../store/types.ts';
 import { constantTimeEqual } from './auth.ts';
 
 export const PHASES: readonly Phase[] = ['pending', 'creating', 'deploying', 'running', 'stopped', 'failed', 'destroying'];
+export const TASK_STATUSES: readonly TaskState[] = ['queued', 'claimed', 'running', 'succeeded', 'failed', 'cancelled'];
+export const DEPLOYMENT_STATUSES: readonly DeploymentState[] = ['pending', 'building', 'deploying', 'running', 'failed'];
 
 const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
@@ -58,6 +61,27 @@ export function installApiMetrics(registry: Registry, store: Store): ApiMetrics 
         counts.set(phase, (counts.get(phase) ?? 0) + 1);
       }
       for (const [phase, count] of counts) this.set({ phase }, count);
+    },
+  }));
+  // Row counts by current status: gauges (they go down when a row moves on), so no `_total`.
+  once(registry, 'forge_tasks', () => new Gauge({
+    name: 'forge_tasks',
+    help: 'Agent task rows (build, run and stop) by current status (read from the store at scrape).',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    collect() {
+      const counts = store.tasks.countByState();
+      for (const status of TASK_STATUSES) this.set({ status }, counts.get(status) ?? 0);
+    },
+  }));
+  once(registry, 'forge_deployments', () => new Gauge({
+    name: 'forge_deployments',
+    help: 'Webhook deployment rows by current status (read from the store at scrape).',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    collect() {
+      const counts = store.deployments.countByState();
+      for (const status of DEPLOYMENT_STATUSES) this.set({ status }, counts.get(status) ?? 0);
     },
   }));
   return { httpDuration };

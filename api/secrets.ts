@@ -2,9 +2,9 @@
 // service + key), opened only to hand to a provider, and folded into the desired
 // hash through an HMAC so a value change redeploys while the hash reveals nothing.
 
-import { createHash, createHmac, hkdfSync } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
+import { hashWithSecrets } from '../reconciler/secret-values.ts';
 import { ForgeError, isForgeError } from '../specs/errors.ts';
-import { specHash } from '../specs/index.ts';
 import type { ServiceSpec } from '../specs/types.ts';
 import { createCipher, type Cipher } from '../store/cipher.ts';
 import type { SecretInput, Store } from '../store/index.ts';
@@ -20,11 +20,14 @@ export function secretHashKey(encryptionKey: Buffer): Buffer {
  * sha256(specHash + ':' + HMAC(hashKey, sorted `name=value` lines)) over the values it names.
  */
 export function desiredHash(spec: ServiceSpec, values: Readonly<Record<string, string>>, hashKey: Buffer): string {
-  const base = specHash(spec);
-  if (spec.secrets.length === 0) return base;
+  return hashWithSecrets(spec, secretsDigest(spec, values, hashKey));
+}
+
+/** HMAC(hashKey, sorted `name=value` lines) over the values the spec names; '' without secrets. */
+export function secretsDigest(spec: ServiceSpec, values: Readonly<Record<string, string>>, hashKey: Buffer): string {
+  if (spec.secrets.length === 0) return '';
   const lines = spec.secrets.map((name) => `${name}=${values[name] ?? ''}`).join('\n');
-  const mac = createHmac('sha256', hashKey).update(lines).digest('hex');
-  return createHash('sha256').update(`${base}:${mac}`).digest('hex');
+  return createHmac('sha256', hashKey).update(lines).digest('hex');
 }
 
 export function sealValues(cipher: Cipher, name: string, values: Readonly<Record<string, string>>): SecretInput[] {
@@ -48,6 +51,14 @@ export function openSecrets(store: Store, cipher: Cipher, name: string): Record<
 /** The controller's `secretsFor` dependency. */
 export function createSecretsFor(store: Store, cipher: Cipher): (name: string) => Record<string, string> {
   return (name) => openSecrets(store, cipher, name);
+}
+
+/**
+ * The controller's `secretsDigest` dependency: the keyed digest of the values a spec names
+ * today, so diff can tell an instance started with older values (reconciler/secret-values.ts).
+ */
+export function createSecretsDigestFor(store: Store, cipher: Cipher, hashKey: Buffer): (name: string, spec: ServiceSpec) => string {
+  return (name, spec) => (spec.secrets.length === 0 ? '' : secretsDigest(spec, openSecrets(store, cipher, name), hashKey));
 }
 
 /**

@@ -20,6 +20,11 @@ export interface ServiceJson {
   name: string;
   provider: string;
   status: Phase;
+  /**
+   * Why the service is not what `status` alone suggests (`CrashLoopBackOff`, `ProviderError`):
+   * the Ready condition's reason when it names trouble; null otherwise. Lists show it beside the status.
+   */
+  statusReason: string | null;
   generation: number;
   observedGeneration: number;
   url: string | null;
@@ -57,6 +62,14 @@ export function instanceJson(instance: ObservedInstance, servicePort: number): I
   return out;
 }
 
+/** Ready reasons that name trouble the phase does not show (a crash-looping service is still `running`). */
+const TROUBLE_REASONS: ReadonlySet<string> = new Set(['CrashLoopBackOff', 'ProviderError']);
+
+function troubleReason(conditions: readonly Condition[]): string | null {
+  const ready = conditions.find((c) => c.type === 'Ready');
+  return ready && ready.status === 'False' && TROUBLE_REASONS.has(ready.reason) ? ready.reason : null;
+}
+
 /** `shared-2x` for Fly tiers, the count (`0.5`) for agent CPU shares. */
 export function cpuText(spec: DesiredRow['spec']): string {
   const { cpus, cpuKind } = spec.resources;
@@ -70,6 +83,7 @@ export function serviceJson(row: DesiredRow, status: StatusRow | null, envKeys: 
     name: row.name,
     provider: spec.provider,
     status: row.deleting ? 'destroying' : (status?.phase ?? 'pending'),
+    statusReason: row.deleting ? null : troubleReason(status?.conditions ?? []),
     generation: row.generation,
     observedGeneration: status?.observedGeneration ?? 0,
     url: status?.url ?? observed?.url ?? null,

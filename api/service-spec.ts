@@ -48,7 +48,10 @@ export function rawFromSpec(spec: ServiceSpec): Raw {
   if (spec.domains.length > 0) raw.domains = [...spec.domains];
   raw.health = spec.health.type === 'tcp'
     ? false
-    : { path: spec.health.path, interval: `${spec.health.intervalMs}ms`, timeout: `${spec.health.timeoutMs}ms`, retries: spec.health.retries };
+    : {
+      path: spec.health.path, interval: `${spec.health.intervalMs}ms`, timeout: `${spec.health.timeoutMs}ms`, retries: spec.health.retries,
+      ...(spec.health.graceMs === undefined ? {} : { grace: `${spec.health.graceMs}ms` }),
+    };
   if (spec.image !== undefined) raw.image = spec.image;
   if (spec.build !== undefined) {
     const build: Raw = {};

@@ -24,9 +24,23 @@ export function findService(ctx: ApiContext, idOrName: string): DesiredRow | nul
   return row && !row.deleting ? row : null;
 }
 
-export function requireService(ctx: ApiContext, idOrName: string): DesiredRow {
-  const row = findService(ctx, idOrName);
+/**
+ * The row a read shows: a service being destroyed is still there (status `destroying`)
+ * until its provider has torn it down and the loop removed the row.
+ */
+export function requireServiceToRead(ctx: ApiContext, idOrName: string): DesiredRow {
+  const row = ctx.store.services.getById(idOrName) ?? ctx.store.services.get(idOrName);
   if (!row) throw new ForgeError('E_NOT_FOUND', `no service ${JSON.stringify(idOrName)}`);
+  return row;
+}
+
+/** The live row a change applies to; a service being destroyed is a conflict, not a 404. */
+export function requireService(ctx: ApiContext, idOrName: string): DesiredRow {
+  const row = requireServiceToRead(ctx, idOrName);
+  if (row.deleting) {
+    throw new ForgeError('E_CONFLICT',
+      `service ${row.name} is being destroyed; wait until it is gone (forge list), or create it again to keep it`);
+  }
   return row;
 }
 

@@ -58,7 +58,9 @@ export function fieldsBody(command: string, parsed: ParsedArgs, cwd: string): Se
 
 async function findService(client: ForgeClient, name: string): Promise<ServiceJson | null> {
   try {
-    return await client.call<ServiceJson>('GET', servicePath(name));
+    const service = await client.call<ServiceJson>('GET', servicePath(name));
+    // A service still being destroyed is created again (POST), not changed.
+    return service.status === 'destroying' ? null : service;
   } catch (error) {
     if (isForgeError(error) && error.code === 'E_NOT_FOUND') return null;
     throw error;

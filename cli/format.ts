@@ -46,9 +46,14 @@ export function readyCount(service: ServiceJson): string {
   return `${ready}/${service.replicas}`;
 }
 
+/** The status with the reason that qualifies it, when there is one: `running (CrashLoopBackOff)`. */
+export function statusText(service: Pick<ServiceJson, 'status' | 'statusReason'>): string {
+  return service.statusReason ? `${service.status} (${service.statusReason})` : service.status;
+}
+
 export function servicesTable(services: readonly ServiceJson[], paint: Paint): string {
   const rows = [['NAME', 'STATUS', 'PROVIDER', 'REPLICAS', 'URL'],
-    ...services.map((s) => [s.name, s.status, s.provider, readyCount(s), s.url ?? '-'])];
+    ...services.map((s) => [s.name, statusText(s), s.provider, readyCount(s), s.url ?? '-'])];
   return table(rows, (cell, row, col) => (row > 0 && col === 1 ? paint(cell, services[row - 1]!.status) : cell));
 }
 
@@ -90,6 +95,7 @@ export function planText(plan: ApplyPlan, options: { verbose: boolean }): string
     lines.push(`${SIGN[entry.op]} ${entry.name} (${entry.op})`);
     if (entry.op === 'create') for (const c of entry.changes) lines.push(`    ${c.path}: ${showValue(c.to)}`);
     if (entry.op === 'update') for (const c of entry.changes) lines.push(`    ${c.path}: ${showValue(c.from)} → ${showValue(c.to)}`);
+    for (const note of entry.notes ?? []) lines.push(`    ${note}`);
   }
   lines.push(planSummary(plan));
   return `${lines.join('\n')}\n`;

@@ -57,6 +57,12 @@ export interface Desired {
   state: 'running' | 'stopped';
   /** Set when the row is being deleted (two-phase delete): everything observed must go. */
   deleting: boolean;
+  /**
+   * Keyed digest (HMAC) of the secret values the spec names, as they are now; never a value.
+   * With it diff tells an instance started with older values from one whose hash moved for
+   * another reason (a replicas change). Absent: the values are not looked at.
+   */
+  secretsDigest?: string;
 }
 
 interface ActionBase {

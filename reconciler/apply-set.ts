@@ -1,7 +1,8 @@
 // Apply sets: write the desired rows of one source (a file set, the API, a git
 // repo@branch) in one transaction. With prune, services owned by that source and
 // missing from the set are deleted; services owned by other sources are never
-// touched. A dry run returns the same plan and writes nothing.
+// touched. A dry run returns the same plan and writes nothing. The audit row (actor:
+// the caller, default the source) is written in the same transaction.
 
 import { ForgeError } from '../specs/errors.ts';
 import type { ServiceSpec } from '../specs/types.ts';
@@ -11,12 +12,19 @@ import { specChanges, type FieldChange } from './spec-changes.ts';
 export interface SpecWithHash {
   spec: ServiceSpec;
   hash: string;
+  /**
+   * Secret names in `spec` that the set itself does not list: values set through the API
+   * (`forge secrets set`, `--env-set`) own their names until unset, so an apply keeps them.
+   */
+  keptSecrets?: readonly string[];
 }
 
 export interface PlanEntry {
   name: string;
   op: 'create' | 'update' | 'delete' | 'unchanged';
   changes: FieldChange[];
+  /** What happens to secrets, in words and by name (never a value); absent when nothing does. */
+  notes?: string[];
 }
 
 export interface ApplyPlan {
@@ -31,7 +39,7 @@ export function applySet(
   store: Store,
   source: string,
   specs: readonly SpecWithHash[],
-  options: { prune?: boolean; dryRun?: boolean } = {},
+  options: { prune?: boolean; dryRun?: boolean; actor?: string } = {},
 ): ApplyPlan {
   const seen = new Set<string>();
   for (const { spec } of specs) {
@@ -49,15 +57,18 @@ export function applySet(
   }
 
   const entries: PlanEntry[] = [];
-  for (const { spec, hash } of [...specs].sort((a, b) => a.spec.name.localeCompare(b.spec.name))) {
+  for (const { spec, hash, keptSecrets = [] } of [...specs].sort((a, b) => a.spec.name.localeCompare(b.spec.name))) {
     const row = store.services.get(spec.name);
-    if (!row || row.deleting) entries.push({ name: spec.name, op: 'create', changes: specChanges(null, spec) });
-    else if (row.hash !== hash) entries.push({ name: spec.name, op: 'update', changes: specChanges(row.spec, spec) });
-    else entries.push({ name: spec.name, op: 'unchanged', changes: [] });
+    const live = row && !row.deleting ? row : null;
+    const op = !live ? 'create' : live.hash !== hash ? 'update' : 'unchanged';
+    const notes = secretNotes(spec.name, live?.spec.secrets ?? [], spec.secrets, keptSecrets, live ? store.secrets.keys(spec.name) : []);
+    entries.push({ name: spec.name, op, changes: op === 'unchanged' ? [] : specChanges(live?.spec ?? null, spec), ...(notes.length > 0 ? { notes } : {}) });
   }
   if (options.prune) {
     for (const row of store.services.listBySource(source)) {
-      if (!seen.has(row.name) && !row.deleting) entries.push({ name: row.name, op: 'delete', changes: specChanges(row.spec, null) });
+      if (seen.has(row.name) || row.deleting) continue;
+      const notes = store.secrets.keys(row.name).map((key) => `deletes the stored value of secret ${key}`);
+      entries.push({ name: row.name, op: 'delete', changes: specChanges(row.spec, null), ...(notes.length > 0 ? { notes } : {}) });
     }
   }
   const changed = entries.filter((e) => e.op !== 'unchanged').map((e) => e.name);
@@ -73,7 +84,28 @@ export function applySet(
         store.services.upsert({ name: entry.name, spec: item.spec, hash: item.hash, source });
       }
     }
-    store.audit.append({ actor: source, action: 'apply', target: source, details: { changed } });
+    // The one audit row of this apply, written with the rows it describes: both or neither.
+    store.audit.append({ actor: options.actor ?? source, action: 'apply', target: source, details: { changed, prune: options.prune ?? false } });
   });
   return plan;
+}
+
+/**
+ * The plan's words about secrets of one service: names kept because the API set
+ * them, and names this apply removes (saying whether a value was stored for them).
+ */
+function secretNotes(
+  name: string, before: readonly string[], after: readonly string[], kept: readonly string[], stored: readonly string[],
+): string[] {
+  const notes = kept.map((key) =>
+    `secret ${key}: set through the API, kept (not listed in the file; \`forge secrets unset ${name} ${key}\` removes it)`);
+  const now = new Set(after);
+  const has = new Set(stored);
+  for (const key of before) {
+    if (now.has(key)) continue;
+    notes.push(has.has(key)
+      ? `removes secret ${key} from the spec (its stored value stays until \`forge secrets unset ${name} ${key}\`)`
+      : `removes secret ${key} from the environment (no value was stored)`);
+  }
+  return notes;
 }

@@ -8,7 +8,8 @@ export type Verdict =
   /** Actions are needed; `fresh` when nothing exists yet (creating rather than deploying). */
   | { kind: 'progress'; fresh: boolean; message: string }
   /** Nothing to do, but instances are still starting or not yet healthy. */
-  | { kind: 'waiting'; message: string }
+  /** `reason`: a Ready condition reason more precise than WaitingForInstances (CrashLoopBackOff). */
+  | { kind: 'waiting'; message: string; reason?: string }
   | { kind: 'ready'; message: string }
   | { kind: 'stopped'; message: string }
   | { kind: 'refused'; code: string; message: string }

@@ -4,7 +4,7 @@
 
 import type { Action, Desired, Observed, Provider, ApplyResult } from '../providers/types.ts';
 import { chooseUpstreams } from './upstreams.ts';
-import type { ProviderName } from '../specs/types.ts';
+import type { ProviderName, ServiceSpec } from '../specs/types.ts';
 import { ForgeError, toForgeError } from '../specs/errors.ts';
 import type { Store } from '../store/index.ts';
 import type { StatusRow, DesiredRow } from '../store/types.ts';
@@ -12,6 +12,7 @@ import { diff, earlierReleaseRunning, RETRY_HINT } from './diff.ts';
 import { assess, type Verdict } from './assess.ts';
 import { advanceLifecycle, type LifecycleStep } from './lifecycle-driver.ts';
 import { setCondition } from './conditions.ts';
+import { actionEvent } from './action-events.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
 import { crashWait, type CrashBackoffPolicy, type CrashCount, type CrashWait } from './crash-backoff.ts';
 
@@ -23,6 +24,11 @@ export interface ControllerDeps {
   providers(): Provider[];
   /** Decrypted secret values of one service (may throw E_SECRET_DECRYPT). */
   secretsFor(name: string): Record<string, string>;
+  /**
+   * Keyed digest of the secret values `spec` names, as stored now (api/secrets.ts). Without
+   * it a changed value is not noticed on instances whose spec is unchanged.
+   */
+  secretsDigest?(name: string, spec: ServiceSpec): string;
   now(): number;
   metrics?: ReconcilerMetrics;
   /** How long to wait before looking again while instances converge. */
@@ -149,6 +155,8 @@ export function createController(deps: ControllerDeps) {
     const desired: Desired = {
       key, spec: row.spec, hash: row.hash, generation: row.generation, state: row.state, deleting: row.deleting,
     };
+    const digest = secretsDigestFor(row, observed);
+    if (digest !== undefined) desired.secretsDigest = digest;
     let badHash = deps.store.releases.isBad(key, row.hash);
     // Once the route serves the new release it has succeeded, even before the old one is
     // retired: a later crash is a crash to restart, not a reason to fall back to a
@@ -162,7 +170,7 @@ export function createController(deps: ControllerDeps) {
       // remove() refuses when an upsert revived the row meanwhile: then it is not deleted.
       if (!deps.store.services.remove(key)) return { key, result: 'success', requeueAfterMs: 0 };
       await deps.routes?.remove(key);
-      deps.store.events.append(key, { type: 'Normal', reason: 'Deleted', message: 'every remote object is gone; service removed' });
+      deps.store.events.append(key, { type: 'Normal', reason: 'Deleted', message: 'every remote object is gone; service removed' }, row.id);
       return { key, result: 'success', desired: null, status: null };
     }
     if (verdict.kind === 'refused') {
@@ -182,7 +190,7 @@ export function createController(deps: ControllerDeps) {
     // A crashed instance of a release that already ran is restarted with growing delays.
     const wait = crashBackoff(key, row.hash, actions, observed);
     if (wait.waitMs > 0) {
-      const status = writeStatus(row, previous, { kind: 'waiting', message: wait.message ?? 'CrashLoopBackOff' }, observed, null);
+      const status = writeStatus(row, previous, { kind: 'waiting', reason: 'CrashLoopBackOff', message: wait.message ?? 'CrashLoopBackOff' }, observed, null);
       return { key, result: 'noop', requeueAfterMs: wait.waitMs, desired: row, badHash, status };
     }
 
@@ -197,10 +205,7 @@ export function createController(deps: ControllerDeps) {
         for (const action of actions) {
         if (action.kind === 'noop') continue;
           const result: ApplyResult = await provider.apply(action, { secrets });
-          deps.store.events.append(key, {
-            type: 'Normal', reason: capitalize(action.kind),
-            message: `${action.reason}${result.instanceId ? ` (${result.instanceId})` : ''}`,
-          });
+          deps.store.events.append(key, actionEvent(action, result, observed));
         }
       } finally {
         draining.delete(key);
@@ -216,7 +221,7 @@ export function createController(deps: ControllerDeps) {
       // isolation is fixed outside the spec and must not block this spec afterwards.
       if (error.terminal && SPEC_CAUSED.has(error.code)) {
         deps.store.releases.setOutcome(key, row.generation, 'failed', error.message);
-        deps.metrics?.deploymentsTotal.inc({ status: 'failed' });
+        deps.metrics?.releasesTotal.inc({ status: 'failed' });
       }
       return { key, result: error.terminal ? 'terminal' : 'error', error, desired: row, badHash, status };
     }
@@ -261,8 +266,23 @@ export function createController(deps: ControllerDeps) {
     const after = earlierReleaseRunning(row.hash, observed?.instances ?? [])
       ? 'the previous release keeps serving' : `no earlier release is running: ${RETRY_HINT(row.name)}`;
     deps.store.events.append(row.name, { type: 'Warning', reason: 'ReleaseFailed', message: `generation ${row.generation} failed: ${reason}; ${after}` });
-    deps.metrics?.deploymentsTotal.inc({ status: 'failed' });
+    deps.metrics?.releasesTotal.inc({ status: 'failed' });
     return true;
+  }
+
+  /**
+   * The digest of today's secret values, read (decrypted) only when an instance's label
+   * differs from the desired hash: a settled service costs nothing per pass. Undecryptable
+   * values leave it unknown here; the action path reports E_SECRET_DECRYPT.
+   */
+  function secretsDigestFor(row: DesiredRow, observed: Observed | null): string | undefined {
+    if (!deps.secretsDigest || row.deleting || row.spec.secrets.length === 0) return undefined;
+    if (!observed?.instances.some((i) => i.hash !== row.hash)) return undefined;
+    try {
+      return deps.secretsDigest(row.name, row.spec);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Whether crashed instances may be replaced now (reconciler/crash-backoff.ts decides). */
@@ -286,7 +306,7 @@ export function createController(deps: ControllerDeps) {
     const release = deps.store.releases.get(row.name, row.generation);
     if (release && release.outcome === 'pending') {
       deps.store.releases.setOutcome(row.name, row.generation, 'succeeded', null);
-      deps.metrics?.deploymentsTotal.inc({ status: 'succeeded' });
+      deps.metrics?.releasesTotal.inc({ status: 'succeeded' });
     }
   }
 
@@ -303,7 +323,7 @@ function reasonOf(verdict: Verdict, error: ForgeError | null): string {
   if (error) return error.terminal ? 'Failed' : 'ProviderError';
   switch (verdict.kind) {
     case 'progress': return verdict.fresh ? 'Creating' : 'Deploying';
-    case 'waiting': return 'WaitingForInstances';
+    case 'waiting': return verdict.reason ?? 'WaitingForInstances';
     case 'stopped': return 'Stopped';
     case 'refused': return 'Refused';
     case 'deleting': return 'Deleting';
@@ -319,8 +339,4 @@ function reasonOf(verdict: Verdict, error: ForgeError | null): string {
 function withReleaseReason(verdict: Verdict, release: { outcome: string; reason: string | null } | null | undefined): Verdict {
   if (verdict.kind !== 'refused' || release?.outcome !== 'failed' || !release.reason) return verdict;
   return { ...verdict, message: `${release.reason}; ${verdict.message}` };
-}
-
-function capitalize(word: string): string {
-  return word.charAt(0).toUpperCase() + word.slice(1);
 }

@@ -20,6 +20,8 @@ import type {
   Action, Desired, Observed, ObservedInstance, ProviderCapabilities,
 } from '../providers/types.ts';
 import { changedFields, isInPlaceChange } from './spec-fields.ts';
+import { runsCurrentSecretValues, SECRET_VALUES_CHANGED } from './secret-values.ts';
+import { specHash } from '../specs/hash.ts';
 
 export interface DiffOptions {
   /**
@@ -262,14 +264,19 @@ function planRunningSlot(
   }
   if (changed.length > 0) {
     if (caps.updateInPlace && isInPlaceChange(changed)) {
-      changes.push({ kind: 'update', ...target, changed, reason: `spec changed, updating in place: ${changed.join(', ')}` });
+      const reason = changed.length === 1 && changed[0] === SECRET_VALUES_CHANGED
+        ? 'secret values changed; updating in place (restarts with the new values)'
+        : `spec changed, updating in place: ${changed.join(', ')}`;
+      changes.push({ kind: 'update', ...target, changed, reason });
       if (instance.state === 'stopped' || instance.state === 'stopping') {
         power.push({ kind: 'start', key, instanceId: instance.id, reason: `service is running; replica ${slot} is ${instance.state}` });
       }
     } else {
       const why = changed[0] === 'spec'
         ? `runs release ${shortHash(instance.hash)} (spec unknown), desired ${shortHash(hash)}`
-        : `spec changed: ${changed.join(', ')}; ${caps.updateInPlace ? 'needs a new instance' : 'provider cannot update in place'}`;
+        : changed.length === 1 && changed[0] === SECRET_VALUES_CHANGED
+          ? 'secret values changed: replaced by a new instance, health-gated'
+          : `spec changed: ${changed.join(', ')}; ${caps.updateInPlace ? 'needs a new instance' : 'provider cannot update in place'}`;
       changes.push({ kind: 'replace', ...target, changed, reason: `replica ${slot} ${why}` });
     }
     return;
@@ -293,12 +300,25 @@ function planRunningSlot(
  * What differs between the instance and the desired spec; empty when it runs
  * the same thing. An instance whose hash differs but whose spec compares equal
  * (only `replicas` changed, defaults spelled differently, a tampered label)
- * needs no restart: at most a relabel.
+ * needs no restart: at most a relabel. Unless its secret values are older than
+ * the service's (`secrets.values`): then it must restart with the new ones, or a
+ * rotated credential would never reach it while the service reports converged.
  */
 function changesOf(desired: Desired, instance: ObservedInstance): string[] {
   if (instance.hash === desired.hash) return [];
   if (!instance.spec) return ['spec'];
-  return changedFields(instance.spec, desired.spec);
+  const changed = changedFields(instance.spec, desired.spec);
+  if (changed.length > 0 || desired.secretsDigest === undefined || !foldsSecretValues(desired)) return changed;
+  return runsCurrentSecretValues({ spec: instance.spec, hash: instance.hash }, desired.secretsDigest) ? [] : [SECRET_VALUES_CHANGED];
+}
+
+/**
+ * Whether the desired hash has secret values folded in. A writer that hashes the spec
+ * alone (`forge dev`'s local apply) labels instances without them: comparing their
+ * labels with a value digest would see a change that is not there.
+ */
+function foldsSecretValues(desired: Desired): boolean {
+  return desired.spec.secrets.length > 0 && desired.hash !== specHash(desired.spec);
 }
 
 /** Highest slot first (scale down from the top), then by id; invalid slots first of all. */

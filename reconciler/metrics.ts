@@ -5,8 +5,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export const RECONCILE_RESULTS = ['success', 'noop', 'error', 'terminal'] as const;
-export const DEPLOYMENT_STATUSES = ['succeeded', 'failed'] as const;
-export const TASK_STATUSES = ['queued', 'succeeded', 'failed', 'cancelled', 'expired'] as const;
+export const RELEASE_OUTCOMES = ['succeeded', 'failed'] as const;
 
 export type ReconcileResult = (typeof RECONCILE_RESULTS)[number];
 
@@ -15,8 +14,8 @@ export interface ReconcilerMetrics {
   reconcileTotal: Counter<'result'>;
   reconcileDuration: Histogram<string>;
   queueDepth: Gauge<string>;
-  deploymentsTotal: Counter<'status'>;
-  tasksTotal: Counter<'status'>;
+  /** Releases that finished, by outcome (was forge_deployments_total, which named it wrongly). */
+  releasesTotal: Counter<'status'>;
 }
 
 export function createReconcilerMetrics(registry: Registry = new Registry()): ReconcilerMetrics {
@@ -37,21 +36,15 @@ export function createReconcilerMetrics(registry: Registry = new Registry()): Re
     help: 'Service keys waiting in the reconcile queue.',
     registers: [registry],
   });
-  const deploymentsTotal = new Counter({
-    name: 'forge_deployments_total',
+  // Task and deployment rows by status are gauges read from the store (api/metrics.ts).
+  const releasesTotal = new Counter({
+    name: 'forge_releases_total',
     help: 'Releases that finished, by outcome.',
     labelNames: ['status'] as const,
     registers: [registry],
   });
-  const tasksTotal = new Counter({
-    name: 'forge_tasks_total',
-    help: 'Agent tasks by final status.',
-    labelNames: ['status'] as const,
-    registers: [registry],
-  });
   for (const result of RECONCILE_RESULTS) reconcileTotal.inc({ result }, 0);
-  for (const status of DEPLOYMENT_STATUSES) deploymentsTotal.inc({ status }, 0);
-  for (const status of TASK_STATUSES) tasksTotal.inc({ status }, 0);
+  for (const status of RELEASE_OUTCOMES) releasesTotal.inc({ status }, 0);
   queueDepth.set(0);
-  return { registry, reconcileTotal, reconcileDuration, queueDepth, deploymentsTotal, tasksTotal };
+  return { registry, reconcileTotal, reconcileDuration, queueDepth, releasesTotal };
 }

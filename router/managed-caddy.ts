@@ -67,21 +67,24 @@ export interface ManagedCaddy {
 
 const TAIL_LINES = 20;
 
+/** Where a managed caddy keeps its files under a data dir. */
+export function managedCaddyPaths(dataDir: string): { dir: string; configPath: string; logPath: string; pidPath: string } {
+  const dir = join(dataDir, 'caddy');
+  return { dir, configPath: join(dir, 'caddy.json'), logPath: join(dir, 'caddy.log'), pidPath: join(dir, 'caddy.pid') };
+}
+
 export async function startManagedCaddy(options: ManagedCaddyOptions): Promise<ManagedCaddy> {
   const caddyPath = options.caddyPath ?? findCaddy();
   if (caddyPath === null) throw new ForgeError('E_PROVIDER', CADDY_INSTALL_HINT, { terminal: true });
   const server = options.server ?? 'forge';
-  const dir = join(options.dataDir, 'caddy');
+  const { dir, configPath, logPath, pidPath } = managedCaddyPaths(options.dataDir);
   mkdirSync(dir, { recursive: true });
-  const configPath = join(dir, 'caddy.json');
   writeFileSync(configPath, `${JSON.stringify(managedCaddyConfig({ ...options, server }), null, 2)}\n`);
-  const logPath = join(dir, 'caddy.log');
   const log = createWriteStream(logPath, { flags: 'a' });
   // Losing caddy's log file (disk full, dir removed) must not take Forge down.
   log.on('error', () => {});
   const adminUrl = `http://${options.adminAddr}`;
   const client = new CaddyClient({ admin: adminUrl, server, timeoutMs: 1000 });
-  const pidPath = join(dir, 'caddy.pid');
   const stale = await stopStaleCaddy(pidPath, configPath, options.stopTimeoutMs ?? 5000);
   if (stale !== null) options.onEvent?.({ type: 'stopped-stale', pid: stale });
   const sup = new Supervisor(caddyPath, configPath, dir, log, client, options, pidPath);

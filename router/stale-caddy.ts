@@ -49,6 +49,28 @@ function running(pid: number): boolean {
 }
 
 /**
+ * The pid of the caddy an earlier, now ended Forge run on this data dir left running (the one
+ * stopStaleCaddy would end), or null. Reads only: start-up asks it before deciding whether an
+ * address someone holds is that caddy (ours to replace) or someone else's (never touched).
+ */
+export function leftBehindCaddy(pidPath: string, configPath: string): number | null {
+  let pid: number;
+  let owner: number;
+  try {
+    [pid, owner] = readFileSync(pidPath, 'utf8').trim().split(/\s+/).map(Number) as [number, number];
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 1 || !running(pid)) return null;
+  if (Number.isInteger(owner) && owner !== process.pid && running(owner)) return null;
+  try {
+    return isOurCaddy(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), configPath) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Ends the caddy a previous Forge run left (SIGTERM, then SIGKILL after `timeoutMs`).
  * Returns its pid, or null when there was none to end.
  */

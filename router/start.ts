@@ -1,13 +1,18 @@
-// Routing for `forge server` and `forge dev`: start and supervise a managed caddy
-// when the binary is there (admin on loopback, our server on FORGE_HTTP_ADDR),
-// or use a caddy the operator runs (FORGE_CADDY_ADMIN), or run without routes
-// and say how to get them. Forge works without caddy; URLs then change on redeploy.
+// Routing for `forge server` and `forge dev`: use the caddy the operator runs at
+// FORGE_CADDY_ADMIN, or start and supervise a managed caddy when the binary is there
+// and its admin address is free (admin on loopback, our server on FORGE_HTTP_ADDR),
+// or run without routes and say why. caddy-choice.ts decides; this file gathers the
+// facts and acts. Forge works without caddy; URLs then change on redeploy.
 
 import { join } from 'node:path';
-import { CaddyClient, DEFAULT_CADDY_SERVER, DEFAULT_HTTP_ADDR_DEVELOPMENT, DEFAULT_HTTP_ADDR_PRODUCTION } from './caddy-client.ts';
+import { ForgeError } from '../specs/errors.ts';
+import { chooseCaddy, type CaddyFacts, type RouterMode } from './caddy-choice.ts';
+import { CaddyClient, DEFAULT_CADDY_ADMIN, DEFAULT_CADDY_SERVER, DEFAULT_HTTP_ADDR_DEVELOPMENT, DEFAULT_HTTP_ADDR_PRODUCTION } from './caddy-client.ts';
 import { forgeServerConfig, listenPort } from './caddy-config.ts';
-import { CADDY_INSTALL_HINT, findCaddy, startManagedCaddy, type ManagedCaddy } from './managed-caddy.ts';
+import { isLoopbackHost, probeAdminAddress, splitHostPort } from './caddy-probe.ts';
+import { findCaddy, managedCaddyPaths, startManagedCaddy, type ManagedCaddy } from './managed-caddy.ts';
 import { createServiceRouter, type ServiceRouter } from './service-routes.ts';
+import { leftBehindCaddy } from './stale-caddy.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -25,10 +30,11 @@ export interface RoutingOptions {
   domain: string;
   production: boolean;
   /**
-   * `managed` starts caddy (the default when the binary exists) with its admin API at
-   * FORGE_CADDY_ADMIN; `external` uses a caddy the operator runs there; `off` routes nothing.
+   * `external` uses the caddy at FORGE_CADDY_ADMIN (the default when one answers there);
+   * `managed` starts caddy with its admin API at FORGE_CADDY_ADMIN, refused when another
+   * process holds that address; `off` routes nothing. Unset: chooseCaddy() decides.
    */
-  mode?: 'managed' | 'external' | 'off';
+  mode?: RouterMode;
   /** Admin address for a managed caddy; default 127.0.0.1:2019. */
   adminAddr?: string;
 }
@@ -46,25 +52,20 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
   const server = env.FORGE_CADDY_SERVER?.trim() || DEFAULT_CADDY_SERVER;
   const template = forgeServerConfig({ httpAddr, domain: options.domain });
   const port = listenPort(httpAddr);
-  const mode = options.mode ?? (findCaddy(env as NodeJS.ProcessEnv) ? 'managed' : 'off');
   const none = async () => undefined;
 
-  if (mode === 'off') {
-    const why = findCaddy(env as NodeJS.ProcessEnv) ? 'routing is off (--router off)' : CADDY_INSTALL_HINT;
-    return { notice: `no router: ${why}. Services answer at their instances' direct addresses, which change on redeploy.`, stop: none };
-  }
-  if (mode === 'external') {
-    const admin = env.FORGE_CADDY_ADMIN?.trim() || 'http://127.0.0.1:2019';
-    const client = new CaddyClient({ admin, server, serverTemplate: template });
+  const choice = chooseCaddy(await caddyFacts(options));
+  if (choice.kind === 'refuse') throw new ForgeError('E_CONFLICT', choice.message, { terminal: true });
+  if (choice.kind === 'off') return { notice: choice.why, stop: none };
+  if (choice.kind === 'external') {
+    const client = new CaddyClient({ admin: choice.admin, server, serverTemplate: template });
     const router = createServiceRouter({ client, domain: options.domain, publicPort: port });
-    return { router, notice: `routing through the caddy at ${admin} (server ${server}, listening on ${httpAddr})`, stop: none };
+    return { router, notice: `routing through the caddy at ${choice.admin}${choice.note} (server ${server}, listening on ${httpAddr})`, stop: none };
   }
-  // A managed caddy's admin API listens where FORGE_CADDY_ADMIN points (loopback only).
-  const adminAddr = options.adminAddr ?? adminListenAddress(env.FORGE_CADDY_ADMIN);
   let router: ServiceRouter | undefined;
   let stale = '';
   const caddy = await startManagedCaddy({
-    adminAddr, httpAddr, domain: options.domain, dataDir: options.dataDir, server,
+    adminAddr: choice.adminAddr, httpAddr, domain: options.domain, dataDir: options.dataDir, server,
     // A restarted caddy comes back with only the base config: push the route table at once
     // instead of waiting for the next resync.
     onEvent: (event) => {
@@ -76,9 +77,30 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
   router = createServiceRouter({ client, domain: options.domain, publicPort: port });
   return {
     router, caddy,
-    notice: `caddy started (pid ${caddy.pid}, log ${join(options.dataDir, 'caddy')})${stale}; services answer at http://<name>.${options.domain}:${port}`,
+    notice: `caddy started (pid ${caddy.pid}, admin ${caddy.adminUrl}, log ${join(options.dataDir, 'caddy')})${stale}${choice.note}; services answer at http://<name>.${options.domain}:${port}`,
     async stop() {
       await caddy.stop();
     },
+  };
+}
+
+/** What the choice depends on: the flag, FORGE_CADDY_ADMIN, caddy on PATH, and who holds the admin address. */
+async function caddyFacts(options: RoutingOptions): Promise<CaddyFacts> {
+  const adminEnv = options.env.FORGE_CADDY_ADMIN?.trim() || undefined;
+  // A managed caddy's admin API listens where FORGE_CADDY_ADMIN points (loopback only).
+  const adminAddr = options.adminAddr ?? adminListenAddress(adminEnv);
+  const host = splitHostPort(adminAddr)?.host ?? '';
+  const probe = options.mode !== 'off' && options.mode !== 'external';
+  const holder = probe ? await probeAdminAddress(adminAddr) : 'free';
+  const paths = managedCaddyPaths(options.dataDir);
+  return {
+    ...(options.mode ? { mode: options.mode } : {}),
+    ...(adminEnv ? { adminEnv } : {}),
+    admin: adminEnv ?? DEFAULT_CADDY_ADMIN,
+    adminAddr,
+    adminIsLoopback: isLoopbackHost(host),
+    caddyOnPath: findCaddy(options.env as NodeJS.ProcessEnv) !== null,
+    holder,
+    ownLeftBehind: holder !== 'free' && leftBehindCaddy(paths.pidPath, paths.configPath) !== null,
   };
 }

@@ -35,7 +35,13 @@ function health(value: unknown): HealthSpec {
     intervalMs: parseDurationMs(given.interval) ?? defaults.intervalMs,
     timeoutMs: parseDurationMs(given.timeout) ?? defaults.timeoutMs,
     retries: typeof given.retries === 'number' ? given.retries : defaults.retries,
+    ...graceOf(given.grace),
   };
+}
+
+function graceOf(value: unknown): { graceMs?: number } {
+  const graceMs = parseDurationMs(value);
+  return graceMs === undefined ? {} : { graceMs };
 }
 
 /** The absolute source directory, or undefined when there is nothing to resolve it against. */

@@ -34,8 +34,20 @@ export function renderSpecReference(): string {
     '| --- | --- | --- | --- |',
   ];
   walk(root, '', new Set(root.required ?? []), lines);
+  lines.push('', ...SECRETS_SECTION);
   return `${lines.join('\n')}\n`;
 }
+
+/** Rules the schema cannot say field by field: how secret names and values behave over time. */
+const SECRETS_SECTION = [
+  '## Secrets',
+  '',
+  'A spec lists secret *names* in `secrets`; their *values* are set with `forge secrets set NAME KEY=VALUE` (or `--env-set`, or the API\'s `envVars`/`envVarsPatch`) and live only in the encrypted store. No value ever appears in a spec, a plan, an event, a log line or an API answer.',
+  '',
+  '- **Who owns a variable.** A spec file owns the secret names it lists. A value set through the API owns its name until `forge secrets unset` removes it: a later `forge apply` of a file that does not list that name keeps it, and its plan says so (`secret VERSION: set through the API, kept …`). So an apply never drops a stored value.',
+  '- **What a plan says it removes.** `forge diff` and `forge apply` name every secret an apply takes away: a name the file stopped listing (`removes secret DB_URL from the environment (no value was stored)`), and, for a service deleted by `--prune`, each stored value deleted with it (`deletes the stored value of secret TOKEN`). Names only, never values.',
+  '- **Changing a value redeploys.** Setting or rotating a value replaces the running instances with new ones that have the new value, health-gated like any release (the old instance serves until the new one is healthy); on Fly the machine is updated and restarts. `forge get` reports the service converged only once every instance runs the current values.',
+].join('\n').split('\n');
 
 function walk(node: SchemaNode, prefix: string, required: ReadonlySet<string>, lines: string[]): void {
   for (const [key, child] of Object.entries(node.properties ?? {})) {

@@ -82,26 +82,13 @@ export function memoryInRange(raw: Raw): SpecIssue[] {
   return issues;
 }
 
-/** A zero interval would spin; a zero timeout could never pass. */
+/** A zero interval would spin; a zero timeout could never pass; a zero grace could never start. */
 export function durationsPositive(raw: Raw): SpecIssue[] {
   const health = record(raw.health);
   if (health === undefined) return [];
-  return (['interval', 'timeout'] as const)
+  return (['interval', 'timeout', 'grace'] as const)
     .filter((key) => parseDurationMs(health[key]) === 0)
     .map((key) => ({ path: ['health', key], message: 'should be longer than 0' }));
-}
-
-/** A check that may take longer than the gap between checks would overlap the next one. */
-export function healthTimeoutBelowInterval(raw: Raw): SpecIssue[] {
-  const health = record(raw.health);
-  if (health === undefined) return [];
-  const interval = health.interval === undefined ? SPEC_DEFAULTS.health.intervalMs : parseDurationMs(health.interval);
-  const timeout = health.timeout === undefined ? SPEC_DEFAULTS.health.timeoutMs : parseDurationMs(health.timeout);
-  if (interval === undefined || timeout === undefined || interval === 0 || timeout === 0 || timeout < interval) return [];
-  const intervalText = health.interval === undefined ? `${interval / 1000}s, the default` : String(health.interval);
-  const path = health.timeout === undefined ? ['health', 'interval'] : ['health', 'timeout'];
-  const timeoutText = health.timeout === undefined ? `${timeout / 1000}s, the default` : String(health.timeout);
-  return [{ path, message: `the timeout (${timeoutText}) should be shorter than the interval (${intervalText})` }];
 }
 
 export const SPEC_RULES: readonly SpecRule[] = [
@@ -113,7 +100,6 @@ export const SPEC_RULES: readonly SpecRule[] = [
   cpuConflict,
   memoryInRange,
   durationsPositive,
-  healthTimeoutBelowInterval,
 ];
 
 /** Every rule's issues for a spec whose top level is a mapping. */

@@ -12,6 +12,12 @@ export interface HealthSpec {
   intervalMs: number;
   timeoutMs: number;
   retries: number;
+  /**
+   * How long a new instance may take to become healthy (port open and first passing check).
+   * Absent unless the spec gives `health.grace`, so specs without it keep their hash; the
+   * agent then uses its own default (60 s), Fly a grace of max(interval, 5 s).
+   */
+  graceMs?: number;
 }
 
 export interface ResourceSpec {

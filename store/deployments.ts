@@ -50,6 +50,7 @@ export function createDeploymentsStore(db: Db, clock: Clock) {
   );
   const one = db.prepare<[string], DeploymentRecord>('SELECT * FROM deployments WHERE id = ?');
   const byDelivery = db.prepare<[string], DeploymentRecord>('SELECT * FROM deployments WHERE delivery_id = ?');
+  const byState = db.prepare<[], { state: DeploymentState; n: number }>('SELECT state, count(*) AS n FROM deployments GROUP BY state');
   const newest = db.prepare<[number], DeploymentRecord>(
     'SELECT * FROM deployments ORDER BY created_at DESC, rowid DESC LIMIT ?',
   );
@@ -71,6 +72,10 @@ export function createDeploymentsStore(db: Db, clock: Clock) {
     getByDelivery(deliveryId: string): DeploymentRow | null {
       const r = byDelivery.get(deliveryId);
       return r ? toRow(r) : null;
+    },
+    /** How many deployment rows are in each state now; states with none are absent. */
+    countByState(): Map<DeploymentState, number> {
+      return new Map(byState.all().map((r) => [r.state, r.n]));
     },
     /** Newest first. */
     list(limit = 100): DeploymentRow[] {

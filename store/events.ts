@@ -21,8 +21,10 @@ export interface EventListOptions {
 }
 
 export function createEventsStore(db: Db, clock: Clock, retention: number = DEFAULT_EVENT_RETENTION) {
-  const insert = db.prepare<[string, string, string, string, string], EventRow>(
-    `INSERT INTO events (name, time, type, reason, message) VALUES (?, ?, ?, ?, ?)
+  // The service id is that of the live row of the name (one incarnation), unless given.
+  const insert = db.prepare<[string, string | null, string, string, string, string, string], EventRow>(
+    `INSERT INTO events (name, service_id, time, type, reason, message)
+     VALUES (?, COALESCE(?, (SELECT id FROM services WHERE name = ?)), ?, ?, ?, ?)
      RETURNING id, name, time, type, reason, message`,
   );
   // Walks at most `retention` index entries of this service: cheap enough to run on every append.
@@ -30,27 +32,35 @@ export function createEventsStore(db: Db, clock: Clock, retention: number = DEFA
     `DELETE FROM events WHERE name = @name AND id <= (
        SELECT id FROM events WHERE name = @name ORDER BY id DESC LIMIT 1 OFFSET @keep)`,
   );
-  const after = db.prepare<[string, number, number], EventRow>(
-    'SELECT id, name, time, type, reason, message FROM events WHERE name = ? AND id > ? ORDER BY id LIMIT ?',
+  // One incarnation's events: the live row's; with no row (deleted), the newest event's
+  // incarnation, so a follower of a deletion still sees how it ended.
+  const INCARNATION = `service_id IS COALESCE((SELECT id FROM services WHERE name = @name),
+    (SELECT service_id FROM events WHERE name = @name ORDER BY id DESC LIMIT 1))`;
+  const after = db.prepare<{ name: string; afterId: number; limit: number }, EventRow>(
+    `SELECT id, name, time, type, reason, message FROM events
+     WHERE name = @name AND ${INCARNATION} AND id > @afterId ORDER BY id LIMIT @limit`,
   );
-  const newest = db.prepare<[string, number], EventRow>(
+  const newest = db.prepare<{ name: string; limit: number }, EventRow>(
     `SELECT * FROM (SELECT id, name, time, type, reason, message FROM events
-       WHERE name = ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
+       WHERE name = @name AND ${INCARNATION} ORDER BY id DESC LIMIT @limit) ORDER BY id`,
   );
 
-  const append = db.transaction((name: string, event: EventInput): EventRow => {
-    const row = insert.get(name, iso(clock()), event.type, event.reason, capText(event.message, MAX_MESSAGE));
+  const append = db.transaction((name: string, event: EventInput, serviceId: string | null): EventRow => {
+    const row = insert.get(name, serviceId, name, iso(clock()), event.type, event.reason, capText(event.message, MAX_MESSAGE));
     trim.run({ name, keep: retention });
     return row as EventRow;
   });
 
   return {
-    /** Records an event (message capped at 4 KiB) and drops the service's oldest beyond the retention. */
-    append: (name: string, event: EventInput): EventRow => append(name, event),
-    /** Oldest first. */
+    /**
+     * Records an event (message capped at 4 KiB) and drops the service's oldest beyond the retention.
+     * It belongs to the live row of `name`, or to `serviceId` when given (the row is already gone).
+     */
+    append: (name: string, event: EventInput, serviceId?: string): EventRow => append(name, event, serviceId ?? null),
+    /** Oldest first; only the events of the service that has this name now (or, when none has, had it last). */
     list(name: string, options: EventListOptions = {}): EventRow[] {
       const limit = options.limit ?? 100;
-      return options.afterId === undefined ? newest.all(name, limit) : after.all(name, options.afterId, limit);
+      return options.afterId === undefined ? newest.all({ name, limit }) : after.all({ name, afterId: options.afterId, limit });
     },
   };
 }

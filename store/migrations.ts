@@ -4,6 +4,7 @@
 // Deletion policy: a service's status and secrets belong to the live row and go with it
 // (ON DELETE CASCADE on services.name). Events, releases, tasks, deployments and the audit log
 // are history: they are keyed by service name with no foreign key, so they outlive the row.
+// Events also carry the row's id (migration 4): listed by name, only the live row's show.
 
 export const MIGRATIONS: readonly string[] = [
   // 1: desired services and what hangs off them.
@@ -155,5 +156,13 @@ export const MIGRATIONS: readonly string[] = [
     last_used_at TEXT,
     revoked_at   TEXT
   );
+  `,
+
+  // 4: events belong to one incarnation of a service, not to its name: a service created
+  // again under a deleted one's name must not show the old one's history. Existing events
+  // go to the live row of their name; those of names with no row match no service.
+  `
+  ALTER TABLE events ADD COLUMN service_id TEXT;
+  UPDATE events SET service_id = (SELECT id FROM services WHERE services.name = events.name);
   `,
 ];

@@ -116,6 +116,7 @@ export function createTasksStore(db: Db, clock: Clock, logRetention: number = DE
     'SELECT * FROM tasks WHERE service_name = ? ORDER BY seq DESC LIMIT ?',
   );
   const active = db.prepare<[], TaskRecord>(`SELECT * FROM tasks WHERE ${ACTIVE} ORDER BY seq`);
+  const byState = db.prepare<[], { state: TaskState; n: number }>('SELECT state, count(*) AS n FROM tasks GROUP BY state');
   const insertLog = db.prepare<[string, string, string], { seq: number }>(
     'INSERT INTO task_logs (task_id, time, line) VALUES (?, ?, ?) RETURNING seq',
   );
@@ -232,6 +233,10 @@ export function createTasksStore(db: Db, clock: Clock, logRetention: number = DE
     /** Every queued, claimed or running task, oldest first. */
     listActive(): TaskRow[] {
       return active.all().map(toRow);
+    },
+    /** How many task rows (every kind) are in each state now; states with none are absent. */
+    countByState(): Map<TaskState, number> {
+      return new Map(byState.all().map((r) => [r.state, r.n]));
     },
     /** Appends a log line (capped at 8 KiB), keeping the task's newest lines; returns its seq. */
     appendLog: (taskId: string, line: string): number => appendLog(taskId, line),

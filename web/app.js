@@ -4,7 +4,7 @@
 
 import { ApiError, createApi, describeError } from './api.js';
 import { setupDeployDialog } from './deploy-dialog.js';
-import { $, fill, h, statusClass } from './dom.js';
+import { $, fill, h, statusClass, statusText } from './dom.js';
 
 const KEY_STORAGE = 'forge.apiKey';
 const REFRESH_MS = 3000;
@@ -56,7 +56,7 @@ function serviceRow(service) {
   const ready = service.instances.filter((i) => i.state === 'running').length;
   return h('tr', { dataset: { name: service.name } },
     h('td', {}, h('a', { href: `#/services/${encodeURIComponent(service.name)}` }, service.name)),
-    h('td', {}, h('span', { class: statusClass(service.status) }, service.status)),
+    h('td', {}, h('span', { class: statusClass(service.status) }, statusText(service))),
     h('td', {}, link(service.url)),
     h('td', {}, service.provider),
     h('td', { title: 'running instances / desired replicas' }, `${ready}/${service.replicas}`),

@@ -20,6 +20,11 @@ export function statusClass(status) {
   return STATUS_CLASSES.has(status) ? `status status-${status}` : 'status status-unknown';
 }
 
+/** The status a list row shows: the phase, with the reason that qualifies it (`running (CrashLoopBackOff)`). */
+export function statusText(service) {
+  return service.statusReason ? `${service.status} (${service.statusReason})` : service.status;
+}
+
 /**
  * h('a', { href, class }, 'text', child…): an element; strings become text nodes.
  * `on<event>` props add listeners; `dataset` sets data-* attributes.

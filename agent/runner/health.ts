@@ -7,6 +7,7 @@ import net from 'node:net';
 import { ForgeError } from '../../specs/errors.ts';
 import type { HealthSpec } from '../../specs/types.ts';
 import type { ExitInfo } from '../sandbox/index.ts';
+import { listeningPortsOf, wrongPortHint } from './health-ports.ts';
 import {
   INITIAL_HEALTH,
   nextHealthState,
@@ -73,8 +74,13 @@ export interface WaitHealthyOptions {
   health: HealthSpec;
   host?: string;
   signal?: AbortSignal;
-  /** Overall start-up budget, port wait included. */
+  /**
+   * Overall start-up budget, port wait included, when the spec gives no `health.grace`
+   * (which wins: the app's author knows how slow it starts). Default 60 s.
+   */
   startTimeoutMs?: number;
+  /** Host pids of the instance's processes: a port that never opened names where they listen. */
+  pids?: () => Promise<number[]>;
   /** The instance's exit: when it settles first, the wait fails fast. */
   exited?: Promise<ExitInfo>;
   /** Last log lines, attached when the process exits during start-up. */
@@ -89,7 +95,7 @@ export type HealthOutcome =
 export async function waitHealthy(options: WaitHealthyOptions): Promise<HealthOutcome> {
   const { port, health } = options;
   const host = options.host ?? '127.0.0.1';
-  const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  const startTimeoutMs = health.graceMs ?? options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   const deadline = Date.now() + startTimeoutMs;
   const wake = new Waker(options.signal, options.exited);
 
@@ -111,7 +117,7 @@ export async function waitHealthy(options: WaitHealthyOptions): Promise<HealthOu
     while (!(await portAccepts(port, host))) {
       const stop = stopped();
       if (stop !== null) return stop;
-      if (Date.now() >= deadline) return timedOut(`port ${port} never accepted connections`);
+      if (Date.now() >= deadline) return timedOut(`port ${port} never accepted connections${await listeningHint(port, options.pids)}`);
       await wake.sleep(PORT_POLL_MS);
     }
     let state: HealthState = INITIAL_HEALTH;
@@ -134,6 +140,13 @@ export async function waitHealthy(options: WaitHealthyOptions): Promise<HealthOu
   }
 }
 
+/** `; the app's processes listen on port 3000, but …`, or nothing when the pids are unknown. */
+async function listeningHint(port: number, pids: (() => Promise<number[]>) | undefined): Promise<string> {
+  if (pids === undefined) return '';
+  const listening = await pids().then(listeningPortsOf, () => null);
+  return listening === null ? '' : `; ${wrongPortHint(port, listening)}`;
+}
+
 export function healthError(outcome: Exclude<HealthOutcome, { healthy: true }>): ForgeError {
   return new ForgeError('E_HEALTH_FAILED', outcome.message, { details: outcome });
 }
@@ -151,7 +164,11 @@ export interface MonitorOptions {
   onChange: (status: HealthState['status'], reason: string | null) => void;
 }
 
-/** Probes every intervalMs after start-up; the instance is assumed healthy when it starts. */
+/**
+ * Probes every intervalMs after start-up; the instance is assumed healthy when it starts.
+ * The next probe is scheduled only when the previous one ended, so a timeout as long as or
+ * longer than the interval never makes probes overlap.
+ */
 export function monitorHealth(options: MonitorOptions): HealthMonitor {
   let state: HealthState = INITIAL_HEALTH;
   let timer: NodeJS.Timeout | null = null;

@@ -41,20 +41,25 @@ export function specsFromBody(items: readonly Record<string, unknown>[]): { spec
   return { specs, problems };
 }
 
-/** The desired hash of each spec, folding in the values of the secrets it names. */
+/**
+ * The desired hash of each spec, folding in the values of the secrets it names. A file owns the
+ * secret names it lists; a value set through the API owns its name until unset, so names with a
+ * stored value join the spec (`keptSecrets`) instead of being dropped by an apply.
+ */
 export function withDesiredHashes(ctx: ApiContext, specs: readonly LoadedSpec[]): SpecWithHash[] {
-  return specs.map(({ spec }) => {
-    const values = spec.secrets.length > 0 && ctx.store.services.get(spec.name) ? openSecrets(ctx.store, ctx.cipher, spec.name) : {};
-    return { spec, hash: desiredHash(spec, values, ctx.hashKey) };
+  return specs.map(({ spec: given }) => {
+    const row = ctx.store.services.get(given.name);
+    const stored = row && !row.deleting ? ctx.store.secrets.keys(given.name) : [];
+    const keptSecrets = stored.filter((key) => !given.secrets.includes(key));
+    const spec = keptSecrets.length === 0 ? given : { ...given, secrets: [...given.secrets, ...keptSecrets].sort() };
+    const values = spec.secrets.length > 0 && row ? openSecrets(ctx.store, ctx.cipher, spec.name) : {};
+    return { spec, hash: desiredHash(spec, values, ctx.hashKey), ...(keptSecrets.length > 0 ? { keptSecrets } : {}) };
   });
 }
 
 export function applySpecs(ctx: ApiContext, source: string, specs: readonly LoadedSpec[], options: { prune?: boolean; dryRun?: boolean }, actor: string): ApplyPlan {
-  const plan = applySet(ctx.store, source, withDesiredHashes(ctx, specs), options);
-  if (!plan.dryRun) {
-    ctx.store.audit.append({ actor, action: 'apply', target: source, details: { changed: plan.changed, prune: options.prune ?? false } });
-    for (const key of plan.changed) ctx.nudge(key);
-  }
+  const plan = applySet(ctx.store, source, withDesiredHashes(ctx, specs), { ...options, actor });
+  if (!plan.dryRun) for (const key of plan.changed) ctx.nudge(key);
   return plan;
 }
 

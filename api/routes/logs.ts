@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { EventRow } from '../../store/types.ts';
 import type { ApiContext } from '../context.ts';
 import { idParams, logsQuery } from '../schemas.ts';
-import { requireService } from '../service-writes.ts';
+import { requireServiceToRead } from '../service-writes.ts';
 
 const MAX_PLAIN_LINES = 10_000;
 const EVENT_POLL_MS = 1_000;
@@ -40,7 +40,7 @@ async function* eventLines(ctx: ApiContext, name: string, follow: boolean, signa
 export function registerLogsRoute(app: FastifyInstance, ctx: ApiContext, path: string): void {
   app.get<{ Params: { id: string }; Querystring: { follow?: boolean } }>(
     path, { schema: { params: idParams, querystring: logsQuery } }, async (request, reply) => {
-      const row = requireService(ctx, request.params.id);
+      const row = requireServiceToRead(ctx, request.params.id);
       const sse = request.query.follow === true || (request.headers.accept ?? '').includes('text/event-stream');
       const follow = request.query.follow === true;
       const abort = new AbortController();

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ReleaseRow } from '../../store/types.ts';
 import type { ApiContext } from '../context.ts';
 import { idParams } from '../schemas.ts';
-import { requireService } from '../service-writes.ts';
+import { requireServiceToRead } from '../service-writes.ts';
 
 export interface ReleaseJson {
   /** 1 for the first release of this service, counting up. */
@@ -41,7 +41,7 @@ export function releasesJson(rows: readonly ReleaseRow[], currentGeneration: num
 
 export function registerReleasesRoute(app: FastifyInstance, ctx: ApiContext): void {
   app.get<{ Params: { id: string } }>('/api/compute/services/:id/releases', { schema: { params: idParams } }, async (request) => {
-    const row = requireService(ctx, request.params.id);
+    const row = requireServiceToRead(ctx, request.params.id);
     return { name: row.name, generation: row.generation, releases: releasesJson(ctx.store.releases.list(row.name), row.generation) };
   });
 }

@@ -9,7 +9,7 @@ import type { ApiContext } from '../context.ts';
 import { idParams, createServiceBody, deployTokenBody, eventsQuery, patchServiceBody } from '../schemas.ts';
 import { serviceJson, type ServiceJson } from '../service-json.ts';
 import type { ServiceBody } from '../service-spec.ts';
-import { deleteService, requireService, setDesiredState, writeService } from '../service-writes.ts';
+import { deleteService, requireService, requireServiceToRead, setDesiredState, writeService } from '../service-writes.ts';
 import { startService } from '../service-restart.ts';
 import { registerLogsRoute } from './logs.ts';
 
@@ -39,10 +39,11 @@ function requireDeployToken(ctx: ApiContext): NonNullable<ApiContext['deployToke
 export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const base = '/api/compute/services';
 
-  app.get(base, async () => ({ services: await renderServices(ctx, ctx.store.services.list().filter((r) => !r.deleting)) }));
+  // Reads include services being destroyed (status `destroying`) until their row is gone.
+  app.get(base, async () => ({ services: await renderServices(ctx, ctx.store.services.list()) }));
 
   app.get<{ Params: IdParams }>(`${base}/:id`, { schema: { params: idParams } }, async (request) =>
-    renderService(ctx, requireService(ctx, request.params.id)));
+    renderService(ctx, requireServiceToRead(ctx, request.params.id)));
 
   app.post<{ Body: ServiceBody & { name: string } }>(base, { schema: { body: createServiceBody } }, async (request, reply) => {
     const result = writeService(ctx, request.body.name, request.body, 'image', actorOf(request));
@@ -87,7 +88,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.get<{ Params: IdParams; Querystring: { limit?: number; after?: number } }>(
     `${base}/:id/events`, { schema: { params: idParams, querystring: eventsQuery } }, async (request) => {
-      const row = requireService(ctx, request.params.id);
+      const row = requireServiceToRead(ctx, request.params.id);
       const { limit, after } = request.query;
       return { events: ctx.store.events.list(row.name, { ...(limit ? { limit } : {}), ...(after !== undefined ? { afterId: after } : {}) }) };
     });

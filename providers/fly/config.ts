@@ -32,7 +32,7 @@ function healthCheck(spec: ServiceSpec): FlyMachineCheckConfig {
     port: spec.port,
     interval: flyDuration(spec.health.intervalMs),
     timeout: flyDuration(spec.health.timeoutMs),
-    grace_period: flyDuration(Math.max(spec.health.intervalMs, 5_000)),
+    grace_period: flyDuration(spec.health.graceMs ?? Math.max(spec.health.intervalMs, 5_000)),
   };
   if (spec.health.type === 'tcp') return { type: 'tcp', ...common };
   return { type: 'http', method: 'GET', path: spec.health.path, protocol: 'http', ...common };

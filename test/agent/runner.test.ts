@@ -275,6 +275,37 @@ describe('instances', { skip: needsRoot }, () => {
   });
 });
 
+describe('start-up grace and the port the app listens on', { skip: needsRoot }, () => {
+  test("an app that ignores $PORT: the timeout says which port its processes listen on and that it must listen on $PORT, within the spec's grace", async () => {
+    const wrong = await ports.allocate();
+    try {
+      const handle = await start('ignores-port', `exec node -e "require('http').createServer((q, s) => s.end()).listen(${wrong}, () => console.log('listening on ${wrong}'))"`);
+      for (let i = 0; i < 200 && !handle.tail().includes(`listening on ${wrong}`); i += 1) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(handle.tail(), [`listening on ${wrong}`]);
+      const outcome = await waitHealthy({
+        port: handle.port, health: { ...HEALTH, graceMs: 300 }, exited: handle.exited, pids: () => handle.sandbox.pids(),
+      });
+      assert.deepEqual(outcome, {
+        healthy: false,
+        reason: 'timeout',
+        message: `did not become healthy within 300 ms: port ${handle.port} never accepted connections; the app's processes listen on port ${wrong}, but the app must listen on $PORT (${handle.port}). If it only needs longer to start, raise health.grace`,
+      });
+      await handle.stop(2_000);
+    } finally {
+      ports.release(wrong);
+    }
+  });
+
+  test('an app that listens on nothing at all is told so', async () => {
+    const handle = await start('listens-nowhere', 'exec sleep 30');
+    const outcome = await waitHealthy({ port: handle.port, health: { ...HEALTH, graceMs: 300 }, exited: handle.exited, pids: () => handle.sandbox.pids() });
+    assert.equal(outcome.healthy, false);
+    assert.equal(outcome.healthy === false && outcome.message,
+      `did not become healthy within 300 ms: port ${handle.port} never accepted connections; the app's processes listen on no TCP port, but the app must listen on $PORT (${handle.port}). If it only needs longer to start, raise health.grace`);
+    await handle.stop(2_000);
+  });
+});
+
 describe('monitorHealth', () => {
   test('reports unhealthy after `retries` failures and healthy again after a success', async () => {
     let status = 200;
@@ -303,6 +334,38 @@ describe('monitorHealth', () => {
       ]);
     } finally {
       monitor.stop();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('a timeout longer than the interval never overlaps probes: the next waits for the previous one to end', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let answered = 0;
+    let notify: () => void = () => undefined;
+    // Each probe takes 60 ms, three times the 20 ms interval, and stays inside the 200 ms timeout.
+    const server = http.createServer((_req, res) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      setTimeout(() => {
+        inFlight -= 1;
+        answered += 1;
+        res.writeHead(200).end();
+        notify();
+      }, 60);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const changes: string[] = [];
+    const monitor = monitorHealth({ port, health: { ...HEALTH, intervalMs: 20, timeoutMs: 200, retries: 1 }, onChange: (s) => changes.push(s) });
+    try {
+      for (let i = 0; i < 100 && answered < 5; i += 1) await new Promise<void>((r) => { notify = r; setTimeout(r, 1_000); });
+      assert.ok(answered >= 5, `only ${answered} probes answered`);
+      assert.equal(most, 1);
+      assert.deepEqual(changes, []);
+    } finally {
+      monitor.stop();
+      server.closeAllConnections();
       await new Promise((r) => server.close(r));
     }
   });

@@ -24,6 +24,25 @@ describe('POST /api/v1/apply', () => {
     assert.equal(h.store.audit.list({ limit: 1 })[0]!.actor, 'key:test');
   });
 
+  test('one apply writes one audit row, naming the caller, in the same transaction as the rows', async () => {
+    const before = h.store.audit.list({ limit: 1000 }).length;
+    const res = await apply({ source: 'ci:audit', specs: [{ name: 'audited', image: 'nginx:1' }] });
+    assert.equal(res.statusCode, 200);
+    const rows = h.store.audit.list({ limit: 1000 });
+    assert.equal(rows.length - before, 1, JSON.stringify(rows.slice(0, rows.length - before)));
+    assert.deepEqual([rows[0]!.actor, rows[0]!.action, rows[0]!.target, rows[0]!.details], ['key:test', 'apply', 'ci:audit', { changed: ['audited'], prune: false }]);
+    // A failing audit write rolls the desired rows back: they are one transaction.
+    const append = h.store.audit.append;
+    h.store.audit.append = () => { throw new Error('audit disk full'); };
+    try {
+      const failed = await apply({ source: 'ci:audit', specs: [{ name: 'audited', image: 'nginx:1' }, { name: 'unaudited', image: 'nginx:1' }] });
+      assert.equal(failed.statusCode, 500);
+    } finally {
+      h.store.audit.append = append;
+    }
+    assert.equal(h.store.services.get('unaudited'), null);
+  });
+
   test('invalid specs → 400 E_SPEC_INVALID with every problem, positioned for YAML', async () => {
     const res = await apply({ specs: [{ name: 'a', image: 'x', colour: 1 }, { file: 'b.yaml', text: 'name: b\nport: high\nimage: x\n' }, { name: 'a', image: 'y' }, { name: 'a', image: 'z' }] });
     assert.equal(res.statusCode, 400);

@@ -113,8 +113,10 @@ describe('compute services routes', () => {
     const snap = del.json().deleted;
     assert.deepEqual({ ...snap, id: undefined }, { id: undefined, name: 'web', provider: 'agent', image: 'nginx:1.28', generation: 4, source: 'api', envKeys: ['B', 'C'], url: null, instances: [] });
     assert.equal(h.store.services.get('web')!.deleting, true);
-    assert.equal((await call('GET', '/api/compute/services/web')).statusCode, 404);
-    assert.equal((await call('DELETE', '/api/compute/services/web')).statusCode, 404);
+    // Until the loop has torn it down, the service reads as destroying and refuses changes.
+    const during = await call('GET', '/api/compute/services/web');
+    assert.deepEqual([during.statusCode, during.json().status], [200, 'destroying']);
+    assert.equal((await call('DELETE', '/api/compute/services/web')).statusCode, 409);
     const audit = h.store.audit.list({ target: 'web' }).map((a) => [a.actor, a.action]);
     assert.deepEqual(audit.slice(0, 3), [['key:test', 'service.delete'], ['key:test', 'service.start'], ['key:test', 'service.stop']]);
   });
@@ -156,4 +158,11 @@ describe('logs with a log source, and source deploys without fly', () => {
       await h.close();
     }
   });
+});
+
+test('a PATCH keeps health.grace: the stored spec round-trips through its raw form', async () => {
+  const { rawFromSpec, specFromRaw } = await import('../../api/service-spec.ts');
+  const spec = specFromRaw({ name: 'slow', image: 'x', health: { path: '/up', grace: '3m' } });
+  assert.equal(spec.health.graceMs, 180_000);
+  assert.deepEqual(specFromRaw(rawFromSpec(spec)), spec);
 });

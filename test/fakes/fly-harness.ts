@@ -24,6 +24,9 @@ export interface FlyHarnessOptions {
   concurrency?: number;
   /** The controller's requeue delay while instances converge. */
   pollMs?: number;
+  /** Secret values and their keyed digest, as api/secrets.ts hands them to the controller (default: none). */
+  secretsFor?: (name: string) => Record<string, string>;
+  secretsDigest?: (name: string, spec: ServiceSpec) => string;
 }
 
 export interface FlyHarness {
@@ -35,8 +38,8 @@ export interface FlyHarness {
   projectId: string;
   /** Reconciles that ended in a retryable error (the loop backs off and retries them). */
   readonly loopErrors: number;
-  /** Desired rows from one apply source ('test'), nudging the loop with what changed. */
-  apply(specs: ServiceSpec[]): string[];
+  /** Desired rows from one apply source ('test'), nudging the loop with what changed; `hashOf` defaults to specHash. */
+  apply(specs: ServiceSpec[], hashOf?: (spec: ServiceSpec) => string): string[];
   /** Two-phase delete, as the API does it. */
   remove(name: string): void;
   converge(maxPasses?: number): Promise<{ passes: number; report: ResyncReport }>;
@@ -62,7 +65,8 @@ export async function startFlyHarness(o: FlyHarnessOptions = {}): Promise<FlyHar
     store,
     provider: (name) => (name === 'fly' ? provider : undefined),
     providers,
-    secretsFor: () => ({}),
+    secretsFor: o.secretsFor ?? (() => ({})),
+    ...(o.secretsDigest ? { secretsDigest: o.secretsDigest } : {}),
     now: Date.now,
     pollMs: o.pollMs ?? 20,
   });
@@ -96,8 +100,8 @@ export async function startFlyHarness(o: FlyHarnessOptions = {}): Promise<FlyHar
     get loopErrors() {
       return loopErrors;
     },
-    apply(specs) {
-      const plan = applySet(store, 'test', specs.map((spec) => ({ spec, hash: specHash(spec) })));
+    apply(specs, hashOf = specHash) {
+      const plan = applySet(store, 'test', specs.map((spec) => ({ spec, hash: hashOf(spec) })));
       for (const key of plan.changed) loop.nudge(key);
       return plan.changed;
     },

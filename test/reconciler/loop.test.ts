@@ -136,7 +136,7 @@ test('a flaky provider converges through retries with no duplicate instances', (
 
 test('metrics carry every label from the start', () => withHarness(async (h) => {
   const text = await h.metrics.registry.metrics();
-  for (const line of ['forge_reconcile_total{result="error"} 0', 'forge_deployments_total{status="failed"} 0', 'forge_tasks_total{status="expired"} 0', 'forge_queue_depth 0']) {
+  for (const line of ['forge_reconcile_total{result="error"} 0', 'forge_releases_total{status="failed"} 0', 'forge_releases_total{status="succeeded"} 0', 'forge_queue_depth 0']) {
     assert.ok(text.includes(line), line);
   }
 }));

@@ -90,3 +90,19 @@ test('a multi-document file yields one spec per document and skips empty ones', 
   const specs = specsOf('---\nname: a\nimage: x\n---\n# only a comment\n---\nname: b\nimage: y\n---\n');
   assert.deepEqual(specs.map((s) => [s.spec.name, s.line, s.col]), [['a', 2, 7], ['b', 7, 7]]);
 });
+
+test('a health timeout as long as or longer than the interval is accepted, as Docker, Kubernetes, Nomad and Fly do (probes run one after another)', () => {
+  const [equal] = specsOf('name: a\nimage: x\nhealth:\n  interval: 1s\n  timeout: 1s\n');
+  assert.deepEqual(equal?.spec.health, { ...DEFAULTS.health, intervalMs: 1_000, timeoutMs: 1_000 });
+  const [longer] = specsOf('name: b\nimage: x\nhealth:\n  timeout: 30s\n');
+  assert.deepEqual(longer?.spec.health, { ...DEFAULTS.health, timeoutMs: 30_000 });
+});
+
+test('health.grace sets how long an instance may take to become healthy; without it the spec (and its hash) is as before', () => {
+  const [slow] = specsOf('name: a\nimage: x\nhealth:\n  grace: 90s\n');
+  assert.deepEqual(slow?.spec.health, { ...DEFAULTS.health, graceMs: 90_000 });
+  const [minutes] = specsOf('name: b\nimage: x\nhealth:\n  path: /up\n  grace: 5m\n');
+  assert.equal(minutes?.spec.health.graceMs, 300_000);
+  const [plain] = specsOf('name: c\nimage: x\n');
+  assert.equal('graceMs' in plain!.spec.health, false);
+});

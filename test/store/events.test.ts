@@ -45,3 +45,27 @@ describe('events', () => {
     assert.equal(e.message.length, 4_096);
   });
 });
+
+describe('events and incarnations (issue 13.21)', () => {
+  let t: TempStore | undefined;
+  afterEach(() => t?.cleanup());
+  const spec = { name: 'web' } as unknown as Parameters<TempStore['store']['services']['upsert']>[0]['spec'];
+
+  test('a service created again under a deleted one\'s name starts with no events; the old ones stay as history', () => {
+    t = tempStore();
+    const first = t.store.services.upsert({ name: 'web', spec, hash: 'h1', source: 'api' }).row;
+    t.store.events.append('web', { type: 'Warning', reason: 'Old', message: 'first incarnation' });
+    t.store.services.markDeleting('web');
+    assert.equal(t.store.services.remove('web'), true);
+    t.store.events.append('web', { type: 'Normal', reason: 'Deleted', message: 'gone' }, first.id);
+    // No live row: the last incarnation's events, so a follower sees the deletion end.
+    assert.deepEqual(t.store.events.list('web').map((e) => e.reason), ['Old', 'Deleted']);
+
+    t.store.services.upsert({ name: 'web', spec, hash: 'h2', source: 'api' });
+    assert.deepEqual(t.store.events.list('web'), []);
+    t.store.events.append('web', { type: 'Normal', reason: 'New', message: 'second incarnation' });
+    assert.deepEqual(t.store.events.list('web').map((e) => e.reason), ['New']);
+    assert.deepEqual(t.store.events.list('web', { afterId: 0 }).map((e) => e.reason), ['New']);
+    assert.equal(t.db.prepare(`SELECT count(*) FROM events WHERE name = 'web'`).pluck().get(), 3);
+  });
+});

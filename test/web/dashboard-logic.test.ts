@@ -9,7 +9,7 @@ type FormModule = {
   deployBody(fields: Record<string, string>): { body: Record<string, unknown> | null; errors: { field: string; message: string }[] };
 };
 type SseModule = { createSseParser(onEvent: (e: { event: string; data: string }) => void): { push(chunk: string): void } };
-type DomModule = { safeHref(value: unknown): string | null; statusClass(status: string): string };
+type DomModule = { safeHref(value: unknown): string | null; statusClass(status: string): string; statusText(service: { status: string; statusReason?: string | null }): string };
 type ApiError = Error & { status: number; code: string; details: unknown };
 type ApiModule = {
   ApiError: new (status: number, code: string, message: string, details?: unknown) => ApiError;
@@ -148,5 +148,13 @@ describe('API client', () => {
     const client = api.createApi('ik_abc', (async () => { throw new TypeError('fetch failed'); }) as unknown as typeof fetch);
     const error = await client.listServices!().catch((e: unknown) => e as ApiError);
     assert.deepEqual([error.status, error.code, error.message], [0, 'E_NETWORK', 'cannot reach the Forge API (fetch failed)']);
+  });
+});
+
+describe('statusText (the list row\'s status, issue 13.18)', () => {
+  test('the phase, with the reason when there is one', () => {
+    assert.equal(dom.statusText({ status: 'running', statusReason: 'CrashLoopBackOff' }), 'running (CrashLoopBackOff)');
+    assert.equal(dom.statusText({ status: 'running', statusReason: null }), 'running');
+    assert.equal(dom.statusText({ status: 'failed' }), 'failed');
   });
 });

@@ -41,6 +41,11 @@ describe('machineConfig', () => {
     assert.equal(config.services?.[0]?.autostop, 'off');
   });
 
+  it("maps the spec's start-up grace to the check's grace_period", () => {
+    const s = spec('web', { health: { type: 'http', path: '/health', intervalMs: 10_000, timeoutMs: 3_000, retries: 3, graceMs: 90_000 } });
+    assert.equal(machineConfig(s, meta).services?.[0]?.checks?.[0]?.grace_period, '90s');
+  });
+
   it('refuses a spec without an image', () => {
     const { image: _image, ...noImage } = spec('web');
     assert.throws(() => machineConfig(noImage, meta), (err: unknown) => err instanceof ForgeError && err.code === 'E_SPEC_INVALID');
