@@ -55,6 +55,10 @@ function stateCommand(command: 'start' | 'stop', usage: string) {
     const service = await withClient(deps, (client) => client.call<ServiceJson>('POST', servicePath(got.name, `/${command}`)));
     if (got.parsed.booleans.has('--json')) return success(toJsonText(service));
     const wanted = command === 'start' ? 'running' : 'stopped';
+    // The API retries a failed service on start, as a new generation (api/service-restart.ts).
+    if (command === 'start' && service.status === 'failed') {
+      return success(`${service.name}: retrying the failed release as generation ${service.generation} (follow it with forge events ${service.name} -f)\n`);
+    }
     return success(`${service.name}: ${command} requested (desired ${wanted}, now ${service.status})\n`);
   };
 }

@@ -83,6 +83,8 @@ describe('exit codes and final states of apply, deploy, restart and start', () =
     const started = await h.run(['start', 'broken', '--json']);
     assert.equal(started.exitCode, 0, started.stderr);
     assert.equal((JSON.parse(started.stdout) as ServiceJson).generation, failed.generation + 1);
+    const again = await h.run(['start', 'broken']);
+    assert.equal(again.stdout, `broken: retrying the failed release as generation ${failed.generation + 2} (follow it with forge events broken -f)\n`);
     const running = await apiGet('ok');
     await h.run(['start', 'ok']);
     assert.equal((await apiGet('ok')).generation, running.generation);
