@@ -11,6 +11,8 @@ export interface ProviderAvailability {
   configured: boolean;
   /** Why not (or how), in words for `GET /api/compute/config` and `forge server`. */
   reason?: string;
+  /** Whether it runs container images (its capability): the dashboard offers an image only to such providers. */
+  images?: boolean;
 }
 
 export type ProvidersConfig = Record<ProviderName, ProviderAvailability>;

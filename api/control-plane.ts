@@ -85,6 +85,10 @@ export function wireProviders(env: Env, given: readonly Provider[]): WiredProvid
     fly: { configured: selection.fly.configured, reason: selection.fly.reason },
     cloud: { configured: selection.cloud.configured, reason: selection.cloud.reason },
   };
+  for (const provider of providers) {
+    const availability = config[provider.name];
+    if (availability) availability.images = provider.capabilities.images === true;
+  }
   return { providers, config, ...(fly ? { fly } : {}) };
 }
 

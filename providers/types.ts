@@ -89,6 +89,8 @@ export type ActionKind = Action['kind'];
 export interface ProviderCapabilities {
   /** The provider can change image/port/cpu/memory/env of a running instance keeping its id. */
   updateInPlace: boolean;
+  /** The provider runs a container image (a spec's `image`). Absent means it does not. */
+  images?: boolean;
 }
 
 export interface ApplyContext {

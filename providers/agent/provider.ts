@@ -249,7 +249,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
 
   return {
     name: 'agent',
-    capabilities: { updateInPlace: false },
+    capabilities: { updateInPlace: false, images: false },
     hub,
     leaseMs,
     async observe(keys) {

@@ -105,7 +105,7 @@ export function createCloudProvider(opts: CloudProviderOptions): CloudProvider {
 
   const provider: CloudProvider = {
     name: 'cloud',
-    capabilities: { updateInPlace: true },
+    capabilities: { updateInPlace: true, images: true },
 
     resync: (force = false) => gate(force),
 

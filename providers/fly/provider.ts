@@ -305,7 +305,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
 
   const provider: FlyProvider = {
     name: 'fly',
-    capabilities: { updateInPlace: true },
+    capabilities: { updateInPlace: true, images: true },
     appName,
 
     resync: (force = false) => gate(force),

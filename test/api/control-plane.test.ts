@@ -13,7 +13,7 @@ test('wireProviders: fly needs FLY_ORG; given providers count as configured', as
   try {
     const wired = wireProviders({ FLY_API_TOKEN: 't', FLY_ORG: 'acme', FLY_API_HOSTNAME: 'http://127.0.0.1:9' }, [agent]);
     assert.deepEqual(wired.providers.map((p) => p.name), ['agent', 'fly']);
-    assert.deepEqual([wired.config.agent, wired.config.fly], [{ configured: true }, { configured: true, reason: 'FLY_API_TOKEN is set; deploying into Fly org acme' }]);
+    assert.deepEqual([wired.config.agent, wired.config.fly], [{ configured: true, images: false }, { configured: true, reason: 'FLY_API_TOKEN is set; deploying into Fly org acme', images: true }]);
     assert.equal(typeof wired.fly?.mintDeployToken, 'function');
     assert.throws(() => wireProviders({ FLY_API_TOKEN: 't' }, []), /FLY_API_TOKEN is set but FLY_ORG is not/);
   } finally {
