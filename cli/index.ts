@@ -65,7 +65,11 @@ function splitCommand(argv: readonly string[]): [string | undefined, string[]] {
     if (!argv[i]!.includes('=')) leading.push(argv[i + 1] ?? '');
     i += argv[i]!.includes('=') ? 1 : 2;
   }
-  return [argv[i], [...argv.slice(i + 1), ...leading.filter((a) => a !== '')]];
+  const rest = argv.slice(i + 1);
+  const end = rest.indexOf('--');
+  const globals = leading.filter((a) => a !== '');
+  // Before any `--`: what follows it is the command's, never an option.
+  return [argv[i], end < 0 ? [...rest, ...globals] : [...rest.slice(0, end), ...globals, ...rest.slice(end)]];
 }
 
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<CliResult> {
