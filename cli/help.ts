@@ -24,7 +24,7 @@ const WAIT_OPTS = [
 const FIELD_OPTS = [
   ['--image URL', 'container image to run (needs a provider with an image capability, e.g. fly)'],
   ['--port P', 'port the app listens on ($PORT)'],
-  ['--cpu TIER', 'CPU tier (fly: shared-1x…; agents: a number of CPUs)'],
+  ['--cpu TIER', 'CPU tier, e.g. shared-1x, shared-2x, performance-1x (agents take a CPU count from the spec: resources.cpu)'],
   ['--memory MB', 'memory limit, e.g. 256 or 512M'],
   ['--region R', 'region (fly); cannot be changed in place'],
   ['--replicas N', 'number of instances (0 keeps the service but runs none)'],
