@@ -95,7 +95,7 @@ export const HELP: Record<string, CommandHelp> = {
   restart: {
     summary: 'roll out the same spec again as a new generation',
     usage: 'usage: forge restart NAME [--no-wait] [--timeout 5m] [--json]',
-    about: 'Replaces every instance with a fresh one of the same spec (health-gated, like any release).\nUse it to retry a failed release after fixing its cause outside the spec.',
+    about: 'Replaces every instance with a fresh one of the same spec (health-gated, like any release).\nUse it to retry a failed release after fixing its cause outside the spec. The restart is a generation\nof its own, so the next apply or deploy of the unchanged spec shows as an update and rolls out once more.',
     options: [...WAIT_OPTS, JSON_OPT],
     examples: ['forge restart web'],
   },
