@@ -10,10 +10,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ForgeError, isForgeError } from '../specs/errors.ts';
 import type { ClaimResponse, HeartbeatRequest, ResultRequest, Resources } from '../providers/agent/protocol.ts';
 import { isRunPayload, isStopPayload } from '../providers/agent/view.ts';
-import { loadAgentId, saveAgentId } from './identity.ts';
+import { registerAsSelf } from './identity.ts';
 import { createAgentMetrics, DEFAULT_METRICS_PORT, serveMetrics, type MetricsServer } from './metrics.ts';
 import { createProtocolClient } from './protocol-client.ts';
 import { createCpuSampler, hostCapacity, instanceUsage } from './resources.ts';
+import { detectRuntimes } from './runtimes.ts';
+import { describeRuntimes } from '../specs/runtimes.ts';
 import { createPortPool, DEFAULT_PORT_RANGE, ephemeralOverlapWarning, parseEphemeralRange } from './runner/ports.ts';
 import { sweepSandboxes, type ForgeMode } from './sandbox/index.ts';
 import { createSupervisor } from './supervisor.ts';
@@ -35,6 +37,8 @@ export interface AgentOptions {
   /** Host in reported instance addresses (default 127.0.0.1). */
   host?: string;
   capacity?: Partial<Resources>;
+  /** Where to look for language runtimes at start (default: the agent's PATH). */
+  runtimePath?: string;
   labels?: Record<string, string>;
   /** Overrides the control plane's suggested interval (tests use ~200 ms). */
   heartbeatIntervalMs?: number;
@@ -76,6 +80,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   if (overlap) log(`warning: ${overlap}`);
 
   await sweepSandboxes(cgroupRoot).catch((error: unknown) => log(`could not sweep old sandboxes: ${(error as Error).message}`));
+  const runtimes = await detectRuntimes(options.runtimePath ?? process.env.PATH);
 
   const supervisor = createSupervisor({
     dataDir: options.dataDir,
@@ -83,6 +88,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     host: options.host ?? '127.0.0.1',
     mode,
     cgroupRoot,
+    runtimes,
     ...(options.isolation ? { isolation: options.isolation } : {}),
     ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
     onChange: () => heartbeatSoon(),
@@ -90,22 +96,19 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   });
 
   async function register(): Promise<{ id: string; intervalMs: number }> {
-    const previous = await loadAgentId(options.dataDir);
-    const answer = await client.register({
+    const answer = await registerAsSelf(client, options.dataDir, {
       name, capacity, addresses: [options.host ?? '127.0.0.1'], labels: options.labels ?? {},
       // None at start (swept above); all it runs when it registers again for a control plane that forgot it.
       instances: supervisor.reports(),
-      ...(previous === undefined ? {} : { id: previous }),
+      runtimes,
     }, options.token);
-    client.setCredentials(answer.id, answer.token);
-    await saveAgentId(options.dataDir, answer.id);
     return { id: answer.id, intervalMs: options.heartbeatIntervalMs ?? answer.heartbeatIntervalMs };
   }
 
   const first = await register();
   const id = first.id;
   const intervalMs = first.intervalMs;
-  log(`registered as ${id} (${name}) with ${options.server}; ${capacity.cpus} CPU, ${Math.round(capacity.memoryBytes / 2 ** 20)} MB; mode ${mode}`);
+  log(`registered as ${id} (${name}) with ${options.server}; ${capacity.cpus} CPU, ${Math.round(capacity.memoryBytes / 2 ** 20)} MB; mode ${mode}; runtimes: ${describeRuntimes(runtimes) || 'none found on PATH'}`);
 
   const metrics = createAgentMetrics({ agent: name });
   let metricsServer: MetricsServer | null = null;

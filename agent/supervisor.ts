@@ -16,6 +16,7 @@ import { monitorHealth, waitHealthy, type HealthMonitor } from './runner/health.
 import { canBind, type PortPool } from './runner/ports.ts';
 import { startInstance, type InstanceHandle } from './runner/run.ts';
 import type { ExitInfo, ForgeMode } from './sandbox/index.ts';
+import { findRuntime, type AgentRuntime } from '../specs/runtimes.ts';
 
 export interface SupervisorOptions {
   dataDir: string;
@@ -24,6 +25,8 @@ export interface SupervisorOptions {
   host: string;
   mode: ForgeMode;
   cgroupRoot: string;
+  /** Language runtimes found at start: a build runs with its spec's runtime first on PATH. */
+  runtimes?: readonly AgentRuntime[];
   isolation?: 'auto' | 'off';
   pidsMax?: number;
   buildPidsMax?: number;
@@ -168,7 +171,10 @@ export function createSupervisor(options: SupervisorOptions) {
       const source = await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
       const prepared = await prepareWorkDir(source, path.join(dir, 'app'), spec.sourceDir);
       io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
+      const runtime = spec.runtime === undefined ? undefined : findRuntime(spec.runtime, options.runtimes ?? []);
+      if (spec.runtime !== undefined && !runtime) io.onLine(`runtime ${spec.runtime} was not found on this agent; building with the host's PATH`);
       const build = await runBuild({
+        ...(runtime ? { pathFirst: path.dirname(runtime.path) } : {}),
         id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: spec.env, secrets: io.secrets,
         sandbox: limits(spec, options.buildPidsMax ?? 1024), logFile: path.join(dir, 'logs', 'build.log'),
         onLine: (line) => io.onLine(line), signal,

@@ -11,9 +11,10 @@ import type { AgentHub } from '../providers/agent/hub.ts';
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_LEASE_MS, MAX_CLAIM_WAIT_MS, type ClaimResponse, type RegisterResponse,
 } from '../providers/agent/protocol.ts';
-import { bearerToken, hashToken, newAgentToken, tokensEqual } from '../providers/agent/tokens.ts';
+import { AGENT_TOKEN_PREFIX, bearerToken, hashToken, newAgentToken, tokensEqual } from '../providers/agent/tokens.ts';
 import { parseBody } from '../providers/agent/validate.ts';
 import { createTaskBell } from '../providers/agent/bell.ts';
+import { createAuthLimits, retryAfterOf, type AuthLimits } from './auth-limits.ts';
 
 export interface AgentRoutesOptions {
   store: Store;
@@ -30,12 +31,14 @@ export interface AgentRoutesOptions {
   maxClaimWaitMs?: number;
   /** How often a waiting claim looks at the store even without a wake-up (tasks queued by another process). */
   claimPollMs?: number;
+  /** Failed-authentication and registration limits per source address; its own when omitted. */
+  limits?: AuthLimits;
 }
 
 export const AGENT_ROUTES_PREFIX = '/api/agents';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
-  E_BAD_REQUEST: 400, E_UNAUTHORIZED: 401, E_FORBIDDEN: 403, E_NOT_FOUND: 404, E_CONFLICT: 409,
+  E_BAD_REQUEST: 400, E_UNAUTHORIZED: 401, E_FORBIDDEN: 403, E_NOT_FOUND: 404, E_CONFLICT: 409, E_RATE_LIMITED: 429,
 };
 
 // Which agent a request authenticated as (no global type augmentation of fastify's request).
@@ -53,6 +56,7 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
     waitForTask: (agentId, ms, signal) => bell.wait(agentId, ms, signal),
   };
   const { store } = options;
+  const limits = options.limits ?? createAuthLimits({ now });
 
   const registrationTokens = (): readonly string[] =>
     typeof options.registrationTokens === 'function' ? options.registrationTokens() : options.registrationTokens;
@@ -64,45 +68,88 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
         : fastifyCode !== undefined && fastifyCode < 500 ? new ForgeError('E_BAD_REQUEST', (error as Error).message)
         : toForgeError(error);
       const status = STATUS[forge.code] ?? 500;
+      const retryAfter = retryAfterOf(forge);
+      if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
       void reply.code(status).send({ error: forge.code, message: status === 500 ? 'internal error' : forge.message, details: status === 500 ? undefined : forge.details });
     });
 
     app.addHook('onRequest', async (request) => {
+      limits.assertNotBlocked(request.ip, 'agent');
+      try {
+        authenticate(request);
+      } catch (error) {
+        if (error instanceof ForgeError && error.code === 'E_UNAUTHORIZED') limits.failed(request.ip, 'agent');
+        throw error;
+      }
+      if (request.routeOptions.url === `${AGENT_ROUTES_PREFIX}/register`) limits.registration(request.ip);
+    });
+
+    function authenticate(request: FastifyRequest): void {
       const token = bearerToken(request.headers.authorization);
       if (token === null) throw new ForgeError('E_UNAUTHORIZED', 'missing bearer token');
+      // Registration reads the body to learn which id is asked for (see registrant), but nothing
+      // without a registration token or an agent's own credential gets as far as the body.
       if (request.routeOptions.url === `${AGENT_ROUTES_PREFIX}/register`) {
-        if (!registrationTokens().some((t) => t !== '' && tokensEqual(t, token))) {
-          throw new ForgeError('E_UNAUTHORIZED', 'not a valid agent registration token');
-        }
+        const known = registrationTokens().some((t) => t !== '' && tokensEqual(t, token))
+          || (token.startsWith(AGENT_TOKEN_PREFIX) && store.agents.getByTokenHash(hashToken(token)) !== null);
+        if (!known) throw new ForgeError('E_UNAUTHORIZED', 'not a valid agent registration token');
         return;
       }
       const agent = store.agents.getByTokenHash(hashToken(token));
       if (agent === null) throw new ForgeError('E_UNAUTHORIZED', 'not a valid agent token');
       const id = (request.params as { id?: string }).id;
       if (id !== agent.id) throw new ForgeError('E_FORBIDDEN', 'this token belongs to another agent');
+      if (agent.revokedAt !== null) throw new ForgeError('E_FORBIDDEN', `agent ${agent.id} was revoked`);
       authenticated.set(request, agent.id);
-    });
+    }
+
+    /**
+     * Who may register: a registration (bootstrap) token creates a new agent with a fresh id and
+     * hands out its own credential; an existing id registers again only with that credential,
+     * which it keeps. So a leaked bootstrap token can add agents, never become one.
+     */
+    function registrant(token: string, requestedId: string | undefined): { id?: string; token: string } {
+      const own = token.startsWith(AGENT_TOKEN_PREFIX) ? store.agents.getByTokenHash(hashToken(token)) : null;
+      if (own !== null) {
+        if (requestedId !== own.id) throw new ForgeError('E_FORBIDDEN', 'an agent credential registers only its own agent again: send its id');
+        if (own.revokedAt !== null) throw new ForgeError('E_FORBIDDEN', `agent ${own.id} was revoked`);
+        return { id: own.id, token };
+      }
+      if (!registrationTokens().some((t) => t !== '' && tokensEqual(t, token))) {
+        throw new ForgeError('E_UNAUTHORIZED', 'not a valid agent registration token');
+      }
+      const existing = requestedId === undefined ? null : store.agents.get(requestedId);
+      if (existing?.revokedAt) throw new ForgeError('E_FORBIDDEN', `agent ${existing.id} was revoked`);
+      if (existing) {
+        throw new ForgeError('E_FORBIDDEN',
+          `agent ${existing.id} is already registered: registering it again needs its own credential, not a registration token`);
+      }
+      // An id the control plane does not know (its database was reset) is not honoured: tasks
+      // addressed to an old id must not go to whoever asks for it.
+      return { token: newAgentToken() };
+    }
 
     app.post('/register', async (request, reply) => {
       const body = parseBody('agent-register', request.body);
-      const token = newAgentToken();
+      const who = registrant(bearerToken(request.headers.authorization) ?? '', body.id);
       // An agent registers when it starts (or when we had forgotten it): whatever it had
       // claimed before is not running any more, so nobody waits out those leases.
       const row = store.transaction(() => {
         const registered = store.agents.register({
-          ...(body.id === undefined ? {} : { id: body.id }),
+          ...(who.id === undefined ? {} : { id: who.id }),
           name: body.name,
-          tokenHash: hashToken(token),
+          tokenHash: hashToken(who.token),
           addresses: body.addresses ?? [],
           labels: body.labels ?? {},
           capacity: body.capacity,
           instances: body.instances ?? [],
+          runtimes: body.runtimes ?? [],
         }, now());
         store.tasks.cancelClaimedBy(registered.id);
         return registered;
       });
       hub.agentRegistered(row.id, body.instances ?? []);
-      const response: RegisterResponse = { id: row.id, token, heartbeatIntervalMs, leaseMs };
+      const response: RegisterResponse = { id: row.id, token: who.token, heartbeatIntervalMs, leaseMs };
       return reply.code(201).send(response);
     });
 

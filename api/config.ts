@@ -8,6 +8,8 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ForgeError } from '../specs/errors.ts';
 import { parseEncryptionKey } from '../store/cipher.ts';
+import { checkGitUrlTemplate, DEFAULT_GIT_URL_TEMPLATE } from './git-url.ts';
+import { assertStrongSecret } from './secret-strength.ts';
 
 export type Mode = 'development' | 'production';
 
@@ -26,6 +28,8 @@ export interface Config {
   webhookSecret?: string;
   allowedRepos: string[];
   allowedBranches: string[];
+  /** Where pushed repositories are cloned from: `{owner}`/`{repo}` filled from FORGE_ALLOWED_REPOS. */
+  gitUrlTemplate: string;
   domain: string;
   metricsToken?: string;
 }
@@ -124,8 +128,17 @@ export function resolveConfig(env: Env, files: SecretFiles, random: (n: number) 
     jwtSecret,
     allowedRepos: commaList(env.FORGE_ALLOWED_REPOS),
     allowedBranches: branches.length > 0 ? branches : ['main'],
+    gitUrlTemplate: set(env, 'FORGE_GIT_URL_TEMPLATE') ?? DEFAULT_GIT_URL_TEMPLATE,
     domain: set(env, 'FORGE_DOMAIN') ?? 'localhost',
   };
+  checkGitUrlTemplate(config.gitUrlTemplate, mode);
+  if (mode === 'production') {
+    // Whoever guesses one of these is an admin, an agent or GitHub: trivial values are refused.
+    for (const variable of ['FORGE_JWT_SECRET', 'FORGE_AGENT_TOKEN', 'FORGE_WEBHOOK_SECRET']) {
+      const value = set(env, variable);
+      if (value !== undefined) assertStrongSecret(variable, value);
+    }
+  }
   const webhookSecret = set(env, 'FORGE_WEBHOOK_SECRET');
   if (webhookSecret !== undefined) config.webhookSecret = webhookSecret;
   const metricsToken = set(env, 'FORGE_METRICS_TOKEN');

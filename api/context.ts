@@ -1,7 +1,8 @@
 // What the route modules share: the store, the cipher, the loop's nudge and the
 // read-side hooks into providers. Built once by buildApi.
 
-import type { Observed } from '../providers/types.ts';
+import type { Observed, ProviderEvent } from '../providers/types.ts';
+import type { ProviderRuns } from '../providers/select.ts';
 import type { ProviderName } from '../specs/types.ts';
 import type { Cipher } from '../store/cipher.ts';
 import type { Store } from '../store/index.ts';
@@ -11,8 +12,8 @@ export interface ProviderAvailability {
   configured: boolean;
   /** Why not (or how), in words for `GET /api/compute/config` and `forge server`. */
   reason?: string;
-  /** Whether it runs container images (its capability): the dashboard offers an image only to such providers. */
-  images?: boolean;
+  /** What it runs (from its capabilities): a spec that names no provider goes to one that runs it. */
+  runs?: ProviderRuns;
 }
 
 export type ProvidersConfig = Record<ProviderName, ProviderAvailability>;
@@ -29,9 +30,13 @@ export interface ApiContext {
   hashKey: Buffer;
   nudge(key: string): void;
   providers: ProvidersConfig;
+  /** FORGE_DOMAIN: services answer at `<name>.<domain>` (hostname ownership, see hostnames.ts). */
+  domain: string;
   observe(keys: readonly string[]): Promise<Observed[]>;
   /** Mints a short-lived token to push a source build for one service; undefined when no Fly provider. */
   deployToken?: (name: string, ttlSeconds?: number) => Promise<DeployToken>;
   logs?: (name: string, options: LogOptions) => AsyncIterable<string>;
+  /** The service's own provider's events (Fly's machine lifecycle); merged into GET …/:id/events. */
+  providerEvents?: (key: string, provider: ProviderName) => Promise<ProviderEvent[]>;
   now(): number;
 }

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify';
 import type { FlyProvider } from '../providers/fly/provider.ts';
-import { createConfiguredProviders, selectProviders } from '../providers/select.ts';
+import { createConfiguredProviders, runsOf, selectProviders, type ProviderDeps } from '../providers/select.ts';
+import { controlPlaneId } from './control-plane-id.ts';
 import { createAgentProvider, type AgentProvider } from '../providers/agent/provider.ts';
 import { registerAgentsOnlineGauge } from '../providers/agent/metrics.ts';
 import { createLocalAgentToken, startLocalAgent } from '../agent/local.ts';
@@ -21,6 +22,7 @@ import { createReconcilerMetrics } from '../reconciler/metrics.ts';
 import { ForgeError } from '../specs/errors.ts';
 import { parseEncryptionKey } from '../store/cipher.ts';
 import { openStore, type Store } from '../store/index.ts';
+import { createAuthLimits } from './auth-limits.ts';
 import { SECRET_FILES, type Config } from './config.ts';
 import type { ApiContext, ProvidersConfig } from './context.ts';
 import { createSecretsDigestFor, createSecretsFor, reloadingCipher, secretHashKey } from './secrets.ts';
@@ -74,22 +76,48 @@ export interface WiredProviders {
  * FLY_API_TOKEN + FLY_ORG, else cloud with PROJECT_ID + CLOUD_API_HOST; the agent
  * provider is always there when one is given.
  */
-export function wireProviders(env: Env, given: readonly Provider[]): WiredProviders {
+export function wireProviders(env: Env, given: readonly Provider[], ownership: Pick<ProviderDeps, 'controlPlaneId' | 'report'>): WiredProviders {
   const selection = selectProviders(env);
-  const remote = createConfiguredProviders(selection, env);
+  const remote = createConfiguredProviders(selection, env, ownership);
   const providers = [...given, ...remote];
   const fly = remote.find((p) => p.name === 'fly') as FlyProvider | undefined;
-  const has = (name: string) => providers.some((p) => p.name === name);
-  const config: ProvidersConfig = {
-    agent: has('agent') ? { configured: true } : { configured: false, reason: 'no agent provider is running on this control plane' },
-    fly: { configured: selection.fly.configured, reason: selection.fly.reason },
-    cloud: { configured: selection.cloud.configured, reason: selection.cloud.reason },
+  const find = (name: string) => providers.find((p) => p.name === name);
+  // What each one runs comes from its capabilities: a spec naming no provider goes to one that runs it.
+  const runs = (name: string) => {
+    const provider = find(name);
+    return provider ? { runs: runsOf(provider.capabilities) } : {};
   };
-  for (const provider of providers) {
-    const availability = config[provider.name];
-    if (availability) availability.images = provider.capabilities.images === true;
-  }
+  const agent = find('agent');
+  const config: ProvidersConfig = {
+    agent: agent ? { configured: true, ...runs('agent') } : { configured: false, reason: 'no agent provider is running on this control plane' },
+    fly: { configured: selection.fly.configured, reason: selection.fly.reason, ...runs('fly') },
+    cloud: { configured: selection.cloud.configured, reason: selection.cloud.reason, ...runs('cloud') },
+  };
   return { providers, config, ...(fly ? { fly } : {}) };
+}
+
+/**
+ * Observed state per key from the service's own provider only. Every provider
+ * answers for any key it is asked about (an empty entry when it has nothing), so
+ * merging all their answers would let one that does not run the service hide the
+ * instances of the one that does. A key with no row has no provider to ask.
+ */
+export async function observeByOwnProvider(
+  keys: readonly string[], providerOf: (key: string) => string | undefined, providerFor: (name: string) => Provider | undefined,
+): Promise<Observed[]> {
+  const byProvider = new Map<Provider, string[]>();
+  for (const key of new Set(keys)) {
+    const name = providerOf(key);
+    const provider = name === undefined ? undefined : providerFor(name);
+    if (!provider) continue;
+    byProvider.set(provider, [...(byProvider.get(provider) ?? []), key]);
+  }
+  const answers = await Promise.all([...byProvider].map(async ([provider, own]) => {
+    const wanted = new Set(own);
+    const observed = await provider.observe(own).catch(() => [] as Observed[]);
+    return observed.filter((o) => wanted.has(o.key));
+  }));
+  return answers.flat();
 }
 
 function keyLoader(config: Config, env: Env): () => Buffer[] {
@@ -116,8 +144,11 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const agentProvider: AgentProvider | undefined = given.some((p) => p.name === 'agent') ? undefined
     : createAgentProvider({ store, heartbeatTimeoutMs: heartbeatIntervalMs * 3, domain: config.domain });
   let wired: WiredProviders;
+  // Remote objects this control plane leaves alone (not its own) are logged once the API's logger exists.
+  let warn: (message: string) => void = () => {};
   try {
-    wired = wireProviders(env, agentProvider ? [agentProvider, ...given] : given);
+    const ownership = { controlPlaneId: controlPlaneId(config.dataDir), report: (message: string) => warn(message) };
+    wired = wireProviders(env, agentProvider ? [agentProvider, ...given] : given, ownership);
   } catch (error) {
     store.close();
     throw error;
@@ -139,24 +170,24 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     ...(options.resyncIntervalMs !== undefined ? { resyncIntervalMs: options.resyncIntervalMs } : {}),
   });
   const localToken = agentProvider && !options.noLocalAgent ? createLocalAgentToken() : undefined;
-  const observe = async (keys: readonly string[]): Promise<Observed[]> => {
-    const wanted = new Set(keys);
-    const all = await Promise.all(wired.providers.map((p) => p.observe(keys).catch(() => [] as Observed[])));
-    return all.flat().filter((o) => wanted.has(o.key));
-  };
+  const observe = (keys: readonly string[]): Promise<Observed[]> =>
+    observeByOwnProvider(keys, (key) => store.services.get(key)?.spec.provider, providerFor);
+  const authLimits = createAuthLimits({ registry: metrics.registry });
   const app = buildApi({
-    store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe,
+    store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe, authLimits,
     logger: options.logger ?? { level },
     ...(wired.fly ? { deployToken: (name: string, ttl?: number) => wired.fly!.mintDeployToken(name, ttl) } : {}),
     ...(options.logs ? { logs: options.logs } : {}),
+    providerEvents: async (key, name) => (await providerFor(name)?.events(key)) ?? [],
     plugins: [
       ...(agentProvider ? [agentRoutes({
-        store, hub: agentProvider.hub, leaseMs: agentProvider.leaseMs, heartbeatIntervalMs, secretsFor,
+        store, hub: agentProvider.hub, leaseMs: agentProvider.leaseMs, heartbeatIntervalMs, secretsFor, limits: authLimits,
         registrationTokens: [env.FORGE_AGENT_TOKEN?.trim(), localToken].filter((t): t is string => Boolean(t)),
       })] : []),
       ...(options.plugins ?? []),
     ],
   });
+  warn = (message) => app.log.warn(message);
   loop.start();
   let address: string;
   try {

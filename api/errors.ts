@@ -3,6 +3,7 @@
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ForgeError, isForgeError, type ErrorCode } from '../specs/errors.ts';
+import { retryAfterOf } from './auth-limits.ts';
 
 export interface ErrorBody {
   error: string;
@@ -19,6 +20,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   E_FORBIDDEN: 403,
   E_NOT_FOUND: 404,
   E_CONFLICT: 409,
+  E_RATE_LIMITED: 429,
   E_COMPUTE_NOT_CONFIGURED: 503,
   E_PROVIDER: 502,
   E_TIMEOUT: 504,
@@ -81,6 +83,8 @@ export function errorHandler(error: FastifyError | ForgeError | Error, request: 
     const status = statusForCode(error.code);
     // Messages are written not to hold values; the cause (possibly third-party text) stays out of logs.
     if (status >= 500) request.log.error({ code: error.code, msg: error.message }, 'request failed');
+    const retryAfter = retryAfterOf(error);
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     void reply.status(status).send(errorBody(error));
     return;
   }

@@ -22,6 +22,10 @@ const serviceFields = {
   region: { type: 'string', description: 'Region code.', maxLength: 63 },
   replicas: { type: 'integer', description: 'Instance count.' },
   provider: { enum: ['agent', 'fly', 'cloud'], description: 'Where the service runs.' },
+  source: {
+    type: 'string', minLength: 1, maxLength: 256,
+    description: 'Who owns the service, e.g. `forge:<control-plane id>` for a Forge in cloud mode. Kept from create on; a write naming another owner than the service has is refused (409 E_CONFLICT).',
+  },
   envVars: envValues,
   envVarsPatch: {
     type: 'object',

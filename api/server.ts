@@ -10,14 +10,15 @@ import type { Observed } from '../providers/types.ts';
 import type { Cipher } from '../store/cipher.ts';
 import type { Store } from '../store/index.ts';
 import { authenticate } from './auth.ts';
+import { createAuthLimits, type AuthLimits } from './auth-limits.ts';
 import type { Config } from './config.ts';
 import type { ApiContext, ProvidersConfig } from './context.ts';
 import { errorHandler } from './errors.ts';
 import { createGitDeployer, type GitDeployer } from './git-deploy.ts';
 import { installApiMetrics, registerMetricsRoute } from './metrics.ts';
+import { registerAgentRoutes } from './routes/agents.ts';
 import { registerApplyRoute } from './routes/apply.ts';
 import { registerDeploymentRoutes } from './routes/deployments.ts';
-import { registerAgentsListRoute } from './routes/agents.ts';
 import { registerReleasesRoute } from './routes/releases.ts';
 import { registerRestartRoute } from './routes/restart.ts';
 import { registerRollbackRoute } from './routes/rollback.ts';
@@ -30,7 +31,8 @@ export const BODY_LIMIT = 1024 * 1024;
 export interface ApiDeps {
   store: Store;
   cipher: Cipher;
-  config: Pick<Config, 'jwtSecret' | 'encryptionKeys' | 'allowedRepos' | 'allowedBranches' | 'dataDir' | 'webhookSecret' | 'metricsToken'>;
+  config: Pick<Config, 'jwtSecret' | 'encryptionKeys' | 'allowedRepos' | 'allowedBranches' | 'dataDir' | 'webhookSecret' | 'metricsToken'>
+    & Partial<Pick<Config, 'gitUrlTemplate' | 'domain'>>;
   loop: { nudge(key: string): void };
   providersConfig: ProvidersConfig;
   /** The reconciler's registry; process and API metrics are added to it. */
@@ -38,6 +40,7 @@ export interface ApiDeps {
   observe?: ApiContext['observe'];
   deployToken?: ApiContext['deployToken'];
   logs?: ApiContext['logs'];
+  providerEvents?: ApiContext['providerEvents'];
   /** Replaces the real clone-and-apply (tests of the webhook route itself). */
   gitDeployer?: GitDeployer;
   gitDeploy?: { waitMs?: number; pollMs?: number };
@@ -49,6 +52,8 @@ export interface ApiDeps {
   /** Extra routes (the agent protocol under /api/agents/…); they bring their own auth. */
   plugins?: FastifyPluginAsync[];
   bodyLimit?: number;
+  /** Failed-authentication and registration limits per source address (shared with the agent routes). */
+  authLimits?: AuthLimits;
 }
 
 const noObserve = async (): Promise<Observed[]> => [];
@@ -86,12 +91,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     hashKey: secretHashKey(deps.config.encryptionKeys[0] as Buffer),
     nudge: (key) => deps.loop.nudge(key),
     providers: deps.providersConfig,
+    domain: deps.config.domain ?? 'localhost',
     observe: deps.observe ?? noObserve,
     now: deps.now ?? Date.now,
     ...(deps.deployToken ? { deployToken: deps.deployToken } : {}),
     ...(deps.logs ? { logs: deps.logs } : {}),
+    ...(deps.providerEvents ? { providerEvents: deps.providerEvents } : {}),
   };
   const metrics = installApiMetrics(deps.registry, deps.store);
+  const limits = deps.authLimits ?? createAuthLimits({ now: ctx.now, registry: deps.registry });
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
@@ -115,16 +123,25 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     webhook: {
       allowedRepos: deps.config.allowedRepos,
       allowedBranches: deps.config.allowedBranches,
+      ...(deps.config.gitUrlTemplate ? { gitUrlTemplate: deps.config.gitUrlTemplate } : {}),
       deploy,
       ...(deps.config.webhookSecret ? { secret: deps.config.webhookSecret } : {}),
       ...(deps.onBackground ? { onBackground: deps.onBackground } : {}),
+      limits,
     },
   });
 
   // Every admin route sits in this context: the hook runs before the body is even read.
   void app.register(async (admin) => {
     admin.addHook('onRequest', async (request) => {
-      request.principal = await authenticate(request, deps.store, deps.config.jwtSecret);
+      // A source that failed too often is refused before its credential is looked at.
+      limits.assertNotBlocked(request.ip, 'admin');
+      try {
+        request.principal = await authenticate(request, deps.store, deps.config.jwtSecret);
+      } catch (error) {
+        limits.failed(request.ip, 'admin');
+        throw error;
+      }
     });
     registerServiceRoutes(admin, ctx);
     registerApplyRoute(admin, ctx);
@@ -132,7 +149,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerRollbackRoute(admin, ctx);
     registerRestartRoute(admin, ctx);
     registerReleasesRoute(admin, ctx);
-    registerAgentsListRoute(admin, ctx);
+    registerAgentRoutes(admin, ctx);
   });
 
   for (const plugin of deps.plugins ?? []) void app.register(plugin);

@@ -21,6 +21,8 @@ export interface ServiceBody {
   region?: string;
   replicas?: number;
   provider?: ProviderName;
+  /** The owner (a row's `source`): set at create, and a write naming another owner is refused. */
+  source?: string;
   envVars?: Record<string, string>;
   envVarsPatch?: EnvPatch;
 }

@@ -3,9 +3,12 @@
 // transaction, then nudge the loop with the key.
 
 import { ForgeError } from '../specs/errors.ts';
-import type { ServiceSpec } from '../specs/types.ts';
+import type { ProviderName, ServiceSpec } from '../specs/types.ts';
+import { chooseProvider } from '../providers/select.ts';
 import type { DesiredRow, UpsertResult } from '../store/index.ts';
 import type { ApiContext } from './context.ts';
+import { refuseRegionChange } from './region-guard.ts';
+import { assertHostnamesFree } from './hostnames.ts';
 import { desiredHash, openSecrets, sealValues } from './secrets.ts';
 import {
   awaitsImage, mergeBody, nextEnvValues, rawFromSpec, sourceModeBase, specFromRaw, withSecretNames, type ServiceBody,
@@ -45,11 +48,18 @@ export function requireService(ctx: ApiContext, idOrName: string): DesiredRow {
 }
 
 export function assertProviderConfigured(ctx: ApiContext, spec: ServiceSpec): void {
-  const availability = ctx.providers[spec.provider];
-  if (!availability?.configured) {
-    const why = availability?.reason ? `: ${availability.reason}` : '';
-    throw new ForgeError('E_COMPUTE_NOT_CONFIGURED', `provider ${spec.provider} is not configured on this control plane${why}`);
-  }
+  chooseProvider(spec, spec.provider, ctx.providers);
+}
+
+/**
+ * The spec on a provider that is configured and can run it. `named`: the provider
+ * the writer gave, else the one the existing service has; with neither, one is
+ * chosen by capabilities (providers/select.ts). Throws before anything is written.
+ */
+export function placeSpec(ctx: ApiContext, spec: ServiceSpec, named: ProviderName | undefined): ServiceSpec {
+  const provider = chooseProvider(spec, named, ctx.providers);
+  // No spec rule depends on the provider, so the validated spec stays valid on another.
+  return provider === spec.provider ? spec : { ...spec, provider };
 }
 
 function desiredStateFor(mode: WriteMode, existing: DesiredRow | null, spec: ServiceSpec): 'running' | 'stopped' | undefined {
@@ -63,6 +73,7 @@ export function writeService(ctx: ApiContext, name: string, body: ServiceBody, m
   const stored = ctx.store.services.get(name);
   const existing = stored && !stored.deleting ? stored : null;
   if (mode === 'patch' && !existing) throw new ForgeError('E_NOT_FOUND', `no service ${JSON.stringify(name)}`);
+  refuseOtherOwner(existing, name, body.source);
   const base = existing ? rawFromSpec(existing.spec) : mode === 'source' ? sourceModeBase(name) : { name };
   let opened: Record<string, string> | undefined;
   const current = () => (opened ??= existing ? openSecrets(ctx.store, ctx.cipher, name) : {});
@@ -71,15 +82,17 @@ export function writeService(ctx: ApiContext, name: string, body: ServiceBody, m
   if (values === undefined && stored?.deleting) values = {};
   // The same values again (a repeated deploy) rewrite nothing: no fresh nonces, no write.
   const unchanged = values !== undefined && existing !== null && sameValues(values, current());
-  const spec = specFromRaw(withSecretNames(mergeBody(base, body), values));
-  assertProviderConfigured(ctx, spec);
+  const raw = withSecretNames(mergeBody(base, body), values);
+  const spec = placeSpec(ctx, specFromRaw(raw), raw.provider as ProviderName | undefined);
+  refuseRegionChange(existing?.spec, spec);
   const hashValues = values ?? (spec.secrets.length > 0 ? current() : {});
   const hash = desiredHash(spec, hashValues, ctx.hashKey);
   const state = desiredStateFor(mode, existing, spec);
   const sealed = values === undefined || unchanged ? undefined : sealValues(ctx.cipher, name, values);
 
   const result = ctx.store.transaction(() => {
-    const upserted = ctx.store.services.upsert({ name, spec, hash, source: existing?.source ?? 'api', ...(state ? { state } : {}) });
+    assertHostnamesFree(ctx.store, ctx.domain, [{ name, domains: spec.domains }]);
+    const upserted = ctx.store.services.upsert({ name, spec, hash, source: existing?.source ?? body.source ?? 'api', ...(state ? { state } : {}) });
     if (sealed !== undefined) ctx.store.secrets.replaceAll(name, sealed);
     ctx.store.audit.append({
       actor,
@@ -94,6 +107,17 @@ export function writeService(ctx: ApiContext, name: string, body: ServiceBody, m
   });
   ctx.nudge(name);
   return { ...result, envChanged: sealed !== undefined };
+}
+
+/**
+ * A writer that says who it is (`source`, e.g. a Forge in cloud mode) changes only the
+ * services it owns: a service of that name owned by someone else is theirs.
+ */
+function refuseOtherOwner(existing: DesiredRow | null, name: string, owner: string | undefined): void {
+  if (owner === undefined || !existing || existing.source === owner) return;
+  throw new ForgeError('E_CONFLICT', `service ${name} belongs to ${existing.source}, not to ${owner}; it was not changed`, {
+    details: { owner: existing.source },
+  });
 }
 
 function sameValues(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {

@@ -1,5 +1,4 @@
-// Read-mostly commands about the fleet: `forge releases NAME`, `forge agents`,
-// `forge status` (everything at a glance) and `forge scale NAME N`.
+// Read-mostly commands about the fleet: `forge releases NAME`, `forge status` (everything at a glance) and `forge scale NAME N`.
 
 import type { AgentJson } from '../api/routes/agents.ts';
 import type { ReleaseJson } from '../api/routes/releases.ts';
@@ -26,33 +25,6 @@ export async function releasesCommand(args: readonly string[], deps: CliDeps): P
   return success(table([[' #', 'GENERATION', 'REVISION', 'STATUS', 'CREATED', 'CAUSE'], ...rows]) + '* the current release; roll back with forge rollback NAME --to GENERATION\n');
 }
 
-function gib(bytes: number | null): string {
-  return bytes === null ? '-' : `${(bytes / 2 ** 30).toFixed(1)}G`;
-}
-
-export function agentsTable(agents: readonly AgentJson[]): string {
-  const rows = agents.map((a) => [
-    a.name, a.id, a.address ?? '-', a.online ? 'online' : 'offline',
-    `${a.usage.cpus === null ? '-' : a.usage.cpus.toFixed(1)}/${a.capacity.cpus}`,
-    `${gib(a.usage.memoryBytes)}/${gib(a.capacity.memoryBytes)}`,
-    `${a.instances.running}/${a.instances.count}`, a.runtimes.join(',') || '-',
-  ]);
-  return table([['NAME', 'ID', 'ADDRESS', 'STATE', 'CPU', 'MEMORY', 'INSTANCES', 'RUNTIMES'], ...rows]);
-}
-
-export async function agentsCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
-  const parsed = parseArgs('agents', args, { booleans: ['--json'] });
-  const usage = HELP.agents!.usage;
-  if (typeof parsed === 'string') return usageFailure(parsed, usage);
-  const [sub, extra] = parsed.positional;
-  if (sub !== undefined && sub !== 'list') return usageFailure(`forge agents: unknown subcommand \`${sub}\``, usage);
-  if (extra !== undefined) return usageFailure(`forge agents: unexpected argument \`${extra}\``, usage);
-  const body = await withClient(deps, (client) => client.call<{ agents: AgentJson[] }>('GET', '/api/agents'));
-  if (parsed.booleans.has('--json')) return success(toJsonText(body));
-  if (body.agents.length === 0) return success('no agents (start one with forge agent --server URL --token-file F)\n');
-  return success(agentsTable(body.agents));
-}
-
 interface Providers { providers: Record<string, { configured: boolean; reason?: string }> }
 
 export async function statusCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
@@ -62,7 +34,7 @@ export async function statusCommand(args: readonly string[], deps: CliDeps): Pro
   if (parsed.positional.length > 0) return usageFailure(`forge status: unexpected argument \`${parsed.positional[0]}\``, usage);
   const [services, agents, config] = await withClient(deps, (client) => Promise.all([
     client.call<{ services: ServiceJson[] }>('GET', '/api/compute/services'),
-    client.call<{ agents: AgentJson[] }>('GET', '/api/agents'),
+    client.call<{ agents: AgentJson[] }>('GET', '/api/v1/agents'),
     client.call<Providers>('GET', '/api/compute/config'),
   ]));
   if (parsed.booleans.has('--json')) return success(toJsonText({ services: services.services, agents: agents.agents, providers: config.providers }));

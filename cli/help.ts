@@ -121,10 +121,11 @@ export const HELP: Record<string, CommandHelp> = {
     examples: ['forge status'],
   },
   agents: {
-    summary: 'worker agents: address, state, capacity and usage, instances, runtimes',
-    usage: 'usage: forge agents [list] [--json]',
+    summary: 'worker agents, and revoking one',
+    usage: 'usage: forge agents [list] [--json] | revoke ID [--json]',
+    about: 'Lists the agents (--json adds address, usage, instances and runtimes). Revoking an agent refuses its\ncredential at once; its tasks are placed elsewhere.',
     options: [JSON_OPT],
-    examples: ['forge agents', 'forge agents --json'],
+    examples: ['forge agents', 'forge agents revoke agt_…'],
   },
   delete: {
     summary: 'destroy a service',

@@ -29,7 +29,7 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
   scale: async () => (await import('./fleet.ts')).scaleCommand,
   releases: async () => (await import('./fleet.ts')).releasesCommand,
   status: async () => (await import('./fleet.ts')).statusCommand,
-  agents: async () => (await import('./fleet.ts')).agentsCommand,
+  agents: async () => (await import('./agents.ts')).agentsCommand,
   delete: async () => (await import('./services.ts')).deleteCommand,
   events: async () => (await import('./services.ts')).eventsCommand,
   logs: async () => (await import('./logs.ts')).logsCommand,

@@ -43,7 +43,7 @@ export function detectStack(dir: string): Stack {
     const entry = ['app.py', 'main.py', 'server.py'].find(has) ?? 'app.py';
     return { kind: 'python', runtime: 'python3.11', build, run: `PYTHONPATH=.deps python3 ${entry}`, port: 8000, note: 'a Python app (requirements.txt or pyproject.toml)' };
   }
-  if (has('go.mod')) return { kind: 'go', runtime: 'go1.22', build: ['go build -o app .'], run: './app', port: 8080, note: 'a Go module (go.mod)' };
+  if (has('go.mod')) return { kind: 'go', runtime: 'go', build: ['go build -o app .'], run: './app', port: 8080, note: 'a Go module (go.mod)' };
   if (has('Dockerfile')) return { kind: 'dockerfile', build: [], run: '', port: 8080, note: 'a Dockerfile (built on Fly)' };
   if (has('index.html')) return { kind: 'static', runtime: 'python3.11', build: [], run: 'python3 -m http.server $PORT', port: 8080, note: 'static files (index.html)' };
   return { kind: 'unknown', build: ['echo "replace with your build step"'], run: 'echo "replace with your start command" && sleep infinity', port: 8080, note: 'no known stack' };

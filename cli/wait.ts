@@ -56,7 +56,14 @@ export function progressLine(s: ServiceJson): string {
   if (s.status === 'running' && settledState(s) === 'done') return `${s.name}: running${s.url ? ` at ${s.url}` : ''}`;
   if (s.status === 'stopped') return `${s.name}: stopped`;
   if (s.status === 'failed') return `${s.name}: failed`;
-  return `${s.name}: ${s.status} (waiting for health ${readyCount(s)})`;
+  return `${s.name}: ${s.status} (waiting for health ${readyCount(s)})${heldUpBy(s)}`;
+}
+
+/** Why a deploy is held up, when the status says: a failing action, or a stop-then-start rollout. */
+function heldUpBy(s: ServiceJson): string {
+  const why = s.conditions.filter((c) => c.message !== '' && ((c.type === 'Ready' && c.reason === 'ProviderError')
+    || (c.type === 'Rollout' && c.status === 'True')));
+  return why.length === 0 ? '' : `: ${why.map((c) => c.message).join('; ')}`;
 }
 
 /** The failed conditions, in words: "Ready False HealthCheckFailed: …". */

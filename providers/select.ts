@@ -2,7 +2,8 @@
 // the environment and reported by `forge server` and GET /api/compute/config:
 //
 //   FLY_API_TOKEN set                      → fly (FLY_ORG, the org slug, is then required)
-//   else PROJECT_ID (not `local`) + CLOUD_API_HOST → cloud (key from CLOUD_API_KEY)
+//   else PROJECT_ID (not `local`) + CLOUD_API_HOST → cloud (key from CLOUD_API_KEY;
+//                                            CLOUD_PROVIDER names the remote's provider, else it picks)
 //   agents                                 → always
 //
 // A service asking for a provider that is not configured gets
@@ -13,7 +14,8 @@
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { ForgeError } from '../specs/errors.ts';
-import type { Provider } from './types.ts';
+import type { Provider, ProviderCapabilities } from './types.ts';
+import type { ProviderName, ServiceSpec } from '../specs/types.ts';
 import { createFlyClient, DEFAULT_FLY_API_HOSTNAME } from './fly/client.ts';
 import { createFlyProvider } from './fly/provider.ts';
 import { createCloudClient } from './cloud/client.ts';
@@ -77,6 +79,13 @@ export function flyProjectId(env: Env): string {
 }
 
 export interface ProviderDeps {
+  /**
+   * This control plane's id: written on everything the Fly and cloud providers
+   * create, and the only proof they accept that a remote object is theirs.
+   */
+  controlPlaneId: string;
+  /** Where the providers report remote objects they leave alone (not theirs). */
+  report?: (message: string) => void;
   now?: () => number;
   /** Transport override (tests point both at fakes through their URLs instead). */
   flyDispatcher?: Dispatcher;
@@ -84,9 +93,10 @@ export interface ProviderDeps {
 }
 
 /** The fly and cloud providers the selection allows, ready to use. */
-export function createConfiguredProviders(selection: ProviderSelection, env: Env, deps: ProviderDeps = {}): Provider[] {
+export function createConfiguredProviders(selection: ProviderSelection, env: Env, deps: ProviderDeps): Provider[] {
   const out: Provider[] = [];
   const now = deps.now ? { now: deps.now } : {};
+  const ownership = { controlPlaneId: deps.controlPlaneId, ...(deps.report ? { report: deps.report } : {}) };
   if (selection.fly.configured) {
     const org = set(env, 'FLY_ORG')!;
     const client = createFlyClient({
@@ -96,7 +106,7 @@ export function createConfiguredProviders(selection: ProviderSelection, env: Env
       ...(deps.flyDispatcher ? { dispatcher: deps.flyDispatcher } : {}),
       ...now,
     });
-    const provider = createFlyProvider({ client, org, projectId: flyProjectId(env), ...now });
+    const provider = createFlyProvider({ client, org, projectId: flyProjectId(env), ...ownership, ...now });
     out.push(Object.assign(provider, { close: () => client.close() }));
   }
   if (selection.cloud.configured) {
@@ -107,7 +117,68 @@ export function createConfiguredProviders(selection: ProviderSelection, env: Env
       ...(apiKey ? { apiKey } : {}),
       ...(deps.cloudDispatcher ? { dispatcher: deps.cloudDispatcher } : {}),
     });
-    out.push(createCloudProvider({ client, ...now }));
+    const remoteProvider = set(env, 'CLOUD_PROVIDER');
+    out.push(createCloudProvider({ client, ...ownership, ...(remoteProvider ? { remoteProvider } : {}), ...now }));
   }
   return out;
+}
+
+/** What a provider says it can run, as GET /api/compute/config shows it. */
+export interface ProviderRuns {
+  images: boolean;
+  source: boolean;
+}
+
+export function runsOf(capabilities: ProviderCapabilities): ProviderRuns {
+  return { images: capabilities.runsImages === true, source: capabilities.runsSource === true };
+}
+
+export interface ProviderOffer {
+  configured: boolean;
+  reason?: string;
+  /** Undeclared (an embedder's provider config): the provider is trusted to run what it is given. */
+  runs?: ProviderRuns;
+}
+
+/** What a spec needs from its provider: a source spec is built and run from a folder; anything else runs an image. */
+export function specNeeds(spec: ServiceSpec): keyof ProviderRuns {
+  return spec.run !== undefined ? 'source' : 'images';
+}
+
+const NEEDS_WORDS: Record<keyof ProviderRuns, string> = {
+  images: 'images (image mode)',
+  source: 'source-mode services (build.commands + run.command)',
+};
+
+const canRun = (offer: ProviderOffer | undefined, need: keyof ProviderRuns) => offer?.configured === true && (offer.runs === undefined || offer.runs[need]);
+
+/**
+ * The provider for a spec. `named` is the provider the writer asked for (or the one
+ * an existing service already has): it must be configured (503) and able to run
+ * the spec (400). With none named, the first configured provider, in the order
+ * agent, fly, cloud, whose capabilities cover the spec; none → 503. Pure.
+ */
+export function chooseProvider(spec: ServiceSpec, named: ProviderName | undefined, offers: Readonly<Record<ProviderName, ProviderOffer>>): ProviderName {
+  const need = specNeeds(spec);
+  if (named !== undefined) {
+    const offer = offers[named];
+    if (!offer?.configured) {
+      const why = offer?.reason ? `: ${offer.reason}` : '';
+      throw new ForgeError('E_COMPUTE_NOT_CONFIGURED', `provider ${named} is not configured on this control plane${why}`);
+    }
+    if (!canRun(offer, need)) {
+      throw new ForgeError('E_SPEC_INVALID', `service ${spec.name}: provider ${named} does not run ${NEEDS_WORDS[need]}; name a provider that does (GET /api/compute/config lists what each runs), or leave provider out of a new service to let Forge choose`, {
+        details: [{ path: 'provider', message: `${named} does not run ${need === 'images' ? 'images' : 'source-mode services'}` }],
+      });
+    }
+    return named;
+  }
+  const order: ProviderName[] = ['agent', 'fly', 'cloud'];
+  const chosen = order.find((name) => canRun(offers[name], need));
+  if (chosen) return chosen;
+  const unavailable = order.filter((name) => !offers[name]?.configured).map((name) => `${name}: ${offers[name]?.reason ?? 'not configured'}`);
+  throw new ForgeError('E_COMPUTE_NOT_CONFIGURED',
+    `service ${spec.name}: no configured provider runs ${NEEDS_WORDS[need]}` +
+    (need === 'images' ? '; agents build and run source folders, images need Fly (FLY_API_TOKEN + FLY_ORG) or a cloud project (PROJECT_ID + CLOUD_API_HOST)' : '') +
+    (unavailable.length > 0 ? ` (${unavailable.join('; ')})` : ''));
 }

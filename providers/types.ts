@@ -89,8 +89,10 @@ export type ActionKind = Action['kind'];
 export interface ProviderCapabilities {
   /** The provider can change image/port/cpu/memory/env of a running instance keeping its id. */
   updateInPlace: boolean;
-  /** The provider runs a container image (a spec's `image`). Absent means it does not. */
-  images?: boolean;
+  /** It runs image-mode specs (a container image, or a Dockerfile built into one). Undeclared: no. */
+  runsImages?: boolean;
+  /** It builds and runs source-mode specs (build.commands + run.command from a folder). Undeclared: no. */
+  runsSource?: boolean;
 }
 
 export interface ApplyContext {

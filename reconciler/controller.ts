@@ -11,7 +11,7 @@ import type { StatusRow, DesiredRow } from '../store/types.ts';
 import { diff, earlierReleaseRunning, RETRY_HINT } from './diff.ts';
 import { assess, type Verdict } from './assess.ts';
 import { advanceLifecycle, type LifecycleStep } from './lifecycle-driver.ts';
-import { setCondition } from './conditions.ts';
+import { removeCondition, setCondition } from './conditions.ts';
 import { actionEvent } from './action-events.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
 import { crashWait, type CrashBackoffPolicy, type CrashCount, type CrashWait } from './crash-backoff.ts';
@@ -73,6 +73,9 @@ export function createController(deps: ControllerDeps) {
   // Instances taken out of the route and waiting to stop: the resync's route table
   // must leave them out too, or it would put them back during the drain.
   const draining = new Map<string, Set<string>>();
+  // Releases whose new instances found no room beside the old ones: rolled out
+  // stop-then-start (diff's surgeBlocked). Forgotten when the spec changes again.
+  const surgeBlocked = new Map<string, { hash: string; reason: string }>();
 
   async function reconcileOrphan(key: string): Promise<ReconcileOutcome> {
     let destroyed = 0;
@@ -99,6 +102,14 @@ export function createController(deps: ControllerDeps) {
       type: 'Ready', status: ready ? 'True' : 'False',
       reason: ready ? 'InstancesReady' : reasonOf(verdict, error), message: error?.message ?? verdict.message,
     }, now);
+    const blocked = surgeBlocked.get(row.name);
+    conditions = blocked?.hash === row.hash
+      ? setCondition(conditions, {
+        type: 'Rollout', status: 'True', reason: 'StopThenStart',
+        message: `no agent has room for a new instance of ${row.name} beside the old one: ${blocked.reason}; ` +
+          'replacing one replica at a time, each stopped before its replacement starts',
+      }, now)
+      : removeCondition(conditions, 'Rollout');
     const progressing = verdict.kind === 'progress' || verdict.kind === 'waiting';
     conditions = setCondition(conditions, {
       type: 'Progressing', status: progressing ? 'True' : 'False',
@@ -152,6 +163,7 @@ export function createController(deps: ControllerDeps) {
     }
 
     const [observed = null] = await provider.observe([key]);
+    if (surgeBlocked.get(key)?.hash !== row.hash) surgeBlocked.delete(key);
     const desired: Desired = {
       key, spec: row.spec, hash: row.hash, generation: row.generation, state: row.state, deleting: row.deleting,
     };
@@ -163,7 +175,11 @@ export function createController(deps: ControllerDeps) {
     // release that is about to be gone.
     if (!badHash && !row.deleting && observed && routedToDesired(desired, observed)) markReleaseSucceeded(row);
     if (!badHash && !row.deleting) badHash = markReleaseBadOnFailure(row, observed);
-    const actions = diff(desired, observed, provider.capabilities, deps.now(), badHash ? { badHashes: new Set([row.hash]) } : undefined);
+    const blocked = surgeBlocked.get(key);
+    const actions = diff(desired, observed, provider.capabilities, deps.now(), {
+      ...(badHash ? { badHashes: new Set([row.hash]) } : {}),
+      ...(blocked ? { surgeBlocked: blocked.reason } : {}),
+    });
     const verdict = withReleaseReason(assess(desired, observed, actions), badHash ? deps.store.releases.get(key, row.generation) : null);
 
     if (verdict.kind === 'deleting' && verdict.gone) {
@@ -198,12 +214,14 @@ export function createController(deps: ControllerDeps) {
     if (!row.deleting) deps.store.releases.record({ name: key, generation: row.generation, hash: row.hash, spec: row.spec, revision: row.spec.image ?? null });
     writeStatus(row, previous, verdict, observed, null);
     let secrets: Record<string, string> = {};
+    let acting: Action | undefined;
     try {
       if (!row.deleting) secrets = deps.secretsFor(key);
       await unrouteBeforeRemoval(desired, observed, actions, badHash);
       try {
         for (const action of actions) {
         if (action.kind === 'noop') continue;
+          acting = action;
           const result: ApplyResult = await provider.apply(action, { secrets });
           deps.store.events.append(key, actionEvent(action, result, observed));
         }
@@ -215,7 +233,15 @@ export function createController(deps: ControllerDeps) {
       await routeTo(desired, after, badHash);
     } catch (thrown) {
       const error = toForgeError(thrown, 'E_PROVIDER');
-      deps.store.events.append(key, { type: 'Warning', reason: 'ActionFailed', message: `${error.code}: ${error.message}` });
+      const shortage = surgeShortage(error, acting, observed);
+      if (shortage !== undefined && !row.deleting) {
+        // No room beside the old instance: roll out stop-then-start from the next pass on.
+        surgeBlocked.set(key, { hash: row.hash, reason: shortage });
+        deps.store.events.appendCounted(key, { type: 'Warning', reason: 'NoRoomToSurge', message: `${error.code}: ${error.message}; replacing stop-then-start` });
+        const status = writeStatus(row, deps.store.status.get(key), verdict, observed, null);
+        return { key, result: 'success', requeueAfterMs: 0, desired: row, badHash, status };
+      }
+      deps.store.events.appendCounted(key, { type: 'Warning', reason: 'ActionFailed', message: `${error.code}: ${error.message}` });
       const status = writeStatus(row, deps.store.status.get(key), verdict, observed, error);
       // Only a failure the spec itself causes makes the release bad; a missing key, token or
       // isolation is fixed outside the spec and must not block this spec afterwards.
@@ -339,4 +365,16 @@ function reasonOf(verdict: Verdict, error: ForgeError | null): string {
 function withReleaseReason(verdict: Verdict, release: { outcome: string; reason: string | null } | null | undefined): Verdict {
   if (verdict.kind !== 'refused' || release?.outcome !== 'failed' || !release.reason) return verdict;
   return { ...verdict, message: `${release.reason}; ${verdict.message}` };
+}
+
+/**
+ * What was short, when a replace could not start the new instance beside a live old one
+ * (so stop-then-start would help); undefined for any other failure.
+ */
+function surgeShortage(error: ForgeError, action: Action | undefined, observed: Observed | null): string | undefined {
+  if (error.code !== 'E_UNSCHEDULABLE' || action?.kind !== 'replace') return undefined;
+  const old = observed?.instances.find((i) => i.id === action.instanceId);
+  if (!old || old.state === 'failed' || old.state === 'stopped' || old.state === 'stopping' || old.health === 'unhealthy') return undefined;
+  const reason = (error.details as { reason?: unknown } | undefined)?.reason;
+  return typeof reason === 'string' ? reason : error.message;
 }

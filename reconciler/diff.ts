@@ -30,6 +30,12 @@ export interface DiffOptions {
    * spec changes again.
    */
   badHashes?: ReadonlySet<string>;
+  /**
+   * Set when the provider found no room to start a new instance beside an old one
+   * (what was short, in words). Live instances are then replaced one replica at a
+   * time, each stopped before its replacement starts: maxSurge 0, maxUnavailable 1.
+   */
+  surgeBlocked?: string;
 }
 
 type ActionOf<K extends Action['kind']> = Extract<Action, { kind: K }>;
@@ -94,6 +100,8 @@ export function diff(
     }
     planRunningSlot(desired, instance, slot, caps, changes, power, waiting);
   }
+
+  if (opts.surgeBlocked !== undefined && !bad) stopThenStart(desired, kept, changes, power, waiting, opts.surgeBlocked);
 
   let actions: Action[] = [...destroys.map(stripWhy), ...creates, ...changes, ...power];
   if (bad) {
@@ -198,14 +206,14 @@ function assignSlots(desired: Desired, instances: readonly ObservedInstance[], b
   const kept = new Map<number, ObservedInstance>();
   const surging: number[] = [];
   for (const [slot, group] of bySlot) {
-    const [best, ...rest] = [...group].sort((a, b) => compareKeepers(a, b, desired.hash, bad));
+    const [best, ...rest] = [...group].sort((a, b) => compareKeepers(a, b, desired.hash, bad, desired.state));
     if (!best) continue;
     kept.set(slot, best);
     // A new release started beside the old one (providers that cannot update in
     // place): the old instance serves until the new one is ready, then it is
     // superseded. It is never destroyed for a new instance that is not ready.
     const serving = bad || best.hash !== desired.hash ? undefined
-      : rest.filter((i) => i.hash !== desired.hash && i.state === 'running').sort((a, b) => compareKeepers(a, b, '', false))[0];
+      : rest.filter((i) => i.hash !== desired.hash && i.state === 'running').sort((a, b) => compareKeepers(a, b, '', false, 'running'))[0];
     if (serving && !isReady(best)) surging.push(slot);
     for (const instance of rest) {
       if (instance === serving) {
@@ -226,14 +234,18 @@ function isReady(instance: ObservedInstance): boolean {
 
 /**
  * Which instance of a crowded slot to keep: current hash, then running and
- * healthy, then not failed, then lowest id. When the desired release is bad,
- * its instances rank last: the previous release is the one that keeps serving.
+ * healthy, then not failed, then in the run state the service wants (a copy on
+ * its way up beats a stopped one while the service runs), then lowest id. When
+ * the desired release is bad, its instances rank last: the previous release is
+ * the one that keeps serving.
  */
-function compareKeepers(a: ObservedInstance, b: ObservedInstance, hash: string, bad: boolean): number {
+function compareKeepers(a: ObservedInstance, b: ObservedInstance, hash: string, bad: boolean, want: Desired['state']): number {
+  const idle = (i: ObservedInstance) => i.state === 'stopped' || i.state === 'stopping';
   const rank = (i: ObservedInstance) => [
     (i.hash === hash) === !bad ? 0 : 1,
     i.state === 'running' && i.health === 'healthy' ? 0 : 1,
     i.state === 'failed' || i.health === 'unhealthy' ? 1 : 0,
+    idle(i) === (want === 'stopped') ? 0 : 1,
   ];
   const ra = rank(a);
   const rb = rank(b);
@@ -294,6 +306,51 @@ function planRunningSlot(
   } else if (instance.state === 'creating' || instance.state === 'starting') {
     waiting.push(`replica ${slot} (${instance.state})`);
   }
+}
+
+/**
+ * The surge fallback: a replace of a live instance would start its successor beside it,
+ * for which there is no room. Instead the lowest such replica is stopped first (its
+ * replace follows once it is stopped, as for any stopped instance of an old release),
+ * and only while no other replica is between its old and its new instance.
+ */
+function stopThenStart(
+  desired: Desired, kept: ReadonlyMap<number, ObservedInstance>, changes: Action[], power: Action[], waiting: string[], shortage: string,
+): void {
+  const isSurge = (a: Action): a is ActionOf<'replace'> => {
+    const instance = a.kind === 'replace' ? kept.get(a.replica) : undefined;
+    return instance !== undefined && instance.id === (a as ActionOf<'replace'>).instanceId && isLive(instance);
+  };
+  // The old instance is still on its way down and holds its room: its replacement waits for it.
+  const stopping = changes.filter((a): a is ActionOf<'replace'> => a.kind === 'replace' && kept.get(a.replica)?.state === 'stopping');
+  for (const wait of stopping) {
+    changes.splice(changes.indexOf(wait), 1);
+    waiting.push(`replica ${wait.replica}'s old instance to stop before its replacement starts`);
+  }
+  const surges = changes.filter(isSurge);
+  if (surges.length === 0) return;
+  for (const surge of surges) changes.splice(changes.indexOf(surge), 1);
+  const busy = [...kept.entries()].filter(([, i]) => (i.hash === desired.hash && !isReady(i)) || (i.hash !== desired.hash && isIdle(i)))
+    .map(([slot]) => slot).sort((a, b) => a - b);
+  const [first, ...rest] = surges.sort((a, b) => a.replica - b.replica);
+  if (busy.length === 0 && first) {
+    power.push({
+      kind: 'stop', key: desired.key, instanceId: first.instanceId,
+      reason: `replica ${first.replica}: no room for its new instance beside the old one (${shortage}); stopping the old one first`,
+    });
+  }
+  const next = busy.length === 0 ? [first!.replica] : busy;
+  for (const surge of busy.length === 0 ? rest : surges) {
+    waiting.push(`replica ${next.join(', ')} to be replaced before replica ${surge.replica} (no room to run both releases at once)`);
+  }
+}
+
+function isLive(instance: ObservedInstance): boolean {
+  return instance.state !== 'failed' && instance.health !== 'unhealthy' && !isIdle(instance);
+}
+
+function isIdle(instance: ObservedInstance): boolean {
+  return instance.state === 'stopped' || instance.state === 'stopping';
 }
 
 /**

@@ -3,6 +3,9 @@
 // so a placement never overcommits an agent. Replicas of one service spread across
 // agents when they can; among equals the agent with the most free memory wins, and
 // the agent id breaks the last tie, so the same input always gives the same answer.
+// A request naming a runtime goes only to agents that reported a matching one.
+
+import { describeRuntimes, findRuntime, type AgentRuntime } from '../specs/runtimes.ts';
 
 export interface PlacementRequest {
   /** Service key. */
@@ -10,12 +13,18 @@ export interface PlacementRequest {
   replica: number;
   cpus: number;
   memoryBytes: number;
+  /** The spec's `runtime` (e.g. `node20`); absent: any agent. */
+  runtime?: string;
 }
 
 export interface SchedulableAgent {
   id: string;
   online: boolean;
   capacity: { cpus: number; memoryBytes: number };
+  /** False when the claimed capacity is beyond what a host plausibly has: used only when no verified agent fits. */
+  capacityVerified?: boolean;
+  /** What the agent found at start; absent or empty: it has none Forge knows. */
+  runtimes?: readonly AgentRuntime[];
 }
 
 /** An instance already on an agent (running or still starting): it holds its reservation. */
@@ -47,8 +56,10 @@ export interface PlacementResult {
 
 interface Slot {
   id: string;
+  verified: boolean;
   freeCpus: number;
   freeMemory: number;
+  runtimes: readonly AgentRuntime[];
   /** Instances per service key on this agent (spread). */
   perKey: Map<string, number>;
 }
@@ -63,7 +74,7 @@ export function place(
 ): PlacementResult {
   const slots = agents
     .filter((a) => a.online)
-    .map((a): Slot => ({ id: a.id, freeCpus: a.capacity.cpus, freeMemory: a.capacity.memoryBytes, perKey: new Map() }))
+    .map((a): Slot => ({ id: a.id, verified: a.capacityVerified !== false, freeCpus: a.capacity.cpus, freeMemory: a.capacity.memoryBytes, runtimes: a.runtimes ?? [], perKey: new Map() }))
     .sort((a, b) => compareIds(a.id, b.id));
   const byId = new Map(slots.map((s) => [s.id, s]));
   // Instances on agents that are offline or gone reserve nothing: they are lost and get placed again.
@@ -75,13 +86,18 @@ export function place(
   const placements: Placement[] = [];
   const unschedulable: Unschedulable[] = [];
   for (const request of [...requests].sort(compareRequests)) {
+    const runtime = request.runtime;
+    const able = runtime === undefined ? slots : slots.filter((s) => findRuntime(runtime, s.runtimes) !== undefined);
     let best: Slot | undefined;
-    for (const slot of slots) {
+    for (const slot of able) {
       if (!fits(slot, request)) continue;
       if (best === undefined || better(slot, best, request.key)) best = slot;
     }
     if (best === undefined) {
-      unschedulable.push({ key: request.key, replica: request.replica, reason: shortfall(request, slots, agents.length) });
+      const reason = runtime !== undefined && slots.length > 0 && able.length === 0
+        ? missingRuntime(runtime, slots)
+        : shortfall(request, able, agents.length, runtime);
+      unschedulable.push({ key: request.key, replica: request.replica, reason });
       continue;
     }
     reserve(best, request.key, request.cpus, request.memoryBytes);
@@ -94,8 +110,9 @@ function fits(slot: Slot, request: PlacementRequest): boolean {
   return slot.freeCpus + EPSILON >= request.cpus && slot.freeMemory >= request.memoryBytes;
 }
 
-/** Fewer replicas of this service first (spread), then more free memory, then more free CPU; ids were pre-sorted. */
+/** Verified capacity first, then fewer replicas of this service (spread), more free memory, more free CPU; ids were pre-sorted. */
 function better(a: Slot, b: Slot, key: string): boolean {
+  if (a.verified !== b.verified) return a.verified;
   const spreadA = a.perKey.get(key) ?? 0;
   const spreadB = b.perKey.get(key) ?? 0;
   if (spreadA !== spreadB) return spreadA < spreadB;
@@ -118,7 +135,13 @@ function compareRequests(a: PlacementRequest, b: PlacementRequest): number {
   return byKey !== 0 ? byKey : a.replica - b.replica;
 }
 
-function shortfall(request: PlacementRequest, slots: readonly Slot[], registered: number): string {
+function missingRuntime(runtime: string, slots: readonly Slot[]): string {
+  const have = describeRuntimes(slots.flatMap((s) => s.runtimes));
+  return `needs runtime ${runtime}, which no online agent has (${have === '' ? 'they report no runtimes' : `they have ${have}`})`;
+}
+
+function shortfall(request: PlacementRequest, slots: readonly Slot[], registered: number, runtime?: string): string {
+  const anyAgent = runtime === undefined ? 'any agent' : `any agent with runtime ${runtime}`;
   const what = `needs ${formatMemory(request.memoryBytes)} memory and ${formatCpus(request.cpus)} CPU`;
   if (slots.length === 0) {
     return registered === 0
@@ -133,10 +156,10 @@ function shortfall(request: PlacementRequest, slots: readonly Slot[], registered
   const freeCpu = formatCpus(Math.max(0, mostCpus.freeCpus));
   if (memoryShort && cpuShort) {
     return `needs ${formatMemory(request.memoryBytes)} memory and ${formatCpus(request.cpus)} CPU, ` +
-      `the most free on any agent is ${freeMem} memory and ${freeCpu} CPU`;
+      `the most free on ${anyAgent} is ${freeMem} memory and ${freeCpu} CPU`;
   }
-  if (memoryShort) return `needs ${formatMemory(request.memoryBytes)} memory, the most free on any agent is ${freeMem}`;
-  if (cpuShort) return `needs ${formatCpus(request.cpus)} CPU, the most free on any agent is ${freeCpu}`;
+  if (memoryShort) return `needs ${formatMemory(request.memoryBytes)} memory, the most free on ${anyAgent} is ${freeMem}`;
+  if (cpuShort) return `needs ${formatCpus(request.cpus)} CPU, the most free on ${anyAgent} is ${freeCpu}`;
   return `${what} on one agent; no agent has both free ` +
     `(most memory: ${freeMem} on ${mostMemory.id} with ${formatCpus(Math.max(0, mostMemory.freeCpus))} CPU; ` +
     `most CPU: ${freeCpu} on ${mostCpus.id} with ${formatMemory(Math.max(0, mostCpus.freeMemory))})`;

@@ -4,6 +4,7 @@
 // is put right by the next sync.
 
 import type { CaddyClient } from './caddy-client.ts';
+import { ownedRouteTable } from './hostnames.ts';
 import { desiredRoute } from './routes.ts';
 import { reconcileRoutes } from './reconcile.ts';
 
@@ -39,8 +40,9 @@ export function createServiceRouter(options: { client: CaddyClient; domain: stri
   // Pushes are serialized: two reconciles of the same Caddy config at once would race.
   function push() {
     if (!primed) return Promise.resolve({ added: [], updated: [], removed: [], createdServer: false });
-    const run = chain.then(() => reconcileRoutes(options.client, [...table].sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, route]) => desiredRoute({ name, domain: options.domain, domains: route.domains, upstreams: route.upstreams }))));
+    // Ownership, not name order, decides which route gets a contested hostname (hostnames.ts).
+    const run = chain.then(() => reconcileRoutes(options.client, ownedRouteTable(table, options.domain)
+      .map((entry) => desiredRoute({ ...entry, domain: options.domain }))));
     chain = run.catch(() => undefined);
     return run;
   }

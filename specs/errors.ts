@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'E_UNSCHEDULABLE'
   | 'E_UNAUTHORIZED'
   | 'E_FORBIDDEN'
+  | 'E_RATE_LIMITED'
   | 'E_BAD_REQUEST'
   | 'E_SECRET_DECRYPT'
   | 'E_STORE'

@@ -4,7 +4,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { findDuplicateNames } from './duplicates.ts';
-import { parseDocuments } from './parse.ts';
+import { collapseProblems, SPEC_LIMITS, tooLargeProblem } from './limits.ts';
+import { parseDocumentsOffThread } from './off-thread.ts';
 import { compareProblems, type SpecProblem } from './problems.ts';
 import type { LoadedSpec, SpecResult } from './validate.ts';
 
@@ -92,14 +93,20 @@ export async function loadSpecFiles(files: readonly string[], options: LoadOptio
     const shown = displayName(options.cwd, file);
     let text: string;
     try {
+      // A file over the limit is refused by its size, without reading it.
+      const { size } = await stat(file);
+      if (size > SPEC_LIMITS.maxBytes) {
+        problems.push(tooLargeProblem(shown, size, 'file'));
+        continue;
+      }
       text = await readFile(file, 'utf8');
     } catch (error) {
       problems.push({ file: shown, path: '', message: reason(error) });
       continue;
     }
-    const parsed = parseDocuments(text, shown, { baseDir: dirname(file) });
+    const parsed = await parseDocumentsOffThread(text, shown, { baseDir: dirname(file) });
     specs.push(...parsed.specs);
-    problems.push(...parsed.problems);
+    problems.push(...collapseProblems(parsed.problems.sort(compareProblems), shown));
   }
   problems.push(...findDuplicateNames(specs));
   if (problems.length > 0) return { ok: false, problems: problems.sort(compareProblems) };

@@ -3,13 +3,14 @@
 
 import { LineCounter, parseAllDocuments, type Document, type YAMLError } from 'yaml';
 import { findDuplicateNames } from './duplicates.ts';
+import { checkSpecLimits, collapseProblems, SPEC_LIMITS } from './limits.ts';
 import { compareProblems, formatPath, type SpecProblem } from './problems.ts';
 import { locateNode, nodePosition } from './positions.ts';
 import { specHash } from './hash.ts';
 import { checkRawSpec, type LoadedSpec, type SpecOptions, type SpecResult } from './validate.ts';
 
 // Enough for legitimate reuse of anchors; far below what a billion-laughs document needs.
-const MAX_ALIAS_COUNT = 100;
+const MAX_ALIAS_COUNT = SPEC_LIMITS.maxAliases;
 
 export interface ParsedText {
   specs: LoadedSpec[];
@@ -51,6 +52,9 @@ function documentSpecs(doc: Document, file: string, lineCounter: LineCounter, op
 /** Every document of one text, without the cross-document duplicate check (the loader runs that once over all files). */
 export function parseDocuments(text: string, file: string, options: SpecOptions = {}): ParsedText {
   const out: ParsedText = { specs: [], problems: [] };
+  // Size, nesting and aliases first, in one linear pass: hostile text never reaches the parser.
+  const limit = checkSpecLimits(text, file);
+  if (limit !== null) return { specs: [], problems: [limit] };
   const lineCounter = new LineCounter();
   let nonEmpty = 0;
   try {
@@ -78,6 +82,6 @@ export function parseDocuments(text: string, file: string, options: SpecOptions 
 export function parseSpecText(text: string, fileName: string, options: SpecOptions = {}): SpecResult {
   const { specs, problems } = parseDocuments(text, fileName, options);
   problems.push(...findDuplicateNames(specs));
-  if (problems.length > 0) return { ok: false, problems: problems.sort(compareProblems) };
+  if (problems.length > 0) return { ok: false, problems: collapseProblems(problems.sort(compareProblems), fileName) };
   return { ok: true, specs };
 }

@@ -2,6 +2,7 @@
 
 import { ForgeError } from '../specs/errors.ts';
 import type { Db } from './db.ts';
+import type { AgentRuntime } from '../specs/runtimes.ts';
 import type { AgentCapacity, AgentRow } from './rows.ts';
 import { type Clock, canonicalJson, iso, newId } from './util.ts';
 
@@ -15,6 +16,8 @@ export interface RegisterInput {
   capacity: AgentCapacity;
   /** What the agent holds as it registers (replaces the last report); default none. */
   instances?: unknown[];
+  /** Language runtimes it found at start (replaces what it reported before); default none. */
+  runtimes?: AgentRuntime[];
 }
 
 export interface HeartbeatInput {
@@ -32,8 +35,10 @@ interface AgentRecord {
   memory_bytes: number;
   usage: string | null;
   instances: string;
+  runtimes: string;
   online: 0 | 1;
   last_seen_ms: number | null;
+  revoked_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -48,8 +53,10 @@ function toRow(r: AgentRecord): AgentRow {
     capacity: { cpus: r.cpus, memoryBytes: r.memory_bytes },
     usage: r.usage === null ? null : (JSON.parse(r.usage) as unknown),
     instances: JSON.parse(r.instances) as unknown[],
+    runtimes: JSON.parse(r.runtimes) as AgentRuntime[],
     online: r.online === 1,
     lastSeenMs: r.last_seen_ms,
+    revokedAt: r.revoked_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -57,19 +64,19 @@ function toRow(r: AgentRecord): AgentRow {
 
 export function createAgentsStore(db: Db, clock: Clock) {
   const register = db.prepare<Record<string, unknown>, AgentRecord>(
-    `INSERT INTO agents (id, name, token_hash, addresses, labels, cpus, memory_bytes, instances, online, last_seen_ms,
+    `INSERT INTO agents (id, name, token_hash, addresses, labels, cpus, memory_bytes, instances, runtimes, online, last_seen_ms,
        created_at, updated_at)
-     VALUES (@id, @name, @tokenHash, @addresses, @labels, @cpus, @memoryBytes, @instances, 1, @now, @iso, @iso)
+     VALUES (@id, @name, @tokenHash, @addresses, @labels, @cpus, @memoryBytes, @instances, @runtimes, 1, @now, @iso, @iso)
      ON CONFLICT (id) DO UPDATE SET
        name = excluded.name, token_hash = excluded.token_hash, addresses = excluded.addresses,
        labels = excluded.labels, cpus = excluded.cpus, memory_bytes = excluded.memory_bytes,
-       instances = excluded.instances,
+       instances = excluded.instances, runtimes = excluded.runtimes,
        online = 1, last_seen_ms = excluded.last_seen_ms, updated_at = excluded.updated_at
      RETURNING *`,
   );
   const heartbeat = db.prepare(
     `UPDATE agents SET usage = @usage, instances = @instances, online = 1, last_seen_ms = @now, updated_at = @iso
-     WHERE id = @id`,
+     WHERE id = @id AND revoked_at IS NULL`,
   );
   const markOffline = db.prepare<{ cutoff: number; iso: string }, { id: string }>(
     `UPDATE agents SET online = 0, updated_at = @iso
@@ -80,6 +87,9 @@ export function createAgentsStore(db: Db, clock: Clock) {
   const one = db.prepare<[string], AgentRecord>('SELECT * FROM agents WHERE id = ?');
   const byToken = db.prepare<[string], AgentRecord>('SELECT * FROM agents WHERE token_hash = ?');
   const remove = db.prepare('DELETE FROM agents WHERE id = ?');
+  const revoke = db.prepare(
+    `UPDATE agents SET revoked_at = @iso, online = 0, updated_at = @iso WHERE id = @id AND revoked_at IS NULL`,
+  );
 
   return {
     /** Creates or updates an agent and marks it online (registration counts as being seen). */
@@ -94,6 +104,7 @@ export function createAgentsStore(db: Db, clock: Clock) {
           cpus: input.capacity.cpus,
           memoryBytes: input.capacity.memoryBytes,
           instances: JSON.stringify(input.instances ?? []),
+          runtimes: JSON.stringify(input.runtimes ?? []),
           now,
           iso: iso(now),
         });
@@ -133,6 +144,10 @@ export function createAgentsStore(db: Db, clock: Clock) {
     getByTokenHash(tokenHash: string): AgentRow | null {
       const r = byToken.get(tokenHash);
       return r ? toRow(r) : null;
+    },
+    /** Marks an agent revoked and offline; false when unknown or already revoked. Its row stays (a tombstone). */
+    revoke(id: string, now: number = clock()): boolean {
+      return revoke.run({ id, iso: iso(now) }).changes > 0;
     },
     /** Forgets a decommissioned agent. Its tasks stay as history. */
     remove(id: string): boolean {

@@ -48,6 +48,11 @@ export function createDeploymentsStore(db: Db, clock: Clock) {
   const setState = db.prepare(
     'UPDATE deployments SET state = @state, message = @message, updated_at = @now WHERE id = @id',
   );
+  const markApplied = db.prepare('UPDATE deployments SET applied_at = @now WHERE id = @id');
+  const lastApplied = db.prepare<[string, string], DeploymentRecord>(
+    `SELECT * FROM deployments WHERE repo = ? AND branch = ? AND applied_at IS NOT NULL
+     ORDER BY applied_at DESC, rowid DESC LIMIT 1`,
+  );
   const one = db.prepare<[string], DeploymentRecord>('SELECT * FROM deployments WHERE id = ?');
   const byDelivery = db.prepare<[string], DeploymentRecord>('SELECT * FROM deployments WHERE delivery_id = ?');
   const byState = db.prepare<[], { state: DeploymentState; n: number }>('SELECT state, count(*) AS n FROM deployments GROUP BY state');
@@ -64,6 +69,15 @@ export function createDeploymentsStore(db: Db, clock: Clock) {
     /** False when no such deployment. `message` replaces the previous one (null clears it). */
     setState(id: string, state: DeploymentState, message: string | null = null): boolean {
       return setState.run({ id, state, message, now: iso(clock()) }).changes > 0;
+    },
+    /** Records that this deployment's specs were written to the store. */
+    markApplied(id: string): void {
+      markApplied.run({ id, now: iso(clock()) });
+    },
+    /** The deployment whose specs were applied last from `repo@branch` (what that branch runs). */
+    lastApplied(repo: string, branch: string): DeploymentRow | null {
+      const r = lastApplied.get(repo, branch);
+      return r ? toRow(r) : null;
     },
     get(id: string): DeploymentRow | null {
       const r = one.get(id);

@@ -165,4 +165,20 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE events ADD COLUMN service_id TEXT;
   UPDATE events SET service_id = (SELECT id FROM services WHERE services.name = events.name);
   `,
+
+  // 5: which webhook deployment of a branch last had its specs applied (a webhook never moves it back).
+  `
+  ALTER TABLE deployments ADD COLUMN applied_at TEXT;
+  CREATE INDEX deployments_applied_by_branch ON deployments (repo, branch, applied_at) WHERE applied_at IS NOT NULL;
+  `,
+
+  // 6: revoked agents stay as tombstones, so their id can never be registered again.
+  `
+  ALTER TABLE agents ADD COLUMN revoked_at TEXT;
+  `,
+
+  // 7: the language runtimes each agent found at start (scheduling by a spec's `runtime`).
+  `
+  ALTER TABLE agents ADD COLUMN runtimes TEXT NOT NULL DEFAULT '[]';
+  `,
 ];

@@ -1,6 +1,7 @@
 // Row types for the table groups that store/types.ts (the fixed contract) does not cover:
 // agent tasks, agents, webhook deployments and API keys.
 
+import type { AgentRuntime } from '../specs/runtimes.ts';
 import type { Phase } from './types.ts';
 
 /** The status columns a no-op resync pass compares against DesiredSummary, for every service at once. */
@@ -56,9 +57,13 @@ export interface AgentRow {
   usage: unknown;
   /** Last reported per-instance states, as the agent sent them. */
   instances: unknown[];
+  /** Language runtimes the agent found at start (reported when it registers). */
+  runtimes: AgentRuntime[];
   online: boolean;
   /** Epoch ms of the last heartbeat (or registration); null before either. */
   lastSeenMs: number | null;
+  /** When an operator revoked it (its credential is refused from then on); null while trusted. */
+  revokedAt: string | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -119,6 +119,11 @@ export function createServicesStore(db: Db, clock: Clock) {
     removeReleases.run(name);
     return true;
   });
+  // Hostname ownership: just the names, sources and `domains` of live rows (no full spec parse).
+  const claims = db.prepare<[], { name: string; source: string; domains: string | null }>(
+    `SELECT name, source, json_extract(spec, '$.domains') AS domains FROM services
+     WHERE deleting = 0 ORDER BY created_at, name`,
+  );
   const setSource = db.prepare(
     'UPDATE services SET source = @source, updated_at = @now WHERE name = @name AND source <> @source',
   );
@@ -189,6 +194,13 @@ export function createServicesStore(db: Db, clock: Clock) {
      */
     remove(name: string): boolean {
       return removeWithReleases(name);
+    },
+    /**
+     * The extra hostnames (`domains`) each live service claims, oldest service first. A service
+     * being deleted claims nothing: its route is on its way out.
+     */
+    hostnameClaims(): { name: string; source: string; domains: string[] }[] {
+      return claims.all().map((r) => ({ name: r.name, source: r.source, domains: r.domains === null ? [] : (JSON.parse(r.domains) as string[]) }));
     },
     /** Hands a service to another owner (e.g. adopted by a file set). False when unchanged or missing. */
     setSource(name: string, source: string): boolean {

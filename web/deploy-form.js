@@ -85,14 +85,15 @@ export function deployBody(fields) {
  * runs source services, not images: offering it made a deploy that failed for
  * good). Each disabled choice says why. `preferred` is the first that can run it;
  * `hint` says what to do when none can.
- * @param {Record<string, { configured: boolean, reason?: string, images?: boolean }>} providers
+ * @param {Record<string, { configured: boolean, reason?: string, runs?: { images: boolean, source: boolean } }>} providers
  * @returns {{ choices: { name: string, enabled: boolean, label: string, title: string }[], preferred: string | undefined, hint: string | undefined }}
  */
 export function imageProviderChoices(providers) {
   const choices = Object.entries(providers).map(([name, p]) => {
-    const enabled = p.configured && p.images === true;
-    const why = !p.configured ? 'not configured' : p.images === true ? '' : 'cannot run images';
-    return { name, enabled, label: enabled ? name : `${name} (${why})`, title: p.configured ? (p.images === true ? p.reason ?? '' : `${name} runs source services (build and run commands): deploy those with forge apply`) : p.reason ?? '' };
+    const images = p.runs?.images === true;
+    const enabled = p.configured && images;
+    const why = !p.configured ? 'not configured' : images ? '' : 'cannot run images';
+    return { name, enabled, label: enabled ? name : `${name} (${why})`, title: p.configured ? (images ? p.reason ?? '' : `${name} runs source services (build and run commands): deploy those with forge apply`) : p.reason ?? '' };
   });
   const preferred = choices.find((c) => c.enabled)?.name;
   const hint = preferred ? undefined

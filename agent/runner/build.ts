@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ForgeError } from '../../specs/errors.ts';
 import { createSandbox, type ExitInfo, type SandboxOptions } from '../sandbox/index.ts';
-import { buildEnv } from './env.ts';
+import { buildEnv, FALLBACK_PATH } from './env.ts';
 import { captureOutput, LineTail, RotatingLog, type Stream } from './logs.ts';
 
 /** Never copied into a release: installed deps are rebuilt, VCS and Forge state are not the app's. */
@@ -55,6 +55,8 @@ export interface BuildOptions {
   env: Record<string, string>;
   secrets?: Record<string, string>;
   sandbox: SandboxLimits;
+  /** Directory put first on PATH: the spec's runtime (agent/runtimes.ts found it). */
+  pathFirst?: string;
   logFile: string;
   onLine?: (line: string, stream: Stream) => void;
   signal?: AbortSignal;
@@ -79,7 +81,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   const sandbox = await createSandbox({ ...options.sandbox, id: options.id });
   const log = new RotatingLog(options.logFile);
   const lines = new LineTail(200, options.onLine);
-  const env = buildEnv({ hostPath: process.env.PATH, home: options.workDir, env: options.env, secrets: options.secrets });
+  const hostPath = options.pathFirst === undefined ? process.env.PATH : [options.pathFirst, process.env.PATH ?? FALLBACK_PATH].join(':');
+  const env = buildEnv({ hostPath, home: options.workDir, env: options.env, secrets: options.secrets });
   const aborted = (): boolean => options.signal?.aborted === true;
   const onAbort = () => void sandbox.destroy(0);
   options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -12,6 +12,7 @@ import type { ServiceBody } from '../service-spec.ts';
 import { deleteService, requireService, requireServiceToRead, setDesiredState, writeService } from '../service-writes.ts';
 import { startService } from '../service-restart.ts';
 import { registerLogsRoute } from './logs.ts';
+import { mergeEvents, readProviderEvents } from '../provider-events.ts';
 
 type IdParams = { id: string };
 
@@ -89,8 +90,12 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
   app.get<{ Params: IdParams; Querystring: { limit?: number; after?: number } }>(
     `${base}/:id/events`, { schema: { params: idParams, querystring: eventsQuery } }, async (request) => {
       const row = requireServiceToRead(ctx, request.params.id);
-      const { limit, after } = request.query;
-      return { events: ctx.store.events.list(row.name, { ...(limit ? { limit } : {}), ...(after !== undefined ? { afterId: after } : {}) }) };
+      const { limit = 100, after } = request.query;
+      const stored = ctx.store.events.list(row.name, { limit, ...(after !== undefined ? { afterId: after } : {}) });
+      // Following (`after`) reads the store alone: provider events have no id to follow by.
+      if (after !== undefined || !ctx.providerEvents) return { events: mergeEvents(stored, [], limit) };
+      const fromProvider = await readProviderEvents(row.name, row.spec.provider, ctx.providerEvents, ctx.now());
+      return { events: mergeEvents(stored, fromProvider, limit) };
     });
 
   registerLogsRoute(app, ctx, `${base}/:id/logs`);

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ForgeError } from '../../specs/errors.ts';
 import type { ApiContext } from '../context.ts';
+import type { AuthLimits } from '../auth-limits.ts';
 import type { GitDeployer } from '../git-deploy.ts';
 import { decidePush, validDeliveryId, verifyGithubSignature, type PushPolicy } from '../webhook-decide.ts';
 
@@ -13,6 +14,8 @@ export interface WebhookOptions extends PushPolicy {
   deploy: GitDeployer;
   /** Called with a deployment's background promise (tests await it; the server ignores it). */
   onBackground?: (work: Promise<void>) => void;
+  /** Bad signatures count as failed authentications of their source address. */
+  limits?: AuthLimits;
 }
 
 export async function webhookPlugin(app: FastifyInstance, opts: { ctx: ApiContext; webhook: WebhookOptions }): Promise<void> {
@@ -24,9 +27,11 @@ export async function webhookPlugin(app: FastifyInstance, opts: { ctx: ApiContex
     if (!webhook.secret) {
       throw new ForgeError('E_FORBIDDEN', 'the GitHub webhook is not enabled on this control plane (set FORGE_WEBHOOK_SECRET)');
     }
+    webhook.limits?.assertNotBlocked(request.ip, 'webhook');
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const signature = request.headers['x-hub-signature-256'];
     if (!verifyGithubSignature(webhook.secret, raw, typeof signature === 'string' ? signature : undefined)) {
+      webhook.limits?.failed(request.ip, 'webhook');
       throw new ForgeError('E_UNAUTHORIZED', 'webhook signature verification failed');
     }
     let payload: unknown;

@@ -2,6 +2,7 @@
 // providers/agent/) and the daemon (agent/). schemas/agent-*.schema.json describe the
 // same bodies for validation and as reference docs.
 
+import type { AgentRuntime } from '../../specs/runtimes.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 
 export interface Resources {
@@ -22,6 +23,8 @@ export interface RegisterRequest {
    * left first), its live instances on a re-registration. Absent counts as [].
    */
   instances?: InstanceReport[];
+  /** Language runtimes found on the agent's PATH at start (absent counts as none). */
+  runtimes?: AgentRuntime[];
 }
 
 export interface RegisterResponse {

@@ -13,10 +13,11 @@ import { place } from '../../reconciler/scheduler.ts';
 import type { Action, ApplyContext, ApplyResult, Observed, Provider, ProviderEvent } from '../types.ts';
 import { createTaskBell } from './bell.ts';
 import type { AgentHub } from './hub.ts';
+import { capacityVerified } from './capacity.ts';
 import { sweepOfflineAgents } from './offline.ts';
 import { DEFAULT_LEASE_MS, type InstanceReport, type Resources, type RunPayload, type StopPayload } from './protocol.ts';
 import {
-  buildView, isRunPayload, reservationOf, toObserved, type AgentState, type ViewInstance,
+  buildView, isRunPayload, isStopPayload, reservationOf, toObserved, type AgentState, type ViewInstance,
 } from './view.ts';
 
 export interface AgentProviderOptions {
@@ -115,7 +116,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       const newer = (resultAt.get(row.id) ?? -1) > (row.lastSeenMs ?? 0) ? previous.get(row.id) : undefined;
       const instances = newer ? newer.instances : row.instances as InstanceReport[];
       instances.forEach(learnSpec);
-      agents.set(row.id, { id: row.id, online: row.online, capacity: row.capacity, instances });
+      agents.set(row.id, { id: row.id, online: row.online, capacity: row.capacity, capacityVerified: capacityVerified(row.capacity), runtimes: row.runtimes, instances });
     }
     tasks.clear();
     for (const task of store.tasks.listActive()) {
@@ -146,17 +147,21 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
     const instances = currentView().get(action.key) ?? [];
     const replacing = action.kind === 'replace' ? action.instanceId : undefined;
     const same = instances.find((i) => i.replica === replica && i.hash === hash && i.id !== replacing && i.state !== 'failed'
-      && i.state !== 'stopping');
+      && i.state !== 'stopping' && i.state !== 'stopped');
     if (same && action.kind !== 'start') return { instanceId: same.id, message: 'already exists' };
 
-    const want: Resources = reservationOf(spec);
-    const { placements, unschedulable } = place(
-      [{ key: action.key, replica, ...want }],
-      [...agents.values()],
-      [...currentView().values()].flat()
-        .filter((i) => i.state !== 'failed' && i.state !== 'stopped' && i.id !== (action.kind === 'start' ? action.instanceId : ''))
-        .map((i) => ({ agentId: i.agent, key: i.key, replica: i.replica, ...i.reserved })),
-    );
+    const request = { key: action.key, replica, ...reservationOf(spec), ...(spec.runtime === undefined ? {} : { runtime: spec.runtime }) };
+    const kept = action.kind === 'start' ? instances.find((i) => i.id === action.instanceId) : undefined;
+    if (kept) {
+      if (kept.state === 'stopping') return { instanceId: kept.id, message: `still stopping on ${kept.agent}; it starts once stopped` };
+      if (kept.state !== 'stopped' && kept.state !== 'failed') return { instanceId: kept.id, message: `already ${kept.state} on ${kept.agent}` };
+      // A kept instance starts again where it is kept, under its own id: starting it anywhere
+      // else would leave its stopped copy behind, and two agents holding one id.
+      const holder = agents.get(kept.agent);
+      const home = holder ? place([request], [holder], reservations(kept.id)).placements[0] : undefined;
+      if (home) return queueRun(action.key, { instanceId: kept.agentInstanceId ?? kept.id, spec, hash, generation, replica }, home.agentId);
+    }
+    const { placements, unschedulable } = place([request], [...agents.values()], reservations(kept?.id));
     const placed = placements[0];
     if (!placed) {
       const reason = unschedulable[0]?.reason ?? 'no agent fits';
@@ -164,11 +169,27 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
         details: { key: action.key, replica, reason },
       });
     }
-    const instanceId = action.kind === 'start' ? action.instanceId : `inst_${randomBytes(8).toString('hex')}`;
-    const payload: RunPayload = { instanceId, spec, hash, generation, replica };
-    const task = enqueue('run', action.key, generation, replica, placed.agentId, payload, `run:${action.key}:${replica}:${hash}`);
+    const instanceId = `inst_${randomBytes(8).toString('hex')}`;
+    const result = queueRun(action.key, { instanceId, spec, hash, generation, replica }, placed.agentId);
+    if (!kept) return result;
+    // Its agent has no room for it any more: it moves, as a new instance, and the kept one is forgotten.
+    stopInstance(action.key, kept, true);
+    record(action.key, { instanceId: kept.id, type: 'moved', status: `no room on ${kept.agent} any more; replaced by ${result.instanceId} on ${placed.agentId}` });
+    return { ...result, message: `${kept.agent} has no room for it any more: ${result.message} as ${result.instanceId}` };
+  }
+
+  /** What every live instance (but `except`) holds on its agent: stopped and failed ones hold nothing. */
+  function reservations(except?: string) {
+    return [...currentView().values()].flat()
+      .filter((i) => i.state !== 'failed' && i.state !== 'stopped' && i.id !== except)
+      .map((i) => ({ agentId: i.agent, key: i.key, replica: i.replica, ...i.reserved }));
+  }
+
+  function queueRun(key: string, payload: RunPayload, agentId: string): ApplyResult {
+    const task = enqueue('run', key, payload.generation, payload.replica, agentId, payload,
+      `run:${key}:${payload.replica}:${payload.hash}`);
     const queued = task.payload as RunPayload;
-    return { instanceId: queued.instanceId, message: `placed on ${placed.agentId}` };
+    return { instanceId: queued.instanceId, message: `placed on ${agentId}` };
   }
 
   function stopInstance(key: string, instance: ViewInstance, remove: boolean): void {
@@ -179,8 +200,10 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       mutate(() => tasks.delete(task.id));
       if (task.state === 'queued') return;
     }
-    const payload: StopPayload = { instanceId: instance.id, remove };
-    enqueue('stop', key, instance.generation, instance.replica, instance.agent, payload, `stop:${instance.id}:${remove ? 'remove' : 'keep'}`);
+    const instanceId = instance.agentInstanceId ?? instance.id;
+    const payload: StopPayload = { instanceId, remove };
+    enqueue('stop', key, instance.generation, instance.replica, instance.agent, payload,
+      `stop:${instance.agent}:${instanceId}:${remove ? 'remove' : 'keep'}`);
   }
 
   const hub: AgentHub = {
@@ -190,7 +213,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       mutate(() => {
         const previous = agents.get(agentId);
         if (previous) noteExits(previous.instances, report.instances);
-        agents.set(agentId, { id: agentId, online: true, capacity: report.capacity, instances: report.instances });
+        agents.set(agentId, { id: agentId, online: true, capacity: report.capacity, capacityVerified: capacityVerified(report.capacity), runtimes: previous?.runtimes ?? store.agents.get(agentId)?.runtimes ?? [], instances: report.instances });
       });
     },
     agentRegistered(agentId, instances) {
@@ -207,7 +230,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
             record(i.service, { instanceId: i.id, type: 'agent restarted', status: `${agentId} registered again without it` });
           }
         }
-        agents.set(agentId, { id: agentId, online: true, capacity: row.capacity, instances });
+        agents.set(agentId, { id: agentId, online: true, capacity: row.capacity, capacityVerified: capacityVerified(row.capacity), runtimes: row.runtimes, instances });
         // The routes cancelled what it had claimed (see agent-routes register).
         for (const [id, task] of tasks) if (task.leaseOwner === agentId && task.state !== 'queued') tasks.delete(id);
       });
@@ -224,6 +247,13 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
         if (instance && agent) {
           learnSpec(instance);
           agent.instances = [...agent.instances.filter((i) => i.id !== instance.id), instance];
+          resultAt.set(agent.id, now());
+        } else if (ok && agent && task.kind === 'stop' && isStopPayload(task.payload)) {
+          // A finished stop is as good as the heartbeat that will confirm it: until that comes,
+          // the last report (running) must not make the instance look alive again.
+          const { instanceId, remove } = task.payload;
+          agent.instances = agent.instances.flatMap((i) => (i.id !== instanceId ? [i]
+            : remove ? [] : [{ ...i, state: 'stopped' as const, health: 'unknown' as const, port: 0, address: '' }]));
           resultAt.set(agent.id, now());
         }
       });
@@ -249,7 +279,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
 
   return {
     name: 'agent',
-    capabilities: { updateInPlace: false, images: false },
+    capabilities: { updateInPlace: false, runsImages: false, runsSource: true },
     hub,
     leaseMs,
     async observe(keys) {

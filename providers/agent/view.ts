@@ -5,6 +5,7 @@
 // are offline are not observed: they are lost, and get placed elsewhere.
 
 import type { ObservedInstance } from '../types.ts';
+import type { AgentRuntime } from '../../specs/runtimes.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import type { TaskRow } from '../../store/rows.ts';
 import type { InstanceReport, Resources, RunPayload, StopPayload } from './protocol.ts';
@@ -13,11 +14,21 @@ export interface AgentState {
   id: string;
   online: boolean;
   capacity: Resources;
+  /** See capacity.ts: false when the claim is beyond a plausible host. */
+  capacityVerified?: boolean;
+  /** Language runtimes the agent found at start (scheduling by a spec's `runtime`). */
+  runtimes: AgentRuntime[];
   instances: InstanceReport[];
 }
 
 export interface ViewInstance extends ObservedInstance {
   agent: string;
+  /**
+   * The id the agent knows the instance by, when `id` is not it: a second copy of one
+   * instance id on another agent is observed as `<id>@<agent>`, so the reconciler sees
+   * it as the duplicate it is (and removes it) instead of never seeing it at all.
+   */
+  agentInstanceId?: string;
   /** The run task that is creating it, while no report names it yet. */
   taskId?: string;
   reserved: Resources;
@@ -53,30 +64,53 @@ export function buildView(
   // state, so diff still ranks it as what it is (failed, old) and never revives it.
   const stopping = new Set(tasks
     .filter((t) => t.kind === 'stop' && isStopPayload(t.payload) && !t.payload.remove)
-    .map((t) => (t.payload as StopPayload).instanceId));
+    .map((t) => `${t.agentId ?? ''}/${(t.payload as StopPayload).instanceId}`));
 
   const byKey = new Map<string, ViewInstance[]>();
   const seen = new Set<string>();
+  const held = new Set<string>(); // agent/instance id pairs already observed
   const add = (instance: ViewInstance) => {
     seen.add(instance.id);
+    held.add(`${instance.agent}/${instance.agentInstanceId ?? instance.id}`);
     const list = byKey.get(instance.key) ?? [];
     list.push(instance);
     byKey.set(instance.key, list);
   };
 
+  // One instance id must live on one agent. Should two agents report it, the liveliest
+  // copy keeps the id and every other copy is observed under its own, so it is removed.
+  const copies = new Map<string, Array<{ report: InstanceReport; agentId: string }>>();
   for (const agent of online.values()) {
-    for (const report of agent.instances) {
-      if (seen.has(report.id)) continue; // the same id on two agents: the first (by id order) wins
-      add(fromReport(report, agent.id, specOf(report.hash), stopping.has(report.id)));
+    for (const report of agent.instances) copies.set(report.id, [...(copies.get(report.id) ?? []), { report, agentId: agent.id }]);
+  }
+  // A start of a kept (stopped) instance is a run task for the id its agent still reports
+  // as stopped: until the agent picks it up, the instance is on its way up, not idle.
+  const starting = new Map<string, TaskRow>();
+  for (const task of tasks) {
+    if (task.kind === 'run' && isRunPayload(task.payload) && task.agentId !== null) starting.set(`${task.agentId}/${task.payload.instanceId}`, task);
+  }
+  const withStart = (instance: ViewInstance): ViewInstance => {
+    const task = starting.get(`${instance.agent}/${instance.agentInstanceId ?? instance.id}`);
+    if (!task || instance.state !== 'stopped') return instance;
+    return { ...instance, state: task.state === 'queued' ? 'creating' : 'starting', health: 'unknown', taskId: task.id };
+  };
+  for (const [id, list] of copies) {
+    const [first, ...rest] = [...list].sort((a, b) => liveliness(a.report) - liveliness(b.report) || compareIds(a.agentId, b.agentId));
+    add(withStart(fromReport(first!.report, first!.agentId, specOf(first!.report.hash), stopping.has(`${first!.agentId}/${id}`))));
+    for (const copy of rest) {
+      const extra = fromReport(copy.report, copy.agentId, specOf(copy.report.hash), stopping.has(`${copy.agentId}/${id}`));
+      add(withStart({ ...extra, id: `${id}@${copy.agentId}`, agentInstanceId: id }));
     }
   }
   for (const task of tasks) {
     if (task.kind !== 'run' || !isRunPayload(task.payload)) continue;
     const payload = task.payload;
-    if (seen.has(payload.instanceId)) continue;
-    if (task.agentId === null || !online.has(task.agentId)) continue;
+    if (task.agentId === null || !online.has(task.agentId) || held.has(`${task.agentId}/${payload.instanceId}`)) continue;
+    // A run for an id another agent already holds is a second copy in the making.
+    const copy = seen.has(payload.instanceId);
     add({
-      id: payload.instanceId,
+      id: copy ? `${payload.instanceId}@${task.agentId}` : payload.instanceId,
+      ...(copy ? { agentInstanceId: payload.instanceId } : {}),
       key: task.service,
       replica: payload.replica,
       hash: payload.hash,
@@ -140,6 +174,21 @@ function fromReport(report: InstanceReport, agentId: string, spec: ServiceSpec |
   return base;
 }
 
+/** Lower is livelier: the copy of a doubly reported instance that keeps its id. */
+function liveliness(report: InstanceReport): number {
+  switch (report.state) {
+    case 'running': return report.health === 'healthy' ? 0 : 1;
+    case 'starting': return 2;
+    case 'unhealthy': return 3;
+    case 'stopped': return 4;
+    case 'exited': return 5;
+  }
+}
+
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function exitReason(report: InstanceReport): string {
   const what = report.reason ?? (report.exitCode === undefined ? 'exited' : `exited with code ${report.exitCode}`);
   const restarts = report.restarts ?? 0;
@@ -148,7 +197,7 @@ function exitReason(report: InstanceReport): string {
 
 /** Strips the provider's bookkeeping, leaving the contract's shape. */
 export function toObserved(instance: ViewInstance): ObservedInstance {
-  const { taskId: _t, reserved: _r, restarts, exitedAt, ...observed } = instance;
+  const { taskId: _t, reserved: _r, agentInstanceId: _a, restarts, exitedAt, ...observed } = instance;
   // The slot's crash count goes with an exit: the reconciler's CrashLoopBackOff input.
   return exitedAt === undefined ? observed : { ...observed, restarts, exitedAt };
 }

@@ -31,6 +31,10 @@ export interface UpsertBody {
   region: string;
   replicas: number;
   envVars: Record<string, string>;
+  /** The owner label (`forge:<control-plane id>`): the remote keeps it as the service's source. */
+  source: string;
+  /** The remote provider to run on; left out, the remote picks one that runs images. */
+  provider?: string;
 }
 
 export interface CloudClientStats {

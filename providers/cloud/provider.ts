@@ -5,8 +5,13 @@
 // destroy of the key is a DELETE, and a destroy of one instance is left to the
 // remote (it converges to the replicas it was given).
 //
-// The remote project (PROJECT_ID) belongs to this control plane: every service
-// in it is observed as Forge's, so one nobody desires is an orphan and deleted.
+// Ownership: a remote project is shared (other people, other control planes), so
+// being in PROJECT_ID proves nothing. Every upsert carries this control plane's
+// owner label (`forge:<control-plane id>`, the remote's `source`); only services
+// carrying it are observed, updated, started, stopped or deleted. Any other service
+// is reported once and never touched, and a desired service whose name is taken by
+// one is refused with E_CONFLICT (looked at again every resync). Services created
+// before owner labels existed carry none: they are reported, not deleted.
 //
 // observe() reads a cache: one GET of the whole list per resync, at most once
 // per `resyncIntervalMs`, plus what our own writes return.
@@ -14,11 +19,17 @@
 import { ForgeError } from '../../specs/errors.ts';
 import type { Action, ApplyContext, ApplyResult, Observed, Provider, ProviderEvent } from '../types.ts';
 import type { CloudClient } from './client.ts';
-import { toObserved, upsertBody, type AppliedRecord, type RemoteService } from './remote.ts';
+import { ownerLabel, toObserved, upsertBody, type AppliedRecord, type RemoteService } from './remote.ts';
 import { createResyncGate } from '../resync-gate.ts';
 
 export interface CloudProviderOptions {
   client: CloudClient;
+  /** This control plane's id (api/control-plane-id.ts): the owner label of what it creates. */
+  controlPlaneId: string;
+  /** The remote provider to deploy on (CLOUD_PROVIDER); left out, the remote picks one that runs images. */
+  remoteProvider?: string;
+  /** Told once per remote service that is not ours (an operator log line). */
+  report?: (message: string) => void;
   now?: () => number;
   /** Minimum time between two unforced list calls. Default 15 s. */
   resyncIntervalMs?: number;
@@ -30,7 +41,13 @@ export function createCloudProvider(opts: CloudProviderOptions): CloudProvider {
   const { client } = opts;
   const now = opts.now ?? Date.now;
   const interval = opts.resyncIntervalMs ?? 15_000;
+  const owner = ownerLabel(opts.controlPlaneId);
+  const report = opts.report ?? (() => {});
+  /** Services this control plane owns, by name. */
   const remote = new Map<string, RemoteService>();
+  /** Services of the project it does not own, by name: never touched. */
+  const foreign = new Map<string, RemoteService>();
+  const reported = new Set<string>();
   const applied = new Map<string, AppliedRecord>();
   /** Local time of our last write per key: a list that started earlier must not undo it. */
   const writtenAt = new Map<string, number>();
@@ -47,7 +64,12 @@ export function createCloudProvider(opts: CloudProviderOptions): CloudProvider {
     const startedAt = now();
     const listed = await client.list();
     const seen = new Set<string>();
+    foreign.clear();
     for (const s of listed) {
+      if (s.source !== owner) {
+        noteForeign(s);
+        continue;
+      }
       seen.add(s.name);
       if ((writtenAt.get(s.name) ?? -Infinity) < startedAt) remote.set(s.name, s);
     }
@@ -58,6 +80,22 @@ export function createCloudProvider(opts: CloudProviderOptions): CloudProvider {
     synced = true;
   }
 
+  function noteForeign(s: RemoteService): void {
+    foreign.set(s.name, s);
+    if (reported.has(s.id)) return;
+    reported.add(s.id);
+    report(`cloud service ${s.name} (${s.id}) was not created by this control plane (owner ${s.source ? JSON.stringify(s.source) : 'none'}, ours ${owner}): left alone, never updated or deleted`);
+  }
+
+  function refuseForeign(key: string): void {
+    const theirs = foreign.get(key);
+    if (!theirs) return;
+    throw new ForgeError('E_CONFLICT',
+      `a cloud service named ${key} already exists in the remote project and was not created by this control plane ` +
+      `(owner ${theirs.source ? JSON.stringify(theirs.source) : 'none'}, ours ${owner}); Forge does not adopt, change or delete it. ` +
+      'Rename this service, or remove that one on the remote', { details: { owner: theirs.source ?? null }, terminal: true });
+  }
+
   async function upsert(action: Extract<Action, { kind: 'create' | 'update' | 'replace' }>, ctx: ApplyContext): Promise<ApplyResult> {
     const prev = applied.get(action.key);
     const current = remote.get(action.key);
@@ -65,16 +103,23 @@ export function createCloudProvider(opts: CloudProviderOptions): CloudProvider {
     if (prev && prev.hash === action.hash && current && current.generation === prev.remoteGeneration) {
       return { ...(current.url ? { url: current.url } : {}), message: 'remote already has this release' };
     }
+    refuseForeign(action.key);
     if (!action.spec.image) {
-      throw new ForgeError('E_SPEC_INVALID', `service ${action.key}: the cloud provider deploys images; this spec has none`);
+      throw new ForgeError('E_SPEC_INVALID', `service ${action.key}: the cloud provider deploys images; this spec has none`, { terminal: true });
     }
-    const service = await client.upsert(upsertBody(action.spec, ctx.secrets));
+    const service = await client.upsert(upsertBody(action.spec, ctx.secrets, owner, opts.remoteProvider));
+    if (service.source !== owner) {
+      noteForeign(service);
+      throw new ForgeError('E_PROVIDER', `the cloud compute API did not keep the owner label of ${action.key} (it answered source ${JSON.stringify(service.source ?? null)}): ` +
+        'without it this control plane cannot prove the service is its own, so it will not manage it', { terminal: true });
+    }
     record(service);
     applied.set(action.key, { hash: action.hash, generation: action.generation, spec: action.spec, remoteGeneration: service.generation });
     return { instanceId: service.id, ...(service.url ? { url: service.url } : {}) };
   }
 
   async function setRunning(key: string, running: boolean): Promise<ApplyResult> {
+    refuseForeign(key);
     const current = remote.get(key);
     if (!current) throw new ForgeError('E_NOT_FOUND', `cloud service ${key} is not known remotely (yet); it is created first`);
     const want = running ? 'running' : 'stopped';
@@ -105,7 +150,7 @@ export function createCloudProvider(opts: CloudProviderOptions): CloudProvider {
 
   const provider: CloudProvider = {
     name: 'cloud',
-    capabilities: { updateInPlace: true, images: true },
+    capabilities: { updateInPlace: true, runsImages: true, runsSource: false },
 
     resync: (force = false) => gate(force),
 

@@ -1,6 +1,9 @@
 // Pure mappings between Forge and a remote Forge-compatible compute API: the
 // upsert body from a spec, and the remote service JSON → Observed.
 //
+// Ownership: every upsert carries this control plane's owner label, which the remote
+// keeps as the service's `source`; only services carrying it are ours.
+//
 // The remote does not carry Forge's spec hash. The provider remembers, per key,
 // the hash it last upserted and the remote generation that upsert produced;
 // while the remote is still on that generation its instances carry our hash.
@@ -33,6 +36,8 @@ export interface RemoteService {
   generation?: number;
   observedGeneration?: number;
   desiredState?: 'running' | 'stopped';
+  /** Who owns it on the remote: `forge:<control-plane id>` for what a Forge in cloud mode created. */
+  source?: string;
   instances?: RemoteInstance[];
   conditions?: { type?: string; status?: string; message?: string }[];
 }
@@ -50,8 +55,13 @@ export function cpuTier(spec: ServiceSpec): string {
   return `${spec.resources.cpuKind}-${Math.max(1, Math.round(spec.resources.cpus))}x`;
 }
 
+/** The owner label this control plane writes on the remote services it creates. */
+export function ownerLabel(controlPlaneId: string): string {
+  return `forge:${controlPlaneId}`;
+}
+
 /** The upsert body. Secret values ride in envVars (the remote encrypts them); nothing here is logged. */
-export function upsertBody(spec: ServiceSpec, secrets: Record<string, string>): UpsertBody {
+export function upsertBody(spec: ServiceSpec, secrets: Record<string, string>, owner: string, provider?: string): UpsertBody {
   return {
     name: spec.name,
     image: spec.image ?? '',
@@ -61,6 +71,8 @@ export function upsertBody(spec: ServiceSpec, secrets: Record<string, string>): 
     region: spec.region,
     replicas: spec.replicas,
     envVars: { ...spec.env, ...secrets },
+    source: owner,
+    ...(provider ? { provider } : {}),
   };
 }
 

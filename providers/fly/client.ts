@@ -171,7 +171,8 @@ export function createFlyClient(opts: FlyClientOptions) {
     getMachine: (app: string, id: string) => getOrUndefined<FlyMachine>(machinePath(app, id)),
     async listMachines(app: string, metadata: Record<string, string> = {}): Promise<FlyMachine[]> {
       const query = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [`metadata.${k}`, v]));
-      return (await call<FlyMachine[]>('GET', `/v1/apps/${seg(app)}/machines`, { query })).body ?? [];
+      // An app that does not exist has no machines.
+      return (await getOrUndefined<FlyMachine[]>(`/v1/apps/${seg(app)}/machines`, query)) ?? [];
     },
     /** Safe to repeat: `current_version` turns a repeat of an applied update into a 409. */
     async updateMachine(app: string, id: string, body: UpdateMachineBody): Promise<FlyMachine> {

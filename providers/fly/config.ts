@@ -13,6 +13,8 @@ export const META = {
   hash: 'forge_hash',
   replica: 'forge_replica',
   project: 'forge_project',
+  /** The control plane that created the machine: the only proof Forge accepts that it may change or destroy it. */
+  owner: 'forge_owner',
 } as const;
 
 export interface ForgeMachineMeta {
@@ -20,6 +22,8 @@ export interface ForgeMachineMeta {
   replica: number;
   generation: number;
   hash: string;
+  /** The creating control plane's id; absent on machines made before owner labels. */
+  owner?: string;
 }
 
 /** Go-style duration strings, as Fly's checks expect ("10s", "1500ms"). */
@@ -42,7 +46,7 @@ function healthCheck(spec: ServiceSpec): FlyMachineCheckConfig {
  * The machine config for one replica. Secret values never appear here: they go to
  * the app's secrets (Fly's vault), which machines receive as env at boot.
  */
-export function machineConfig(spec: ServiceSpec, meta: ForgeMachineMeta & { projectId: string }): FlyMachineConfig {
+export function machineConfig(spec: ServiceSpec, meta: ForgeMachineMeta & { projectId: string; owner: string }): FlyMachineConfig {
   if (!spec.image) {
     throw new ForgeError('E_SPEC_INVALID', `service ${spec.name}: a Fly machine needs an image (source deploys set one after the flyctl build)`);
   }
@@ -75,6 +79,7 @@ export function machineConfig(spec: ServiceSpec, meta: ForgeMachineMeta & { proj
       [META.generation]: String(meta.generation),
       [META.hash]: meta.hash,
       [META.project]: meta.projectId,
+      [META.owner]: meta.owner,
     },
   };
 }
@@ -91,6 +96,7 @@ export function readForgeMeta(metadata: Record<string, string> | undefined, proj
     replica: Number.isInteger(replica) && replica >= 0 ? replica : 0,
     generation: Number.isFinite(generation) ? generation : 0,
     hash: metadata[META.hash] ?? '',
+    ...(metadata[META.owner] ? { owner: metadata[META.owner] } : {}),
   };
 }
 

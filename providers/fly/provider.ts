@@ -1,6 +1,14 @@
 // The Fly.io provider: one Fly app per service (`<name>-<projectId>`), one machine
 // per replica, labelled with Forge metadata so observe finds them and a repeated
-// create adopts instead of duplicating. observe() is served from a cache kept
+// create adopts instead of duplicating.
+//
+// Ownership: a machine is this control plane's only when its `forge_owner` metadata
+// is this control plane's id (written at create). Only those are observed, adopted,
+// updated, stopped or destroyed; an app is deleted only when nothing else lives in
+// it. Machines with Forge metadata but another owner, or none (made before owner
+// labels), are reported once and left alone; a service that would need a machine
+// beside them is refused with E_CONFLICT until an operator hands them over (sets
+// forge_owner) or removes them. observe() is served from a cache kept
 // fresh by our own writes and a rate-limited, org-wide, incremental resync.
 
 import { randomUUID } from 'node:crypto';
@@ -21,6 +29,10 @@ export interface FlyProviderOptions {
   client: FlyClient;
   org: string;
   projectId: string;
+  /** This control plane's id: the `forge_owner` it writes and the only owner it acts for. */
+  controlPlaneId: string;
+  /** Told once per Forge-labelled machine that is not ours (an operator log line). */
+  report?: (message: string) => void;
   now?: () => number;
   /** Minimum time between two unforced resyncs. Default 15 s. */
   resyncIntervalMs?: number;
@@ -56,6 +68,9 @@ const PROBE_PARALLELISM = 10;
 
 export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
   const { client, projectId } = opts;
+  const owner = opts.controlPlaneId;
+  const report = opts.report ?? (() => {});
+  const reported = new Set<string>();
   const now = opts.now ?? Date.now;
   const resyncIntervalMs = opts.resyncIntervalMs ?? 15_000;
   const waitTimeoutSeconds = opts.waitTimeoutSeconds ?? 60;
@@ -77,6 +92,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
   const remember = (app: string, m: FlyMachine, known?: { spec: ServiceSpec; hash: string }): CachedMachine => {
     const cached = fromMachine(app, m, projectId);
     if (!cached) throw new ForgeError('E_PROVIDER', `Fly machine ${m.id} in ${app} came back without Forge metadata`);
+    if (cached.owner !== owner) throw notOurs(app, cached.key, [{ id: m.id, ...(cached.owner ? { owner: cached.owner } : {}) }]);
     if (known && cached.hash === known.hash) cached.spec = known.spec;
     cache.write(cached);
     return cached;
@@ -92,9 +108,44 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
     return { app, fresh: created };
   }
 
+  function reportUnowned(app: string, m: { id: string; key: string; owner?: string }): void {
+    if (reported.has(m.id)) return;
+    reported.add(m.id);
+    report(`Fly machine ${m.id} (app ${app}, service ${m.key}) was not created by this control plane ` +
+      `(forge_owner ${m.owner ? JSON.stringify(m.owner) : 'missing'}, ours ${owner}): left alone, never updated or destroyed`);
+  }
+
+  function notOurs(app: string, key: string, machines: readonly { id: string; owner?: string }[]): ForgeError {
+    const owners = [...new Set(machines.map((m) => m.owner ?? 'none'))].join(', ');
+    return new ForgeError('E_CONFLICT',
+      `Fly app ${app} already has machine(s) ${machines.map((m) => m.id).join(', ')} for service ${key} that were not created by this control plane ` +
+      `(forge_owner ${owners}; ours ${owner}); Forge does not adopt, change or destroy them. To hand them over, set their metadata ` +
+      `forge_owner=${owner} (Machines API: POST /v1/apps/${app}/machines/<id>/metadata/forge_owner, no restart); or destroy them`,
+      { details: { app, machines: machines.map((m) => m.id) }, terminal: true });
+  }
+
+  /** Live Forge-labelled machines of the key in its app: ours, and anyone else's (never touched). */
+  async function listRemote(app: string, key: string): Promise<{ ours: FlyMachine[]; theirs: { id: string; owner?: string }[] }> {
+    const list = await client.listMachines(app, { [META.key]: key });
+    const ours: FlyMachine[] = [];
+    const theirs: { id: string; owner?: string }[] = [];
+    for (const m of list) {
+      if (m.state === 'destroyed' || m.state === 'destroying') continue;
+      const meta = readForgeMeta(m.config?.metadata, projectId);
+      if (!meta) continue;
+      if (meta.owner === owner) ours.push(m);
+      else {
+        theirs.push({ id: m.id, ...(meta.owner ? { owner: meta.owner } : {}) });
+        reportUnowned(app, { id: m.id, key, ...(meta.owner ? { owner: meta.owner } : {}) });
+      }
+    }
+    return { ours, theirs };
+  }
+
   async function findRemote(app: string, key: string, replica: number): Promise<FlyMachine | undefined> {
-    const list = await client.listMachines(app, { [META.key]: key, [META.replica]: String(replica) });
-    return list.find((m) => m.state !== 'destroyed' && m.state !== 'destroying' && readForgeMeta(m.config?.metadata, projectId));
+    const { ours, theirs } = await listRemote(app, key);
+    if (theirs.length > 0) throw notOurs(app, key, theirs);
+    return ours.find((m) => readForgeMeta(m.config?.metadata, projectId)?.replica === replica);
   }
 
   async function settle(app: string, id: string, state: 'started' | 'stopped', version?: string): Promise<void> {
@@ -111,7 +162,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
     const other = cache.forKey(key).find((m) => m.region !== region);
     if (other) {
       throw new ForgeError('E_REGION_IMMUTABLE', `service ${key} runs in ${other.region}; Fly machines cannot move to ${region}. Delete and recreate the service to change region.`, {
-        details: { current: other.region, requested: region },
+        details: { current: other.region, requested: region }, terminal: true,
       });
     }
   }
@@ -121,7 +172,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
     refuseOtherRegion(key, spec.region);
     const known = cache.forKey(key).find((m) => m.replica === replica);
     if (known) return { instanceId: known.id, url: flyAppUrl(known.app), message: 'machine already exists' };
-    const config = machineConfig(spec, { key, replica, generation: action.generation, hash: action.hash, projectId });
+    const config = machineConfig(spec, { key, replica, generation: action.generation, hash: action.hash, projectId, owner });
     const { app, fresh } = await ensureApp(key);
     if (!fresh) {
       const adopted = await findRemote(app, key, replica);
@@ -185,7 +236,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
       if (await relabel(app, current, action)) return { instanceId, url: flyAppUrl(app), message: 'relabelled (metadata only, no restart)' };
       current = cache.get(instanceId) ?? current;
     }
-    const config = machineConfig(spec, { key, replica: action.replica, generation: action.generation, hash: action.hash, projectId });
+    const config = machineConfig(spec, { key, replica: action.replica, generation: action.generation, hash: action.hash, projectId, owner });
     const minSecrets = await syncAppSecrets(client, app, ctx.secrets, false);
     // A stopped service stays stopped through an update; a running one restarts on the new version.
     const stayStopped = current.flyState === 'stopped' || current.flyState === 'suspended';
@@ -225,6 +276,17 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
       await client.deleteMachine(m.app, m.id, true);
       cache.remove(m.id);
     }
+    // The app goes only when nothing else lives in it: deleting an app destroys every machine in it.
+    const left = (await client.listMachines(app)).filter((m) => m.state !== 'destroyed' && m.state !== 'destroying');
+    if (left.length > 0) {
+      for (const m of left) {
+        const meta = readForgeMeta(m.config?.metadata, projectId);
+        reportUnowned(app, { id: m.id, key, ...(meta?.owner ? { owner: meta.owner } : {}) });
+      }
+      cache.forgetApp(key);
+      readyApps.delete(app);
+      return { message: `machines of ${key} destroyed; app ${app} kept: it holds machine(s) ${left.map((m) => m.id).join(', ')} this control plane did not create` };
+    }
     await client.deleteApp(app);
     cache.forgetApp(key);
     readyApps.delete(app);
@@ -256,6 +318,10 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
         const at = m.updated_at ? Date.parse(m.updated_at) : undefined;
         if (at !== undefined && !Number.isNaN(at) && (newest === undefined || at > newest)) newest = at;
         const cached = m.app_name ? fromMachine(m.app_name, m, projectId) : undefined;
+        if (cached && cached.owner !== owner) {
+          if (m.state !== 'destroyed') reportUnowned(cached.app, cached);
+          continue;
+        }
         if (cached) out.push({ machine: cached, gone: m.state === 'destroyed' });
       }
       if (!res.next_cursor || (res.machines ?? []).length === 0) break;
@@ -305,7 +371,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
 
   const provider: FlyProvider = {
     name: 'fly',
-    capabilities: { updateInPlace: true, images: true },
+    capabilities: { updateInPlace: true, runsImages: true, runsSource: false },
     appName,
 
     resync: (force = false) => gate(force),

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, beforeEach, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { agentRoutes } from '../../api/agent-routes.ts';
+import { revokeAgent } from '../../api/routes/agents.ts';
 import { createTaskBell } from '../../providers/agent/bell.ts';
 import type { AgentHub } from '../../providers/agent/hub.ts';
 import { hashToken } from '../../providers/agent/tokens.ts';
@@ -79,16 +80,63 @@ describe('registration and auth', () => {
     assert.deepEqual(seen, [`registered ${id}`]);
   });
 
-  test('re-registering with a known id keeps the id and replaces the token', async () => {
+  test('re-registering with its own credential keeps the id and the credential', async () => {
     const first = await agent('a');
     const res = await app.inject({
-      method: 'POST', url: '/api/agents/register', headers: { authorization: `Bearer ${REG}` },
+      method: 'POST', url: '/api/agents/register', headers: { authorization: `Bearer ${first.token}` },
       payload: { name: 'a', id: first.id, capacity },
     });
+    assert.equal(res.statusCode, 201);
     const second = res.json() as { id: string; token: string };
-    assert.equal(second.id, first.id);
-    assert.equal((await heartbeat(first.id, first.token)).statusCode, 401);
-    assert.equal((await heartbeat(second.id, second.token)).statusCode, 200);
+    assert.deepEqual([second.id, second.token], [first.id, first.token]);
+    assert.equal((await heartbeat(first.id, first.token)).statusCode, 200);
+  });
+
+  test('a stolen registration token cannot take over an existing agent id or claim its tasks', async () => {
+    const victim = await agent('a');
+    const task = enqueue(victim.id, 'run', 'web');
+    secretsFor = () => ({ DB_PASSWORD: 'hunter2' });
+    const takeover = await app.inject({
+      method: 'POST', url: '/api/agents/register', headers: { authorization: `Bearer ${REG}` },
+      payload: { name: 'evil', id: victim.id, capacity },
+    });
+    assert.equal(takeover.statusCode, 403);
+    assert.deepEqual(takeover.json(), {
+      error: 'E_FORBIDDEN',
+      message: `agent ${victim.id} is already registered: registering it again needs its own credential, not a registration token`,
+    });
+    // The real agent is untouched and still holds its work.
+    assert.equal((await heartbeat(victim.id, victim.token)).statusCode, 200);
+    assert.equal(ts.store.agents.get(victim.id)!.name, 'a');
+    // A fresh registration gets a fresh id: it cannot reach the victim's tasks.
+    const evil = await agent('evil');
+    assert.notEqual(evil.id, victim.id);
+    assert.equal((await claim(victim.id, evil.token)).statusCode, 403);
+    assert.equal((await claim(evil.id, evil.token)).statusCode, 204);
+    const mine = await claim(victim.id, victim.token);
+    assert.equal(mine.statusCode, 200);
+    assert.equal(mine.json().task.id, task.id);
+  });
+
+  test('a revoked agent can neither call nor register again; its claimed tasks are cancelled', async () => {
+    const a = await agent('a');
+    const task = enqueue(a.id, 'stop', 'web');
+    assert.equal((await claim(a.id, a.token)).statusCode, 200);
+    assert.equal(revokeAgent(ts.store, a.id), true);
+    assert.equal(ts.store.tasks.get(task.id)!.state, 'cancelled');
+    assert.equal(ts.store.agents.get(a.id)!.online, false);
+    const hb = await heartbeat(a.id, a.token);
+    assert.deepEqual([hb.statusCode, hb.json().message], [403, `agent ${a.id} was revoked`]);
+    const again = await app.inject({
+      method: 'POST', url: '/api/agents/register', headers: { authorization: `Bearer ${a.token}` },
+      payload: { name: 'a', id: a.id, capacity },
+    });
+    assert.equal(again.statusCode, 403);
+    const viaBootstrap = await app.inject({
+      method: 'POST', url: '/api/agents/register', headers: { authorization: `Bearer ${REG}` },
+      payload: { name: 'a', id: a.id, capacity },
+    });
+    assert.equal(viaBootstrap.statusCode, 403);
   });
 
   test('a registration replaces the instances last heard of with the ones it carries (none after an agent restart)', async () => {
@@ -100,7 +148,7 @@ describe('registration and auth', () => {
     assert.equal((await heartbeat(first.id, first.token, [running])).statusCode, 200);
     assert.deepEqual(ts.store.agents.get(first.id)!.instances.map((i) => (i as { id: string }).id), ['inst_1']);
     const again = await app.inject({
-      method: 'POST', url: '/api/agents/register', headers: { authorization: `Bearer ${REG}` },
+      method: 'POST', url: '/api/agents/register', headers: { authorization: `Bearer ${first.token}` },
       payload: { name: 'a', id: first.id, capacity, instances: [] },
     });
     assert.equal(again.statusCode, 201);
@@ -113,7 +161,7 @@ describe('registration and auth', () => {
     assert.equal((await claim(first.id, first.token)).statusCode, 200);
     const queued = enqueue(first.id, 'stop', 'api');
     const again = await app.inject({
-      method: 'POST', url: '/api/agents/register', headers: { authorization: `Bearer ${REG}` },
+      method: 'POST', url: '/api/agents/register', headers: { authorization: `Bearer ${first.token}` },
       payload: { name: 'a', id: first.id, capacity, instances: [] },
     });
     assert.equal(again.statusCode, 201);
@@ -126,7 +174,7 @@ describe('registration and auth', () => {
     const b = await agent('b');
     assert.equal((await heartbeat(a.id, b.token)).statusCode, 403);
     assert.equal((await heartbeat(a.id, REG)).statusCode, 401);
-    assert.equal((await register('c', a.token)).statusCode, 401);
+    assert.equal((await register('c', a.token)).statusCode, 403, 'an agent credential cannot register another agent');
     assert.equal((await claim(a.id, 'fat_forged')).statusCode, 401);
     // The plugin's hook is encapsulated: routes outside it neither require nor see agent auth.
     assert.deepEqual((await app.inject({ method: 'GET', url: '/api/other' })).json(), { other: true });

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateApiKey, hashApiKey, constantTimeEqual } from '../../api/auth.ts';
+import { createAuthLimits } from '../../api/auth-limits.ts';
 import { apiHarness, type ApiHarness } from './helpers.ts';
 
 const ADMIN_ROUTES: [string, string][] = [
@@ -27,7 +28,8 @@ describe('admin authentication', () => {
   let h: ApiHarness;
   let revoked: string;
   before(async () => {
-    h = await apiHarness();
+    // 135 bad credentials from one address on purpose: the brute-force limit is test/api/rate-limit.test.ts's business.
+    h = await apiHarness({ authLimits: createAuthLimits({ failures: { burst: 1_000_000, perSecond: 1 } }) });
     const made = generateApiKey();
     h.store.apiKeys.create({ name: 'old', hash: made.hash, prefix: made.prefix });
     h.store.apiKeys.revoke('old');

@@ -29,10 +29,13 @@ test('a push to a bare repo deploys examples/node-hello; a bad forge.yaml fails 
   git(work, 'push', '--quiet', bare, 'HEAD:refs/heads/main');
   const goodSha = git(work, 'rev-parse', 'HEAD');
 
-  const h = await apiHarness({ withLoop: true, config: { webhookSecret: SECRET, allowedRepos: [REPO], allowedBranches: ['main'] }, gitDeploy: { pollMs: 20, waitMs: 20_000 } });
+  const h = await apiHarness({
+    withLoop: true, gitDeploy: { pollMs: 20, waitMs: 20_000 },
+    config: { webhookSecret: SECRET, allowedRepos: [REPO], allowedBranches: ['main'], gitUrlTemplate: `file://${tmp}/{repo}.git` },
+  });
   let delivery = 0;
   const push = async (sha: string) => {
-    const body = JSON.stringify({ ref: 'refs/heads/main', after: sha, repository: { full_name: REPO, clone_url: `file://${bare}` }, head_commit: { message: 'x' } });
+    const body = JSON.stringify({ ref: 'refs/heads/main', after: sha, repository: { full_name: REPO }, head_commit: { message: 'x' } });
     delivery += 1;
     const res = await h.app.inject({
       method: 'POST', url: '/api/v1/webhook/github', payload: body,
@@ -66,7 +69,86 @@ test('a push to a bare repo deploys examples/node-hello; a bad forge.yaml fails 
 
     const missing = await push('0123456789abcdef0123456789abcdef01234567');
     assert.equal(missing.state, 'failed');
-    assert.match(missing.message!, /^git clone of acme\/shop@main at 0123456789abcdef0123456789abcdef01234567 failed/);
+    assert.match(missing.message!, /^refused: 0123456789ab is not on branch main of acme\/shop \(its head is [0-9a-f]{12}\)$/);
+  } finally {
+    await h.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a replayed old push (fresh delivery id) never moves the branch backwards; the payload clone_url is ignored', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'forge-git-'));
+  const bare = join(tmp, 'shop.git');
+  const evil = join(tmp, 'evil.git');
+  const work = join(tmp, 'work');
+  const evilWork = join(tmp, 'evil-work');
+  git(tmp, 'init', '--quiet', '--bare', bare);
+  git(tmp, 'init', '--quiet', '--bare', evil);
+  git(tmp, 'init', '--quiet', work);
+  git(tmp, 'init', '--quiet', evilWork);
+  const spec = (image: string) => `name: shop\nimage: ${image}\nport: 8080\n`;
+  writeFileSync(join(work, 'forge.yaml'), spec('shop:v1'));
+  git(work, 'add', '.');
+  git(work, 'commit', '--quiet', '-m', 'v1');
+  git(work, 'push', '--quiet', bare, 'HEAD:refs/heads/main');
+  const v1 = git(work, 'rev-parse', 'HEAD');
+  writeFileSync(join(evilWork, 'forge.yaml'), spec('evil:latest'));
+  git(evilWork, 'add', '.');
+  git(evilWork, 'commit', '--quiet', '-m', 'evil');
+  git(evilWork, 'push', '--quiet', evil, 'HEAD:refs/heads/main');
+  const evilSha = git(evilWork, 'rev-parse', 'HEAD');
+
+  // The clone URL comes from FORGE_GIT_URL_TEMPLATE (a local path: allowed only in development mode).
+  const h = await apiHarness({
+    // A plain local path this time (a full clone, not a shallow one): allowed only in development mode.
+    config: { webhookSecret: SECRET, allowedRepos: [REPO], allowedBranches: ['main'], gitUrlTemplate: `${tmp}/{repo}.git` },
+    gitDeploy: { pollMs: 20, waitMs: 50 },
+  });
+  let delivery = 0;
+  const push = async (sha: string, cloneUrl = 'https://github.com/acme/shop.git') => {
+    const body = JSON.stringify({ ref: 'refs/heads/main', after: sha, repository: { full_name: REPO, clone_url: cloneUrl }, head_commit: { message: 'x' } });
+    delivery += 1;
+    const res = await h.app.inject({
+      method: 'POST', url: '/api/v1/webhook/github', payload: body,
+      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': `r-${delivery}`, 'x-hub-signature-256': await sign(SECRET, body) },
+    });
+    assert.equal(res.statusCode, 202);
+    await Promise.all(h.background);
+    return h.store.deployments.get(res.json().deployment)!;
+  };
+  try {
+    // The payload names another repository's URL: it is not used, the configured one is.
+    const first = await push(v1, `file://${evil}`);
+    assert.equal(first.sha, v1);
+    assert.equal(h.store.services.get('shop')!.spec.image, 'shop:v1');
+    const fromEvil = await push(evilSha, `file://${evil}`);
+    assert.equal(fromEvil.state, 'failed');
+    assert.match(fromEvil.message!, /is not on branch main of acme\/shop/);
+    assert.equal(h.store.services.get('shop')!.spec.image, 'shop:v1');
+
+    writeFileSync(join(work, 'forge.yaml'), spec('shop:v2'));
+    git(work, 'commit', '--quiet', '-am', 'v2');
+    git(work, 'push', '--quiet', bare, 'HEAD:refs/heads/main');
+    const v2 = git(work, 'rev-parse', 'HEAD');
+    await push(v2);
+    assert.equal(h.store.services.get('shop')!.spec.image, 'shop:v2');
+
+    // The attack: v1's signed body sent again with a fresh delivery id.
+    const replay = await push(v1);
+    assert.equal(replay.state, 'failed');
+    assert.equal(replay.message,
+      `refused: ${v1.slice(0, 12)} is older than ${v2.slice(0, 12)}, already deployed from acme/shop@main; a webhook never moves a branch backwards (roll back with \`forge rollback\`)`);
+    assert.equal(h.store.services.get('shop')!.spec.image, 'shop:v2', 'the newer release keeps serving');
+
+    // A push that is not the head but newer than what is deployed is still deployed.
+    writeFileSync(join(work, 'forge.yaml'), spec('shop:v3'));
+    git(work, 'commit', '--quiet', '-am', 'v3');
+    const v3 = git(work, 'rev-parse', 'HEAD');
+    writeFileSync(join(work, 'forge.yaml'), spec('shop:v4'));
+    git(work, 'commit', '--quiet', '-am', 'v4');
+    git(work, 'push', '--quiet', bare, 'HEAD:refs/heads/main');
+    await push(v3);
+    assert.equal(h.store.services.get('shop')!.spec.image, 'shop:v3');
   } finally {
     await h.close();
     rmSync(tmp, { recursive: true, force: true });

@@ -33,23 +33,24 @@ describe('releases and agents routes', () => {
 
   test('agents: id, name, address, online, capacity, usage, instances, runtimes; never a token hash', async () => {
     const agent = h.store.agents.register({
-      name: 'node-1', tokenHash: 'secret-token-hash', addresses: ['10.0.0.3'], labels: { 'forge.runtimes': 'python,node' },
+      name: 'node-1', tokenHash: 'secret-token-hash', addresses: ['10.0.0.3'], labels: {},
       capacity: { cpus: 4, memoryBytes: 8 * 2 ** 30 },
+      runtimes: [{ name: 'python', version: '3.11.7', path: '/usr/bin/python3' }, { name: 'node', version: '20.11.1', path: '/usr/bin/node' }],
     });
     h.store.agents.heartbeat(agent.id, {
       usage: { cpus: 1.5, memoryBytes: 2 ** 30 },
-      instances: [{ id: 'i1', service: 'web', state: 'running' }, { id: 'i2', service: 'api', state: 'stopped' }],
+      instances: [{ id: 'i1', service: 'web', state: 'running', env: { X: 'instance-canary' } }, { id: 'i2', service: 'api', state: 'stopped' }],
     }, Date.now());
-    const reply = await get('/api/agents');
+    const reply = await get('/api/v1/agents');
     assert.equal(reply.statusCode, 200);
-    assert.ok(!reply.body.includes('secret-token-hash'));
+    assert.ok(!reply.body.includes('secret-token-hash') && !reply.body.includes('instance-canary'));
     const { agents } = reply.json() as { agents: Record<string, unknown>[] };
     const listed = agents.find((a) => a.id === agent.id)!;
-    assert.deepEqual({ ...listed, lastSeenAt: typeof listed.lastSeenAt }, {
-      id: agent.id, name: 'node-1', address: '10.0.0.3', online: true, lastSeenAt: 'string',
-      capacity: { cpus: 4, memoryBytes: 8 * 2 ** 30 }, usage: { cpus: 1.5, memoryBytes: 2 ** 30 },
-      instances: { count: 2, running: 1, services: ['api', 'web'] }, runtimes: ['node', 'python'],
-    });
-    assert.equal((await get('/api/agents', false)).statusCode, 401);
+    assert.deepEqual(
+      [listed.name, listed.address, listed.online, listed.capacity, listed.usage, listed.instances, listed.runtimes],
+      ['node-1', '10.0.0.3', true, { cpus: 4, memoryBytes: 8 * 2 ** 30 }, { cpus: 1.5, memoryBytes: 2 ** 30 },
+        { count: 2, running: 1, services: ['api', 'web'] }, ['python 3.11.7', 'node 20.11.1']],
+    );
+    assert.equal((await get('/api/v1/agents', false)).statusCode, 401);
   });
 });

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { sign } from '@octokit/webhooks-methods';
-import { decidePush, verifyGithubSignature } from '../../api/webhook-decide.ts';
+import { decideCommit, decidePush, verifyGithubSignature, type CommitFacts } from '../../api/webhook-decide.ts';
 import type { PushTarget } from '../../api/webhook-decide.ts';
 import { apiHarness, type ApiHarness } from './helpers.ts';
 
@@ -40,8 +40,36 @@ test('decidePush table', () => {
   const decision = decidePush(BRANCH_PUSH, policy);
   assert.deepEqual(decision, {
     kind: 'deploy',
-    target: { repo: 'Codertocat/Hello-World', branch: 'master', sha, cloneUrl: 'https://github.com/Codertocat/Hello-World.git', message: 'Initial commit' },
+    target: { repo: 'codertocat/hello-world', branch: 'master', sha, cloneUrl: 'https://github.com/codertocat/hello-world.git', message: 'Initial commit' },
   });
+});
+
+test('decidePush builds the clone URL from the template and the allowlisted name, never the payload', () => {
+  const policy = { allowedRepos: ['Codertocat/Hello-World'], allowedBranches: ['master'], gitUrlTemplate: 'ssh://git@git.example.com/{owner}/{repo}.git' };
+  const hostile = { ...BRANCH_PUSH, repository: { full_name: 'codertocat/hello-world', clone_url: 'http://127.0.0.1:2019/config/' } };
+  const decision = decidePush(hostile, policy);
+  assert.equal(decision.kind, 'deploy');
+  assert.equal(decision.kind === 'deploy' && decision.target.cloneUrl, 'ssh://git@git.example.com/Codertocat/Hello-World.git');
+  assert.equal(decision.kind === 'deploy' && decision.target.repo, 'Codertocat/Hello-World', 'the allowlist spelling');
+  const noUrl = decidePush({ ...BRANCH_PUSH, repository: { full_name: 'Codertocat/Hello-World' } }, policy);
+  assert.equal(noUrl.kind, 'deploy', 'clone_url is not needed');
+});
+
+test('decideCommit: head, newer, older (replay), diverged and foreign commits', () => {
+  const base: CommitFacts = { repo: 'a/b', branch: 'main', sha: 'c'.repeat(40), head: 'd'.repeat(40), onBranch: true, deployed: 'b'.repeat(40), deployedIsAncestor: false, olderThanDeployed: false };
+  const cases: [string, Partial<CommitFacts>, string][] = [
+    ['the head is deployed even if older', { sha: 'd'.repeat(40) }, 'deploy'],
+    ['newer than deployed', { deployedIsAncestor: true }, 'deploy'],
+    ['nothing deployed yet', { deployed: null }, 'deploy'],
+    ['the same commit again', { deployed: 'c'.repeat(40) }, 'deploy'],
+    ['older than deployed', { olderThanDeployed: true }, 'refused: cccccccccccc is older than bbbbbbbbbbbb, already deployed from a/b@main; a webhook never moves a branch backwards (roll back with `forge rollback`)'],
+    ['diverged', {}, 'refused: cccccccccccc does not descend from bbbbbbbbbbbb, already deployed from a/b@main; a webhook never moves a branch backwards (roll back with `forge rollback`)'],
+    ['not on the branch', { onBranch: false, deployed: null }, 'refused: cccccccccccc is not on branch main of a/b (its head is dddddddddddd)'],
+  ];
+  for (const [label, change, expected] of cases) {
+    const decision = decideCommit({ ...base, ...change });
+    assert.equal(decision.kind === 'refuse' ? decision.reason : decision.kind, expected, label);
+  }
 });
 
 describe('POST /api/v1/webhook/github', () => {

@@ -87,18 +87,19 @@ describe('bin/forge against a real forge server', () => {
     assert.deepEqual(await forge(['list'], env, dir), { code: 0, stdout: 'no services (create one with forge deploy or forge apply)\n', stderr: '' });
   });
 
-  test('deploy --image to agents: refused with the reason and what to do (agents run source-mode services)', async () => {
-    const result = await forge(['deploy', '--name', 'web', '--image', 'nginx:1', '--timeout', '60s'], env, dir);
+  test('deploy --image --provider agent: refused before anything is written, with the reason (agents run source-mode services)', async () => {
+    const result = await forge(['deploy', '--name', 'web', '--image', 'nginx:1', '--provider', 'agent', '--timeout', '60s'], env, dir);
     assert.equal(result.code, 1, result.stdout + result.stderr);
-    // Without an agent provider on the control plane the API refuses at once; with one, the reconciler fails
-    // the service with its reason and the CLI prints it with the last events.
-    const refused = /^forge deploy: E_COMPUTE_NOT_CONFIGURED: provider agent is not configured on this control plane.*; next step: start a worker with `forge agent`/;
-    const failed = /^web failed: \w+: web: agents build and run source-mode services .*image mode needs the fly provider\n {2}last events:\n( {4}.*\n)+$/;
-    assert.ok(refused.test(result.stderr) || failed.test(result.stderr), result.stderr);
+    // Without an agent provider on the control plane it is not configured; with one, it cannot run images.
+    const refused = /^forge deploy: E_COMPUTE_NOT_CONFIGURED: provider agent is not configured on this control plane/;
+    const cannot = /^forge deploy: E_SPEC_INVALID: service web: provider agent does not run images/;
+    assert.ok(refused.test(result.stderr) || cannot.test(result.stderr), result.stderr);
+    assert.equal((await forge(['get', 'web'], env, dir)).code, 1, 'no row was written');
   });
 
   test('deploy --image to Fly runs, get --json shows it, delete --yes removes it', async () => {
-    const deployed = await forge(['deploy', '--name', 'site', '--image', 'registry.fly.io/site:1', '--provider', 'fly', '--port', '8080', '--timeout', '60s'], env, dir);
+    // No --provider: the image goes to a configured provider that runs images (Defects 13.7).
+    const deployed = await forge(['deploy', '--name', 'site', '--image', 'registry.fly.io/site:1', '--port', '8080', '--timeout', '60s'], env, dir);
     assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
     assert.match(deployed.stdout, /^created site \(generation 1, \w+\)\n/);
     assert.match(deployed.stdout, /\nsite: running( at \S+)?\n$/);

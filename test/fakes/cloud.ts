@@ -16,6 +16,10 @@ export interface FakeCloudService {
   region: string;
   replicas: number;
   envVars: Record<string, string>;
+  /** The owner label, kept from create (a Forge remote's `source`). */
+  source: string;
+  /** The provider the upsert named, if any. */
+  provider?: string;
   generation: number;
   desiredState: 'running' | 'stopped';
   /** Digest of the last upsert body: the same body again changes nothing. */
@@ -74,9 +78,9 @@ export async function startCloudFake(opts: { projectId?: string; apiKey?: string
           health: settled && running ? 'healthy' : 'unknown',
         }));
     return {
-      id: s.id, name: s.name, provider: 'agent', status, generation: s.generation, observedGeneration: settled ? s.generation : s.generation - 1,
+      id: s.id, name: s.name, provider: s.provider ?? 'fly', status, generation: s.generation, observedGeneration: settled ? s.generation : s.generation - 1,
       url: `https://${s.name}.${projectId}.example.app`, conditions: [], envKeys: Object.keys(s.envVars).sort(), image: s.image, port: s.port,
-      cpu: s.cpu, memory: s.memory, region: s.region, replicas: s.replicas, source: 'api', desiredState: s.desiredState, instances,
+      cpu: s.cpu, memory: s.memory, region: s.region, replicas: s.replicas, source: s.source, desiredState: s.desiredState, instances,
       createdAt: '', updatedAt: '',
     };
   };
@@ -100,10 +104,16 @@ export async function startCloudFake(opts: { projectId?: string; apiKey?: string
     };
     const digest = createHash('sha256').update(JSON.stringify(fields)).digest('hex');
     const prev = services.get(name);
+    const owner = typeof body['source'] === 'string' ? body['source'] : undefined;
+    // As a Forge remote does: a writer naming an owner changes only what it owns.
+    if (prev && owner !== undefined && prev.source !== owner) {
+      return { status: 409, body: { error: 'E_CONFLICT', message: `service ${name} belongs to ${prev.source}, not to ${owner}; it was not changed` } };
+    }
+    const provider = typeof body['provider'] === 'string' ? { provider: body['provider'] } : {};
     if (prev && prev.digest === digest) return { status: 200, body: view(prev) };
     const s: FakeCloudService = prev
       ? { ...prev, ...fields, digest, generation: prev.generation + 1, changedAt: now(), fresh: false }
-      : { id: randomBytes(6).toString('hex'), name, ...fields, digest, generation: 1, desiredState: 'running', changedAt: now(), fresh: true };
+      : { id: randomBytes(6).toString('hex'), name, ...fields, ...provider, source: owner ?? 'api', digest, generation: 1, desiredState: 'running', changedAt: now(), fresh: true };
     services.set(name, s);
     return { status: prev ? 200 : 201, body: view(s) };
   }

@@ -46,6 +46,9 @@ export interface FlyHarness {
   close(): Promise<void>;
 }
 
+/** The control plane the harness acts as: the `forge_owner` of the machines it creates. */
+export const FLY_HARNESS_OWNER = 'cp_00000000000000f2';
+
 export async function startFlyHarness(o: FlyHarnessOptions = {}): Promise<FlyHarness> {
   const projectId = o.projectId ?? 'p1';
   const fake = await startFlyFake({ transitionMs: 2, ...o.fake });
@@ -57,7 +60,7 @@ export async function startFlyHarness(o: FlyHarnessOptions = {}): Promise<FlyHar
     ...o.client,
   });
   // Listings only when forced (converge) or at most every 50 ms: a reconcile reads the cache.
-  const provider = createFlyProvider({ client, org: fake.org, projectId, waitTimeoutSeconds: 5, resyncIntervalMs: 50, ...o.provider });
+  const provider = createFlyProvider({ client, org: fake.org, projectId, controlPlaneId: FLY_HARNESS_OWNER, waitTimeoutSeconds: 5, resyncIntervalMs: 50, ...o.provider });
   const dir = mkdtempSync(join(tmpdir(), 'forge-fly-loop-'));
   const store = openStore(dir);
   const providers = () => [provider];

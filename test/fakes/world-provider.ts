@@ -135,7 +135,8 @@ export function openWorldProvider(options: WorldProviderOptions): WorldProvider 
 
   const provider: WorldProvider = {
     name: options.name ?? 'agent',
-    capabilities: { updateInPlace: options.updateInPlace ?? true },
+    // The world runs whatever it is given: image and source specs alike.
+    capabilities: { updateInPlace: options.updateInPlace ?? true, runsImages: true, runsSource: true },
     stats,
     async observe(keys) {
       stats.observeCalls += 1;

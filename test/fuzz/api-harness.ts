@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { agentRoutes } from '../../api/agent-routes.ts';
 import { generateApiKey } from '../../api/auth.ts';
+import { createAuthLimits } from '../../api/auth-limits.ts';
 import { buildApi } from '../../api/server.ts';
 import { createReconcilerMetrics } from '../../reconciler/metrics.ts';
 import { createCipher } from '../../store/cipher.ts';
@@ -67,6 +68,8 @@ export async function fuzzApi(): Promise<FuzzApi> {
     },
     // A verified push must not clone anything here: the deployer records and returns.
     gitDeployer: async () => {},
+    // Fuzzing sends thousands of bad credentials from one address on purpose; the limit itself is tested in test/api/rate-limit.test.ts.
+    authLimits: createAuthLimits({ failures: { burst: 1_000_000, perSecond: 1 } }),
     // Source deploys are configured, so their bodies reach validation.
     deployToken: async (name) => ({ app: name, token: `fuzz-token-${name}`, expiresAt: 0 }),
     plugins: [agentRoutes({ store, registrationTokens: [REGISTRATION_TOKEN], secretsFor: () => ({}), maxClaimWaitMs: 20, claimPollMs: 5 })],

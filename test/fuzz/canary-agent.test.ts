@@ -66,7 +66,7 @@ test('a secret set through the API reaches the app on the agent and appears in n
     await api('GET', `/api/compute/services/${APP}/logs`);
     await api('GET', '/api/v1/deployments');
     await api('GET', '/api/compute/config');
-    await api('POST', '/api/v1/apply', { source: 'canary', dryRun: true, specs: [{ name: 'other', image: 'registry.example/x:1', env: { A: 'b' } }] });
+    await api('POST', '/api/v1/apply', { source: 'canary', dryRun: true, specs: [{ name: 'other', build: { commands: [] }, run: { command: 'node server.js' }, env: { A: 'b' } }] });
     await api('GET', '/metrics');
     const caddy = await request(`${stack.adminUrl}/config/`);
     captured.push({ what: 'caddy GET /config/', text: await caddy.body.text() });

@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ForgeError } from '../../specs/errors.ts';
-import { createConfiguredProviders, flyProjectId, selectProviders, type Env } from '../../providers/select.ts';
+import { chooseProvider, createConfiguredProviders, flyProjectId, selectProviders, type Env } from '../../providers/select.ts';
+import type { ProviderName } from '../../specs/types.ts';
+import { makeSpec } from '../helpers/spec.ts';
 import { startFlyFake, assertNoContractViolations } from '../fakes/fly.ts';
 import { startCloudFake } from '../fakes/cloud.ts';
 
@@ -59,13 +61,13 @@ describe('flyProjectId', () => {
 
 describe('createConfiguredProviders', () => {
   it('builds nothing for agents only', () => {
-    assert.deepEqual(createConfiguredProviders(selectProviders({}), {}), []);
+    assert.deepEqual(createConfiguredProviders(selectProviders({}), {}, { controlPlaneId: 'cp_0000000000000001' }), []);
   });
 
   it('builds a working fly provider from the environment', async () => {
     const fake = await startFlyFake();
     const env = { FLY_API_TOKEN: fake.token, FLY_ORG: fake.org, FLY_API_HOSTNAME: fake.url, PROJECT_ID: 'p9' };
-    const providers = createConfiguredProviders(selectProviders(env), env);
+    const providers = createConfiguredProviders(selectProviders(env), env, { controlPlaneId: 'cp_0000000000000001' });
     try {
       assert.deepEqual(providers.map((p) => p.name), ['fly']);
       assert.deepEqual(await providers[0]!.observe(), []);
@@ -80,7 +82,7 @@ describe('createConfiguredProviders', () => {
   it('builds a working cloud provider from the environment', async () => {
     const fake = await startCloudFake();
     const env = { PROJECT_ID: fake.projectId, CLOUD_API_HOST: fake.url, CLOUD_API_KEY: fake.apiKey };
-    const providers = createConfiguredProviders(selectProviders(env), env);
+    const providers = createConfiguredProviders(selectProviders(env), env, { controlPlaneId: 'cp_0000000000000001' });
     try {
       assert.deepEqual(providers.map((p) => p.name), ['cloud']);
       assert.deepEqual(await providers[0]!.observe(), []);
@@ -90,4 +92,31 @@ describe('createConfiguredProviders', () => {
       await fake.close();
     }
   });
+});
+
+describe('chooseProvider (Defects 13.7): by capabilities, never by name', () => {
+  const image = makeSpec({ name: 'img', image: 'nginx:1' });
+  const source = makeSpec({ name: 'src', image: undefined, run: { command: 'node server.js' }, build: { commands: [] } });
+  const agent = { configured: true, runs: { images: false, source: true } };
+  const fly = { configured: true, runs: { images: true, source: false } };
+  const off = { configured: false, reason: 'not set' };
+  const cases: [string, typeof image, ProviderName | undefined, Parameters<typeof chooseProvider>[2], ProviderName | string][] = [
+    ['an image goes to the first provider that runs images', image, undefined, { agent, fly, cloud: off }, 'fly'],
+    ['source goes to agents', source, undefined, { agent, fly, cloud: off }, 'agent'],
+    ['an image with only agents: 503', image, undefined, { agent, fly: off, cloud: off }, 'E_COMPUTE_NOT_CONFIGURED'],
+    ['a named provider that cannot run it: 400', image, 'agent', { agent, fly, cloud: off }, 'E_SPEC_INVALID'],
+    ['a named provider that is not configured: 503', image, 'cloud', { agent, fly, cloud: off }, 'E_COMPUTE_NOT_CONFIGURED'],
+    ['undeclared capabilities are trusted', image, undefined, { agent: { configured: true }, fly: off, cloud: off }, 'agent'],
+  ];
+  for (const [name, spec, named, offers, want] of cases) {
+    it(name, () => {
+      let got: string;
+      try {
+        got = chooseProvider(spec, named, offers);
+      } catch (error) {
+        got = (error as ForgeError).code;
+      }
+      assert.equal(got, want);
+    });
+  }
 });

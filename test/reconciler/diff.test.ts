@@ -277,6 +277,26 @@ const cases: Case[] = [
     expected: [{ kind: 'destroy', key: 'web', instanceId: 'a-sick', reason: 'duplicate in replica slot 0: keeping z-new' }],
   },
   {
+    name: 'a running service keeps the copy on its way up over a stopped one of the same slot (a start that moved it)',
+    desired: makeDesired(base),
+    caps: REPLACE_ONLY,
+    observed: observe(
+      makeInstance('a-kept', 0, base, { state: 'stopped', health: 'unknown' }),
+      makeInstance('z-moved', 0, base, { state: 'creating', health: 'unknown' }),
+    ),
+    expected: [{ kind: 'destroy', key: 'web', instanceId: 'a-kept', reason: 'duplicate in replica slot 0: keeping z-moved' }],
+  },
+  {
+    name: 'a stopped service keeps the stopped copy of a slot and removes the other',
+    desired: makeDesired(base, { state: 'stopped' }),
+    caps: REPLACE_ONLY,
+    observed: observe(
+      makeInstance('a-live', 0, base, { state: 'starting', health: 'unknown' }),
+      makeInstance('z-kept', 0, base, { state: 'stopped', health: 'unknown' }),
+    ),
+    expected: [{ kind: 'destroy', key: 'web', instanceId: 'a-live', reason: 'duplicate in replica slot 0: keeping z-kept' }],
+  },
+  {
     name: 'identical duplicates: the lowest id stays',
     desired: makeDesired(base),
     observed: observe(makeInstance('m9', 0, base), makeInstance('m1', 0, base)),

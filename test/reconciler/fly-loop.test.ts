@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertNoContractViolations } from '../fakes/fly.ts';
-import { flySpec, startFlyHarness, type FlyHarness, type FlyHarnessOptions } from '../fakes/fly-harness.ts';
+import { FLY_HARNESS_OWNER, flySpec, startFlyHarness, type FlyHarness, type FlyHarnessOptions } from '../fakes/fly-harness.ts';
 
 async function withHarness(fn: (h: FlyHarness) => Promise<void>, opts: FlyHarnessOptions = {}): Promise<void> {
   const h = await startFlyHarness(opts);
@@ -88,12 +88,12 @@ describe('reconciler + Fly provider against the fake', () => {
       assert.equal(status(h, 'api')?.phase, 'running');
     }));
 
-  it('destroys orphans carrying Forge metadata: an extra replica, and a whole app nobody desires', () =>
+  it('destroys orphans carrying this control plane\'s owner label: an extra replica, and a whole app nobody desires', () =>
     withHarness(async (h) => {
       h.apply([flySpec('api')]);
       await h.converge();
       const [kept] = machineIds(h, 'api-p1');
-      const meta = (key: string, replica: string) => ({ forge_key: key, forge_replica: replica, forge_generation: '1', forge_hash: 'stale', forge_project: 'p1' });
+      const meta = (key: string, replica: string) => ({ forge_key: key, forge_replica: replica, forge_generation: '1', forge_hash: 'stale', forge_project: 'p1', forge_owner: FLY_HARNESS_OWNER });
       const extra = h.fake.createOrphan('api-p1', { metadata: meta('api', '1') });
       h.fake.createOrphan('ghost-p1', { metadata: meta('ghost', '0') });
       const foreign = h.fake.createOrphan('other-app', { metadata: { ...meta('ghost', '0'), forge_project: 'not-ours' } });

@@ -180,3 +180,42 @@ describe('place: properties', () => {
     }), { numRuns: 200 });
   });
 });
+
+describe('place: runtimes (issue 13 item 14)', () => {
+  const node20 = { name: 'node', version: '20.11.1', path: '/usr/bin/node' };
+  const python311 = { name: 'python', version: '3.11.7', path: '/usr/bin/python3.11' };
+  const python312 = { name: 'python', version: '3.12.1', path: '/opt/py/bin/python3' };
+  const withRuntimes = (a: SchedulableAgent, runtimes: typeof node20[]): SchedulableAgent => ({ ...a, runtimes });
+
+  test('a request with a runtime goes only where that runtime (and version) is installed', () => {
+    const agents = [
+      withRuntimes(agent('big', 8, 8192), [node20]),
+      withRuntimes(agent('small', 2, 1024), [node20, python311]),
+      withRuntimes(agent('mid', 4, 4096), [python312]),
+    ];
+    const cases: Array<[string | undefined, string]> = [
+      ['node20', 'big'], ['node', 'big'], ['python3.11', 'small'], ['python3', 'mid'], ['python3.12', 'mid'], [undefined, 'big'],
+    ];
+    for (const [runtime, where] of cases) {
+      const { placements } = place([{ ...req('web', 0, 0.5, 256), ...(runtime ? { runtime } : {}) }], agents, []);
+      assert.deepEqual(placements.map((p) => p.agentId), [where], String(runtime));
+    }
+  });
+
+  test('no online agent has the runtime: unschedulable, saying which runtimes the agents have', () => {
+    const agents = [withRuntimes(agent('a', 2, 1024), [node20, python311]), withRuntimes(agent('b', 2, 1024, false), [{ ...node20, version: '18.19.0' }])];
+    assert.deepEqual(place([{ ...req('web', 0, 0.5, 256), runtime: 'node18' }], agents, []).unschedulable, [{
+      key: 'web', replica: 0, reason: 'needs runtime node18, which no online agent has (they have node 20.11.1, python 3.11.7)',
+    }]);
+    assert.deepEqual(place([{ ...req('web', 0, 0.5, 256), runtime: 'ruby' }], [agent('c', 2, 1024)], []).unschedulable, [{
+      key: 'web', replica: 0, reason: 'needs runtime ruby, which no online agent has (they report no runtimes)',
+    }]);
+  });
+
+  test('the runtime is there but the room is not: the usual shortfall among the agents that have it', () => {
+    const agents = [withRuntimes(agent('a', 2, 8192), []), withRuntimes(agent('b', 2, 200), [node20])];
+    assert.deepEqual(place([{ ...req('web', 0, 0.5, 256), runtime: 'node20' }], agents, []).unschedulable, [{
+      key: 'web', replica: 0, reason: 'needs 256 MB memory, the most free on any agent with runtime node20 is 200 MB',
+    }]);
+  });
+});

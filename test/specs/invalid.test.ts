@@ -206,3 +206,11 @@ test('requireSpecs throws E_SPEC_INVALID carrying the problems', () => {
     return true;
   });
 });
+
+test('runtime must be one Forge knows: a positioned error with a suggestion (issue 13 item 14)', () => {
+  const [cobol] = problemsOf('name: a\nimage: x\nruntime: cobol85\n');
+  assert.match(cobol ?? '', /^svc\.yaml:3:10 runtime: `cobol85` is not one of `node`, `node18`, `node20`, .*`python3\.11`/);
+  const [typo] = problemsOf('name: a\nimage: x\nruntime: pyhton3.11\n');
+  assert.match(typo ?? '', /; did you mean `python3\.11`\?$/);
+  assert.deepEqual(problemsOf('name: a\nimage: x\nruntime: node20\n'), []);
+});

@@ -25,7 +25,7 @@ describe('agents', () => {
     assert.match(row.id, /^agt_[0-9a-f]{16}$/);
     assert.deepEqual({ ...row, id: '' }, {
       id: '', name: 'worker-1', tokenHash: 'hash-1', addresses: ['10.0.0.5'], labels: { zone: 'a' },
-      capacity: { cpus: 4, memoryBytes: 8 * 2 ** 30 }, usage: null, instances: [], online: true, lastSeenMs: T0,
+      capacity: { cpus: 4, memoryBytes: 8 * 2 ** 30 }, usage: null, instances: [], runtimes: [], online: true, lastSeenMs: T0, revokedAt: null,
       createdAt: new Date(T0).toISOString(), updatedAt: new Date(T0).toISOString(),
     });
     assert.deepEqual(t.store.agents.getByTokenHash('hash-1'), row);
@@ -37,6 +37,14 @@ describe('agents', () => {
     const again = t.store.agents.register(agent({ id: first.id, capacity: { cpus: 8, memoryBytes: 1 } }), T0 + 5);
     assert.deepEqual([again.id, again.capacity.cpus, again.createdAt, again.lastSeenMs], [first.id, 8, first.createdAt, T0 + 5]);
     assert.equal(t.store.agents.list().length, 1);
+  });
+
+  test('runtimes are kept as registered and replaced by the next registration', () => {
+    const node = { name: 'node', version: '20.11.1', path: '/usr/bin/node' };
+    const first = t.store.agents.register(agent({ runtimes: [node] }), T0);
+    assert.deepEqual(t.store.agents.get(first.id)?.runtimes, [node]);
+    t.store.agents.register(agent({ id: first.id, runtimes: [] }), T0 + 5);
+    assert.deepEqual(t.store.agents.get(first.id)?.runtimes, []);
   });
 
   test('a token hash belongs to one agent', () => {
@@ -74,4 +82,18 @@ describe('agents', () => {
     assert.equal(t.store.agents.remove(a.id), true);
     assert.equal(t.store.agents.get(a.id), null);
   });
+});
+
+test('revoke marks an agent revoked and offline once; a heartbeat does not bring it back', () => {
+  const t = tempStore();
+  try {
+    const row = t.store.agents.register({ name: 'w', tokenHash: 'h', addresses: [], labels: {}, capacity: { cpus: 1, memoryBytes: 1 } }, T0);
+    assert.equal(t.store.agents.revoke(row.id, T0 + 1), true);
+    assert.equal(t.store.agents.revoke(row.id, T0 + 2), false);
+    assert.equal(t.store.agents.heartbeat(row.id, { usage: null, instances: [] }, T0 + 3), false);
+    const after = t.store.agents.get(row.id)!;
+    assert.deepEqual([after.online, after.revokedAt], [false, new Date(T0 + 1).toISOString()]);
+  } finally {
+    t.cleanup();
+  }
 });

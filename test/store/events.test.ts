@@ -14,6 +14,25 @@ describe('events', () => {
     assert.deepEqual(t.store.events.list('web').map((r) => r.reason), ['BackOff', 'Started']);
   });
 
+  test('appendCounted: a repeated warning is one event with a count and the time it was last seen', () => {
+    t = tempStore();
+    const warning = { type: 'Warning' as const, reason: 'ActionFailed', message: 'E_UNSCHEDULABLE: cannot place web replica 0' };
+    const first = t.store.events.appendCounted('web', warning);
+    t.store.events.append('web', { type: 'Normal', reason: 'Stop', message: 'stopping' });
+    t.clock.now = T0 + 5_000;
+    t.store.events.appendCounted('web', warning);
+    const third = t.store.events.appendCounted('web', warning);
+    t.store.events.appendCounted('web', { ...warning, message: 'E_UNSCHEDULABLE: cannot place web replica 1' });
+    t.store.events.appendCounted('api', warning);
+    assert.deepEqual(third, { ...first, message: `${warning.message} (seen 3 times)`, time: new Date(T0 + 5_000).toISOString() });
+    assert.deepEqual(t.store.events.list('web').map((e) => [e.reason, e.message]), [
+      ['ActionFailed', 'E_UNSCHEDULABLE: cannot place web replica 0 (seen 3 times)'],
+      ['Stop', 'stopping'],
+      ['ActionFailed', 'E_UNSCHEDULABLE: cannot place web replica 1'],
+    ]);
+    assert.deepEqual(t.store.events.list('api').map((e) => e.message), [warning.message]);
+  });
+
   test('keeps the newest N per service and leaves other services alone', () => {
     t = tempStore({ eventRetention: 5 });
     for (let i = 0; i < 12; i++) t.store.events.append('web', { type: 'Normal', reason: 'R', message: `m${i}` });

@@ -32,7 +32,7 @@ before(async () => {
   rmSync(OUT, { recursive: true, force: true });
   // The stand-in provider (the world provider, named agent) runs images, so its config says so;
   // a real agent says images: false and the dialog does not offer it (test/web/deploy-providers.test.ts).
-  h = await apiHarness({ withLoop: true, providersConfig: { ...ALL_PROVIDERS, agent: { configured: true, images: true }, fly: { configured: true, images: true } } });
+  h = await apiHarness({ withLoop: true, providersConfig: { ...ALL_PROVIDERS, agent: { configured: true, runs: { images: true, source: true } }, fly: { configured: true, runs: { images: true, source: false } } } });
   base = await h.app.listen({ host: '127.0.0.1', port: 0 });
 });
 

@@ -4,11 +4,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { wireProviders } from '../../api/control-plane.ts';
-import type { Provider } from '../../providers/types.ts';
 
 interface Choice { name: string; enabled: boolean; label: string; title: string }
-type Availability = { configured: boolean; reason?: string; images?: boolean };
+type Availability = { configured: boolean; reason?: string; runs?: { images: boolean; source: boolean } };
 interface FormModule {
   imageProviderChoices(providers: Record<string, Availability>): { choices: Choice[]; preferred: string | undefined; hint: string | undefined };
 }
@@ -17,8 +15,8 @@ const { imageProviderChoices } = (await import(new URL('../../web/deploy-form.js
 
 test('only configured providers that run images can be chosen; each other says why', () => {
   const { choices, preferred, hint } = imageProviderChoices({
-    agent: { configured: true, images: false },
-    fly: { configured: true, images: true, reason: 'FLY_API_TOKEN is set' },
+    agent: { configured: true, runs: { images: false, source: true } },
+    fly: { configured: true, runs: { images: true, source: false }, reason: 'FLY_API_TOKEN is set' },
     cloud: { configured: false, reason: 'PROJECT_ID is not set' },
   });
   assert.deepEqual(choices.map((c) => [c.name, c.enabled, c.label]), [
@@ -30,15 +28,9 @@ test('only configured providers that run images can be chosen; each other says w
 
 test('with agents only, nothing can be chosen and the hint says what to configure', () => {
   const { choices, preferred, hint } = imageProviderChoices({
-    agent: { configured: true, images: false }, fly: { configured: false }, cloud: { configured: false },
+    agent: { configured: true, runs: { images: false, source: true } }, fly: { configured: false }, cloud: { configured: false },
   });
   assert.deepEqual(choices.map((c) => c.enabled), [false, false, false]);
   assert.equal(preferred, undefined);
   assert.match(hint!, /^No configured provider runs images: set FLY_API_TOKEN and FLY_ORG/);
-});
-
-test('GET /api/compute/config says which providers run images, from their capabilities', () => {
-  const stub = (name: 'agent', images: boolean) => ({ name, capabilities: { updateInPlace: false, images } }) as unknown as Provider;
-  assert.equal(wireProviders({}, [stub('agent', false)]).config.agent.images, false);
-  assert.equal(wireProviders({}, [stub('agent', true)]).config.agent.images, true);
 });

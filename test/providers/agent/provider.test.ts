@@ -256,3 +256,65 @@ describe('observe and agents', () => {
     assert.match(await registry.metrics(), /^forge_agents_online 1$/m);
   });
 });
+
+describe('stop and start (issue 13 item 2)', () => {
+  const start: Action = { kind: 'start', key: 'web', instanceId: 'inst_kept', reason: 'service is running; replica 0 is stopped' };
+
+  test('a start runs a stopped instance again on the agent that keeps it, under its id, even when another agent has more room', async () => {
+    addAgent('agt_a', 1024);
+    addAgent('agt_b', 8192);
+    report('agt_a', [instance('inst_kept', { state: 'stopped', health: 'unknown' })]);
+    const result = await provider.apply(start, { secrets: {} });
+    assert.deepEqual(result, { instanceId: 'inst_kept', message: 'placed on agt_a' });
+    const tasks = ts.store.tasks.listActive();
+    assert.deepEqual(tasks.map((t) => [t.kind, t.agentId, (t.payload as { instanceId: string }).instanceId]), [['run', 'agt_a', 'inst_kept']]);
+    // Until the agent picks it up, the kept instance is on its way up: a second start queues nothing.
+    assert.deepEqual((await provider.observe(['web']))[0]!.instances.map((i) => [i.id, i.state, i.agent]), [['inst_kept', 'creating', 'agt_a']]);
+    assert.deepEqual(await provider.apply(start, { secrets: {} }), { instanceId: 'inst_kept', message: 'already creating on agt_a' });
+    assert.equal(ts.store.tasks.listActive().length, 1);
+  });
+
+  test('a kept instance whose agent has no room any more moves: a new instance elsewhere, the stopped one removed', async () => {
+    addAgent('agt_a', 512);
+    addAgent('agt_b', 2048);
+    report('agt_a', [
+      instance('inst_kept', { state: 'stopped', health: 'unknown' }),
+      instance('inst_other', { service: 'other', reserved: { cpus: 0.5, memoryBytes: 384 * MB } }),
+    ]);
+    const result = await provider.apply(start, { secrets: {} });
+    assert.match(result.instanceId!, /^inst_[0-9a-f]{16}$/);
+    assert.notEqual(result.instanceId, 'inst_kept');
+    assert.match(result.message!, /^agt_a has no room for it any more: placed on agt_b as inst_/);
+    assert.deepEqual(ts.store.tasks.listActive().map((t) => [t.kind, t.agentId, t.payload]), [
+      ['run', 'agt_b', { instanceId: result.instanceId, spec, hash, generation: 1, replica: 0 }],
+      ['stop', 'agt_a', { instanceId: 'inst_kept', remove: true }],
+    ]);
+  });
+
+  test('one instance id reported by two agents: the live copy keeps the id, the other is a duplicate removed from its own agent', async () => {
+    addAgent('agt_a', 1024);
+    addAgent('agt_b', 1024);
+    report('agt_a', [instance('inst_x', { state: 'stopped', health: 'unknown' })]);
+    report('agt_b', [instance('inst_x')]);
+    const [observed] = await provider.observe(['web']);
+    assert.deepEqual(observed!.instances.map((i) => [i.id, i.state, i.agent]), [
+      ['inst_x', 'running', 'agt_b'],
+      ['inst_x@agt_a', 'stopped', 'agt_a'],
+    ]);
+    await provider.apply({ kind: 'destroy', key: 'web', instanceId: 'inst_x@agt_a', reason: 'duplicate in replica slot 0' }, { secrets: {} });
+    assert.deepEqual(ts.store.tasks.listActive().map((t) => [t.kind, t.agentId, t.payload]), [['stop', 'agt_a', { instanceId: 'inst_x', remove: true }]]);
+  });
+});
+
+describe('stop results (issue 13 item 13)', () => {
+  test('a finished keep-stop shows the instance stopped at once, not alive again until the next heartbeat', async () => {
+    addAgent('agt_a', 1024);
+    report('agt_a', [instance('inst_1')]);
+    await provider.apply({ kind: 'stop', key: 'web', instanceId: 'inst_1', reason: 'no room' }, { secrets: {} });
+    const task = ts.store.tasks.claim('agt_a', ts.clock.now, 10_000)!;
+    provider.hub.taskClaimed(task);
+    ts.store.tasks.complete(task.id, 'agt_a', { message: 'stopped' }, true);
+    provider.hub.taskCompleted(ts.store.tasks.get(task.id)!, true, { message: 'stopped' });
+    assert.deepEqual((await provider.observe(['web']))[0]!.instances.map((i) => [i.id, i.state, i.health]), [['inst_1', 'stopped', 'unknown']]);
+  });
+});

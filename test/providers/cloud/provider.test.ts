@@ -28,7 +28,7 @@ interface CloudRig {
 async function withCloud(fn: (r: CloudRig) => Promise<void>, o: { apiKey?: string; settleMs?: number } = {}): Promise<void> {
   const fake = await startCloudFake({ settleMs: o.settleMs ?? 0 });
   const client = createCloudClient({ host: fake.url, projectId: fake.projectId, apiKey: o.apiKey ?? fake.apiKey, backoffBaseMs: 1, backoffMaxMs: 2 });
-  const provider = createCloudProvider({ client, resyncIntervalMs: 60_000 });
+  const provider = createCloudProvider({ client, controlPlaneId: CONTROL_PLANE_ID, resyncIntervalMs: 60_000 });
   try {
     await fn({ fake, provider });
   } finally {
@@ -37,14 +37,18 @@ async function withCloud(fn: (r: CloudRig) => Promise<void>, o: { apiKey?: strin
   }
 }
 
+const CONTROL_PLANE_ID = 'cp_00000000000000c1';
+const OWNER = `forge:${CONTROL_PLANE_ID}`;
+
 const calls = (fake: CloudFake) => fake.requests.map((q) => `${q.method} ${q.path.replace(/services\/[0-9a-f]+/, 'services/{id}')}`);
 
 describe('cloud provider mapping (pure)', () => {
   it('builds the upsert body with the cpu tier, and secrets merged into envVars', () => {
-    assert.deepEqual(upsertBody(spec('web'), { DB_PASSWORD: 'x' }), {
+    assert.deepEqual(upsertBody(spec('web'), { DB_PASSWORD: 'x' }, OWNER), {
       name: 'web', image: 'registry.example/app:1', port: 8080, cpu: 'shared-2x', memory: 512, region: 'iad', replicas: 1,
-      envVars: { MODE: 'prod', DB_PASSWORD: 'x' },
+      envVars: { MODE: 'prod', DB_PASSWORD: 'x' }, source: OWNER,
     });
+    assert.equal(upsertBody(spec('web'), {}, OWNER, 'fly').provider, 'fly', 'a configured remote provider is passed through');
   });
 
   it('maps remote states, treating unknown words as still starting', () => {
@@ -80,7 +84,7 @@ describe('cloud provider against the fake remote', () => {
       const s = spec('web');
       const res = await provider.apply(create(s, 'h1'), secrets);
       assert.equal(res.url, `https://web.${fake.projectId}.example.app`);
-      assert.deepEqual(JSON.parse(fake.requests.at(-1)!.body), upsertBody(s, secrets.secrets));
+      assert.deepEqual(JSON.parse(fake.requests.at(-1)!.body), upsertBody(s, secrets.secrets, OWNER));
       const [observed] = await provider.observe(['web']);
       assert.deepEqual(observed?.instances.map((i) => [i.replica, i.hash, i.generation, i.state, i.health]), [[0, 'h1', 1, 'running', 'healthy']]);
       assert.equal(fake.services.get('web')!.envVars['DB_PASSWORD'], 'hunter2-very-secret');

@@ -5,7 +5,7 @@ import { flyDuration, instanceHealth, instanceState, machineConfig, providerEven
 import { ipCoverage } from '../../../providers/fly/app-setup.ts';
 import { spec } from './helpers.ts';
 
-const meta = { key: 'web', replica: 1, generation: 4, hash: 'abc', projectId: 'p1' };
+const meta = { key: 'web', replica: 1, generation: 4, hash: 'abc', projectId: 'p1', owner: 'cp_00000000000000aa' };
 
 describe('machineConfig', () => {
   it('maps a spec to image, guest, env, services on 80/443, checks, autostop and metadata', () => {
@@ -29,7 +29,7 @@ describe('machineConfig', () => {
         },
       ],
       restart: { policy: 'on-failure', max_retries: 10 },
-      metadata: { forge_key: 'web', forge_replica: '1', forge_generation: '4', forge_hash: 'abc', forge_project: 'p1' },
+      metadata: { forge_key: 'web', forge_replica: '1', forge_generation: '4', forge_hash: 'abc', forge_project: 'p1', forge_owner: 'cp_00000000000000aa' },
     });
   });
 

@@ -9,6 +9,8 @@ import { createFlyProvider, type FlyProvider, type FlyProviderOptions } from '..
 export { flySpec as spec } from '../../fakes/fly-harness.ts';
 
 export const PROJECT = 'p1';
+/** The control plane these tests act as: the `forge_owner` of what it creates. */
+export const OWNER = 'cp_00000000000000f1';
 
 
 export interface Rig {
@@ -28,7 +30,7 @@ export async function rig(o: { fake?: FlyFakeOptions; client?: Partial<FlyClient
     machineRate: { perSecond: 1000, burst: 3 },
     ...o.client,
   });
-  const provider = createFlyProvider({ client, org: fake.org, projectId: PROJECT, waitTimeoutSeconds: 5, ...o.provider });
+  const provider = createFlyProvider({ client, org: fake.org, projectId: PROJECT, controlPlaneId: OWNER, waitTimeoutSeconds: 5, ...o.provider });
   return {
     fake,
     client,

@@ -4,7 +4,7 @@ import type { Action } from '../../../providers/types.ts';
 import { ForgeError } from '../../../specs/errors.ts';
 import type { ServiceSpec } from '../../../specs/types.ts';
 import { assertNoContractViolations } from '../../fakes/fly.ts';
-import { PROJECT, rig, spec, type Rig } from './helpers.ts';
+import { OWNER, PROJECT, rig, spec, type Rig } from './helpers.ts';
 
 const create = (key: string, s: ServiceSpec = spec(key), replica = 0, hash = 'h1'): Action => ({ kind: 'create', key, replica, spec: s, hash, generation: 1, reason: 'new service' });
 const update = (key: string, instanceId: string, s: ServiceSpec, hash: string): Action => ({
@@ -36,7 +36,7 @@ describe('fly provider against the fake', () => {
       const app = fake.world.apps.get('web-p1')!;
       assert.deepEqual(app.ips.map((ip) => ip.type), ['shared_v4', 'v6']);
       const machine = fake.liveMachines('web-p1')[0]!;
-      assert.deepEqual(machine.config['metadata'], { forge_key: 'web', forge_replica: '0', forge_generation: '1', forge_hash: 'h1', forge_project: PROJECT });
+      assert.deepEqual(machine.config['metadata'], { forge_key: 'web', forge_replica: '0', forge_generation: '1', forge_hash: 'h1', forge_project: PROJECT, forge_owner: OWNER });
       assert.deepEqual(machine.config['guest'], { cpu_kind: 'shared', cpus: 1, memory_mb: 512 });
     }));
 
@@ -99,13 +99,14 @@ describe('fly provider against the fake', () => {
       assert.deepEqual(fake.liveMachines('web-p1').map((m) => m.id), [second.instanceId]);
     }));
 
-  it('reports an orphan carrying Forge metadata under its key (and ignores other projects)', () =>
+  it('reports an orphan carrying our owner label under its key (and ignores other projects and other owners)', () =>
     withRig(async ({ provider, fake }) => {
       await provider.apply(create('web'), noSecrets);
       await provider.observe();
-      const meta = { forge_key: 'web', forge_replica: '1', forge_generation: '1', forge_hash: 'h1', forge_project: PROJECT };
+      const meta = { forge_key: 'web', forge_replica: '1', forge_generation: '1', forge_hash: 'h1', forge_project: PROJECT, forge_owner: OWNER };
       const orphan = fake.createOrphan('web-p1', { metadata: meta });
       fake.createOrphan('web-other', { metadata: { ...meta, forge_project: 'someone-else' } });
+      fake.createOrphan('web-p1', { metadata: { ...meta, forge_replica: '2', forge_owner: 'cp_ffffffffffffffff' } });
       await provider.resync(true);
       const [observed] = await provider.observe(['web']);
       assert.deepEqual(observed?.instances.map((i) => [i.replica, i.id === orphan.id]), [[0, false], [1, true]]);
@@ -121,7 +122,7 @@ describe('fly provider against the fake', () => {
       const a = await r.provider.apply(create('web'), noSecrets);
       const b = await r.provider.apply(create('web'), noSecrets);
       const { createFlyProvider } = await import('../../../providers/fly/provider.ts');
-      const restarted = createFlyProvider({ client: r.client, org: r.fake.org, projectId: PROJECT, waitTimeoutSeconds: 5 });
+      const restarted = createFlyProvider({ client: r.client, org: r.fake.org, projectId: PROJECT, controlPlaneId: OWNER, waitTimeoutSeconds: 5 });
       const c = await restarted.apply(create('web'), noSecrets);
       assert.equal(b.instanceId, a.instanceId);
       assert.equal(c.instanceId, a.instanceId);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Action } from '../../../providers/types.ts';
 import type { ServiceSpec } from '../../../specs/types.ts';
 import { assertNoContractViolations } from '../../fakes/fly.ts';
-import { PROJECT, rig, spec, type Rig } from './helpers.ts';
+import { OWNER, PROJECT, rig, spec, type Rig } from './helpers.ts';
 
 const noSecrets = { secrets: {} };
 const create = (key: string, s: ServiceSpec, hash: string): Action => ({ kind: 'create', key, replica: 0, spec: s, hash, generation: 1, reason: 'new' });
@@ -43,7 +43,7 @@ describe('fly provider relabels (update with nothing changed)', () => {
       assert.equal(after.version, version);
       assert.equal(after.state, 'started');
       assert.equal(after.events.length, eventsBefore);
-      assert.deepEqual(after.config['metadata'], { forge_key: 'web', forge_replica: '0', forge_generation: '2', forge_hash: 'h2', forge_project: PROJECT });
+      assert.deepEqual(after.config['metadata'], { forge_key: 'web', forge_replica: '0', forge_generation: '2', forge_hash: 'h2', forge_project: PROJECT, forge_owner: OWNER });
       const writes = fake.requests.filter((q) => q.method !== 'GET' && q.path.startsWith(`/v1/apps/web-p1/machines/${instanceId}`));
       assert.deepEqual(writes.map((q) => `${q.method} ${q.path.slice(`/v1/apps/web-p1/machines/${instanceId}`.length)}`), ['PATCH /metadata']);
       assert.deepEqual((await provider.observe(['web']))[0]?.instances.map((i) => [i.hash, i.generation, i.state]), [['h2', 2, 'running']]);

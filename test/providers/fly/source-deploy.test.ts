@@ -9,7 +9,7 @@ import {
 } from '../../../providers/fly/source-deploy.ts';
 import { assertNoContractViolations } from '../../fakes/fly.ts';
 import { createFlyProvider } from '../../../providers/fly/provider.ts';
-import { PROJECT, rig } from './helpers.ts';
+import { OWNER, PROJECT, rig } from './helpers.ts';
 
 interface Spawned {
   command: string;
@@ -124,7 +124,7 @@ describe('prepareSourceDeploy against the fake', () => {
       // The build failed (nothing remote changed); a new control plane process runs the deploy again.
       const { spawn } = fakeSpawn({ exit: 1 });
       await assert.rejects(runFlyctlBuild({ ...base, token: first.token, label: first.label, env: {}, spawn }));
-      const again = createFlyProvider({ client: r.client, org: r.fake.org, projectId: PROJECT, waitTimeoutSeconds: 5 });
+      const again = createFlyProvider({ client: r.client, org: r.fake.org, projectId: PROJECT, controlPlaneId: OWNER, waitTimeoutSeconds: 5 });
       const second = await again.prepareSourceDeploy('web', { label: 'v2' });
       assert.equal(second.app, 'web-p1');
       assert.equal(second.imageRef, 'registry.fly.io/web-p1:v2');
