@@ -1,5 +1,6 @@
 // Admin authentication: a Bearer JWT (HS256, exp required, role admin) or an
-// `x-api-key: ik_…` whose sha256 is in store.apiKeys. Every failure gets the same
+// `ik_…` API key whose sha256 is in store.apiKeys, sent as `Authorization: Bearer ik_…`
+// or `x-api-key: ik_…`. Every failure gets the same
 // 401 so a caller learns nothing about which part was wrong.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -40,7 +41,11 @@ export function unauthorized(): ForgeError {
 const API_KEY_SHAPE = /^ik_[0-9a-f]{64}$/;
 
 export async function authenticate(request: FastifyRequest, store: Store, jwtSecret: Uint8Array): Promise<Principal> {
-  const apiKey = request.headers['x-api-key'];
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header) : null;
+  // An `ik_` bearer is an API key, taken before x-api-key, as InsForge does (its CLI sends keys this way).
+  const bearerKey = match?.[1]?.startsWith(API_KEY_PREFIX) ? match[1] : undefined;
+  const apiKey = bearerKey ?? request.headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey !== '') {
     if (!API_KEY_SHAPE.test(apiKey)) throw unauthorized();
     const hash = hashApiKey(apiKey);
@@ -50,8 +55,6 @@ export async function authenticate(request: FastifyRequest, store: Store, jwtSec
     if (row.lastUsedAt === null || Date.parse(row.lastUsedAt) < Date.now() - 60_000) store.apiKeys.touch(row.id);
     return { kind: 'key', actor: `key:${row.name}` };
   }
-  const header = request.headers.authorization;
-  const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header) : null;
   if (!match?.[1]) throw unauthorized();
   try {
     const { payload } = await jwtVerify(match[1], jwtSecret, { algorithms: ['HS256'], requiredClaims: ['exp'] });

@@ -38,5 +38,7 @@ export interface ApiContext {
   logs?: (name: string, options: LogOptions) => AsyncIterable<string>;
   /** The service's own provider's events (Fly's machine lifecycle); merged into GET …/:id/events. */
   providerEvents?: (key: string, provider: ProviderName) => Promise<ProviderEvent[]>;
+  /** The Fly app a service runs as (its `flyAppId`); undefined when no Fly provider. */
+  flyAppName?: (name: string) => string;
   now(): number;
 }

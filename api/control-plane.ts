@@ -177,6 +177,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe, authLimits,
     logger: options.logger ?? { level },
     ...(wired.fly ? { deployToken: (name: string, ttl?: number) => wired.fly!.mintDeployToken(name, ttl) } : {}),
+    ...(wired.fly ? { flyAppName: (name: string) => wired.fly!.appName(name) } : {}),
     ...(options.logs ? { logs: options.logs } : {}),
     providerEvents: async (key, name) => (await providerFor(name)?.events(key)) ?? [],
     plugins: [

@@ -4,6 +4,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ForgeError, isForgeError, type ErrorCode } from '../specs/errors.ts';
 import { retryAfterOf } from './auth-limits.ts';
+import { compatErrorCode } from './compat.ts';
 
 export interface ErrorBody {
   error: string;
@@ -85,7 +86,10 @@ export function errorHandler(error: FastifyError | ForgeError | Error, request: 
     if (status >= 500) request.log.error({ code: error.code, msg: error.message }, 'request failed');
     const retryAfter = retryAfterOf(error);
     if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
-    void reply.status(status).send(errorBody(error));
+    const body = errorBody(error);
+    // InsForge's codes where its clients read them (compat.ts): /api/compute/… only.
+    body.error = compatErrorCode(body.error, request.url);
+    void reply.status(status).send(body);
     return;
   }
   const storage = storageFailure(error);

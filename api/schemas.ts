@@ -2,6 +2,8 @@
 // them with ajv before a handler runs). Types only: ranges and cross-field rules
 // are the service spec's, applied by specs/ after merging, so they are stated once.
 
+import { computeBodyFields } from './compat.ts';
+
 const ENV_NAME = '^[A-Z_][A-Z0-9_]*$';
 const MAX_VALUE = 65_536;
 
@@ -36,6 +38,7 @@ const serviceFields = {
       unset: { type: 'array', items: { type: 'string', pattern: ENV_NAME, maxLength: 256 }, maxItems: 500 },
     },
   },
+  ...computeBodyFields,
 } as const;
 
 export const createServiceBody = {

@@ -11,6 +11,7 @@ import type { Cipher } from '../store/cipher.ts';
 import type { Store } from '../store/index.ts';
 import { authenticate } from './auth.ts';
 import { createAuthLimits, type AuthLimits } from './auth-limits.ts';
+import { acceptEmptyJsonBodies, registerUsageSink } from './compat.ts';
 import type { Config } from './config.ts';
 import type { ApiContext, ProvidersConfig } from './context.ts';
 import { errorHandler } from './errors.ts';
@@ -41,6 +42,7 @@ export interface ApiDeps {
   deployToken?: ApiContext['deployToken'];
   logs?: ApiContext['logs'];
   providerEvents?: ApiContext['providerEvents'];
+  flyAppName?: ApiContext['flyAppName'];
   /** Replaces the real clone-and-apply (tests of the webhook route itself). */
   gitDeployer?: GitDeployer;
   gitDeploy?: { waitMs?: number; pollMs?: number };
@@ -97,6 +99,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...(deps.deployToken ? { deployToken: deps.deployToken } : {}),
     ...(deps.logs ? { logs: deps.logs } : {}),
     ...(deps.providerEvents ? { providerEvents: deps.providerEvents } : {}),
+    ...(deps.flyAppName ? { flyAppName: deps.flyAppName } : {}),
   };
   const metrics = installApiMetrics(deps.registry, deps.store);
   const limits = deps.authLimits ?? createAuthLimits({ now: ctx.now, registry: deps.registry });
@@ -143,6 +146,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
         throw error;
       }
     });
+    acceptEmptyJsonBodies(admin);
     registerServiceRoutes(admin, ctx);
     registerApplyRoute(admin, ctx);
     registerDeploymentRoutes(admin, ctx);
@@ -150,6 +154,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerRestartRoute(admin, ctx);
     registerReleasesRoute(admin, ctx);
     registerAgentRoutes(admin, ctx);
+    registerUsageSink(admin);
   });
 
   for (const plugin of deps.plugins ?? []) void app.register(plugin);

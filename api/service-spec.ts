@@ -23,6 +23,8 @@ export interface ServiceBody {
   provider?: ProviderName;
   /** The owner (a row's `source`): set at create, and a write naming another owner is refused. */
   source?: string;
+  /** The spec's autoStop (InsForge's `scaleToZero`, mapped in compat.ts). */
+  autoStop?: boolean;
   envVars?: Record<string, string>;
   envVarsPatch?: EnvPatch;
 }
@@ -85,7 +87,7 @@ export function mergeBody(base: Raw, body: ServiceBody): Raw {
     delete raw.run;
     delete raw.source;
   }
-  for (const field of ['port', 'cpu', 'memory', 'region', 'replicas', 'provider'] as const) {
+  for (const field of ['port', 'cpu', 'memory', 'region', 'replicas', 'provider', 'autoStop'] as const) {
     if (body[field] !== undefined) raw[field] = body[field];
   }
   // A cpu tier given through the API replaces an agent CPU count: the two cannot coexist.

@@ -31,9 +31,10 @@ function stripSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
-/** The API's public codes → ours (the API sends COMPUTE_NOT_CONFIGURED bare, like InsForge). */
+/** The API's public codes → ours (the compute routes send InsForge's codes: api/compat.ts). */
 function codeFrom(error: unknown, status: number): ErrorCode {
   if (error === 'COMPUTE_NOT_CONFIGURED') return 'E_COMPUTE_NOT_CONFIGURED';
+  if (error === 'COMPUTE_REGION_CHANGE_NOT_SUPPORTED') return 'E_REGION_IMMUTABLE';
   if (typeof error === 'string' && /^E_[A-Z_]+$/.test(error)) return error as ErrorCode;
   if (status === 401) return 'E_UNAUTHORIZED';
   if (status === 404) return 'E_NOT_FOUND';

@@ -33,17 +33,17 @@ export async function statusCommand(args: readonly string[], deps: CliDeps): Pro
   if (typeof parsed === 'string') return usageFailure(parsed, usage);
   if (parsed.positional.length > 0) return usageFailure(`forge status: unexpected argument \`${parsed.positional[0]}\``, usage);
   const [services, agents, config] = await withClient(deps, (client) => Promise.all([
-    client.call<{ services: ServiceJson[] }>('GET', '/api/compute/services'),
+    client.call<ServiceJson[]>('GET', '/api/compute/services'),
     client.call<{ agents: AgentJson[] }>('GET', '/api/v1/agents'),
     client.call<Providers>('GET', '/api/compute/config'),
   ]));
-  if (parsed.booleans.has('--json')) return success(toJsonText({ services: services.services, agents: agents.agents, providers: config.providers }));
+  if (parsed.booleans.has('--json')) return success(toJsonText({ services, agents: agents.agents, providers: config.providers }));
   const paint = painter(useColour(deps));
   const byStatus = new Map<string, number>();
-  for (const s of services.services) byStatus.set(s.status, (byStatus.get(s.status) ?? 0) + 1);
+  for (const s of services) byStatus.set(s.status, (byStatus.get(s.status) ?? 0) + 1);
   const counts = [...byStatus].sort(([a], [b]) => a.localeCompare(b)).map(([status, n]) => `${n} ${status}`).join(', ');
-  const lines = [`services: ${services.services.length}${counts ? ` (${counts})` : ''}`];
-  const attention = services.services.filter((s) => !(s.status === 'running' && s.observedGeneration >= s.generation) && s.status !== 'stopped');
+  const lines = [`services: ${services.length}${counts ? ` (${counts})` : ''}`];
+  const attention = services.filter((s) => !(s.status === 'running' && s.observedGeneration >= s.generation) && s.status !== 'stopped');
   for (const s of attention) lines.push(`  ${paint(s.name.padEnd(20), s.status)} ${s.status} (generation ${s.generation}, observed ${s.observedGeneration}, ready ${readyCount(s)})`);
   const online = agents.agents.filter((a) => a.online).length;
   lines.push(`agents: ${agents.agents.length} (${online} online${agents.agents.length - online > 0 ? `, ${agents.agents.length - online} offline` : ''})`);

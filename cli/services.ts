@@ -34,10 +34,10 @@ export async function listCommand(args: readonly string[], deps: CliDeps): Promi
   const parsed = parseArgs('list', args, { booleans: ['--json'] });
   if (typeof parsed === 'string') return usageFailure(parsed, LIST_USAGE);
   if (parsed.positional.length > 0) return usageFailure(`forge list: unexpected argument \`${parsed.positional[0]}\``, LIST_USAGE);
-  const body = await withClient(deps, (client) => client.call<{ services: ServiceJson[] }>('GET', '/api/compute/services'));
+  const body = await withClient(deps, (client) => client.call<ServiceJson[]>('GET', '/api/compute/services'));
   if (parsed.booleans.has('--json')) return success(toJsonText(body));
-  if (body.services.length === 0) return success('no services (create one with forge deploy or forge apply)\n');
-  return success(servicesTable(body.services, painter(useColour(deps))));
+  if (body.length === 0) return success('no services (create one with forge deploy or forge apply)\n');
+  return success(servicesTable(body, painter(useColour(deps))));
 }
 
 export async function getCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
@@ -90,10 +90,10 @@ export async function eventsCommand(args: readonly string[], deps: CliDeps): Pro
   if (typeof limit === 'string') return usageFailure(limit, EVENTS_USAGE);
   const query = limit === undefined ? '' : `?limit=${limit}`;
   if (got.parsed.booleans.has('--follow')) return followEvents(got.name, query, got.parsed.booleans.has('--json'), deps);
-  const body = await withClient(deps, (client) => client.call<{ events: EventRow[] }>('GET', servicePath(got.name, `/events${query}`)));
+  const body = await withClient(deps, (client) => client.call<EventRow[]>('GET', servicePath(got.name, `/events${query}`)));
   if (got.parsed.booleans.has('--json')) return success(toJsonText(body));
-  if (body.events.length === 0) return success(`no events for ${got.name}\n`);
-  return success(body.events.map((e) => `${eventText(e)}\n`).join(''));
+  if (body.length === 0) return success(`no events for ${got.name}\n`);
+  return success(body.map((e) => `${eventText(e)}\n`).join(''));
 }
 
 /**
@@ -107,7 +107,7 @@ async function followEvents(name: string, query: string, json: boolean, deps: Cl
     let last = 0;
     let path = servicePath(name, `/events${query}`);
     while (!deps.signal?.aborted) {
-      const { events } = await client.call<{ events: EventRow[] }>('GET', path);
+      const events = await client.call<EventRow[]>('GET', path);
       for (const e of events) {
         show(e);
         last = Math.max(last, e.id);

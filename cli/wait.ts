@@ -75,7 +75,7 @@ export function failureReason(s: ServiceJson): string {
 
 async function lastEvents(client: ForgeClient, name: string): Promise<string[]> {
   try {
-    const { events } = await client.call<{ events: EventRow[] }>('GET', servicePath(name, `/events?limit=${LAST_EVENTS}`));
+    const events = await client.call<EventRow[]>('GET', servicePath(name, `/events?limit=${LAST_EVENTS}`));
     return events.map(eventText);
   } catch {
     return [];

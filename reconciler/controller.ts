@@ -44,6 +44,11 @@ export interface ControllerDeps {
 
 /** The part of router/service-routes.ts the controller uses. */
 export interface RouteTable {
+  /**
+   * Resolves once Caddy routes by `route`: after a config push, or, with DNS upstreams,
+   * once Caddy's refresh has passed since the new set was published. The drain timer
+   * starts only then, so a stopped instance was out of Caddy's set for the whole drain.
+   */
   set(name: string, route: { domains: string[]; upstreams: string[] }): Promise<void>;
   remove(name: string): Promise<void>;
   url(name: string): string;

@@ -4,6 +4,7 @@
 // (no `@id`, or someone else's id) is never put, added or removed.
 
 import { ForgeError } from '../specs/errors.ts';
+import { dnsProxyHandler, type DnsUpstreamSource } from './dns-records.ts';
 
 export const FORGE_ROUTE_PREFIX = 'forge-';
 
@@ -25,6 +26,11 @@ export interface DesiredRouteInput {
   domains?: readonly string[];
   /** `host:port` of each healthy instance. Empty → the route answers 503. */
   upstreams: readonly string[];
+  /**
+   * Upstreams come from Forge's DNS responder (router/upstream-dns.ts): the route
+   * names the service, not its instances, and `upstreams` is not written into it.
+   */
+  dns?: DnsUpstreamSource;
 }
 
 export function routeId(name: string): string {
@@ -51,8 +57,9 @@ export function routeHosts(name: string, domain: string, domains: readonly strin
  */
 export function desiredRoute(input: DesiredRouteInput): CaddyRoute {
   const upstreams = [...new Set(input.upstreams)].sort();
-  const handler: Record<string, unknown> =
-    upstreams.length === 0
+  const handler: Record<string, unknown> = input.dns
+    ? dnsProxyHandler(input.name, input.dns)
+    : upstreams.length === 0
       ? {
           handler: 'static_response',
           status_code: 503,

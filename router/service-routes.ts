@@ -2,11 +2,34 @@
 // triggered push of the whole table: every sync reads Caddy's live config once
 // and corrects what differs, so a Caddy restarted empty or a route edited by hand
 // is put right by the next sync.
+//
+// With Forge's DNS responder (router/upstream-dns.ts) a route names its service,
+// not its instances: a cutover, a scale or a drain only changes the DNS answer and
+// Caddy loads no config. Route pushes then happen only when hostnames change.
 
 import type { CaddyClient } from './caddy-client.ts';
 import { ownedRouteTable } from './hostnames.ts';
 import { desiredRoute } from './routes.ts';
 import { reconcileRoutes } from './reconcile.ts';
+import type { DnsUpstreamSource } from './dns-records.ts';
+
+/** The part of router/upstream-dns.ts the router uses. */
+export interface UpstreamPublisher {
+  readonly resolverAddress: string;
+  publish(service: string, upstreams: readonly string[]): Promise<boolean>;
+  remove(service: string): void;
+}
+
+export interface DnsUpstreamOptions {
+  responder: UpstreamPublisher;
+  /** Caddy's refresh of an SRV answer (ms). */
+  refreshMs: number;
+  /**
+   * Extra wait after `refreshMs` before a changed set counts as in effect: a lookup
+   * answered just before the publish is cached from when it completed (ms).
+   */
+  marginMs?: number;
+}
 
 export interface ServiceRoute {
   domains: string[];
@@ -14,7 +37,11 @@ export interface ServiceRoute {
 }
 
 export interface ServiceRouter {
-  /** Sets one service's route and pushes the table; resolves once Caddy has it. */
+  /**
+   * Sets one service's route; resolves once Caddy routes by it: after the push, or
+   * (DNS upstreams) once Caddy's refresh has passed since the set was published,
+   * so an instance left out may be stopped after its drain.
+   */
   set(name: string, route: ServiceRoute): Promise<void>;
   remove(name: string): Promise<void>;
   /**
@@ -24,13 +51,32 @@ export interface ServiceRouter {
   replaceAll(entries: ReadonlyMap<string, ServiceRoute>, asOf?: number): void;
   /** Pushes the whole table (the resync). */
   sync(): Promise<{ added: string[]; updated: string[]; removed: string[] }>;
+  /**
+   * Writes each route's upstreams into Caddy's config again (one load), for while the
+   * DNS responder is about to stop: an external Caddy keeps serving the last set while
+   * Forge is down instead of failing its lookups. No-op without DNS upstreams.
+   */
+  detachDns(): Promise<void>;
   /** The upstreams Forge last asked for (for status and tests). */
   get(name: string): ServiceRoute | undefined;
   url(name: string): string;
 }
 
-export function createServiceRouter(options: { client: CaddyClient; domain: string; publicPort?: number | null; scheme?: string }): ServiceRouter {
+const DEFAULT_MARGIN_MS = 500;
+
+export function createServiceRouter(options: {
+  client: CaddyClient; domain: string; publicPort?: number | null; scheme?: string; dns?: DnsUpstreamOptions;
+  now?: () => number; sleep?: (ms: number) => Promise<void>;
+}): ServiceRouter {
   const table = new Map<string, ServiceRoute>();
+  const dns = options.dns;
+  let source: DnsUpstreamSource | undefined = dns ? { resolver: dns.responder.resolverAddress, refreshMs: dns.refreshMs } : undefined;
+  const settleMs = dns ? dns.refreshMs + (dns.marginMs ?? DEFAULT_MARGIN_MS) : 0;
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  // When each service's last published upstream change is in effect in Caddy.
+  const effectiveAt = new Map<string, number>();
+  const published = new Set<string>();
   const setAt = new Map<string, number>();
   let chain: Promise<unknown> = Promise.resolve();
   // Until the first full table arrives, pushing would delete the routes of
@@ -42,7 +88,7 @@ export function createServiceRouter(options: { client: CaddyClient; domain: stri
     if (!primed) return Promise.resolve({ added: [], updated: [], removed: [], createdServer: false });
     // Ownership, not name order, decides which route gets a contested hostname (hostnames.ts).
     const run = chain.then(() => reconcileRoutes(options.client, ownedRouteTable(table, options.domain)
-      .map((entry) => desiredRoute({ ...entry, domain: options.domain }))));
+      .map((entry) => desiredRoute({ ...entry, domain: options.domain, ...(source ? { dns: source } : {}) }))));
     chain = run.catch(() => undefined);
     return run;
   }
@@ -50,18 +96,46 @@ export function createServiceRouter(options: { client: CaddyClient; domain: stri
   const same = (a: ServiceRoute | undefined, b: ServiceRoute) =>
     a !== undefined && a.upstreams.join(',') === b.upstreams.join(',') && a.domains.join(',') === b.domains.join(',');
 
+  /** Publishes a service's upstreams; a change is in effect once Caddy's refresh has passed. */
+  async function publish(name: string, upstreams: readonly string[]): Promise<void> {
+    if (!dns) return;
+    published.add(name);
+    if (await dns.responder.publish(name, upstreams)) effectiveAt.set(name, now() + settleMs);
+  }
+
+  function unpublish(name: string): void {
+    dns?.responder.remove(name);
+    published.delete(name);
+    effectiveAt.delete(name);
+  }
+
+  /** Waits until the last published change of `name` can be in Caddy's hands. */
+  async function settled(name: string): Promise<void> {
+    const wait = (effectiveAt.get(name) ?? 0) - now();
+    if (wait > 0) await sleep(wait);
+  }
+
   return {
     async set(name, route) {
       const next = { domains: [...route.domains].sort(), upstreams: [...route.upstreams].sort() };
       setAt.set(name, Date.now());
-      if (same(table.get(name), next)) return;
+      const before = table.get(name);
+      if (same(before, next)) return settled(name);
       table.set(name, next);
-      await push();
+      if (!dns || !source) {
+        await push();
+        return;
+      }
+      // Upstreams go out as DNS answers; the route itself changes only with its hostnames.
+      await publish(name, next.upstreams);
+      if (before === undefined || before.domains.join(',') !== next.domains.join(',')) await push();
+      await settled(name);
     },
     async remove(name) {
       setAt.delete(name);
       if (!table.delete(name)) return;
       await push();
+      unpublish(name);
     },
     replaceAll(entries, asOf = Number.POSITIVE_INFINITY) {
       const fresher = (name: string) => (setAt.get(name) ?? -1) > asOf;
@@ -71,7 +145,20 @@ export function createServiceRouter(options: { client: CaddyClient; domain: stri
       }
       primed = true;
     },
-    sync: () => push(),
+    async detachDns() {
+      if (!source) return;
+      source = undefined;
+      await push();
+    },
+    async sync() {
+      // The resync's table may hold upstream changes the reconciles did not make
+      // (an instance that died): publish them before the routes that name them.
+      for (const [name, route] of table) await publish(name, route.upstreams);
+      const result = await push();
+      // Names of services the table no longer has go only after their routes did.
+      for (const name of [...published]) if (!table.has(name)) unpublish(name);
+      return result;
+    },
     get: (name) => table.get(name),
     url(name) {
       const scheme = options.scheme ?? 'http';

@@ -11,7 +11,9 @@ import { CaddyClient, DEFAULT_CADDY_ADMIN, DEFAULT_CADDY_SERVER, DEFAULT_HTTP_AD
 import { forgeServerConfig, listenPort } from './caddy-config.ts';
 import { isLoopbackHost, probeAdminAddress, splitHostPort } from './caddy-probe.ts';
 import { findCaddy, managedCaddyPaths, startManagedCaddy, type ManagedCaddy } from './managed-caddy.ts';
-import { createServiceRouter, type ServiceRouter } from './service-routes.ts';
+import { createServiceRouter, type DnsUpstreamOptions, type ServiceRouter } from './service-routes.ts';
+import { startUpstreamSource } from './upstream-source.ts';
+import type { UpstreamDns } from './upstream-dns.ts';
 import { leftBehindCaddy } from './stale-caddy.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -19,6 +21,8 @@ type Env = Readonly<Record<string, string | undefined>>;
 export interface Routing {
   router?: ServiceRouter;
   caddy?: ManagedCaddy;
+  /** Forge's upstream DNS responder, when it runs (routes then name services, not instances). */
+  upstreamDns?: UpstreamDns;
   /** What the operator should know: where traffic enters, or why there are no routes. */
   notice: string;
   stop(): Promise<void>;
@@ -37,6 +41,8 @@ export interface RoutingOptions {
   mode?: RouterMode;
   /** Admin address for a managed caddy; default 127.0.0.1:2019. */
   adminAddr?: string;
+  /** Caddy's refresh of the DNS upstream answer (ms); default 1000. */
+  dnsRefreshMs?: number;
 }
 
 /** `http://127.0.0.1:2019`, `127.0.0.1:2019` or nothing → the `host:port` a managed caddy's admin API listens on. */
@@ -57,31 +63,61 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
   const choice = chooseCaddy(await caddyFacts(options));
   if (choice.kind === 'refuse') throw new ForgeError('E_CONFLICT', choice.message, { terminal: true });
   if (choice.kind === 'off') return { notice: choice.why, stop: none };
+  // Upstreams as DNS answers (no config load per cutover), or static upstreams when the responder cannot bind.
+  const upstreams = await startUpstreamSource({
+    env, caddyOnLoopback: choice.kind === 'managed' || adminOnLoopback(choice.admin),
+    ...(options.dnsRefreshMs ? { refreshMs: options.dnsRefreshMs } : {}),
+  });
+  const dns: { dns?: DnsUpstreamOptions } = upstreams.options ? { dns: upstreams.options } : {};
+  const upstreamDns = upstreams.responder ? { upstreamDns: upstreams.responder } : {};
   if (choice.kind === 'external') {
     const client = new CaddyClient({ admin: choice.admin, server, serverTemplate: template });
-    const router = createServiceRouter({ client, domain: options.domain, publicPort: port });
-    return { router, notice: `routing through the caddy at ${choice.admin}${choice.note} (server ${server}, listening on ${httpAddr})`, stop: none };
+    const router = createServiceRouter({ client, domain: options.domain, publicPort: port, ...dns });
+    return {
+      router, ...upstreamDns, notice: `routing through the caddy at ${choice.admin}${choice.note} (server ${server}, listening on ${httpAddr}); ${upstreams.notice}`,
+      async stop() {
+        // The operator's caddy outlives us: leave it static upstreams (one config load),
+        // or its lookups would fail until Forge is back. The next start's resync restores DNS upstreams.
+        await router.detachDns().catch(() => undefined);
+        await upstreams.stop();
+      },
+    };
   }
   let router: ServiceRouter | undefined;
   let stale = '';
-  const caddy = await startManagedCaddy({
-    adminAddr: choice.adminAddr, httpAddr, domain: options.domain, dataDir: options.dataDir, server,
-    // A restarted caddy comes back with only the base config: push the route table at once
-    // instead of waiting for the next resync.
-    onEvent: (event) => {
-      if (event.type === 'restarted') void router?.sync().catch(() => undefined);
-      if (event.type === 'stopped-stale') stale = ` after stopping the caddy (pid ${event.pid}) an earlier run left behind`;
-    },
-  });
+  let caddy: ManagedCaddy;
+  try {
+    caddy = await startManagedCaddy({
+      adminAddr: choice.adminAddr, httpAddr, domain: options.domain, dataDir: options.dataDir, server,
+      // A restarted caddy comes back with only the base config: push the route table at once
+      // instead of waiting for the next resync.
+      onEvent: (event) => {
+        if (event.type === 'restarted') void router?.sync().catch(() => undefined);
+        if (event.type === 'stopped-stale') stale = ` after stopping the caddy (pid ${event.pid}) an earlier run left behind`;
+      },
+    });
+  } catch (error) {
+    await upstreams.stop();
+    throw error;
+  }
   const client = new CaddyClient({ admin: caddy.adminUrl, server, serverTemplate: template });
-  router = createServiceRouter({ client, domain: options.domain, publicPort: port });
+  router = createServiceRouter({ client, domain: options.domain, publicPort: port, ...dns });
   return {
-    router, caddy,
-    notice: `caddy started (pid ${caddy.pid}, admin ${caddy.adminUrl}, log ${join(options.dataDir, 'caddy')})${stale}${choice.note}; services answer at http://<name>.${options.domain}:${port}`,
+    router, caddy, ...upstreamDns,
+    notice: `caddy started (pid ${caddy.pid}, admin ${caddy.adminUrl}, log ${join(options.dataDir, 'caddy')})${stale}${choice.note}; services answer at http://<name>.${options.domain}:${port}; ${upstreams.notice}`,
     async stop() {
       await caddy.stop();
+      await upstreams.stop();
     },
   };
+}
+
+function adminOnLoopback(admin: string): boolean {
+  try {
+    return isLoopbackHost(new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(admin) ? admin : `http://${admin}`).hostname.replace(/^\[|\]$/g, ''));
+  } catch {
+    return false;
+  }
 }
 
 /** What the choice depends on: the flag, FORGE_CADDY_ADMIN, caddy on PATH, and who holds the admin address. */

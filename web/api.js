@@ -65,7 +65,7 @@ export function createApi(key, fetchFn = (...args) => globalThis.fetch(...args))
   }
 
   return {
-    listServices: async () => (await json('GET', SERVICES)).services,
+    listServices: () => json('GET', SERVICES),
     getService: (name) => json('GET', one(name)),
     config: () => json('GET', '/api/compute/config'),
     deploy: (body) => json('POST', SERVICES, body),
@@ -73,7 +73,7 @@ export function createApi(key, fetchFn = (...args) => globalThis.fetch(...args))
     stop: (name) => json('POST', `${one(name)}/stop`),
     rollback: (name) => json('POST', `${one(name)}/rollback`, {}),
     remove: (name) => json('DELETE', one(name)),
-    events: async (name, limit = 50) => (await json('GET', `${one(name)}/events?limit=${limit}`)).events,
+    events: (name, limit = 50) => json('GET', `${one(name)}/events?limit=${limit}`),
 
     /**
      * Follows a service's logs until the stream ends or `signal` aborts.

@@ -117,8 +117,9 @@ export function createCloudClient(opts: CloudClientOptions) {
   return {
     stats,
     async list(): Promise<RemoteService[]> {
-      const res = await call<{ services?: RemoteService[] }>('GET', services);
-      return res.body?.services ?? [];
+      // A bare array (InsForge Compute, Forge API v2); `{ services }` from a Forge before v2.
+      const res = await call<RemoteService[] | { services?: RemoteService[] }>('GET', services);
+      return Array.isArray(res.body) ? res.body : (res.body?.services ?? []);
     },
     /** Upsert by name; returns the service as the remote now sees it. */
     async upsert(body: UpsertBody): Promise<RemoteService> {

@@ -91,7 +91,7 @@ test('forge server starts, serves, reports providers and notices, and stops when
     ]);
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
     const list = await fetch(`${url}/api/compute/services`, { headers: { 'x-api-key': key } });
-    assert.deepEqual([list.status, await list.json()], [200, { services: [] }]);
+    assert.deepEqual([list.status, await list.json()], [200, []]);
     abort.abort();
     const result = await running;
     assert.equal(result.exitCode, 0);

@@ -48,7 +48,7 @@ test('DELETE keeps the service listed as destroying while the provider tears it 
     const during = await get('/api/compute/services/web');
     assert.equal(during.statusCode, 200, during.body);
     assert.equal(during.json().status, 'destroying');
-    assert.deepEqual((await get('/api/compute/services')).json().services.map((s: { name: string; status: string }) => [s.name, s.status]), [['web', 'destroying']]);
+    assert.deepEqual((await get('/api/compute/services')).json().map((s: { name: string; status: string }) => [s.name, s.status]), [['web', 'destroying']]);
     // Changing a service that is going away is refused with a reason, not a 404.
     const patch = await app.inject({ method: 'PATCH', url: '/api/compute/services/web', headers, payload: { image: 'registry.example/app:2' } });
     assert.deepEqual([patch.statusCode, patch.json().error], [409, 'E_CONFLICT']);
@@ -59,7 +59,7 @@ test('DELETE keeps the service listed as destroying while the provider tears it 
     release();
     await eventually(async () => ((await get('/api/compute/services/web')).statusCode === 404 ? true : undefined));
     assert.equal(fly.store.services.get('web'), null);
-    assert.deepEqual((await get('/api/compute/services')).json().services, []);
+    assert.deepEqual((await get('/api/compute/services')).json(), []);
     assert.equal([...fly.fake.world.machines.values()].filter((m) => m.state !== 'destroyed').length, 0);
   } finally {
     release();

@@ -62,7 +62,7 @@ test('Defects 13.3: with Fly configured, an agent service lists its running inst
     assert.equal(instances[0]!.state, 'running');
     assert.ok(instances[0]!.agent, 'the instance names its agent');
     const list = await get('/api/compute/services');
-    const listed = (list['services'] as { name: string; instances: unknown[] }[]).find((s) => s.name === 'node-hello');
+    const listed = (list as unknown as { name: string; instances: unknown[] }[]).find((s) => s.name === 'node-hello');
     assert.equal(listed?.instances.length, 1, 'the list shows it too');
   } finally {
     await plane.close();

@@ -26,7 +26,7 @@ test('Defects 13.22: a Fly service\'s events hold the machine\'s lifecycle event
 
     const res = await cli.api.app.inject({ method: 'GET', url: '/api/compute/services/web/events', headers: cli.api.auth() });
     assert.equal(res.statusCode, 200);
-    const events = (res.json() as { events: EventJson[] }).events;
+    const events = res.json() as EventJson[];
     const fromFly = events.filter((e) => e.source === 'fly');
     assert.deepEqual(fromFly.map((e) => [e.type, e.reason]), [['Normal', 'Launch'], ['Normal', 'Start'], ['Warning', 'Exit']]);
     assert.match(fromFly[2]!.message, new RegExp(`^\\[fly/flyd\\] exit: stopped \\(machine ${instanceId}, exit code 137, OOM killed\\)$`));

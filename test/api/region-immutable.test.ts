@@ -19,19 +19,20 @@ describe('Defects 13.8: region cannot change in place', () => {
   const call = (method: 'POST' | 'PATCH', url: string, payload: unknown) =>
     h.app.inject({ method, url, headers: h.auth(), payload: payload as object });
 
-  test('PATCH {"region":"sjc"} → 400 E_REGION_IMMUTABLE and nothing is written', async () => {
+  // The compute routes send InsForge's code for it (api/compat.ts); apply keeps Forge's.
+  test('PATCH {"region":"sjc"} → 400 COMPUTE_REGION_CHANGE_NOT_SUPPORTED and nothing is written', async () => {
     assert.equal((await call('POST', '/api/compute/services', { name: 'web', image: 'nginx:1.27', region: 'iad' })).statusCode, 201);
     const before = h.store.services.get('web')!;
     const audits = h.store.audit.list({ limit: 100 }).length;
     const res = await call('PATCH', '/api/compute/services/web', { region: 'sjc' });
     assert.equal(res.statusCode, 400);
-    assert.equal(res.json().error, 'E_REGION_IMMUTABLE');
+    assert.equal(res.json().error, 'COMPUTE_REGION_CHANGE_NOT_SUPPORTED');
     assert.match(res.json().message, /runs in iad; its region cannot change in place to sjc/);
     const after = h.store.services.get('web')!;
     assert.deepEqual([after.spec.region, after.generation, after.hash], [before.spec.region, before.generation, before.hash]);
     assert.equal(h.store.audit.list({ limit: 100 }).length, audits, 'no audit row for a refused write');
     const upsert = await call('POST', '/api/compute/services', { name: 'web', image: 'nginx:1.27', region: 'sjc' });
-    assert.deepEqual([upsert.statusCode, upsert.json().error], [400, 'E_REGION_IMMUTABLE']);
+    assert.deepEqual([upsert.statusCode, upsert.json().error], [400, 'COMPUTE_REGION_CHANGE_NOT_SUPPORTED']);
     const same = await call('PATCH', '/api/compute/services/web', { region: 'iad', memory: 1024 });
     assert.equal(same.statusCode, 200, 'the same region with other changes is fine');
   });

@@ -38,7 +38,7 @@ describe('compute services routes', () => {
   test('GET list and GET by id or name', async () => {
     const list = await call('GET', '/api/compute/services');
     assert.equal(list.statusCode, 200);
-    assert.deepEqual(list.json().services.map((s: { name: string }) => s.name), ['web']);
+    assert.deepEqual(list.json().map((s: { name: string }) => s.name), ['web']);
     const byName = await call('GET', '/api/compute/services/web');
     const byId = await call('GET', `/api/compute/services/${byName.json().id}`);
     assert.deepEqual(byId.json(), byName.json());
@@ -125,7 +125,7 @@ describe('compute services routes', () => {
     h.store.events.append('src', { type: 'Normal', reason: 'Created', message: 'machine m1' });
     const events = await call('GET', '/api/compute/services/src/events?limit=5');
     assert.equal(events.statusCode, 200);
-    assert.deepEqual(events.json().events.map((e: { reason: string }) => e.reason), ['Created']);
+    assert.deepEqual(events.json().map((e: { reason: string }) => e.reason), ['Created']);
     assert.equal((await call('GET', '/api/compute/services/src/events?limit=0')).statusCode, 400);
     const logs = await call('GET', '/api/compute/services/src/logs');
     assert.equal(logs.headers['content-type'], 'text/plain; charset=utf-8');

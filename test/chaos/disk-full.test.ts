@@ -91,7 +91,7 @@ test('disk full in the data dir: the API reports an error, nothing is half-writt
     assert.equal(store.audit.list({ limit: 100 }).some((a) => a.target === 'big'), false);
     const list = await app.inject({ method: 'GET', url: '/api/compute/services', headers });
     assert.equal(list.statusCode, 200);
-    assert.deepEqual(list.json<{ services: { name: string }[] }>().services.map((s) => s.name), ['small']);
+    assert.deepEqual(list.json<{ name: string }[]>().map((s) => s.name), ['small']);
     const check = new Database(join(data, 'forge.db'), { readonly: true });
     assert.equal(check.pragma('integrity_check', { simple: true }), 'ok');
     check.close();

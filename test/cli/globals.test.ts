@@ -30,7 +30,7 @@ describe('global options and contexts', () => {
 
   test('-o json, -o yaml, -o table; a format a command cannot print is a usage error', async () => {
     const json = await h.run(['list', '-o', 'json']);
-    assert.equal((JSON.parse(json.stdout) as { services: { name: string }[] }).services[0]!.name, 'web');
+    assert.equal((JSON.parse(json.stdout) as { name: string }[])[0]!.name, 'web');
     const yaml = await h.run(['get', 'web', '--output=yaml']);
     assert.equal(yaml.exitCode, 0, yaml.stderr);
     assert.deepEqual([parse(yaml.stdout).name, parse(yaml.stdout).image], ['web', 'nginx:1']);

@@ -1,7 +1,9 @@
 // Continuous load through caddy with autocannon's library API, for as long as a
 // test needs it (a deploy, a rollback): start(), do the thing, finish(). Every
 // response is counted by status, and the versions the bodies name are recorded
-// so a test can see when the new release started answering.
+// so a test can see when the new release started answering. autocannon is
+// wrk-style: keep-alive connections, no retries, so a connection caddy or an
+// instance closes under a request counts as an error.
 
 import { createRequire } from 'node:module';
 
@@ -28,11 +30,12 @@ export interface LoadReport {
   requests: number;
   /** Connection errors, timeouts included (autocannon's count). */
   errors: number;
+  /** Of those, timeouts (no answer within 5 s). */
+  timeouts: number;
   /**
-   * Of those, requests written onto a keep-alive connection that caddy closed
-   * under them (ECONNRESET/EPIPE before any response byte). Caddy closes idle
-   * client connections on every config load; RFC 9112 §9.3.1 lets a client retry
-   * such an idempotent request (browsers do), autocannon does not.
+   * Of those, requests written onto a keep-alive connection that was closed
+   * under them (ECONNRESET/EPIPE before any response byte), as caddy does to idle
+   * client connections on every config load.
    */
   resets: number;
   non2xx: number;
@@ -89,6 +92,7 @@ export function startLoad(options: { httpAddr: string; host: string; connections
       return {
         requests: result.requests.total,
         errors: result.errors, // timeouts are counted among them
+        timeouts: result.timeouts,
         resets,
         non2xx: result.non2xx,
         statuses,

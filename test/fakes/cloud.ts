@@ -119,14 +119,14 @@ export async function startCloudFake(opts: { projectId?: string; apiKey?: string
   }
 
   function route(method: string, path: string, body: unknown): { status: number; body?: unknown } {
-    if (path === BASE && method === 'GET') return { status: 200, body: { services: [...services.values()].map(view) } };
+    if (path === BASE && method === 'GET') return { status: 200, body: [...services.values()].map(view) };
     if (path === BASE && method === 'POST') return upsert((body ?? {}) as Record<string, unknown>);
     const rest = path.startsWith(`${BASE}/`) ? path.slice(BASE.length + 1).split('/') : [];
     const s = rest[0] ? find(decodeURIComponent(rest[0])) : undefined;
     if (!s) return { status: 404, body: { error: 'E_NOT_FOUND', message: `no service ${rest[0] ?? ''}` } };
     if (rest.length === 1 && method === 'DELETE') {
       services.delete(s.name);
-      return { status: 202, body: { deleted: true } };
+      return { status: 202, body: { message: 'Service deleted' } };
     }
     if (rest.length === 2 && method === 'POST' && (rest[1] === 'start' || rest[1] === 'stop')) {
       const want = rest[1] === 'start' ? 'running' : 'stopped';

@@ -115,6 +115,8 @@ describe('startManagedCaddy', () => {
       await new Promise((resolve) => owner.once('exit', resolve));
       const caddyPid = fx.caddy.pid!;
       assert.equal(await stopStaleCaddy(pidPath, fx.caddy.configPath, 2000), caddyPid);
+      // The caddy is this test's child: it stays a zombie (kill(pid, 0) succeeds) until Node reaps it.
+      for (let i = 0; i < 100 && alive(caddyPid); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
       assert.equal(alive(caddyPid), false);
     } finally {
       owner.kill('SIGKILL');

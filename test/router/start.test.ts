@@ -67,16 +67,27 @@ describe('startRouting picks the caddy', { skip: noCaddy }, () => {
     let routing: Awaited<ReturnType<typeof startRouting>> | undefined;
     try {
       routing = await startRouting({
-        env: { PATH: process.env.PATH, FORGE_CADDY_ADMIN: operator.admin, FORGE_HTTP_ADDR: httpAddr }, dataDir, domain: 'localhost', production: false,
+        env: { PATH: process.env.PATH, FORGE_CADDY_ADMIN: operator.admin, FORGE_HTTP_ADDR: httpAddr, FORGE_DNS_ADDR: '127.0.0.1:0' },
+        dataDir, domain: 'localhost', production: false,
       });
       assert.equal(routing.caddy, undefined, 'a managed caddy was started beside the operator\'s');
       assert.equal(existsSync(join(dataDir, 'caddy', 'caddy.pid')), false);
       assert.match(routing.notice, new RegExp(`routing through the caddy at ${operator.admin}`));
+      assert.match(routing.notice, /upstreams from Forge's DNS responder at udp\/127\.0\.0\.1:\d+/);
       routing.router!.replaceAll(new Map()); // the control plane's first full table primes pushes
       await routing.router!.set('web', { domains: [], upstreams: [upstream.addr] });
       const reply = await viaCaddy(httpAddr, 'web.localhost');
       assert.deepEqual([reply.status, reply.body], [200, 'app /']);
       assert.equal(alive(operator.pid), true);
+      // The operator's caddy gets the instances from Forge's responder, named in the route.
+      const dynamic = await adminRaw(operator.admin, 'GET', '/id/forge-web');
+      assert.equal((dynamic.json as { handle: Array<{ dynamic_upstreams?: { source?: string } }> }).handle[0]!.dynamic_upstreams?.source, 'srv');
+      // Forge stopping leaves the operator's caddy static upstreams: it keeps serving without Forge.
+      await routing.stop();
+      routing = undefined;
+      const pinned = await adminRaw(operator.admin, 'GET', '/id/forge-web');
+      assert.deepEqual((pinned.json as { handle: Array<{ upstreams?: unknown }> }).handle[0]!.upstreams, [{ dial: upstream.addr }]);
+      assert.equal((await viaCaddy(httpAddr, 'web.localhost')).body, 'app /');
     } finally {
       await routing?.stop();
       await upstream.close();
