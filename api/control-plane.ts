@@ -26,6 +26,7 @@ import { createAuthLimits } from './auth-limits.ts';
 import { SECRET_FILES, type Config } from './config.ts';
 import type { ApiContext, ProvidersConfig } from './context.ts';
 import { createSecretsDigestFor, createSecretsFor, reloadingCipher, secretHashKey } from './secrets.ts';
+import { logLevel } from './log-level.ts';
 import { buildApi } from './server.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -135,6 +136,8 @@ function keyLoader(config: Config, env: Env): () => Buffer[] {
 
 export async function startControlPlane(config: Config, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const env = options.env ?? process.env;
+  // Checked before anything starts: a typo in FORGE_LOG_LEVEL is a start-up error, not a half-started server.
+  const level = logLevel(env, config.mode);
   const store = openStore(config.dataDir);
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
   const given = options.providers ?? [];
@@ -173,7 +176,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const app = buildApi({
     store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe, authLimits,
     ...(bundleLimitBytes(env) === undefined ? {} : { bundleLimitBytes: bundleLimitBytes(env)! }),
-    logger: options.logger ?? { level: 'info' },
+    logger: options.logger ?? { level },
     ...(wired.fly ? { deployToken: (name: string, ttl?: number) => wired.fly!.mintDeployToken(name, ttl) } : {}),
     ...(wired.fly ? { flyAppName: (name: string) => wired.fly!.appName(name) } : {}),
     ...(options.logs ? { logs: options.logs } : {}),

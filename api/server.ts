@@ -23,6 +23,8 @@ import { registerBundleRoutes } from './routes/bundles.ts';
 import { createBundleStore } from './bundle-store.ts';
 import { DEFAULT_BUNDLE_LIMIT_BYTES } from '../specs/bundle.ts';
 import { registerDeploymentRoutes } from './routes/deployments.ts';
+import { registerReleasesRoute } from './routes/releases.ts';
+import { registerRestartRoute } from './routes/restart.ts';
 import { registerRollbackRoute } from './routes/rollback.ts';
 import { registerServiceRoutes } from './routes/services.ts';
 import { webhookPlugin } from './routes/webhook.ts';
@@ -155,6 +157,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerApplyRoute(admin, ctx);
     registerDeploymentRoutes(admin, ctx);
     registerRollbackRoute(admin, ctx);
+    registerRestartRoute(admin, ctx);
+    registerReleasesRoute(admin, ctx);
     registerAgentRoutes(admin, ctx);
     registerUsageSink(admin);
     registerBundleRoutes(admin, ctx);

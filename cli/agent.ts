@@ -1,30 +1,20 @@
-// `forge agent --server URL --token T [--data-dir D] [--port-range 20000-32767] [--metrics-port 9108]`:
-// runs a worker agent until the signal aborts (SIGINT/SIGTERM), then stops its
-// instances and exits 0.
+// `forge agent --server URL [--token-file F] [--data-dir D] …`: runs a worker agent
+// until the signal aborts (SIGINT/SIGTERM), then stops its instances and exits 0.
+// The registration token is a secret: it comes from a file or FORGE_AGENT_TOKEN,
+// since argv is readable by every local user (`ps`); `--token T` still works but warns.
 
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startAgent, parsePortRange, DEFAULT_AGENT_DATA_DIR, type AgentHandle, type AgentOptions } from '../agent/index.ts';
 import type { ForgeError } from '../specs/errors.ts';
+import { parseArgs } from './args.ts';
 import type { CliDeps } from './deps.ts';
+import { HELP } from './help.ts';
 import { success, usageFailure, type CliResult } from './output.ts';
 
-export const AGENT_USAGE =
-  'usage: forge agent --server URL --token T [--data-dir D] [--port-range 20000-32767] [--metrics-port 9108] [--name N] [--cgroup-root R]';
+export const AGENT_USAGE = HELP.agent!.usage;
 
-const HELP = `${AGENT_USAGE}
-
-Runs a worker agent: registers with the control plane at URL, heartbeats, claims build/run/stop tasks
-and runs them in sandboxes (cgroups + namespaces). Stops its instances on SIGINT/SIGTERM.
-
-  --server URL         control plane base URL (FORGE_URL)
-  --token T            registration token (FORGE_AGENT_TOKEN)
-  --data-dir D         where releases, logs and the agent id live (default: $FORGE_DATA_DIR/agent or .forge/agent)
-  --port-range A-B     ports handed to instances (default 20000-32767)
-  --metrics-port P     Prometheus exporter port (default 9108; 0 = any free port; off = none)
-  --name N             name shown on the control plane (default: host name)
-  --cgroup-root R      parent cgroup of this agent's sandboxes (default forge-agent)
-  --host H             address put into instance addresses (default 127.0.0.1)
-`;
+export const TOKEN_IN_ARGV_WARNING = 'warning: --token puts the registration token in the process table (ps) of this host; use --token-file F or FORGE_AGENT_TOKEN';
 
 /** The CLI's deps plus what a long-running command needs; bin/forge provides the signal. */
 export interface AgentCliDeps extends CliDeps {
@@ -35,25 +25,40 @@ export interface AgentCliDeps extends CliDeps {
   startAgent?: (options: AgentOptions) => Promise<AgentHandle>;
 }
 
-const VALUE_FLAGS = new Set(['--server', '--token', '--data-dir', '--port-range', '--metrics-port', '--name', '--cgroup-root', '--host']);
+const FLAGS = { values: ['--server', '--token', '--token-file', '--data-dir', '--port-range', '--metrics-port', '--name', '--cgroup-root', '--host'] };
 
-export function parseAgentArgs(args: readonly string[], deps: CliDeps): AgentOptions | { help: true } | string {
-  const values = new Map<string, string>();
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i]!;
-    if (arg === '--help' || arg === '-h') return { help: true };
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    if (!VALUE_FLAGS.has(flag)) return `forge agent: unknown ${arg.startsWith('-') ? 'flag' : 'argument'} \`${arg}\``;
-    const value = eq > 0 ? arg.slice(eq + 1) : args[(i += 1)];
-    if (value === undefined || value === '') return `forge agent: ${flag} needs a value`;
-    values.set(flag, value);
+/** The token: --token-file, else --token, else FORGE_AGENT_TOKEN; only the file's path is ever shown. */
+function readToken(values: Map<string, string>, deps: CliDeps): { token?: string } | string {
+  const file = values.get('--token-file');
+  if (file !== undefined) {
+    if (values.has('--token')) return 'forge agent: give --token-file or --token, not both';
+    let text: string;
+    try {
+      text = readFileSync(path.resolve(deps.cwd, file), 'utf8');
+    } catch (error) {
+      return `forge agent: --token-file: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+    }
+    const token = text.trim();
+    if (token === '') return `forge agent: --token-file: ${file} is empty`;
+    return { token };
   }
+  const token = values.get('--token') ?? deps.env.FORGE_AGENT_TOKEN?.trim();
+  return token ? { token } : {};
+}
+
+export function parseAgentArgs(args: readonly string[], deps: CliDeps): AgentOptions | string {
+  const parsed = parseArgs('agent', args, FLAGS);
+  if (typeof parsed === 'string') return parsed;
+  if (parsed.positional.length > 0) return `forge agent: unexpected argument \`${parsed.positional[0]}\``;
+  const values = parsed.values;
+  for (const [flag, value] of values) if (value === '') return `forge agent: ${flag} needs a value`;
   const server = values.get('--server') ?? deps.env.FORGE_URL;
-  const token = values.get('--token') ?? deps.env.FORGE_AGENT_TOKEN;
   if (!server) return 'forge agent: --server URL is required (or set FORGE_URL)';
   if (!/^https?:\/\/[^\s/]+/.test(server)) return `forge agent: --server must be an http(s) URL, got \`${server}\``;
-  if (!token) return 'forge agent: --token T is required (or set FORGE_AGENT_TOKEN)';
+  const read = readToken(values, deps);
+  if (typeof read === 'string') return read;
+  const { token } = read;
+  if (!token) return 'forge agent: a registration token is required: --token-file F (or set FORGE_AGENT_TOKEN)';
 
   const dataDir = path.resolve(deps.cwd, values.get('--data-dir')
     ?? (deps.env.FORGE_DATA_DIR ? path.join(deps.env.FORGE_DATA_DIR, 'agent') : DEFAULT_AGENT_DATA_DIR));
@@ -86,8 +91,8 @@ export function parseAgentArgs(args: readonly string[], deps: CliDeps): AgentOpt
 export async function agentCommand(args: readonly string[], deps: AgentCliDeps): Promise<CliResult> {
   const parsed = parseAgentArgs(args, deps);
   if (typeof parsed === 'string') return usageFailure(parsed, AGENT_USAGE);
-  if ('help' in parsed) return success(HELP);
   const log = deps.log ?? ((line: string) => process.stderr.write(`forge agent: ${line}\n`));
+  if (args.some((a) => a === '--token' || a.startsWith('--token='))) log(TOKEN_IN_ARGV_WARNING);
   const signal = deps.signal ?? processSignal();
   const agent = await (deps.startAgent ?? startAgent)({ ...parsed, log });
   if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));

@@ -1,22 +1,16 @@
 // `forge agents [list] [--json]` and `forge agents revoke ID`: the worker agents as the
-// API sees them, and revoking one (its credential is refused from then on). Parses its
-// few arguments itself so it does not depend on the shared flag parser.
+// API sees them (GET /api/v1/agents: address, state, capacity, usage, instances,
+// runtimes), and revoking one (its credential is refused from then on).
 
-import type { CliDeps } from './deps.ts';
+import type { AgentJson } from '../api/routes/agents.ts';
+import { parseArgs } from './args.ts';
 import { withClient } from './client.ts';
+import type { CliDeps } from './deps.ts';
 import { table } from './format.ts';
+import { HELP } from './help.ts';
 import { success, toJsonText, usageFailure, type CliResult } from './output.ts';
 
-export const AGENTS_USAGE = 'usage: forge agents [list] [--json] | revoke ID [--json]';
-
-interface AgentJson {
-  id: string;
-  name: string;
-  capacity: { cpus: number; memoryBytes: number };
-  capacityVerified: boolean;
-  online: boolean;
-  revokedAt: string | null;
-}
+export const AGENTS_USAGE = HELP.agents!.usage;
 
 function state(a: AgentJson): string {
   if (a.revokedAt !== null) return 'revoked';
@@ -29,14 +23,10 @@ function capacityText(a: AgentJson): string {
 }
 
 export async function agentsCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
-  const json = args.includes('--json');
-  const rest = args.filter((a) => a !== '--json');
-  if (rest.includes('--help') || rest.includes('-h')) {
-    return success(`${AGENTS_USAGE}\n\nRevoking an agent refuses its credential at once; its tasks are placed elsewhere.\n`);
-  }
-  const unknown = rest.find((a) => a.startsWith('-'));
-  if (unknown !== undefined) return usageFailure(`forge agents: unknown option ${unknown}`, AGENTS_USAGE);
-  const [sub = 'list', ...operands] = rest;
+  const parsed = parseArgs('agents', args, { booleans: ['--json'] });
+  if (typeof parsed === 'string') return usageFailure(parsed, AGENTS_USAGE);
+  const json = parsed.booleans.has('--json');
+  const [sub = 'list', ...operands] = parsed.positional;
   if (sub === 'list' && operands.length === 0) {
     const body = await withClient(deps, (client) => client.call<{ agents: AgentJson[] }>('GET', '/api/v1/agents'));
     if (json) return success(toJsonText(body));
@@ -49,5 +39,5 @@ export async function agentsCommand(args: readonly string[], deps: CliDeps): Pro
     const body = await withClient(deps, (client) => client.call<{ agent: AgentJson }>('POST', `/api/v1/agents/${encodeURIComponent(id)}/revoke`));
     return success(json ? toJsonText(body) : `revoked agent ${body.agent.id} (${body.agent.name})\n`);
   }
-  return usageFailure(`forge agents: expected \`list\` or \`revoke ID\``, AGENTS_USAGE);
+  return usageFailure('forge agents: expected `list` or `revoke ID`', AGENTS_USAGE);
 }

@@ -13,11 +13,12 @@ import { withClient, withProviderHint } from './client.ts';
 import { uploadBundles } from './bundle-upload.ts';
 import type { CliDeps } from './deps.ts';
 import { planText } from './format.ts';
+import { HELP } from './help.ts';
 import { EXIT, commandIO, success, toJsonText, usageFailure, type CliResult } from './output.ts';
 import { timeoutMs, waitAndReport, waitThenFinish } from './wait.ts';
 
-export const APPLY_USAGE = 'usage: forge apply -f PATH… [--prune] [--dry-run] [--source S] [--no-wait] [--timeout 5m] [--json]';
-export const DIFF_USAGE = 'usage: forge diff -f PATH… [--prune] [--source S] [--json]';
+export const APPLY_USAGE = HELP.apply!.usage;
+export const DIFF_USAGE = HELP.diff!.usage;
 
 interface SpecSet {
   specs: LoadedSpec[];
@@ -52,9 +53,8 @@ async function postApply(deps: CliDeps, set: SpecSet, options: { prune: boolean;
 const SPEC_FLAGS = { repeated: ['--file'], aliases: { '-f': '--file' } } as const;
 
 export async function applyCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
-  const parsed = parseArgs('apply', args, { ...SPEC_FLAGS, booleans: ['--prune', '--dry-run', '--no-wait', '--json', '--help'], values: ['--source', '--timeout'] });
+  const parsed = parseArgs('apply', args, { ...SPEC_FLAGS, booleans: ['--prune', '--dry-run', '--no-wait', '--json'], values: ['--source', '--timeout'] });
   if (typeof parsed === 'string') return usageFailure(parsed, APPLY_USAGE);
-  if (parsed.booleans.has('--help')) return success(`${APPLY_USAGE}\n\nApplies every spec under the paths as one set; waits until changed services run (or fail) unless --no-wait.\n`);
   if (parsed.positional.length > 0) return usageFailure(`forge apply: unexpected argument \`${parsed.positional[0]}\` (spec paths go after -f)`, APPLY_USAGE);
   const timeout = timeoutMs(parsed.values.get('--timeout'));
   if (timeout === undefined) return usageFailure(`forge apply: --timeout must be a duration such as 90s or 5m, got ${JSON.stringify(parsed.values.get('--timeout'))}`, APPLY_USAGE);
@@ -68,15 +68,15 @@ export async function applyCommand(args: readonly string[], deps: CliDeps): Prom
   const plan = await postApply(deps, set, { prune: parsed.booleans.has('--prune'), dryRun, progress: (text) => io.err(text) });
   io.out(json ? toJsonText(plan) : planText(plan, { verbose: false }));
   if (dryRun || parsed.booleans.has('--no-wait')) return io.finish(EXIT.ok);
-  const deleted = new Set(plan.entries.filter((e) => e.op === 'delete').map((e) => e.name));
-  const targets = plan.changed.map((name) => ({ name, expect: deleted.has(name) ? 'gone' as const : 'settled' as const }));
+  // Every service of the set, changed or not: CI needs a non-zero exit whenever the set does
+  // not end running, also when an unchanged service is failed. Deleted ones must be gone.
+  const targets = plan.entries.map((e) => ({ name: e.name, expect: e.op === 'delete' ? 'gone' as const : 'settled' as const }));
   return waitThenFinish('apply', io, () => withClient(deps, (client) => waitAndReport(client, targets, deps, io, { timeoutMs: timeout, json })));
 }
 
 export async function diffCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
-  const parsed = parseArgs('diff', args, { ...SPEC_FLAGS, booleans: ['--prune', '--json', '--help'], values: ['--source'] });
+  const parsed = parseArgs('diff', args, { ...SPEC_FLAGS, booleans: ['--prune', '--json'], values: ['--source'] });
   if (typeof parsed === 'string') return usageFailure(parsed, DIFF_USAGE);
-  if (parsed.booleans.has('--help')) return success(`${DIFF_USAGE}\n\nShows what apply would create, update (field by field) and delete.\nExit 0: nothing would change; 1: something would; 2: usage or errors.\n`);
   if (parsed.positional.length > 0) return usageFailure(`forge diff: unexpected argument \`${parsed.positional[0]}\` (spec paths go after -f)`, DIFF_USAGE);
   const set = await loadSet('diff', parsed.repeated.get('--file') ?? [], parsed.values.get('--source'), deps);
   if ('usage' in set) return usageFailure(set.usage, DIFF_USAGE);

@@ -1,8 +1,10 @@
-// The CLI's HTTP client for the Forge API (undici). Where to talk and with which
-// key: FORGE_URL / FORGE_API_KEY, else the profile `forge login` saved. API error
+// The CLI's HTTP client for the Forge API. Where to talk and with which key:
+// FORGE_URL / FORGE_API_KEY, else the profile `forge login` saved. API error
 // bodies `{ error, message }` become ForgeErrors that say what to do next.
+// Built on node:http(s), not undici: loading undici costs ~140 ms at every start
+// of the command (bench/startup.ts), more than the whole rest of `forge list`.
 
-import { Agent, request, type Dispatcher } from 'undici';
+import http, { type IncomingMessage } from 'node:http';
 import { ForgeError, type ErrorCode } from '../specs/errors.ts';
 import type { CliDeps } from './deps.ts';
 import { readProfile } from './profile.ts';
@@ -74,13 +76,24 @@ function unreachable(url: string, cause: unknown): ForgeError {
 }
 
 function isAbort(error: unknown): boolean {
-  return (error as { name?: unknown }).name === 'AbortError' || (error as { code?: unknown }).code === 'UND_ERR_ABORTED';
+  return (error as { name?: unknown }).name === 'AbortError' || (error as { code?: unknown }).code === 'ABORT_ERR';
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** How long connecting may take before the API counts as unreachable. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export interface ForgeClient {
   readonly url: string;
   /** JSON in, JSON out; a non-2xx reply throws the API's error as a ForgeError. */
-  call<T = unknown>(method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<T>;
+  call<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<T>;
   /** Plain-text GET. */
   text(path: string): Promise<string>;
   /** Server-sent events: each event's data, until the stream ends or `signal` aborts. */
@@ -89,55 +102,70 @@ export interface ForgeClient {
 }
 
 export function createClient(target: Target): ForgeClient {
-  const dispatcher = new Agent({ keepAliveTimeout: 2_000, connect: { timeout: 5_000 } });
+  const secure = target.url.startsWith('https:');
+  // node:https (and TLS) loads only for an https URL: it is a large part of start-up otherwise.
+  let transport: Promise<{ lib: typeof http; agent: http.Agent }> | undefined;
+  const connect = () => (transport ??= secure
+    ? import('node:https').then((https) => ({ lib: https.default as unknown as typeof http, agent: new https.Agent({ keepAlive: true }) }))
+    : Promise.resolve({ lib: http, agent: new http.Agent({ keepAlive: true }) }));
   const headers = (extra: Record<string, string> = {}): Record<string, string> =>
     ({ ...(target.apiKey ? { 'x-api-key': target.apiKey } : {}), ...extra });
 
-  async function send(method: Dispatcher.HttpMethod, path: string, init: { body?: string; headers?: Record<string, string>; signal?: AbortSignal }) {
-    try {
-      return await request(`${target.url}${path}`, {
-        method, dispatcher, headers: headers(init.headers),
-        ...(init.body !== undefined ? { body: init.body } : {}),
-        ...(init.signal ? { signal: init.signal } : {}),
+  async function send(method: HttpMethod, path: string, init: { body?: string; headers?: Record<string, string>; signal?: AbortSignal }): Promise<IncomingMessage> {
+    const { lib, agent } = await connect();
+    return new Promise((resolve, reject) => {
+      let req: http.ClientRequest;
+      try {
+        req = lib.request(`${target.url}${path}`, {
+          method, agent, headers: headers(init.headers), ...(init.signal ? { signal: init.signal } : {}),
+        }, resolve);
+      } catch (cause) {
+        reject(unreachable(target.url, cause));
+        return;
+      }
+      const timer = setTimeout(() => req.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
+      req.on('socket', (socket) => {
+        if (!socket.connecting) clearTimeout(timer);
+        else socket.once('connect', () => clearTimeout(timer));
       });
-    } catch (cause) {
-      if (isAbort(cause)) throw cause;
-      throw unreachable(target.url, cause);
-    }
+      req.on('close', () => clearTimeout(timer));
+      req.on('error', (cause) => reject(isAbort(cause) ? cause : unreachable(target.url, cause)));
+      req.end(init.body);
+    });
   }
 
-  async function failed(res: Dispatcher.ResponseData): Promise<ForgeError> {
-    const text = await res.body.text();
+  async function failed(res: IncomingMessage): Promise<ForgeError> {
+    const text = await readText(res);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
       parsed = undefined;
     }
-    return apiError(res.statusCode, parsed);
+    return apiError(res.statusCode ?? 0, parsed);
   }
 
   return {
     url: target.url,
-    async call<T>(method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<T> {
+    async call<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
       const res = await send(method, path, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-      if (res.statusCode >= 300) throw await failed(res);
-      const text = await res.body.text();
+      if ((res.statusCode ?? 0) >= 300) throw await failed(res);
+      const text = await readText(res);
       return (text === '' ? undefined : JSON.parse(text)) as T;
     },
     async text(path) {
       const res = await send('GET', path, {});
-      if (res.statusCode >= 300) throw await failed(res);
-      return res.body.text();
+      if ((res.statusCode ?? 0) >= 300) throw await failed(res);
+      return readText(res);
     },
     async *events(path, signal) {
       const res = await send('GET', path, { headers: { accept: 'text/event-stream' }, ...(signal ? { signal } : {}) });
-      if (res.statusCode >= 300) throw await failed(res);
+      if ((res.statusCode ?? 0) >= 300) throw await failed(res);
       let buffer = '';
       let data: string[] = [];
       let name = 'message';
       try {
-        for await (const chunk of res.body) {
+        for await (const chunk of res) {
           buffer += (chunk as Buffer).toString('utf8');
           let newline: number;
           while ((newline = buffer.indexOf('\n')) >= 0) {
@@ -157,7 +185,9 @@ export function createClient(target: Target): ForgeClient {
         throw error;
       }
     },
-    close: () => dispatcher.close(),
+    close: async () => {
+      if (transport) (await transport).agent.destroy();
+    },
   };
 }
 

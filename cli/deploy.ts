@@ -14,19 +14,18 @@ import { intFlag, parseArgs, type ParsedArgs } from './args.ts';
 import { servicePath, withClient, withProviderHint, type ForgeClient } from './client.ts';
 import type { CliDeps } from './deps.ts';
 import { ENV_FLAGS, envBody } from './env-flags.ts';
+import { HELP } from './help.ts';
 import { commandIO, success, toJsonText, usageFailure, type CliResult, type CommandIO } from './output.ts';
 import { timeoutMs, waitAndReport, waitThenFinish } from './wait.ts';
 
-const FIELD_FLAGS = '[--image URL] [--port P] [--cpu TIER] [--memory MB] [--region R] [--replicas N] [--provider agent|fly|cloud]';
-const ENV_USAGE = "[--env JSON | --env-file F | --env-set K=V… --env-unset K…]";
-export const DEPLOY_USAGE = `usage: forge deploy [DIR] --name N ${FIELD_FLAGS} ${ENV_USAGE} [--json] [--no-wait] [--timeout 5m]`;
-export const UPDATE_USAGE = `usage: forge update NAME ${FIELD_FLAGS} ${ENV_USAGE} [--json] [--no-wait] [--timeout 5m]`;
+export const DEPLOY_USAGE = HELP.deploy!.usage;
+export const UPDATE_USAGE = HELP.update!.usage;
 
 const PROVIDERS = ['agent', 'fly', 'cloud'] as const;
 
 function flagSpec(withName: boolean) {
   return {
-    booleans: ['--json', '--no-wait', '--help'],
+    booleans: ['--json', '--no-wait'],
     values: [...(withName ? ['--name'] : []), '--image', '--port', '--cpu', '--memory', '--region', '--replicas', '--provider', '--timeout', ...ENV_FLAGS.values],
     repeated: ENV_FLAGS.repeated,
   };
@@ -68,11 +67,13 @@ async function findService(client: ForgeClient, name: string): Promise<ServiceJs
   }
 }
 
-function report(io: CommandIO, json: boolean, verb: string, service: ServiceJson): void {
+/** The accepted change. Under --json with waiting, nothing yet: the state after waiting is printed instead. */
+function report(io: CommandIO, json: boolean | 'after-wait', verb: string, service: ServiceJson): void {
+  if (json === 'after-wait') return;
   io.out(json ? toJsonText(service) : `${verb} ${service.name} (generation ${service.generation}, ${service.status})\n`);
 }
 
-interface DeployPlan {
+export interface DeployPlan {
   name: string;
   body: ServiceBody;
   dir?: string;
@@ -99,34 +100,49 @@ async function sourceDeploy(client: ForgeClient, plan: DeployPlan & { dir: strin
   return client.call<ServiceJson>('PATCH', servicePath(service.name), { image: built.imageRef });
 }
 
-async function runDeploy(plan: DeployPlan, mode: 'deploy' | 'update', deps: CliDeps): Promise<CliResult> {
+export async function runDeploy(plan: DeployPlan, mode: 'deploy' | 'update', deps: CliDeps): Promise<CliResult> {
   const io = commandIO(deps);
+  const json = plan.json && plan.wait ? 'after-wait' as const : plan.json;
   const service = await withClient(deps, async (client) => {
     const existing = await findService(client, plan.name);
     const provider = plan.body.provider ?? existing?.provider ?? 'agent';
     try {
       if (plan.dir !== undefined && plan.body.image === undefined) {
         const done = await sourceDeploy(client, { ...plan, dir: plan.dir }, deps, io);
-        report(io, plan.json, existing ? 'deployed' : 'created', done);
+        report(io, json, existing ? 'deployed' : 'created', done);
         return done;
       }
       if (existing) {
         const done = await client.call<ServiceJson>('PATCH', servicePath(existing.name), plan.body);
-        report(io, plan.json, 'updated', done);
+        report(io, json, 'updated', done);
         return done;
       }
       if (mode === 'update') throw new ForgeError('E_NOT_FOUND', `no service ${JSON.stringify(plan.name)} (see forge list; create it with forge deploy)`);
       if (plan.body.image === undefined) throw new ForgeError('E_USAGE', `${plan.name} does not exist yet: give --image URL (or a source DIR) to create it`);
       const done = await client.call<ServiceJson>('POST', '/api/compute/services', { name: plan.name, ...plan.body });
-      report(io, plan.json, 'created', done);
+      report(io, json, 'created', done);
       return done;
     } catch (error) {
       throw withProviderHint(error, [provider]);
     }
   });
   if (!plan.wait) return io.finish(0);
-  return waitThenFinish(mode, io, () => withClient(deps, (client) =>
-    waitAndReport(client, [{ name: service.name, expect: 'settled' }], deps, io, { timeoutMs: plan.timeoutMs, json: plan.json })));
+  let printed = false;
+  return waitThenFinish(mode, io, () => withClient(deps, async (client) => {
+    try {
+      return await waitAndReport(client, [{ name: service.name, expect: 'settled' }], deps, io, {
+        timeoutMs: plan.timeoutMs, json: plan.json,
+        // --json: the state the command ended with (running, or failed), not the snapshot before waiting.
+        settled: ([last]: ServiceJson[]) => {
+          printed = true;
+          if (plan.json) io.out(toJsonText(last ?? service));
+        },
+      });
+    } finally {
+      // Interrupted or timed out: the last state known is the accepted one.
+      if (plan.json && !printed) io.out(toJsonText(service));
+    }
+  }));
 }
 
 function common(command: string, parsed: ParsedArgs, deps: CliDeps): Omit<DeployPlan, 'name' | 'dir'> | string {
@@ -140,7 +156,6 @@ function common(command: string, parsed: ParsedArgs, deps: CliDeps): Omit<Deploy
 export async function deployCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
   const parsed = parseArgs('deploy', args, flagSpec(true));
   if (typeof parsed === 'string') return usageFailure(parsed, DEPLOY_USAGE);
-  if (parsed.booleans.has('--help')) return success(`${DEPLOY_USAGE}\n\nCreates the service or updates it (by name); waits until it runs unless --no-wait.\nDIR without --image builds the directory's Dockerfile on Fly (needs flyctl).\n`);
   const name = parsed.values.get('--name');
   if (name === undefined) return usageFailure('forge deploy: --name is required', DEPLOY_USAGE);
   if (parsed.positional.length > 1) return usageFailure(`forge deploy: unexpected argument \`${parsed.positional[1]}\` (give at most one DIR)`, DEPLOY_USAGE);
@@ -161,7 +176,6 @@ export async function deployCommand(args: readonly string[], deps: CliDeps): Pro
 export async function updateCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
   const parsed = parseArgs('update', args, flagSpec(false));
   if (typeof parsed === 'string') return usageFailure(parsed, UPDATE_USAGE);
-  if (parsed.booleans.has('--help')) return success(`${UPDATE_USAGE}\n\nChanges an existing service; waits until it runs unless --no-wait.\n`);
   const [name, extra] = parsed.positional;
   if (name === undefined || extra !== undefined) return usageFailure('forge update: give exactly one service NAME', UPDATE_USAGE);
   const rest = common('update', parsed, deps);

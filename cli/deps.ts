@@ -15,6 +15,8 @@ export interface CliDeps {
   isTTY?: boolean;
   /** Asks a yes/no question on the terminal; absent when there is no terminal to ask on. */
   confirm?: (question: string) => Promise<boolean>;
+  /** Reads all of stdin (for values that must stay out of argv, e.g. `forge secrets set S K=-`); absent when there is none. */
+  readStdin?: () => Promise<string>;
   /** How often `apply`/`deploy` poll while waiting for services to settle (ms; default 500). Tests shorten it. */
   pollMs?: number;
 }

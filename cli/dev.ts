@@ -13,37 +13,34 @@ import { createBundleStore } from '../api/bundle-store.ts';
 import { DEFAULT_BUNDLE_LIMIT_BYTES } from '../specs/bundle.ts';
 import { startRouting } from '../router/start.ts';
 import type { CliDeps } from './deps.ts';
+import { parseArgs } from './args.ts';
+import { HELP } from './help.ts';
 import { success, usageFailure, type CliResult } from './output.ts';
 import { applyDirectory } from './dev/apply-dir.ts';
 import { createLogTail } from './dev/log-tail.ts';
 import { isIgnoredPath } from './dev/source-digest.ts';
 import { createStatusPrinter } from './dev/status-printer.ts';
 
-export const DEV_USAGE = 'usage: forge dev [PATH] [--addr HOST:PORT] [--debounce MS] [--no-router]';
+export const DEV_USAGE = HELP.dev!.usage;
 
 interface DevArgs { path: string; addr?: string; debounceMs: number; noRouter: boolean }
 
 function parseDevArgs(args: readonly string[]): DevArgs | string {
-  const out: DevArgs = { path: '.', debounceMs: 150, noRouter: false };
-  let pathSeen = false;
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i]!;
-    if (arg === '--no-router') out.noRouter = true;
-    else if (arg === '--addr' || arg === '--debounce') {
-      const value = args[++i];
-      if (value === undefined) return `forge dev: ${arg} needs a value`;
-      if (arg === '--addr') out.addr = value;
-      else if (/^\d+$/.test(value)) out.debounceMs = Number(value);
-      else return `forge dev: --debounce takes milliseconds (got \`${value}\`)`;
-    } else if (arg.startsWith('-')) return `forge dev: unknown flag \`${arg}\``;
-    else if (pathSeen) return 'forge dev: give one PATH (a spec file or a folder of specs)';
-    else { out.path = arg; pathSeen = true; }
+  const parsed = parseArgs('dev', args, { booleans: ['--no-router'], values: ['--addr', '--debounce'] });
+  if (typeof parsed === 'string') return parsed;
+  if (parsed.positional.length > 1) return 'forge dev: give one PATH (a spec file or a folder of specs)';
+  const out: DevArgs = { path: parsed.positional[0] ?? '.', debounceMs: 150, noRouter: parsed.booleans.has('--no-router') };
+  const addr = parsed.values.get('--addr');
+  if (addr !== undefined) out.addr = addr;
+  const debounce = parsed.values.get('--debounce');
+  if (debounce !== undefined) {
+    if (!/^\d+$/.test(debounce)) return `forge dev: --debounce takes milliseconds (got \`${debounce}\`)`;
+    out.debounceMs = Number(debounce);
   }
   return out;
 }
 
 export async function devCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
-  if (args.includes('--help') || args.includes('-h')) return success(`${DEV_USAGE}\n`);
   const parsed = parseDevArgs(args);
   if (typeof parsed === 'string') return usageFailure(parsed, DEV_USAGE);
   const print = (text: string) => deps.print?.(text);

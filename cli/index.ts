@@ -1,74 +1,102 @@
 // `runCli(argv, deps)`: the whole CLI as a function from arguments to a result.
-// Only bin/forge touches process.argv, stdout and the exit code.
+// Only bin/forge touches process.argv, stdout and the exit code. Commands load
+// on demand, so `forge --version` and help load none of them (start-up time).
 
 import { toForgeError } from '../specs/errors.ts';
+import { closest, wantsHelp } from './args.ts';
 import type { CliDeps } from './deps.ts';
+import { HELP, USAGE, commandHelp, generalHelp } from './help.ts';
 import { errorLine, exitCodeFor, success, usageFailure, type CliResult } from './output.ts';
-import { validateCommand } from './validate.ts';
-import { keysCommand } from './keys.ts';
-import { serverCommand } from './server.ts';
-import { applyCommand, diffCommand } from './apply.ts';
-import { deployCommand, updateCommand } from './deploy.ts';
-import { deleteCommand, eventsCommand, getCommand, listCommand, rollbackCommand, startCommand, stopCommand } from './services.ts';
-import { logsCommand } from './logs.ts';
-import { secretsCommand } from './secrets.ts';
-import { loginCommand } from './login.ts';
-import { agentCommand } from './agent.ts';
-import { agentsCommand } from './agents.ts';
-import { devCommand } from './dev.ts';
+import { forgeVersion } from './version.ts';
+import { depsWithGlobals, extractGlobals, jsonToYaml, withJsonFlag } from './globals.ts';
 
 export type { CliDeps } from './deps.ts';
 export type { CliResult } from './output.ts';
+export { USAGE } from './help.ts';
 
-interface Command {
-  summary: string;
-  run(args: readonly string[], deps: CliDeps): Promise<CliResult>;
-}
+type Run = (args: readonly string[], deps: CliDeps) => Promise<CliResult>;
 
-const COMMANDS: Record<string, Command> = {
-  apply: { summary: 'apply -f PATH… [--prune] [--dry-run] [--no-wait]   apply spec files and wait until they run', run: applyCommand },
-  diff: { summary: 'diff -f PATH…   show what apply would change (exit 1 when something would)', run: diffCommand },
-  deploy: { summary: 'deploy [DIR] --name N [--image URL] …   create or update a service', run: deployCommand },
-  update: { summary: 'update NAME [--image URL] [--env-set K=V] …   change a service', run: updateCommand },
-  list: { summary: 'list   services with status, provider, replicas and URL', run: listCommand },
-  get: { summary: 'get NAME   one service in detail', run: getCommand },
-  start: { summary: 'start NAME   run a stopped service again', run: startCommand },
-  stop: { summary: 'stop NAME   stop a service (its URL and config are kept)', run: stopCommand },
-  delete: { summary: 'delete NAME [--yes]   destroy a service', run: deleteCommand },
-  events: { summary: 'events NAME   what happened to a service', run: eventsCommand },
-  logs: { summary: 'logs NAME [-f] [--since 10m] [--tail N] [--instance ID] [--build]   app or build output (-f follows)', run: logsCommand },
-  rollback: { summary: 'rollback NAME [--to N]   make an earlier release desired again', run: rollbackCommand },
-  secrets: { summary: 'secrets set|unset|list NAME …   a service\'s env vars (values never shown)', run: secretsCommand },
-  login: { summary: 'login [--url U] [--api-key K]   save where and how to reach Forge', run: loginCommand },
-  validate: { summary: 'validate [--json] PATH…   check service specs', run: validateCommand },
-  keys: { summary: 'keys create|list|revoke|rotate-encryption   manage API keys and the encryption key (on the data dir)', run: keysCommand },
-  server: { summary: 'server [--addr A] [--data-dir D] [--no-local-agent] [--router managed|external|off]   run the control plane', run: serverCommand },
-  dev: { summary: 'dev [PATH] [--addr A] [--debounce MS] [--no-router]   run everything locally and redeploy on save', run: devCommand },
-  agents: { summary: 'agents [list] | revoke ID   worker agents, and revoking one', run: agentsCommand },
-  agent: { summary: 'agent --server URL --token T [--data-dir D] [--port-range A-B] [--metrics-port P]   run a worker agent', run: agentCommand },
+const COMMANDS: Record<string, () => Promise<Run>> = {
+  apply: async () => (await import('./apply.ts')).applyCommand,
+  diff: async () => (await import('./apply.ts')).diffCommand,
+  deploy: async () => (await import('./deploy.ts')).deployCommand,
+  update: async () => (await import('./deploy.ts')).updateCommand,
+  list: async () => (await import('./services.ts')).listCommand,
+  get: async () => (await import('./services.ts')).getCommand,
+  start: async () => (await import('./services.ts')).startCommand,
+  stop: async () => (await import('./services.ts')).stopCommand,
+  restart: async () => (await import('./restart.ts')).restartCommand,
+  scale: async () => (await import('./fleet.ts')).scaleCommand,
+  releases: async () => (await import('./fleet.ts')).releasesCommand,
+  status: async () => (await import('./fleet.ts')).statusCommand,
+  agents: async () => (await import('./agents.ts')).agentsCommand,
+  delete: async () => (await import('./services.ts')).deleteCommand,
+  events: async () => (await import('./services.ts')).eventsCommand,
+  logs: async () => (await import('./logs.ts')).logsCommand,
+  rollback: async () => (await import('./services.ts')).rollbackCommand,
+  secrets: async () => (await import('./secrets.ts')).secretsCommand,
+  login: async () => (await import('./login.ts')).loginCommand,
+  validate: async () => (await import('./validate.ts')).validateCommand,
+  keys: async () => (await import('./keys.ts')).keysCommand,
+  init: async () => (await import('./init.ts')).initCommand,
+  completion: async () => (await import('./completion.ts')).completionCommand,
+  context: async () => (await import('./context.ts')).contextCommand,
+  server: async () => (await import('./server.ts')).serverCommand,
+  dev: async () => (await import('./dev.ts')).devCommand,
+  agent: async () => (await import('./agent.ts')).agentCommand,
 };
 
-export const USAGE = 'usage: forge <command> [options]';
+/** Every command name, in help order. */
+export function commandNames(): string[] {
+  return Object.keys(HELP).filter((name) => Object.hasOwn(COMMANDS, name));
+}
 
-function helpText(): string {
-  // Summaries are "usage   what it does": the descriptions line up in a second column.
-  const parts = Object.values(COMMANDS).map((command) => {
-    const at = command.summary.indexOf('   ');
-    return at < 0 ? [command.summary, ''] : [command.summary.slice(0, at), command.summary.slice(at).trim()];
-  });
-  const width = Math.max(...parts.map(([usage]) => usage!.length));
-  const lines = parts.map(([usage, what]) => `  ${usage!.padEnd(width)}  ${what}`.trimEnd());
-  return `${USAGE}\n\ncommands:\n${lines.join('\n')}\n\nRun \`forge <command> --help\` for a command's options.\n`;
+function unknownCommand(name: string): CliResult {
+  const guess = closest(name, commandNames());
+  return usageFailure(`forge: unknown command \`${name}\`${guess ? ` (did you mean ${guess}?)` : ''}`, `${USAGE} (commands: ${commandNames().join(', ')})`);
+}
+
+/** Global options may also come before the command: `forge --context prod list`. */
+function splitCommand(argv: readonly string[]): [string | undefined, string[]] {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length && /^(--url|--api-key|--context|-o|--output)(=|$)/.test(argv[i]!)) {
+    leading.push(argv[i]!);
+    if (!argv[i]!.includes('=')) leading.push(argv[i + 1] ?? '');
+    i += argv[i]!.includes('=') ? 1 : 2;
+  }
+  const rest = argv.slice(i + 1);
+  const end = rest.indexOf('--');
+  const globals = leading.filter((a) => a !== '');
+  // Before any `--`: what follows it is the command's, never an option.
+  return [argv[i], end < 0 ? [...rest, ...globals] : [...rest.slice(0, end), ...globals, ...rest.slice(end)]];
 }
 
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<CliResult> {
-  const [name, ...args] = argv;
-  if (name === undefined) return usageFailure('forge: no command given', USAGE);
-  if (name === 'help' || name === '--help' || name === '-h') return success(helpText());
-  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (command === undefined) return usageFailure(`forge: unknown command \`${name}\``, `${USAGE} (commands: ${Object.keys(COMMANDS).join(', ')})`);
+  const [name, rawArgs] = splitCommand(argv);
+  if (name === undefined || name === '--help' || name === '-h') return success(generalHelp(forgeVersion()));
+  if (name === '--version' || name === 'version') return success(`forge ${forgeVersion()}\n`);
+  if (name === 'help') {
+    const [topic, extra] = rawArgs;
+    if (topic === undefined) return success(generalHelp(forgeVersion()));
+    if (extra !== undefined) return usageFailure(`forge help: give one command (got \`${extra}\` too)`, 'usage: forge help [COMMAND]');
+    return Object.hasOwn(COMMANDS, topic) ? success(commandHelp(topic)) : unknownCommand(topic);
+  }
+  if (name.startsWith('-')) return usageFailure(`forge: unknown flag \`${name}\` before the command`, USAGE);
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (load === undefined) return unknownCommand(name);
+  if (wantsHelp(rawArgs)) return success(commandHelp(name));
+  const globals = extractGlobals(name, rawArgs);
+  if (typeof globals === 'string') return usageFailure(globals, HELP[name]!.usage);
+  const format = globals.output ?? 'table';
+  const hasJson = (HELP[name]!.options ?? []).some(([flag]) => flag === '--json');
+  if (format !== 'table' && !hasJson) return usageFailure(`forge ${name}: -o ${format} is not available for this command`, HELP[name]!.usage);
+  const args = format === 'table' ? globals.args : withJsonFlag(globals.args);
+  const buffer = format === 'yaml' ? [] as string[] : undefined;
   try {
-    return await command.run(args, deps);
+    const run = await load();
+    const result = await run(args, depsWithGlobals(deps, globals, buffer));
+    return buffer ? { ...result, stdout: await jsonToYaml(buffer.join('') + result.stdout) } : result;
   } catch (thrown) {
     const error = toForgeError(thrown);
     return { exitCode: exitCodeFor(error), stdout: '', stderr: errorLine(name, error) };

@@ -11,9 +11,11 @@ import { ForgeError } from '../specs/errors.ts';
 import { createCipher, parseEncryptionKey } from '../store/cipher.ts';
 import { openStore, resolveDataDir, type Store } from '../store/index.ts';
 import type { CliDeps } from './deps.ts';
+import { parseArgs } from './args.ts';
+import { HELP } from './help.ts';
 import { EXIT, success, toJsonText, usageFailure, type CliResult } from './output.ts';
 
-export const KEYS_USAGE = 'usage: forge keys create [--name N] [--json] | list [--json] | revoke ID|NAME | rotate-encryption';
+export const KEYS_USAGE = HELP.keys!.usage;
 
 type KeysDeps = CliDeps & { random?: (n: number) => Buffer };
 
@@ -25,24 +27,6 @@ function withStore<T>(deps: CliDeps, fn: (store: Store, dataDir: string) => T): 
   } finally {
     store.close();
   }
-}
-
-function flags(args: readonly string[], known: readonly string[], valued: readonly string[]): { set: Set<string>; values: Map<string, string>; rest: string[] } | string {
-  const set = new Set<string>();
-  const values = new Map<string, string>();
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i]!;
-    if (valued.includes(arg)) {
-      const value = args[i + 1];
-      if (value === undefined) return `forge keys: ${arg} needs a value`;
-      values.set(arg, value);
-      i += 1;
-    } else if (known.includes(arg)) set.add(arg);
-    else if (arg.startsWith('-')) return `forge keys: unknown flag \`${arg}\``;
-    else rest.push(arg);
-  }
-  return { set, values, rest };
 }
 
 function table(rows: string[][]): string {
@@ -108,8 +92,9 @@ function rotate(deps: KeysDeps): CliResult {
 
 export async function keysCommand(args: readonly string[], deps: KeysDeps): Promise<CliResult> {
   const [sub, ...rest] = args;
-  const parsed = flags(rest, ['--json'], ['--name']);
-  if (typeof parsed === 'string') return usageFailure(parsed, KEYS_USAGE);
+  const flags = parseArgs('keys', rest, { booleans: ['--json'], values: ['--name'] });
+  if (typeof flags === 'string') return usageFailure(flags, KEYS_USAGE);
+  const parsed = { set: flags.booleans, values: flags.values, rest: flags.positional };
   const json = parsed.set.has('--json');
   switch (sub) {
     case 'create': {
@@ -138,8 +123,6 @@ export async function keysCommand(args: readonly string[], deps: KeysDeps): Prom
     case 'rotate-encryption':
       if (parsed.rest.length > 0 || parsed.set.size > 0) return usageFailure('forge keys rotate-encryption takes no arguments', KEYS_USAGE);
       return rotate(deps);
-    case '--help':
-    case '-h':
     case 'help':
       return success(`${KEYS_USAGE}\n`);
     default:

@@ -7,14 +7,14 @@ import { parseArgs } from './args.ts';
 import { createClient, DEFAULT_URL } from './client.ts';
 import type { CliDeps } from './deps.ts';
 import { success, usageFailure, type CliResult } from './output.ts';
-import { writeProfile } from './profile.ts';
+import { contextName, writeProfile } from './profile.ts';
+import { HELP } from './help.ts';
 
-export const LOGIN_USAGE = 'usage: forge login [--url URL] [--api-key KEY]';
+export const LOGIN_USAGE = HELP.login!.usage;
 
 export async function loginCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
-  const parsed = parseArgs('login', args, { booleans: ['--help'], values: ['--url', '--api-key'] });
+  const parsed = parseArgs('login', args, { values: ['--url', '--api-key'] });
   if (typeof parsed === 'string') return usageFailure(parsed, LOGIN_USAGE);
-  if (parsed.booleans.has('--help')) return success(`${LOGIN_USAGE}\n\nVerifies the key and saves it as your profile (defaults: FORGE_URL, FORGE_API_KEY).\n`);
   if (parsed.positional.length > 0) return usageFailure(`forge login: unexpected argument \`${parsed.positional[0]}\``, LOGIN_USAGE);
   const url = (parsed.values.get('--url') ?? deps.env.FORGE_URL?.trim() ?? DEFAULT_URL).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]+/.test(url)) return usageFailure(`forge login: --url must be an http(s) URL, got ${JSON.stringify(url)}`, LOGIN_USAGE);
@@ -33,5 +33,5 @@ export async function loginCommand(args: readonly string[], deps: CliDeps): Prom
     await client.close().catch(() => undefined);
   }
   const file = writeProfile(deps.env, { url, apiKey });
-  return success(`logged in to ${url}; profile saved to ${file}\n`);
+  return success(`logged in to ${url}; saved as context ${contextName(deps.env)} in ${file}\n`);
 }

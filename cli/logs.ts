@@ -6,9 +6,10 @@
 import { parseArgs } from './args.ts';
 import { servicePath, withClient } from './client.ts';
 import type { CliDeps } from './deps.ts';
+import { HELP } from './help.ts';
 import { EXIT, commandIO, success, usageFailure, type CliResult } from './output.ts';
 
-export const LOGS_USAGE = 'usage: forge logs NAME [-f|--follow] [--since 10m] [--tail N] [--instance ID] [--build]';
+export const LOGS_USAGE = HELP.logs!.usage;
 
 /** The query string for the flags, or a usage message. Pure. */
 export function logsQuery(values: ReadonlyMap<string, string>, booleans: ReadonlySet<string>): string {
@@ -35,10 +36,9 @@ export function logsQuery(values: ReadonlyMap<string, string>, booleans: Readonl
 
 export async function logsCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
   const parsed = parseArgs('logs', args, {
-    booleans: ['--follow', '--build', '--help'], values: ['--since', '--tail', '--instance'], aliases: { '-f': '--follow' },
+    booleans: ['--follow', '--build'], values: ['--since', '--tail', '--instance'], aliases: { '-f': '--follow' },
   });
   if (typeof parsed === 'string') return usageFailure(parsed, LOGS_USAGE);
-  if (parsed.booleans.has('--help')) return success(`${LOGS_USAGE}\n`);
   const [name, extra] = parsed.positional;
   if (name === undefined || extra !== undefined) return usageFailure('forge logs: give exactly one service NAME', LOGS_USAGE);
   const query = logsQuery(parsed.values, parsed.booleans);

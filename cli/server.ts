@@ -8,9 +8,11 @@ import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '
 import type { Config } from '../api/config.ts';
 import type { CliDeps } from './deps.ts';
 import { startRouting } from '../router/start.ts';
+import { parseArgs } from './args.ts';
+import { HELP } from './help.ts';
 import { success, usageFailure, type CliResult } from './output.ts';
 
-export const SERVER_USAGE = 'usage: forge server [--addr HOST:PORT] [--data-dir DIR] [--no-local-agent] [--router managed|external|off]';
+export const SERVER_USAGE = HELP.server!.usage;
 
 export interface ServerDeps extends CliDeps {
   /** Aborted to stop the server (SIGINT/SIGTERM in bin/forge). Without it the server runs until the process ends. */
@@ -28,20 +30,19 @@ interface ServerArgs {
   router?: 'managed' | 'external' | 'off';
 }
 
-function parseArgs(args: readonly string[]): ServerArgs | string {
-  const out: ServerArgs = { noLocalAgent: false };
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i]!;
-    if (arg === '--no-local-agent') out.noLocalAgent = true;
-    else if (arg === '--addr' || arg === '--data-dir' || arg === '--router') {
-      const value = args[i + 1];
-      if (value === undefined) return `forge server: ${arg} needs a value`;
-      if (arg === '--addr') out.addr = value;
-      else if (arg === '--data-dir') out.dataDir = value;
-      else if (value === 'managed' || value === 'external' || value === 'off') out.router = value;
-      else return `forge server: --router must be managed, external or off (got \`${value}\`)`;
-      i += 1;
-    } else return `forge server: unknown argument \`${arg}\``;
+function parseServerArgs(args: readonly string[]): ServerArgs | string {
+  const parsed = parseArgs('server', args, { booleans: ['--no-local-agent'], values: ['--addr', '--data-dir', '--router'] });
+  if (typeof parsed === 'string') return parsed;
+  if (parsed.positional.length > 0) return `forge server: unexpected argument \`${parsed.positional[0]}\``;
+  const out: ServerArgs = { noLocalAgent: parsed.booleans.has('--no-local-agent') };
+  const addr = parsed.values.get('--addr');
+  const dataDir = parsed.values.get('--data-dir');
+  const router = parsed.values.get('--router');
+  if (addr !== undefined) out.addr = addr;
+  if (dataDir !== undefined) out.dataDir = dataDir;
+  if (router !== undefined) {
+    if (router !== 'managed' && router !== 'external' && router !== 'off') return `forge server: --router must be managed, external or off (got \`${router}\`)`;
+    out.router = router;
   }
   return out;
 }
@@ -53,8 +54,7 @@ function providerLine(plane: ControlPlane): string {
 }
 
 export async function serverCommand(args: readonly string[], deps: ServerDeps): Promise<CliResult> {
-  if (args.includes('--help') || args.includes('-h')) return success(`${SERVER_USAGE}\n`);
-  const parsed = parseArgs(args);
+  const parsed = parseServerArgs(args);
   if (typeof parsed === 'string') return usageFailure(parsed, SERVER_USAGE);
   const env = { ...deps.env };
   if (parsed.addr !== undefined) env.FORGE_API_ADDR = parsed.addr;

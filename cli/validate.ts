@@ -2,34 +2,17 @@
 // anything. Exit 0 when every spec is valid, 1 when any is not, 2 on usage errors.
 
 import { findSpecFiles, formatProblem, loadSpecFiles, specInvalidError } from '../specs/index.ts';
+import { parseArgs } from './args.ts';
 import type { CliDeps } from './deps.ts';
+import { HELP } from './help.ts';
 import { EXIT, plural, success, toJsonText, usageFailure, type CliResult } from './output.ts';
 
-export const VALIDATE_USAGE = 'usage: forge validate [--json] PATH…';
-
-interface ValidateArgs {
-  json: boolean;
-  help: boolean;
-  paths: string[];
-}
-
-function parseArgs(args: readonly string[]): ValidateArgs | string {
-  const parsed: ValidateArgs = { json: false, help: false, paths: [] };
-  let flagsDone = false;
-  for (const arg of args) {
-    if (flagsDone || !arg.startsWith('-') || arg === '-') parsed.paths.push(arg);
-    else if (arg === '--') flagsDone = true;
-    else if (arg === '--json') parsed.json = true;
-    else if (arg === '--help' || arg === '-h') parsed.help = true;
-    else return `forge validate: unknown flag \`${arg}\``;
-  }
-  return parsed;
-}
+export const VALIDATE_USAGE = HELP.validate!.usage;
 
 export async function validateCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
-  const parsed = parseArgs(args);
-  if (typeof parsed === 'string') return usageFailure(parsed, VALIDATE_USAGE);
-  if (parsed.help) return success(`${VALIDATE_USAGE}\n\nChecks service spec files (folders are searched for *.yaml and *.yml).\n  --json  print the normalized specs (or the problems) as JSON\n`);
+  const flags = parseArgs('validate', args, { booleans: ['--json'] });
+  if (typeof flags === 'string') return usageFailure(flags, VALIDATE_USAGE);
+  const parsed = { json: flags.booleans.has('--json'), paths: flags.positional };
   if (parsed.paths.length === 0) return usageFailure('forge validate: no PATH given', VALIDATE_USAGE);
 
   const found = await findSpecFiles(parsed.paths, { cwd: deps.cwd });

@@ -156,7 +156,7 @@ export async function waitAndReport(
   targets: readonly WaitTarget[],
   deps: { signal?: AbortSignal; pollMs?: number },
   io: CommandIO,
-  options: { timeoutMs: number; json: boolean },
+  options: { timeoutMs: number; json: boolean; settled?: (services: ServiceJson[]) => void },
 ): Promise<number> {
   if (targets.length === 0) return EXIT.ok;
   const outcome = await waitForServices(client, targets, {
@@ -165,6 +165,7 @@ export async function waitAndReport(
     ...(deps.signal ? { signal: deps.signal } : {}),
     progress: (line) => (options.json ? io.err(`${line}\n`) : io.out(`${line}\n`)),
   });
+  options.settled?.(outcome.services);
   if (outcome.ok) return EXIT.ok;
   io.err(failureText(outcome.failures));
   return EXIT.failed;

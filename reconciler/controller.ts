@@ -8,7 +8,7 @@ import type { ProviderName, ServiceSpec } from '../specs/types.ts';
 import { ForgeError, toForgeError } from '../specs/errors.ts';
 import type { Store } from '../store/index.ts';
 import type { StatusRow, DesiredRow } from '../store/types.ts';
-import { diff } from './diff.ts';
+import { diff, earlierReleaseRunning, RETRY_HINT } from './diff.ts';
 import { assess, type Verdict } from './assess.ts';
 import { advanceLifecycle, type LifecycleStep } from './lifecycle-driver.ts';
 import { removeCondition, setCondition } from './conditions.ts';
@@ -294,7 +294,9 @@ export function createController(deps: ControllerDeps) {
     if (!release || release.outcome !== 'pending') return false;
     const reason = failed.reason ?? `instance ${failed.id} failed`;
     deps.store.releases.setOutcome(row.name, row.generation, 'failed', reason);
-    deps.store.events.append(row.name, { type: 'Warning', reason: 'ReleaseFailed', message: `generation ${row.generation} failed: ${reason}; the previous release keeps serving` });
+    const after = earlierReleaseRunning(row.hash, observed?.instances ?? [])
+      ? 'the previous release keeps serving' : `no earlier release is running: ${RETRY_HINT(row.name)}`;
+    deps.store.events.append(row.name, { type: 'Warning', reason: 'ReleaseFailed', message: `generation ${row.generation} failed: ${reason}; ${after}` });
     deps.metrics?.releasesTotal.inc({ status: 'failed' });
     return true;
   }

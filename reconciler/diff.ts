@@ -111,10 +111,12 @@ export function diff(
       ...power.filter((a) => a.kind === 'stop'),
     ];
     if (actions.length === 0) {
+      const release = `release ${shortHash(desired.hash)} (generation ${desired.generation})`;
       return [{
         kind: 'noop', key, blockedBy: 'bad-release',
-        reason: `release ${shortHash(desired.hash)} (generation ${desired.generation}) failed; ` +
-          'waiting for a spec change while the previous release keeps serving',
+        reason: earlierReleaseRunning(desired.hash, instances)
+          ? `${release} failed; waiting for a spec change while the previous release keeps serving`
+          : `${release} failed and no earlier release is running; ${RETRY_HINT(key)}`,
       }];
     }
     return actions;
@@ -123,6 +125,14 @@ export function diff(
   for (const slot of surging) waiting.push(`replica ${slot} of the new release to become healthy (the old one keeps serving)`);
   const reason = waiting.length === 0 ? 'up to date' : `nothing to do; waiting for ${waiting.join(', ')}`;
   return [{ kind: 'noop', key, reason }];
+}
+
+/** What to do about a failed release when nothing earlier serves (a first release, usually). */
+export const RETRY_HINT = (key: string) => `fix the cause, then retry with forge restart ${key} (or change the spec)`;
+
+/** Whether an instance of another release still runs: only then does "the previous release keeps serving" hold. */
+export function earlierReleaseRunning(hash: string, instances: readonly ObservedInstance[]): boolean {
+  return instances.some((i) => i.hash !== hash && i.state === 'running');
 }
 
 /** True when a diff result asks for no work: only noop actions. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything Forge and its tests need on a fresh Debian machine, skipping
-# whatever is already there: the npm dependencies, and from Debian's packages
+# whatever is already there: the npm dependencies, the compiled CLI (dist/), and from Debian's packages
 # caddy (the router), promtool (alert rule checks), git (webhook deploys),
 # chromium (dashboard browser test), util-linux's unshare, crun (the OCI runtime
 # every build and app runs under), passt's pasta and iproute2 (a network
@@ -13,6 +13,10 @@ if [ ! -x node_modules/.bin/tsx ] || [ package-lock.json -nt node_modules/.packa
   echo "setup: installing npm dependencies (better-sqlite3 compiles from source: about 2 minutes)"
   npm ci --no-audit --no-fund
 fi
+
+# The compiled CLI bin/forge runs (dist/, gitignored): fast start-up. bin/forge falls
+# back to the TypeScript sources when dist/ is missing or older than a source.
+bash scripts/build.sh
 
 if [ "${FORGE_SETUP_SKIP_SYSTEM:-0}" = "1" ]; then exit 0; fi
 

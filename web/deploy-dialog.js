@@ -4,7 +4,7 @@
 // show why and cannot be picked.
 
 import { describeError } from './api.js';
-import { deployBody } from './deploy-form.js';
+import { deployBody, imageProviderChoices } from './deploy-form.js';
 import { $, fill, h } from './dom.js';
 
 /**
@@ -24,12 +24,13 @@ export function setupDeployDialog(hooks) {
   async function loadProviders() {
     if (providersLoaded) return;
     const { providers } = await hooks.api().config();
-    const entries = Object.entries(providers);
-    // Images run on Fly; agents take source-mode services only (see the dialog's hint).
-    const preferred = providers.fly?.configured ? 'fly' : entries.find(([, a]) => a.configured)?.[0];
-    fill($('#deploy-form select[name="provider"]'), entries.map(([name, availability]) => h('option', {
-      value: name, disabled: !availability.configured, selected: name === preferred, title: availability.reason ?? '',
-    }, availability.configured ? name : `${name} (not configured)`)));
+    // The dialog deploys images: only providers whose capabilities include images can be picked.
+    const { choices, preferred, hint } = imageProviderChoices(providers);
+    fill($('#deploy-form select[name="provider"]'), choices.map((c) => h('option', {
+      value: c.name, disabled: !c.enabled, selected: c.name === preferred, title: c.title,
+    }, c.label)));
+    $('#deploy-submit').disabled = preferred === undefined;
+    if (hint) fill(errors, h('li', {}, hint));
     providersLoaded = true;
   }
 
@@ -57,7 +58,7 @@ export function setupDeployDialog(hooks) {
     } catch (error) {
       showError(error);
     } finally {
-      button.disabled = false;
+      button.disabled = $('#deploy-form select[name="provider"]').value === '';
     }
   }
 

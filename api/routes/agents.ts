@@ -1,6 +1,9 @@
 // Operators' view of the worker agents: GET /api/v1/agents lists them (never a
-// credential or its hash), POST /api/v1/agents/:id/revoke refuses an agent's
-// credential from then on. Admin auth comes from the context these are registered in.
+// credential or its hash): where they are, whether they are online, what they
+// offer and use, what they run and which runtimes they have (`forge agents`);
+// POST /api/v1/agents/:id/revoke refuses an agent's credential from then on.
+// Admin auth comes from the context these are registered in. Instances are
+// counted and named by service, never their env.
 
 import type { FastifyInstance } from 'fastify';
 import { capacityVerified } from '../../providers/agent/capacity.ts';
@@ -19,14 +22,28 @@ export function revokeAgent(store: Store, id: string, now: number = Date.now()):
   });
 }
 
+interface InstanceReport { service?: unknown; state?: unknown }
+
+function num(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
 export function agentJson(row: AgentRow) {
+  const usage = (row.usage ?? {}) as { cpus?: unknown; memoryBytes?: unknown };
+  const reports = row.instances as InstanceReport[];
+  const services = [...new Set(reports.map((i) => i.service).filter((s): s is string => typeof s === 'string'))].sort();
   return {
-    id: row.id, name: row.name, addresses: row.addresses, labels: row.labels,
+    id: row.id, name: row.name, address: row.addresses[0] ?? null, addresses: row.addresses, labels: row.labels,
     capacity: row.capacity, capacityVerified: capacityVerified(row.capacity),
+    usage: { cpus: num(usage.cpus), memoryBytes: num(usage.memoryBytes) },
+    instances: { count: reports.length, running: reports.filter((i) => i.state === 'running').length, services },
+    runtimes: row.runtimes.map((r) => `${r.name} ${r.version}`),
     online: row.online, lastSeenAt: row.lastSeenMs === null ? null : new Date(row.lastSeenMs).toISOString(),
     revokedAt: row.revokedAt, createdAt: row.createdAt,
   };
 }
+
+export type AgentJson = ReturnType<typeof agentJson>;
 
 export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/v1/agents', async () => ({ agents: ctx.store.agents.list().map(agentJson) }));

@@ -10,6 +10,7 @@ import { idParams, createServiceBody, deployTokenBody, eventsQuery, patchService
 import { computeEvents, computeService, deletedAnswer, forgeBody, refuseForeignFlyImage, type ComputeBody, type ComputeServiceJson } from '../compat.ts';
 import { serviceJson } from '../service-json.ts';
 import { deleteService, requireService, requireServiceToRead, setDesiredState, writeService } from '../service-writes.ts';
+import { startService } from '../service-restart.ts';
 import { registerLogsRoute } from './logs.ts';
 import { mergeEvents, readProviderEvents } from '../provider-events.ts';
 
@@ -84,7 +85,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
   });
 
   app.post<{ Params: IdParams }>(`${base}/:id/start`, { schema: { params: idParams } }, async (request) =>
-    renderService(ctx, setDesiredState(ctx, request.params.id, 'running', actorOf(request))));
+    renderService(ctx, startService(ctx, request.params.id, actorOf(request))));
 
   app.post<{ Params: IdParams }>(`${base}/:id/stop`, { schema: { params: idParams } }, async (request) =>
     renderService(ctx, setDesiredState(ctx, request.params.id, 'stopped', actorOf(request))));

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { agentCommand, parseAgentArgs, AGENT_USAGE } from '../../cli/agent.ts';
+import { agentCommand, parseAgentArgs, AGENT_USAGE, TOKEN_IN_ARGV_WARNING } from '../../cli/agent.ts';
 import type { AgentHandle, AgentOptions } from '../../agent/index.ts';
 
 const deps = { cwd: '/work', env: {} as Record<string, string | undefined> };
@@ -27,7 +27,7 @@ describe('forge agent arguments', () => {
 
   const bad: Array<[string[], string]> = [
     [[], 'forge agent: --server URL is required (or set FORGE_URL)'],
-    [['--server', 'http://x'], 'forge agent: --token T is required (or set FORGE_AGENT_TOKEN)'],
+    [['--server', 'http://x'], 'forge agent: a registration token is required: --token-file F (or set FORGE_AGENT_TOKEN)'],
     [['--server', 'ftp://x', '--token', 't'], 'forge agent: --server must be an http(s) URL, got `ftp://x`'],
     [['--server', 'http://x', '--token', 't', '--port-range', '5-1'], 'forge agent: invalid port range `5-1`: expected FROM-TO, e.g. 20000-32767'],
     [['--server', 'http://x', '--token', 't', '--metrics-port', 'x'], 'forge agent: --metrics-port must be a port number or `off`, got `x`'],
@@ -56,6 +56,6 @@ describe('forge agent lifecycle', () => {
       ...deps, signal: controller.signal, startAgent: fake, log: (line) => calls.push(line),
     });
     assert.deepEqual(result, { exitCode: 0, stdout: 'agent agt_x stopped\n', stderr: '' });
-    assert.deepEqual(calls, ['start http://cp:1 /work/.forge/agent', 'stopping: ending instances', 'stop']);
+    assert.deepEqual(calls, [TOKEN_IN_ARGV_WARNING, 'start http://cp:1 /work/.forge/agent', 'stopping: ending instances', 'stop']);
   });
 });

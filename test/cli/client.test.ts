@@ -85,13 +85,13 @@ test('forge login verifies the key, saves the profile 0600 (XDG_CONFIG_HOME hono
     });
     const ok = await runCli(['login', '--url', `${h.url}/`, '--api-key', h.api.key], { cwd: h.home, env: { HOME: h.home, XDG_CONFIG_HOME: xdg } });
     const file = join(xdg, 'forge', 'profile.json');
-    assert.deepEqual(ok, { exitCode: 0, stderr: '', stdout: `logged in to ${h.url}; profile saved to ${file}\n` });
-    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { url: h.url, apiKey: h.api.key });
+    assert.deepEqual(ok, { exitCode: 0, stderr: '', stdout: `logged in to ${h.url}; saved as context default in ${file}\n` });
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { current: 'default', contexts: { default: { url: h.url, apiKey: h.api.key } } });
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const list = await runCli(['list'], { cwd: h.home, env: { HOME: h.home, XDG_CONFIG_HOME: xdg } });
     assert.deepEqual(list, { exitCode: 0, stderr: '', stdout: 'no services (create one with forge deploy or forge apply)\n' });
     const fromEnv = await runCli(['login'], { cwd: h.home, env: { HOME: h.home, FORGE_URL: h.url, FORGE_API_KEY: h.api.key } });
-    assert.equal(fromEnv.stdout, `logged in to ${h.url}; profile saved to ${join(h.home, '.config', 'forge', 'profile.json')}\n`);
+    assert.equal(fromEnv.stdout, `logged in to ${h.url}; saved as context default in ${join(h.home, '.config', 'forge', 'profile.json')}\n`);
   } finally {
     await h.close();
   }

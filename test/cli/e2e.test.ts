@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFlyFake, type FlyFake } from '../fakes/fly.ts';
+import { eventually } from '../helpers/net.ts';
 
 const BIN = new URL('../../bin/forge', import.meta.url).pathname;
 
@@ -112,7 +113,16 @@ describe('bin/forge against a real forge server', () => {
 
     const deleted = await forge(['delete', 'site', '--yes'], env, dir);
     assert.deepEqual(deleted, { code: 0, stderr: '', stdout: 'deleting site (generation 1, 1 instance); the control plane destroys it in the background\n' });
-    const missing = await forge(['get', 'site'], env, dir);
+    // Until the provider has torn it down the service reads as destroying (issue 13.11); then it is gone.
+    const missing = await eventually('site to be gone', 30_000, async () => {
+      const got = await forge(['get', 'site', '--json'], env, dir);
+      if (got.code === 0) {
+        assert.equal(JSON.parse(got.stdout).status, 'destroying');
+        return undefined;
+      }
+      return got;
+    });
     assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^forge get: E_NOT_FOUND: /);
   });
 });

@@ -31,6 +31,8 @@ export interface WorldProviderOptions {
   random?: () => number;
   /** resync() re-reads the world at most this often (real providers rate-limit their listing too). */
   minResyncIntervalMs?: number;
+  /** The state a new instance starts in (default running): `failed` plays an app that cannot start. */
+  createState?: (key: string) => 'running' | 'failed';
   /** Seen by the crash test: called after the remote write, before apply() returns. */
   afterRemoteWrite?: (action: Action) => void;
 }
@@ -126,6 +128,7 @@ export function openWorldProvider(options: WorldProviderOptions): WorldProvider 
       id: `inst_${randomBytes(6).toString('hex')}`, key, replica, hash, generation, spec,
       region: spec.region, state: 'running', health: 'healthy', address: `127.0.0.1:${20000 + replica}`,
     };
+    if (options.createState?.(key) === 'failed') Object.assign(instance, { state: 'failed', health: 'unhealthy', reason: 'exited with code 1' });
     insertRow(instance);
     return instance;
   }

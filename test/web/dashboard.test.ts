@@ -9,7 +9,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import { generateApiKey } from '../../api/auth.ts';
-import { apiHarness, eventually, type ApiHarness } from '../api/helpers.ts';
+import { ALL_PROVIDERS, apiHarness, eventually, type ApiHarness } from '../api/helpers.ts';
 
 const CHROMIUM = process.env.FORGE_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const OUT = fileURLToPath(new URL('../../.test-output/web/', import.meta.url));
@@ -30,7 +30,9 @@ let base = '';
 before(async () => {
   if (skip) return;
   rmSync(OUT, { recursive: true, force: true });
-  h = await apiHarness({ withLoop: true });
+  // The stand-in provider (the world provider, named agent) runs images, so its config says so;
+  // a real agent says images: false and the dialog does not offer it (test/web/deploy-providers.test.ts).
+  h = await apiHarness({ withLoop: true, providersConfig: { ...ALL_PROVIDERS, agent: { configured: true, runs: { images: true, source: true } }, fly: { configured: true, runs: { images: true, source: false } } } });
   base = await h.app.listen({ host: '127.0.0.1', port: 0 });
 });
 
@@ -83,8 +85,8 @@ test('sign in, deploy from the dialog, see it running, open it, delete it', { sk
     await page.waitForFunction((sel) => document.querySelector<HTMLSelectElement>(sel)!.options.length === 3, provider);
     assert.deepEqual(
       await page.$$eval(`${provider} option`, (options) => (options as HTMLOptionElement[]).map((o) => [o.value, o.disabled, o.selected])),
-      [['agent', false, false], ['fly', false, true], ['cloud', true, false]],
-      'images default to fly when it is configured; unconfigured providers cannot be chosen',
+      [['agent', false, true], ['fly', false, false], ['cloud', true, false]],
+      'the first configured provider that runs images is chosen; unconfigured providers cannot be chosen',
     );
     await page.fill('#deploy-form [name="name"]', 'hello');
     await page.fill('#deploy-form [name="image"]', 'nginx:1.27');
