@@ -285,6 +285,7 @@ describe('start-up grace and the port the app listens on', { skip: needsRoot }, 
       assert.deepEqual(handle.tail(), [`listening on ${wrong}`]);
       const outcome = await waitHealthy({
         port: handle.port, health: { ...HEALTH, graceMs: 300 }, exited: handle.exited, pids: () => handle.sandbox.pids(),
+        listening: handle.listening,
       });
       assert.deepEqual(outcome, {
         healthy: false,
@@ -299,7 +300,7 @@ describe('start-up grace and the port the app listens on', { skip: needsRoot }, 
 
   test('an app that listens on nothing at all is told so', async () => {
     const handle = await start('listens-nowhere', 'exec sleep 30');
-    const outcome = await waitHealthy({ port: handle.port, health: { ...HEALTH, graceMs: 300 }, exited: handle.exited, pids: () => handle.sandbox.pids() });
+    const outcome = await waitHealthy({ port: handle.port, health: { ...HEALTH, graceMs: 300 }, exited: handle.exited, pids: () => handle.sandbox.pids(), listening: handle.listening });
     assert.equal(outcome.healthy, false);
     assert.equal(outcome.healthy === false && outcome.message,
       `did not become healthy within 300 ms: port ${handle.port} never accepted connections; the app's processes listen on no TCP port, but the app must listen on $PORT (${handle.port}). If it only needs longer to start, raise health.grace`);
