@@ -42,19 +42,22 @@ export async function rootExists(root: string): Promise<boolean> {
 
 export interface HostProcess { pid: number; cwd: string; cmdline: string; cgroups: string }
 
-/** Every live process whose cwd is `dir` or below it (zombies and vanished ones skipped). */
-export async function processesUnder(dir: string): Promise<HostProcess[]> {
+/**
+ * Every live process whose cwd is `dir` or below it, or (with `cgroupRoot`) that sits in a
+ * cgroup below the agent's cgroup root: a sandboxed app's cwd is read inside its own root
+ * (`/app`), so only its cgroup ties it to this agent. Zombies and vanished ones skipped.
+ */
+export async function processesUnder(dir: string, cgroupRoot?: string): Promise<HostProcess[]> {
   const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
   const out: HostProcess[] = [];
   for (const name of await fs.readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
     const cwd = await fs.readlink(`/proc/${pid}/cwd`).catch(() => '');
-    if (cwd !== dir && !cwd.startsWith(prefix)) continue;
-    const [cmdline, cgroups] = await Promise.all([
-      fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''),
-      fs.readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => ''),
-    ]);
+    const cgroups = await fs.readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => '');
+    const inRoot = cgroupRoot !== undefined && cgroups.split('\n').some((line) => line.includes(`/${cgroupRoot}/`));
+    if (cwd !== dir && !cwd.startsWith(prefix) && !inRoot) continue;
+    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
     if (cmdline === '') continue; // a zombie or already gone
     out.push({ pid, cwd, cmdline: cmdline.split('\0').join(' ').trim(), cgroups });
   }

@@ -54,6 +54,8 @@ process.prependListener('SIGTERM', () => {
 
 export interface Stack {
   dir: string;
+  /** The agent's cgroup root: sandboxed apps are found by it (their cwd is inside their own root). */
+  cgroupRoot: string;
   appDir: string;
   plane: ControlPlane;
   routing: Routing;
@@ -118,6 +120,7 @@ export async function startStack(options: { resyncIntervalMs?: number; dnsAddr?:
   plane.store.apiKeys.create({ name: 'e2e', hash, prefix });
 
   return {
+    cgroupRoot,
     dir, appDir, plane, routing, httpAddr, adminUrl: `http://${adminAddr}`, apiKey, resyncIntervalMs,
     async apply() {
       const result = await applyDirectory(plane.store, appDir, dir);
