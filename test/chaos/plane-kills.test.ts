@@ -95,7 +95,7 @@ async function orphans(root: string, agentDir: string, instances: InstanceReport
   const out: string[] = [];
   const cgroups = await sandboxCgroups(root);
   for (const [name, pids] of cgroups) if (!live.has(name)) out.push(`cgroup ${name} (pids ${pids.join(',') || 'none'}) belongs to no live instance`);
-  for (const p of await processesUnder(agentDir)) {
+  for (const p of await processesUnder(agentDir, root)) {
     const owner = [...cgroups].find(([, pids]) => pids.includes(p.pid))?.[0];
     if (owner === undefined || !live.has(owner)) out.push(`process ${p.pid} (${p.cmdline}) in ${owner ?? 'no sandbox cgroup'}`);
   }
@@ -209,7 +209,7 @@ test(`SIGKILL of the control plane at ${KILLS} random points while ${SERVICES} s
     const duplicates = await ask<string[]>(agent, 'duplicates');
     assert.deepEqual(duplicates, [], 'two live instances of one replica at one release');
     const replicas = [...desired.values()].reduce((sum, w) => sum + w.replicas, 0);
-    const apps = (await processesUnder(agentDir)).filter((p) => p.cmdline === 'node server.js');
+    const apps = (await processesUnder(agentDir, root)).filter((p) => p.cmdline === 'node server.js');
     assert.equal(apps.length, replicas, 'one node process per desired replica');
 
     // Everything deleted: no cgroup, no process left; the agent's stop removes its root.
@@ -225,7 +225,7 @@ test(`SIGKILL of the control plane at ${KILLS} random points while ${SERVICES} s
     let remaining = -1;
     for (let i = 0; i < 240 && remaining !== 0; i += 1) {
       const cgroups = await sandboxCgroups(root);
-      remaining = cgroups.size + (await processesUnder(agentDir)).length;
+      remaining = cgroups.size + (await processesUnder(agentDir, root)).length;
       if (remaining !== 0) await sleep(250);
     }
     assert.equal(remaining, 0, 'cgroups and processes left after deleting every service');

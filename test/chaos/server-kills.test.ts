@@ -121,7 +121,7 @@ test(`forge server SIGKILLed ${KILLS} times while services deploy: each restart 
       revs.set(name, (revs.get(name) ?? 0) + 1); // a create the first time round, then a redeploy
       await apply();
       await sleep(random() * 3_000);
-      killedWith = { caddies: caddiesFor(caddyConfig).length, apps: (await processesUnder(dataDir)).filter((p) => p.cmdline === 'node server.js').length };
+      killedWith = { caddies: caddiesFor(caddyConfig).length, apps: (await processesUnder(dataDir, root)).filter((p) => p.cmdline === 'node server.js').length };
       server.kill('SIGKILL');
       await exited(server);
       server = await start();
@@ -150,7 +150,7 @@ test(`forge server SIGKILLed ${KILLS} times while services deploy: each restart 
       const caddies = caddiesFor(caddyConfig);
       if (caddies.length !== 1) problems.push(`${caddies.length} caddies run for this data dir: ${caddies.join(', ')}`);
       const cgroups = await sandboxCgroups(root);
-      const apps = await processesUnder(dataDir);
+      const apps = await processesUnder(dataDir, root);
       for (const p of apps) if (![...cgroups.values()].some((pids) => pids.includes(p.pid))) problems.push(`process ${p.pid} (${p.cmdline}) in no sandbox`);
       const nodes = apps.filter((p) => p.cmdline === 'node server.js').length;
       if (nodes !== NAMES.length) problems.push(`${nodes} app processes for ${NAMES.length} replicas`);
@@ -163,7 +163,7 @@ test(`forge server SIGKILLed ${KILLS} times while services deploy: each restart 
     await exited(server);
     assert.equal(server.exitCode, 0);
     assert.deepEqual(caddiesFor(caddyConfig), [], 'caddy stopped with the server');
-    assert.deepEqual((await processesUnder(dataDir)).map((p) => p.cmdline), [], 'no process left under the data dir');
+    assert.deepEqual((await processesUnder(dataDir, root)).map((p) => p.cmdline), [], 'no process left under the data dir');
     assert.equal(await rootExists(root), false, 'the embedded agent removed its cgroup root');
     t.diagnostic(`chaos server: ${KILLS} SIGKILLs of forge server (control plane + embedded agent + managed caddy) during ${KILLS} deploys of ${NAMES.length} services; ` +
       `the last kill orphaned ${killedWith.caddies} caddy and ${killedWith.apps} app processes; converged ${(convergedIn / 1000).toFixed(1)} s after the last restart with 1 caddy and 1 process per replica; ` +
