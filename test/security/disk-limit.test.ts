@@ -43,7 +43,7 @@ describe('disk limit', { skip }, () => {
       { secrets: {}, onLine: () => {}, signal: new AbortController().signal });
     assert.equal(result.ok, false);
     assert.equal(result.result?.code, 'E_BUILD_FAILED');
-    assert.match(result.result?.message ?? '', /^build step 1\/1 failed: exited with code 1 \(disk limit of 32 MB reached\)$/);
+    assert.match(result.result?.message ?? '', /^build step 1\/1 failed: exited with code 1 \(disk limit of 32 MB reached\); last output: .*No space left on device.*\(full log: forge logs filler --build\)$/);
     assert.ok(result.result?.lastLines?.some((l) => /No space left on device/.test(l)), JSON.stringify(result.result?.lastLines));
     // The 64 MB did not land on the host filesystem (a loose bound: other processes write too).
     const hostFreeAfter = statfsSync(scratch).bavail * statfsSync(scratch).bsize;
