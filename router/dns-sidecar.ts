@@ -199,30 +199,34 @@ function spawnSidecar(paths: ReturnType<typeof dnsSidecarPaths>, addr: { host: s
   });
 }
 
-/** Asks the sidecar which generation it serves (it re-reads the file first); true once it is at least `gen`. */
-async function servedGeneration(host: string, port: number, gen: number, tries = 4, waitMs = 250): Promise<boolean> {
+/**
+ * Asks the sidecar which generation it serves (it re-reads the file first); true once it is at
+ * least `gen`. Asks again after 0.25, 0.5, 1 and 2 s (a loaded host may be slow to answer, and an
+ * answer to any of the questions counts): about 4 s of silence means the sidecar is gone or stuck.
+ */
+async function servedGeneration(host: string, port: number, gen: number, waits: readonly number[] = [250, 500, 1_000, 2_000]): Promise<boolean> {
   const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
   socket.on('error', () => undefined);
+  const asked = new Set<number>();
+  let served: (() => void) | undefined;
+  const answered = new Promise<void>((resolve) => { served = resolve; });
+  socket.on('message', (message: Buffer) => {
+    let packet;
+    try { packet = dnsPacket.decode(message); } catch { return; }
+    if (packet.id === undefined || !asked.has(packet.id)) return;
+    const txt = packet.answers?.find((a) => a.type === 'TXT')?.data;
+    const text = Array.isArray(txt) ? Buffer.concat(txt.map((t) => Buffer.from(t as Buffer))).toString() : String(txt ?? '');
+    if (Number.isInteger(Number(text)) && Number(text) >= gen) served?.();
+  });
   try {
-    for (let attempt = 0; attempt < tries; attempt += 1) {
+    for (const waitMs of waits) {
       const id = Math.floor(Math.random() * 65_535);
-      const answer = new Promise<number | null>((resolve) => {
-        const timer = setTimeout(() => { socket.off('message', onMessage); resolve(null); }, waitMs);
-        const onMessage = (message: Buffer) => {
-          let packet;
-          try { packet = dnsPacket.decode(message); } catch { return; }
-          if (packet.id !== id) return;
-          clearTimeout(timer);
-          socket.off('message', onMessage);
-          const txt = packet.answers?.find((a) => a.type === 'TXT')?.data;
-          const text = Array.isArray(txt) ? Buffer.concat(txt.map((t) => Buffer.from(t as Buffer))).toString() : String(txt ?? '');
-          resolve(Number.isInteger(Number(text)) ? Number(text) : null);
-        };
-        socket.on('message', onMessage);
-      });
+      asked.add(id);
       socket.send(dnsPacket.encode({ type: 'query', id, questions: [{ name: `g${gen}.sync.forge.internal`, type: 'TXT' }] }), port, host);
-      const served = await answer;
-      if (served !== null && served >= gen) return true;
+      let timer: NodeJS.Timeout | undefined;
+      const ok = await Promise.race([answered.then(() => true), new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), waitMs); })]);
+      clearTimeout(timer);
+      if (ok) return true;
     }
     return false;
   } finally {
