@@ -4,7 +4,7 @@
 // the route reconcile puts them back after every (re)start.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { ForgeError } from '../specs/errors.ts';
 import { CaddyClient } from './caddy-client.ts';
@@ -80,20 +80,12 @@ export async function startManagedCaddy(options: ManagedCaddyOptions): Promise<M
   const { dir, configPath, logPath, pidPath } = managedCaddyPaths(options.dataDir);
   mkdirSync(dir, { recursive: true });
   writeFileSync(configPath, `${JSON.stringify(managedCaddyConfig({ ...options, server }), null, 2)}\n`);
-  const log = createWriteStream(logPath, { flags: 'a' });
-  // Losing caddy's log file (disk full, dir removed) must not take Forge down.
-  log.on('error', () => {});
   const adminUrl = `http://${options.adminAddr}`;
   const client = new CaddyClient({ admin: adminUrl, server, timeoutMs: 1000 });
   const stale = await stopStaleCaddy(pidPath, configPath, options.stopTimeoutMs ?? 5000);
   if (stale !== null) options.onEvent?.({ type: 'stopped-stale', pid: stale });
-  const sup = new Supervisor(caddyPath, configPath, dir, log, client, options, pidPath);
-  try {
-    await sup.startFirst();
-  } catch (err) {
-    await closeLog(log);
-    throw err;
-  }
+  const sup = new Supervisor(caddyPath, configPath, dir, logPath, client, options, pidPath);
+  await sup.startFirst();
   return {
     adminUrl,
     configPath,
@@ -107,7 +99,6 @@ export async function startManagedCaddy(options: ManagedCaddyOptions): Promise<M
     ready: () => sup.ready(),
     stop: async () => {
       await sup.stop();
-      await closeLog(log);
     },
   };
 }
@@ -119,7 +110,8 @@ class Supervisor {
   private stopping = false;
   private startedAt = 0;
   private timer: NodeJS.Timeout | undefined;
-  private tail: string[] = [];
+  /** What Forge itself noted about a spawn (a missing binary), shown with caddy's last log lines. */
+  private notes: string[] = [];
   private readyPromise: Promise<void> = Promise.resolve();
   /** Settles a pending ready() when stop() cancels a scheduled restart. */
   private cancelPendingReady: (() => void) | undefined;
@@ -130,7 +122,7 @@ class Supervisor {
     private readonly caddyPath: string,
     private readonly configPath: string,
     private readonly dir: string,
-    private readonly log: WriteStream,
+    private readonly logPath: string,
     private readonly client: CaddyClient,
     private readonly options: ManagedCaddyOptions,
     private readonly pidPath: string,
@@ -151,6 +143,18 @@ class Supervisor {
     return this.readyPromise;
   }
 
+  /** Caddy's last log lines (read from the end of its log file) and Forge's own notes. */
+  private tail(): string[] {
+    let lines: string[] = [];
+    try {
+      const text = readFileSync(this.logPath, 'utf8');
+      lines = text.slice(-16_384).split('\n').filter((line) => line.trim() !== '').slice(-TAIL_LINES);
+    } catch {
+      // no log to show
+    }
+    return [...lines, ...this.notes].slice(-TAIL_LINES);
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
@@ -160,21 +164,24 @@ class Supervisor {
   }
 
   private spawnCaddy(): ChildProcess {
+    // Caddy writes its log straight into the file, not through a pipe to Forge: a Forge that is
+    // SIGKILLed would leave that pipe without a reader, and caddy dies of SIGPIPE on its next log
+    // line (an admin request, a failed dial): the data plane must outlive the control plane.
+    let out: number | 'ignore' = 'ignore';
+    try {
+      out = openSync(this.logPath, 'a');
+    } catch {
+      // A log file that cannot be opened (disk full, dir removed) must not stop caddy.
+    }
     const child = spawn(this.caddyPath, ['run', '--config', this.configPath], {
       // Keep Caddy's autosave, locks and certificates out of $HOME.
       env: { ...process.env, XDG_DATA_HOME: join(this.dir, 'data'), XDG_CONFIG_HOME: join(this.dir, 'config') },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', out, out],
     });
+    if (typeof out === 'number') closeSync(out);
     this.child = child;
     writeCaddyPid(this.pidPath, child.pid);
     this.startedAt = Date.now();
-    const onData = (chunk: Buffer): void => {
-      this.log.write(chunk);
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') this.tail.push(line);
-      if (this.tail.length > TAIL_LINES) this.tail.splice(0, this.tail.length - TAIL_LINES);
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
     // A failed spawn (binary gone) emits 'error' and maybe no 'exit': treat both as one end.
     let markEnded!: () => void;
     this.ended.set(child, new Promise<void>((resolve) => (markEnded = resolve)));
@@ -186,7 +193,7 @@ class Supervisor {
       this.onExit(child, code, signal);
     };
     child.on('error', (err) => {
-      this.tail.push(`spawn ${this.caddyPath}: ${err.message}`);
+      this.notes.push(`spawn ${this.caddyPath}: ${err.message}`);
       if (child.pid === undefined) end(null, null);
     });
     child.on('exit', (code, signal) => end(code, signal));
@@ -196,7 +203,7 @@ class Supervisor {
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.child === child) this.child = undefined;
     if (this.stopping) return;
-    const lastLines = this.tail.slice(-5);
+    const lastLines = this.tail().slice(-5);
     this.options.onEvent?.({ type: 'exited', pid: child.pid, code, signal, lastLines });
     if (Date.now() - this.startedAt >= (this.options.stableMs ?? 30_000)) this.attempt = 0;
     if (this.attempt >= (this.options.maxRestarts ?? 5)) {
@@ -239,7 +246,7 @@ class Supervisor {
     });
     for (;;) {
       if (exited) {
-        throw new ForgeError('E_PROVIDER', `caddy exited (code ${child.exitCode ?? child.signalCode}) before its admin API answered at ${this.client.admin}: ${this.tail.slice(-5).join(' | ')}`);
+        throw new ForgeError('E_PROVIDER', `caddy exited (code ${child.exitCode ?? child.signalCode}) before its admin API answered at ${this.client.admin}: ${this.tail().slice(-5).join(' | ')}`);
       }
       try {
         await this.client.ping();
@@ -269,10 +276,6 @@ async function killAndWait(child: ChildProcess, timeoutMs: number): Promise<void
     child.kill('SIGKILL');
     await exited;
   }
-}
-
-function closeLog(log: WriteStream): Promise<void> {
-  return new Promise((resolve) => log.end(() => resolve()));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -15,6 +15,7 @@ import { createServiceRouter, type DnsUpstreamOptions, type ServiceRouter } from
 import { startUpstreamSource } from './upstream-source.ts';
 import type { UpstreamDns } from './upstream-dns.ts';
 import { leftBehindCaddy } from './stale-caddy.ts';
+import { stopStaleSidecar } from './dns-sidecar.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -62,10 +63,13 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
 
   const choice = chooseCaddy(await caddyFacts(options));
   if (choice.kind === 'refuse') throw new ForgeError('E_CONFLICT', choice.message, { terminal: true });
-  if (choice.kind === 'off') return { notice: choice.why, stop: none };
+  if (choice.kind === 'off') {
+    await stopStaleSidecar(options.dataDir).catch(() => null);
+    return { notice: choice.why, stop: none };
+  }
   // Upstreams as DNS answers (no config load per cutover), or static upstreams when the responder cannot bind.
   const upstreams = await startUpstreamSource({
-    env, caddyOnLoopback: choice.kind === 'managed' || adminOnLoopback(choice.admin),
+    env, caddyOnLoopback: choice.kind === 'managed' || adminOnLoopback(choice.admin), dataDir: options.dataDir,
     ...(options.dnsRefreshMs ? { refreshMs: options.dnsRefreshMs } : {}),
   });
   const dns: { dns?: DnsUpstreamOptions } = upstreams.options ? { dns: upstreams.options } : {};

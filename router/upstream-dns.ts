@@ -63,7 +63,7 @@ export interface UpstreamDnsOptions {
 
 export async function startUpstreamDns(options: UpstreamDnsOptions): Promise<UpstreamDns> {
   const { host, port } = splitAddr(options.addr);
-  const resolveHost = options.resolveHost ?? (async (name: string) => (await dnsLookup(name)).address);
+  const resolveHost = options.resolveHost ?? systemResolveHost;
   const records = new Map<string, SrvTarget[]>();
   const changes = new Map<string, number>();
   const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
@@ -84,19 +84,7 @@ export async function startUpstreamDns(options: UpstreamDnsOptions): Promise<Ups
     host,
     port: bound,
     async publish(service, upstreams) {
-      const next: SrvTarget[] = [];
-      for (const upstream of [...new Set(upstreams)].sort()) {
-        let target = srvTargetOf(upstream);
-        if (target === null) {
-          const match = /^(.+):(\d+)$/.exec(upstream);
-          const ip = match ? await resolveHost(match[1]!).catch(() => null) : null;
-          // An instance whose host does not resolve is left out, like one that is not ready.
-          if (!match || ip === null) continue;
-          target = srvTargetOf(isIP(ip) === 6 ? `[${ip}]:${match[2]}` : `${ip}:${match[2]}`);
-          if (target === null) continue;
-        }
-        next.push(target);
-      }
+      const next = await srvTargetsOf(upstreams, resolveHost);
       const key = service.toLowerCase();
       const before = records.get(key);
       records.set(key, next);
@@ -114,7 +102,33 @@ export async function startUpstreamDns(options: UpstreamDnsOptions): Promise<Ups
   };
 }
 
-function reply(socket: Socket, message: Buffer, remote: RemoteInfo, lookup: (service: string) => readonly SrvTarget[] | undefined): void {
+/**
+ * The SRV targets of a set of `host:port` upstreams, sorted. Hosts that are names, not IPs,
+ * are resolved once here; one that does not resolve is left out, like one that is not ready.
+ */
+export async function srvTargetsOf(upstreams: readonly string[], resolveHost: (host: string) => Promise<string>): Promise<SrvTarget[]> {
+  const next: SrvTarget[] = [];
+  for (const upstream of [...new Set(upstreams)].sort()) {
+    let target = srvTargetOf(upstream);
+    if (target === null) {
+      const match = /^(.+):(\d+)$/.exec(upstream);
+      const ip = match ? await resolveHost(match[1]!).catch(() => null) : null;
+      if (!match || ip === null) continue;
+      target = srvTargetOf(isIP(ip) === 6 ? `[${ip}]:${match[2]}` : `${ip}:${match[2]}`);
+      if (target === null) continue;
+    }
+    next.push(target);
+  }
+  return next;
+}
+
+/** The system resolver's address for an instance host name. */
+export async function systemResolveHost(name: string): Promise<string> {
+  return (await dnsLookup(name)).address;
+}
+
+/** Answers one datagram (the DNS sidecar, router/dns-sidecar-main.ts, answers the same way). */
+export function reply(socket: Socket, message: Buffer, remote: RemoteInfo, lookup: (service: string) => readonly SrvTarget[] | undefined): void {
   let query: Packet;
   try {
     query = dnsPacket.decode(message);
@@ -151,7 +165,7 @@ function limitOf(query: Packet): number {
   return Math.max(PLAIN_UDP_LIMIT, Math.min(opt?.udpPayloadSize ?? PLAIN_UDP_LIMIT, 4096));
 }
 
-function splitAddr(addr: string): { host: string; port: number } {
+export function splitAddr(addr: string): { host: string; port: number } {
   const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(addr.trim());
   const port = match ? Number(match[2]) : Number.NaN;
   if (!match || !Number.isInteger(port) || port < 0 || port > 65535 || isIP(match[1]!) === 0) {

@@ -73,7 +73,7 @@ describe('startRouting picks the caddy', { skip: noCaddy }, () => {
       assert.equal(routing.caddy, undefined, 'a managed caddy was started beside the operator\'s');
       assert.equal(existsSync(join(dataDir, 'caddy', 'caddy.pid')), false);
       assert.match(routing.notice, new RegExp(`routing through the caddy at ${operator.admin}`));
-      assert.match(routing.notice, /upstreams from Forge's DNS responder at udp\/127\.0\.0\.1:\d+/);
+      assert.match(routing.notice, /upstreams from Forge's DNS sidecar at udp\/127\.0\.0\.1:\d+ \(pid \d+;/);
       routing.router!.replaceAll(new Map()); // the control plane's first full table primes pushes
       await routing.router!.set('web', { domains: [], upstreams: [upstream.addr] });
       const reply = await viaCaddy(httpAddr, 'web.localhost');
@@ -88,6 +88,8 @@ describe('startRouting picks the caddy', { skip: noCaddy }, () => {
       const pinned = await adminRaw(operator.admin, 'GET', '/id/forge-web');
       assert.deepEqual((pinned.json as { handle: Array<{ upstreams?: unknown }> }).handle[0]!.upstreams, [{ dial: upstream.addr }]);
       assert.equal((await viaCaddy(httpAddr, 'web.localhost')).body, 'app /');
+      // …and ends the DNS sidecar it no longer needs.
+      assert.equal(existsSync(join(dataDir, 'dns', 'sidecar.pid')), false);
     } finally {
       await routing?.stop();
       await upstream.close();
