@@ -279,7 +279,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
 
   return {
     name: 'agent',
-    capabilities: { updateInPlace: false, runsImages: false, runsSource: true },
+    capabilities: { updateInPlace: false, runsImages: false, runsSource: true, routing: 'forge' },
     hub,
     leaseMs,
     async observe(keys) {

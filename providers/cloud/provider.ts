@@ -150,7 +150,7 @@ export function createCloudProvider(opts: CloudProviderOptions): CloudProvider {
 
   const provider: CloudProvider = {
     name: 'cloud',
-    capabilities: { updateInPlace: true, runsImages: true, runsSource: false },
+    capabilities: { updateInPlace: true, runsImages: true, runsSource: false, routing: 'provider' },
 
     resync: (force = false) => gate(force),
 

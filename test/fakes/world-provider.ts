@@ -133,7 +133,11 @@ export function openWorldProvider(options: WorldProviderOptions): WorldProvider 
   const provider: WorldProvider = {
     name: options.name ?? 'agent',
     // The world runs whatever it is given: image and source specs alike.
-    capabilities: { updateInPlace: options.updateInPlace ?? true, runsImages: true, runsSource: true },
+    capabilities: {
+      updateInPlace: options.updateInPlace ?? true, runsImages: true, runsSource: true,
+      // Stands in for an agent provider (routed by Forge) under that name, for Fly otherwise.
+      routing: (options.name ?? 'agent') === 'agent' ? 'forge' : 'provider',
+    },
     stats,
     async observe(keys) {
       stats.observeCalls += 1;
