@@ -4,7 +4,7 @@
 
 import path from 'node:path';
 import { startAgent, parsePortRange, DEFAULT_AGENT_DATA_DIR, type AgentHandle, type AgentOptions } from '../agent/index.ts';
-import type { ForgeError } from '../specs/errors.ts';
+import type { ForgeError } from '../errors/index.ts';
 import type { CliDeps } from './deps.ts';
 import { success, usageFailure, type CliResult } from './output.ts';
 

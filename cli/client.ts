@@ -3,7 +3,7 @@
 // bodies `{ error, message }` become ForgeErrors that say what to do next.
 
 import { Agent, request, type Dispatcher } from 'undici';
-import { ForgeError, type ErrorCode } from '../specs/errors.ts';
+import { ForgeError, type ErrorCode } from '../errors/index.ts';
 import type { CliDeps } from './deps.ts';
 import { readProfile } from './profile.ts';
 

@@ -1,7 +1,7 @@
 // `runCli(argv, deps)`: the whole CLI as a function from arguments to a result.
 // Only bin/forge touches process.argv, stdout and the exit code.
 
-import { toForgeError } from '../specs/errors.ts';
+import { toForgeError } from '../errors/index.ts';
 import type { CliDeps } from './deps.ts';
 import { errorLine, exitCodeFor, success, usageFailure, type CliResult } from './output.ts';
 import { validateCommand } from './validate.ts';

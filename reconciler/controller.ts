@@ -5,7 +5,7 @@
 
 import type { Action, Desired, Observed, Provider, ApplyResult } from '../providers/types.ts';
 import type { ProviderName, ServiceSpec } from '../specs/types.ts';
-import { toForgeError, type ForgeError } from '../specs/errors.ts';
+import { toForgeError, type ForgeError } from '../errors/index.ts';
 import type { Store } from '../store/index.ts';
 import type { StatusRow, DesiredRow } from '../store/types.ts';
 import { actionEvent } from './action-events.ts';

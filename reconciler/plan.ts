@@ -9,7 +9,7 @@
 // be looked at again after the drain time; the pass after that removes it.
 
 import type { Action, Desired, Observed, ProviderCapabilities } from '../providers/types.ts';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError, isSpecCaused } from '../errors/index.ts';
 import type { EventInput } from '../store/index.ts';
 import type { StatusRow } from '../store/types.ts';
 import { diff, isNoop } from './diff.ts';
@@ -94,8 +94,6 @@ export interface Plan {
   verdict: Verdict;
   error?: ForgeError;
 }
-
-const SPEC_CAUSED: ReadonlySet<string> = new Set(['E_SPEC_INVALID', 'E_BUILD_FAILED', 'E_HEALTH_FAILED', 'E_REGION_IMMUTABLE']);
 
 export function plan(input: PlanInput): Plan {
   const { desired, observed, now } = input;
@@ -189,7 +187,7 @@ export function planFailure(input: PlanInput, planned: Plan, thrown: ForgeError,
   }
   // Only a failure the spec itself causes makes the release bad; a missing key, token or
   // isolation is fixed outside the spec and must not block this spec afterwards.
-  const badRelease = thrown.terminal && SPEC_CAUSED.has(thrown.code);
+  const badRelease = thrown.terminal && thrown.specCaused;
   const { requeueAfterMs: _requeue, ...rest } = planned;
   void _requeue;
   return {
@@ -212,7 +210,7 @@ export function needsPass(input: {
   const { desired, status, observed, releaseBad } = input;
   if (!input.capabilities) return status.errorCode !== 'E_COMPUTE_NOT_CONFIGURED';
   // Spec-caused failures wait for a change of the desired row.
-  if (status.phase === 'failed' && status.observedGeneration !== desired.generation && SPEC_CAUSED.has(status.errorCode ?? '')) return false;
+  if (status.phase === 'failed' && status.observedGeneration !== desired.generation && isSpecCaused(status.errorCode)) return false;
   if (!observed) return !(desired.spec.replicas === 0 && status.observedGeneration === desired.generation);
   const actions = diff(desired, observed, input.capabilities, input.now, releaseBad ? { badHashes: new Set([desired.hash]) } : undefined);
   if (!isNoop(actions)) return true;

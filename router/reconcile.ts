@@ -3,7 +3,7 @@
 // leaves live == desired for forge-owned routes whatever happened before (Caddy
 // restarted empty, a route deleted or edited by hand), and touches nothing else.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { CaddyClient } from './caddy-client.ts';
 import { diffRoutes, type CaddyRoute } from './routes.ts';
 

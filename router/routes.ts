@@ -3,7 +3,7 @@
 // routes whose `@id` starts with `forge-` belong to Forge; every other route
 // (no `@id`, or someone else's id) is never put, added or removed.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 
 export const FORGE_ROUTE_PREFIX = 'forge-';
 

@@ -6,7 +6,7 @@
 
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { ProviderName, ServiceSpec } from '../../specs/types.ts';
 import type {
   Action, ApplyContext, ApplyResult, InstanceState, Observed, ObservedInstance, Provider, ProviderEvent,

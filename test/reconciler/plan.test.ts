@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { needsPass, plan, planFailure, routeAfter, type Plan, type PlanInput } from '../../reconciler/plan.ts';
 import type { Observed, ObservedInstance, ProviderCapabilities } from '../../providers/types.ts';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { makeDesired, makeInstance, makeSpec } from '../helpers/spec.ts';
 
 const NOW = 1_700_000_000_000;
