@@ -1,12 +1,12 @@
 // Pure: the status row one pass writes, from the verdict, the previous row and the
 // lifecycle machine. Conditions keep their transition times unless they flip.
 
-import type { ForgeError } from '../specs/errors.ts';
+import type { ForgeError } from '../errors/index.ts';
 import type { EventInput } from '../store/index.ts';
 import type { StatusRow } from '../store/types.ts';
 import type { Observed } from '../providers/types.ts';
 import type { Verdict } from './assess.ts';
-import { advanceLifecycle, type LifecycleStep } from './lifecycle-driver.ts';
+import { advanceLifecycle, type LifecycleStep } from './lifecycle.ts';
 import { removeCondition, setCondition } from './conditions.ts';
 
 export interface StatusContext {
