@@ -243,3 +243,96 @@ test('needsPass: the resync queues only keys whose plan is not empty', () => {
   assert.equal(ask({ observed: undefined, desired: makeDesired(makeSpec({ replicas: 0 })) }), false, 'zero replicas settled');
   assert.equal(ask({ observed: undefined }), true);
 });
+
+// Cases the mutation run (npm run test:mutation) showed undecided.
+
+test('a release is good only when every replica of it is ready; zero replicas settle as good', () => {
+  const two = makeDesired(makeSpec({ provider: 'agent', replicas: 2 }));
+  const half = observe(makeInstance('a', 0, two.spec, at('127.0.0.1:20000')), makeInstance('b', 1, two.spec, { state: 'starting', health: 'unknown' }));
+  assert.deepEqual([plan(input({ desired: two, observed: half })).releaseOutcome, plan(input({ desired: two, observed: half })).result], [null, 'noop']);
+  const unhealthy = observe(makeInstance('a', 0, two.spec), makeInstance('b', 1, two.spec, { health: 'unhealthy' }));
+  assert.equal(plan(input({ desired: two, observed: unhealthy })).releaseOutcome, null);
+  const stopped = makeDesired(makeSpec({ provider: 'agent' }), { state: 'stopped' });
+  assert.equal(plan(input({ desired: stopped, observed: observe(makeInstance('a', 0, stopped.spec, { state: 'stopped' })) })).releaseOutcome, null);
+  const none = makeDesired(makeSpec({ provider: 'agent', replicas: 0 }));
+  assert.deepEqual(plan(input({ desired: none, observed: observe() })).releaseOutcome, { outcome: 'succeeded', reason: null, counted: true });
+  assert.equal(plan(input({ desired: none, observed: observe(), release: { outcome: 'succeeded', reason: null } })).releaseOutcome, null);
+  const waiting = plan(input({ desired: two, observed: half }));
+  assert.equal(waiting.requeueAfterMs, 1_000, 'instances still starting: look again after the poll interval');
+});
+
+test('a refused release without a recorded reason keeps diff\'s message; a first refusal fails the release uncounted', () => {
+  const old = makeInstance('a', 0, v1, at('127.0.0.1:20000'));
+  const p = plan(input({ desired: d2, observed: observe(old), releaseBad: true, release: { outcome: 'failed', reason: null } }));
+  assert.doesNotMatch(p.status!.status.lastError!.message, /^null/);
+  assert.equal(p.releaseOutcome, null, 'already failed: nothing new to record');
+  const moved = makeDesired(makeSpec({ provider: 'agent', region: 'fra' }), { generation: 2 });
+  const region = plan(input({ desired: moved, observed: observe(makeInstance('a', 0, v1)) }));
+  assert.deepEqual([region.result, region.releaseOutcome?.outcome, region.releaseOutcome?.counted], ['terminal', 'failed', false]);
+});
+
+test('a release failing is only its own instances: a failed old instance does not mark the new one bad', () => {
+  const oldFailed = makeInstance('a', 0, v1, { state: 'failed', health: 'unhealthy' });
+  const p = plan(input({ desired: d2, observed: observe(oldFailed) }));
+  assert.deepEqual([p.badHash, p.releaseOutcome, p.events], [false, null, []]);
+  const deleting = plan(input({ desired: makeDesired(v1, { deleting: true }), observed: observe(makeInstance('a', 0, v1, { state: 'failed' })), router: false }));
+  assert.equal(deleting.releaseOutcome, null, 'a service being deleted records no release outcome');
+});
+
+test('no room to surge applies only to a replace beside a live old instance', () => {
+  const old = makeInstance('a', 0, v1, at('127.0.0.1:20000'));
+  const base = input({ desired: d2, observed: observe(old) });
+  const planned = plan(base);
+  const replace = { kind: 'replace' as const, key: 'web', instanceId: 'a', replica: 0, spec: v2, hash: d2.hash, generation: 2, changed: [], reason: 'x' };
+  const full = new ForgeError('E_UNSCHEDULABLE', 'no agent has room');
+  const create = { kind: 'create' as const, key: 'web', replica: 1, spec: v2, hash: d2.hash, generation: 2, reason: 'x' };
+  assert.equal(planFailure(base, planned, full, create, null).result, 'error', 'a create: nothing old to stop first');
+  assert.equal(planFailure(base, planned, new ForgeError('E_PROVIDER', 'x'), replace, null).memory.surgeBlocked, undefined);
+  assert.equal(planFailure(base, planned, full, undefined, null).result, 'error');
+  for (const state of ['stopped', 'stopping'] as const) {
+    const gone = input({ desired: d2, observed: observe({ ...old, state }) });
+    assert.equal(planFailure(gone, plan(gone), full, replace, null).result, 'error', state);
+  }
+  const sick = input({ desired: d2, observed: observe({ ...old, health: 'unhealthy' }) });
+  assert.equal(planFailure(sick, plan(sick), full, replace, null).result, 'error');
+  const other = input({ desired: d2, observed: observe(makeInstance('z', 0, v1)) });
+  assert.equal(planFailure(other, plan(other), full, replace, null).result, 'error', 'the old instance is not observed');
+  assert.deepEqual(planFailure(base, planned, full, replace, null).memory.surgeBlocked, { hash: d2.hash, reason: 'no agent has room' });
+  const deleting = input({ desired: makeDesired(v2, { deleting: true }), observed: observe(old) });
+  assert.equal(planFailure(deleting, plan(deleting), full, replace, null).result, 'error', 'a deletion never falls back');
+});
+
+test('needsPass: each settled-or-not question on its own', () => {
+  const settled = { phase: 'running' as const, observedGeneration: 1, errorCode: undefined };
+  const ask = (o: Partial<Parameters<typeof needsPass>[0]>) =>
+    needsPass({ desired: d1, observed: observe(makeInstance('a', 0, v1)), capabilities: AGENT, releaseBad: false, now: NOW, status: settled, ...o });
+  assert.equal(ask({ status: { ...settled, phase: 'deploying' } }), true, 'phase not settled');
+  assert.equal(ask({ desired: d2, status: { phase: 'failed', observedGeneration: 2, errorCode: 'E_BUILD_FAILED' } }), true, 'failed for this generation: look');
+  assert.equal(ask({ status: { phase: 'running', observedGeneration: 0, errorCode: 'E_BUILD_FAILED' } }), true, 'not failed: look');
+  assert.equal(ask({ observed: observe(makeInstance('a', 0, v1, { state: 'starting' })) }), true, 'an instance not running');
+  const stopped = makeDesired(v1, { state: 'stopped' });
+  assert.equal(ask({ desired: stopped, observed: observe(makeInstance('a', 0, v1, { state: 'stopped' })), status: { ...settled, phase: 'stopped' } }), false);
+  assert.equal(ask({ desired: stopped, observed: observe(makeInstance('a', 0, v1, { state: 'stopped' })) }), true, 'stopped but status says running');
+  assert.equal(ask({ observed: undefined, desired: makeDesired(makeSpec({ replicas: 0 })), status: { ...settled, observedGeneration: 0 } }), true);
+  assert.equal(ask({ desired: d2, releaseBad: true, status: { phase: 'failed', observedGeneration: 1, errorCode: 'E_PROVIDER' } }), false, 'bad and already failed');
+});
+
+test('routing: only a provider routed by Forge, and only with a router, gets routes and a router URL', () => {
+  const running = observe(makeInstance('a', 0, v1, at('127.0.0.1:20000')));
+  const fly = plan(input({ observed: running, capabilities: FLY }));
+  assert.deepEqual([fly.route, fly.status?.status.url], [null, null]);
+  const noRouter = plan(input({ observed: running, router: false }));
+  assert.deepEqual([noRouter.route, noRouter.status?.status.url], [null, null]);
+  assert.deepEqual(plan(input({ observed: running })).route, { domains: ['web.example'], upstreams: ['127.0.0.1:20000'] });
+});
+
+test('drain: an instance not in the route is removed at once, and a drain in progress is kept until it is due', () => {
+  const two = makeDesired(makeSpec({ provider: 'agent', replicas: 1 }));
+  const sickExtra = observe(makeInstance('a', 0, two.spec, at('127.0.0.1:20000')), makeInstance('b', 1, two.spec, { ...at('127.0.0.1:20001'), health: 'unhealthy' }));
+  assert.deepEqual(view(plan(input({ desired: two, observed: sickExtra }))).actions, ['destroy b']);
+  const stoppedExtra = observe(makeInstance('a', 0, two.spec, at('127.0.0.1:20000')), makeInstance('b', 1, two.spec, { state: 'starting' }));
+  assert.deepEqual(view(plan(input({ desired: two, observed: stoppedExtra }))).actions, ['destroy b']);
+  const running = observe(makeInstance('a', 0, two.spec, at('127.0.0.1:20000')), makeInstance('b', 1, two.spec, at('127.0.0.1:20001')));
+  const wider = plan(input({ desired: two, observed: running, memory: { drain: { leaving: ['b', 'c'], since: NOW } }, now: NOW + 1 }));
+  assert.deepEqual([wider.actions, wider.requeueAfterMs, wider.draining], [[], 1_999, ['b', 'c']]);
+});
