@@ -336,3 +336,12 @@ test('drain: an instance not in the route is removed at once, and a drain in pro
   const wider = plan(input({ desired: two, observed: running, memory: { drain: { leaving: ['b', 'c'], since: NOW } }, now: NOW + 1 }));
   assert.deepEqual([wider.actions, wider.requeueAfterMs, wider.draining], [[], 1_999, ['b', 'c']]);
 });
+
+test('a release whose every replica is ready has succeeded even while the old one is still being retired', () => {
+  const old = makeInstance('a', 0, v1, at('127.0.0.1:20000'));
+  const fresh = makeInstance('b', 0, v2, at('127.0.0.1:20001'));
+  const p = plan(input({ desired: d2, observed: observe(old, fresh), drainMs: 0 }));
+  assert.deepEqual([view(p).actions, p.releaseOutcome, p.route?.upstreams], [['destroy a'], { outcome: 'succeeded', reason: null, counted: true }, ['127.0.0.1:20001']]);
+  const crashedLater = plan(input({ desired: d2, observed: observe(old, { ...fresh, state: 'failed' }), release: { outcome: 'succeeded', reason: null } }));
+  assert.equal(crashedLater.badHash, false, 'a crash after success is restarted, not a fallback');
+});
