@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ForgeError, isForgeError } from '../specs/errors.ts';
+import { ForgeError, isForgeError } from '../errors/index.ts';
 import type { ClaimResponse, HeartbeatRequest, ResultRequest, Resources } from '../providers/agent/protocol.ts';
 import { isRunPayload, isStopPayload } from '../providers/agent/view.ts';
 import { registerAsSelf } from './identity.ts';

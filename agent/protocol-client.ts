@@ -2,7 +2,7 @@
 // bounded timeouts. A 409 on progress/result means the lease is gone (the task is
 // someone else's now, or cancelled) and is answered as 'lost', not thrown.
 
-import { ForgeError, type ErrorCode } from '../specs/errors.ts';
+import { ForgeError, type ErrorCode } from '../errors/index.ts';
 import type {
   ClaimResponse, HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse, ResultRequest, ShippedLine,
 } from '../providers/agent/protocol.ts';

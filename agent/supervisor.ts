@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
-import { ForgeError, toForgeError } from '../specs/errors.ts';
+import { ForgeError, toForgeError } from '../errors/index.ts';
 import type { ServiceSpec } from '../specs/types.ts';
 import type { InstanceReport, ReportedState, ResultRequest, RunPayload, ShippedLine, StopPayload } from '../providers/agent/protocol.ts';
 import { capFailureMessage, failureWithOutput } from './failure-output.ts';

@@ -4,7 +4,7 @@
 // auth hook is encapsulated, and no other route accepts them.
 
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { ForgeError, toForgeError, type ErrorCode } from '../specs/errors.ts';
+import { ForgeError, toForgeError } from '../errors/index.ts';
 import type { Store } from '../store/index.ts';
 import type { TaskRow } from '../store/rows.ts';
 import type { AgentHub } from '../providers/agent/hub.ts';
@@ -42,10 +42,6 @@ export interface AgentRoutesOptions {
 
 export const AGENT_ROUTES_PREFIX = '/api/agents';
 
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  E_BAD_REQUEST: 400, E_UNAUTHORIZED: 401, E_FORBIDDEN: 403, E_NOT_FOUND: 404, E_CONFLICT: 409, E_RATE_LIMITED: 429,
-};
-
 // Which agent a request authenticated as (no global type augmentation of fastify's request).
 const authenticated = new WeakMap<FastifyRequest, string>();
 
@@ -72,7 +68,7 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
       const forge = error instanceof ForgeError ? error
         : fastifyCode !== undefined && fastifyCode < 500 ? new ForgeError('E_BAD_REQUEST', (error as Error).message)
         : toForgeError(error);
-      const status = STATUS[forge.code] ?? 500;
+      const status = forge.httpStatus;
       const retryAfter = retryAfterOf(forge);
       if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
       void reply.code(status).send({ error: forge.code, message: status === 500 ? 'internal error' : forge.message, details: status === 500 ? undefined : forge.details });

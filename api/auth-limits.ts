@@ -4,7 +4,7 @@
 // labelled by surface only (never by address or credential).
 
 import { Counter, type Registry } from 'prom-client';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import { createRateLimiter, type BucketPolicy, type RateLimiter } from './rate-limit.ts';
 
 export type AuthSurface = 'admin' | 'agent' | 'webhook';

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import { parseEncryptionKey } from '../store/cipher.ts';
 import { checkGitUrlTemplate, DEFAULT_GIT_URL_TEMPLATE } from './git-url.ts';
 import { assertStrongSecret } from './secret-strength.ts';

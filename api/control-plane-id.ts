@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 
 export const CONTROL_PLANE_ID_FILE = 'control-plane.id';
 const SHAPE = /^cp_[0-9a-f]{16}$/;

@@ -19,7 +19,7 @@ import type { Observed, Provider } from '../providers/types.ts';
 import { createController } from '../reconciler/controller.ts';
 import { createLoop } from '../reconciler/loop.ts';
 import { createReconcilerMetrics } from '../reconciler/metrics.ts';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import { parseEncryptionKey } from '../store/cipher.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { createAuthLimits } from './auth-limits.ts';

@@ -2,7 +2,7 @@
 // from its code. Bad input is never a 500, and no stack trace or cause text is sent.
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ForgeError, isForgeError, type ErrorCode } from '../specs/errors.ts';
+import { ERROR_TABLE, ForgeError, isForgeError, type ErrorCode } from '../errors/index.ts';
 import { retryAfterOf } from './auth-limits.ts';
 import { compatErrorCode } from './compat.ts';
 
@@ -12,24 +12,8 @@ export interface ErrorBody {
   details?: unknown;
 }
 
-const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
-  E_SPEC_INVALID: 400,
-  E_BAD_REQUEST: 400,
-  E_USAGE: 400,
-  E_REGION_IMMUTABLE: 400,
-  E_UNAUTHORIZED: 401,
-  E_FORBIDDEN: 403,
-  E_NOT_FOUND: 404,
-  E_CONFLICT: 409,
-  E_RATE_LIMITED: 429,
-  E_TOO_LARGE: 413,
-  E_COMPUTE_NOT_CONFIGURED: 503,
-  E_PROVIDER: 502,
-  E_TIMEOUT: 504,
-};
-
 export function statusForCode(code: ErrorCode): number {
-  return STATUS_BY_CODE[code] ?? 500;
+  return ERROR_TABLE[code].http;
 }
 
 /** The body's `error` field: the code, except COMPUTE_NOT_CONFIGURED, which InsForge clients expect bare. */

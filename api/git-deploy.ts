@@ -9,7 +9,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { toForgeError } from '../specs/errors.ts';
+import { toForgeError } from '../errors/index.ts';
 import { formatProblem, loadSpecs, specHash } from '../specs/index.ts';
 import { bundleSpecs } from '../specs/bundle.ts';
 import type { DeploymentRow } from '../store/index.ts';

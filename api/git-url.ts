@@ -2,7 +2,7 @@
 // `{repo}` filled from the allowlisted `owner/repo`, never a URL from the payload
 // (a signed payload still names whatever URL its sender chose). Pure.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { Mode } from './config.ts';
 
 export const DEFAULT_GIT_URL_TEMPLATE = 'https://github.com/{owner}/{repo}.git';

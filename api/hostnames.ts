@@ -3,7 +3,7 @@
 // refused (409, naming the owner) before anything is written. Decisions are pure; the
 // check reads the store's claims inside the caller's transaction.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { Store } from '../store/index.ts';
 
 export interface HostnameClaim {

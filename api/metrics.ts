@@ -4,7 +4,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { Store } from '../store/index.ts';
 import type { DeploymentState, TaskState } from '../store/rows.ts';
 import type { Phase } from '../store/types.ts';

@@ -4,7 +4,7 @@
 // (`after=<id>`) reads the store's alone. Pure, apart from the one provider read.
 
 import type { ProviderEvent } from '../providers/types.ts';
-import { toForgeError } from '../specs/errors.ts';
+import { toForgeError } from '../errors/index.ts';
 import type { ProviderName } from '../specs/types.ts';
 import type { EventRow } from '../store/types.ts';
 

@@ -3,7 +3,7 @@
 // Writes refuse a region change before anything is written, so the record never
 // says one region while the instances run in another.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { ServiceSpec } from '../specs/types.ts';
 
 const norm = (region: string) => region.trim().toLowerCase();

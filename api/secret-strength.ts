@@ -3,7 +3,7 @@
 // `aaaa…` or a repeated word fails however long it is). A generated secret passes
 // (`openssl rand -hex 32`: 64 characters of 16 kinds, ~256 bits). Pure.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 
 export const MIN_SECRET_LENGTH = 32;
 export const MIN_SECRET_BITS = 128;

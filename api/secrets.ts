@@ -4,7 +4,7 @@
 
 import { createHmac, hkdfSync } from 'node:crypto';
 import { hashWithSecrets } from '../reconciler/secret-values.ts';
-import { ForgeError, isForgeError } from '../specs/errors.ts';
+import { ForgeError, isForgeError } from '../errors/index.ts';
 import type { ServiceSpec } from '../specs/types.ts';
 import { createCipher, type Cipher } from '../store/cipher.ts';
 import type { SecretInput, Store } from '../store/index.ts';

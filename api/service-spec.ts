@@ -3,7 +3,7 @@
 // specs/ like any file, so every rule applies. Env vars given through the API are
 // secrets: the spec lists their names, the values go to the encrypted store.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import { specInvalidError, validateSpecObject } from '../specs/index.ts';
 import type { ProviderName, ServiceSpec } from '../specs/types.ts';
 

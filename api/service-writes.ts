@@ -2,7 +2,7 @@
 // validate with specs/, seal env values, write row + secrets + audit in one
 // transaction, then nudge the loop with the key.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { ProviderName, ServiceSpec } from '../specs/types.ts';
 import { chooseProvider } from '../providers/select.ts';
 import type { DesiredRow, UpsertResult } from '../store/index.ts';

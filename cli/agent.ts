@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startAgent, parsePortRange, DEFAULT_AGENT_DATA_DIR, type AgentHandle, type AgentOptions } from '../agent/index.ts';
-import type { ForgeError } from '../specs/errors.ts';
+import type { ForgeError } from '../errors/index.ts';
 import { parseArgs } from './args.ts';
 import type { CliDeps } from './deps.ts';
 import { HELP } from './help.ts';

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { rawFromSpec } from '../api/service-spec.ts';
 import type { ApplyPlan } from '../reconciler/apply-set.ts';
-import { toForgeError } from '../specs/errors.ts';
+import { toForgeError } from '../errors/index.ts';
 import { findSpecFiles, formatProblem, loadSpecFiles, type LoadedSpec } from '../specs/index.ts';
 import { parseArgs } from './args.ts';
 import { withClient, withProviderHint } from './client.ts';

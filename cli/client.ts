@@ -5,7 +5,7 @@
 // of the command (bench/startup.ts), more than the whole rest of `forge list`.
 
 import http, { type IncomingMessage } from 'node:http';
-import { ForgeError, type ErrorCode } from '../specs/errors.ts';
+import { ForgeError, type ErrorCode } from '../errors/index.ts';
 import type { CliDeps } from './deps.ts';
 import { readProfile } from './profile.ts';
 

@@ -9,7 +9,7 @@ import type { ServiceJson } from '../api/service-json.ts';
 import type { ServiceBody } from '../api/service-spec.ts';
 import type { DeployToken } from '../providers/fly/provider.ts';
 import { defaultImageLabel, runFlyctlBuild } from '../providers/fly/source-deploy.ts';
-import { ForgeError, isForgeError } from '../specs/errors.ts';
+import { ForgeError, isForgeError } from '../errors/index.ts';
 import { intFlag, parseArgs, type ParsedArgs } from './args.ts';
 import { servicePath, withClient, withProviderHint, type ForgeClient } from './client.ts';
 import type { CliDeps } from './deps.ts';

@@ -2,7 +2,7 @@
 // Only bin/forge touches process.argv, stdout and the exit code. Commands load
 // on demand, so `forge --version` and help load none of them (start-up time).
 
-import { toForgeError } from '../specs/errors.ts';
+import { toForgeError } from '../errors/index.ts';
 import { closest, wantsHelp } from './args.ts';
 import type { CliDeps } from './deps.ts';
 import { HELP, USAGE, commandHelp, generalHelp } from './help.ts';

@@ -7,7 +7,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateApiKey } from '../api/auth.ts';
 import { SECRET_FILES } from '../api/config.ts';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import { createCipher, parseEncryptionKey } from '../store/cipher.ts';
 import { openStore, resolveDataDir, type Store } from '../store/index.ts';
 import type { CliDeps } from './deps.ts';

@@ -2,7 +2,7 @@
 // saves { url, apiKey } as the profile (mode 0600) the other commands fall back
 // to when FORGE_URL / FORGE_API_KEY are not set.
 
-import { ForgeError, isForgeError } from '../specs/errors.ts';
+import { ForgeError, isForgeError } from '../errors/index.ts';
 import { parseArgs } from './args.ts';
 import { createClient, DEFAULT_URL } from './client.ts';
 import type { CliDeps } from './deps.ts';

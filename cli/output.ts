@@ -1,6 +1,6 @@
 // What every command returns, and the shared ways of turning outcomes into it.
 
-import type { ForgeError } from '../specs/errors.ts';
+import type { ForgeError } from '../errors/index.ts';
 
 export interface CliResult {
   exitCode: number;

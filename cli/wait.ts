@@ -4,7 +4,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServiceJson } from '../api/service-json.ts';
-import { ForgeError, isForgeError, toForgeError } from '../specs/errors.ts';
+import { ForgeError, isForgeError, toForgeError } from '../errors/index.ts';
 import { parseDurationMs } from '../specs/units.ts';
 import type { EventRow } from '../store/types.ts';
 import { servicePath, type ForgeClient } from './client.ts';

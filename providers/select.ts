@@ -13,7 +13,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { Provider, ProviderCapabilities } from './types.ts';
 import type { ProviderName, ServiceSpec } from '../specs/types.ts';
 import { createFlyClient, DEFAULT_FLY_API_HOSTNAME } from './fly/client.ts';

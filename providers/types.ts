@@ -89,6 +89,12 @@ export type ActionKind = Action['kind'];
 export interface ProviderCapabilities {
   /** The provider can change image/port/cpu/memory/env of a running instance keeping its id. */
   updateInPlace: boolean;
+  /**
+   * Who sends traffic to its instances: `forge` — Forge's own router (Caddy) routes to the
+   * instances' addresses, drains them before removal and gives the service its URL;
+   * `provider` — the provider's own edge does (Fly's proxy). Undeclared: `provider`.
+   */
+  routing?: 'forge' | 'provider';
   /** It runs image-mode specs (a container image, or a Dockerfile built into one). Undeclared: no. */
   runsImages?: boolean;
   /** It builds and runs source-mode specs (build.commands + run.command from a folder). Undeclared: no. */

@@ -4,7 +4,7 @@
 // touched. A dry run returns the same plan and writes nothing. The audit row (actor:
 // the caller, default the source) is written in the same transaction.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { ServiceSpec } from '../specs/types.ts';
 import type { Store } from '../store/index.ts';
 import { specChanges, type FieldChange } from './spec-changes.ts';

@@ -1,8 +1,8 @@
 // The lifecycle machine of one service as an xstate v5 machine: the phase shown as its
-// status, why it is there, and since when. Time comes in on every event (`at`,
-// ms since the epoch) so the machine itself never reads a clock; its only
-// timers are the stuck-state timeouts, which run on the actor's clock
-// (a SimulatedClock in tests).
+// status, why it is there, and since when. It records status from each pass's verdict;
+// it does not gate actions (reconciler/plan.ts decides what runs). Time comes in on
+// every event (`at`, ms since the epoch): the machine never reads a clock and runs no
+// timers; a stuck phase fails when a pass's TICK finds its deadline passed.
 //
 //   phase       leaves on                                        to
 //   creating    SUCCEEDED / FAIL, timeout / STOP(PED) / DELETE     running / failed / stopped / destroying
@@ -15,9 +15,8 @@
 // Anything else is refused (ignored): START, DEPLOY or STOP while destroying, a
 // DEPLOY of a generation not newer than the current one, a stale SUCCEEDED.
 //
-// Effects (`recordPhase`, `emitEvent`) are named here with no-op defaults; the
-// controller provides them. A persisted snapshot is plain JSON; restoring one
-// re-arms the timeout of a stuck-able phase for the time that is left.
+// Effects (`recordPhase`, `emitEvent`) are named here with no-op defaults; the pure
+// step (reconciler/lifecycle.ts) reads them off the transition. A persisted snapshot is plain JSON.
 
 import { assign, setup } from 'xstate';
 import { formatDuration } from './durations.ts';
@@ -62,10 +61,8 @@ export type LifecycleEvent =
   | ({ type: 'DELETE' } & At)
   /** The provider confirmed every remote object is gone. */
   | ({ type: 'GONE' } & At)
-  /** A clock reading for pure use (no actor timers): fails a stuck phase whose deadline passed. */
-  | ({ type: 'TICK' } & At)
-  /** Sent once after a restore: re-arms the stuck timeout for the time that is left. */
-  | ({ type: 'RESUME' } & At);
+  /** A pass's clock reading: fails a stuck phase whose deadline passed (the only timeout). */
+  | ({ type: 'TICK' } & At);
 
 export const DEFAULT_PENDING_TIMEOUT_MS = 10 * 60_000;
 export const DEFAULT_DESTROY_TIMEOUT_MS = 5 * 60_000;
@@ -77,11 +74,6 @@ const enter = (phase: MachinePhase) => [
   { type: 'recordPhase', params: { phase } },
   { type: 'emitEvent', params: { phase } },
 ] as const;
-
-const remainingUntil = (deadline: number, event: { type: string; at?: number }, since: number): number => {
-  const now = typeof event.at === 'number' ? event.at : since;
-  return Math.max(0, deadline - now);
-};
 
 /**
  * Guards as plain predicates, exported so the pure step can tell an ignored
@@ -118,7 +110,7 @@ export const lifecycleMachine = setup({
       reason: ({ event }) => (event.type === 'FAIL' ? event.reason : 'failed'),
       code: ({ event }) => (event.type === 'FAIL' ? event.code ?? 'E_INTERNAL' : 'E_INTERNAL'),
     }),
-    // A stuck phase fails at its deadline: `since` is the deadline, whenever the timer or TICK noticed.
+    // A stuck phase fails at its deadline: `since` is the deadline, whenever a TICK noticed.
     pendingTimedOut: assign(({ context }, params: { phase: 'creating' | 'deploying' }) => ({
       since: context.since + context.pendingTimeoutMs,
       code: 'E_TIMEOUT',
@@ -131,12 +123,6 @@ export const lifecycleMachine = setup({
     }),
   },
   guards: lifecycleGuards,
-  delays: {
-    pendingTimeout: ({ context, event }) =>
-      remainingUntil(context.since + context.pendingTimeoutMs, event as { type: string; at?: number }, context.since),
-    destroyTimeout: ({ context, event }) =>
-      remainingUntil(context.since + context.destroyTimeoutMs, event as { type: string; at?: number }, context.since),
-  },
 }).createMachine({
   id: 'lifecycle',
   initial: 'creating',
@@ -152,7 +138,6 @@ export const lifecycleMachine = setup({
   entry: [...enter('creating')],
   states: {
     creating: {
-      after: { pendingTimeout: { target: 'failed', actions: [{ type: 'pendingTimedOut', params: { phase: 'creating' } }, ...enter('failed')] } },
       on: {
         DEPLOY: { guard: 'isNewGeneration', target: 'creating', reenter: true, actions: ['takeGeneration', 'stampSince', ...enter('creating')] },
         PROGRESS: { actions: ['takeProgress', { type: 'recordPhase', params: { phase: 'creating' } }] },
@@ -162,11 +147,9 @@ export const lifecycleMachine = setup({
         FAIL: { target: 'failed', actions: ['takeFailure', 'stampSince', ...enter('failed')] },
         DELETE: { target: 'destroying', actions: ['clearReason', 'stampSince', ...enter('destroying')] },
         TICK: { guard: 'pendingDeadlinePassed', target: 'failed', actions: [{ type: 'pendingTimedOut', params: { phase: 'creating' } }, ...enter('failed')] },
-        RESUME: { target: 'creating', reenter: true },
       },
     },
     deploying: {
-      after: { pendingTimeout: { target: 'failed', actions: [{ type: 'pendingTimedOut', params: { phase: 'deploying' } }, ...enter('failed')] } },
       on: {
         DEPLOY: { guard: 'isNewGeneration', target: 'deploying', reenter: true, actions: ['takeGeneration', 'stampSince', ...enter('deploying')] },
         PROGRESS: { actions: ['takeProgress', { type: 'recordPhase', params: { phase: 'deploying' } }] },
@@ -176,7 +159,6 @@ export const lifecycleMachine = setup({
         FAIL: { target: 'failed', actions: ['takeFailure', 'stampSince', ...enter('failed')] },
         DELETE: { target: 'destroying', actions: ['clearReason', 'stampSince', ...enter('destroying')] },
         TICK: { guard: 'pendingDeadlinePassed', target: 'failed', actions: [{ type: 'pendingTimedOut', params: { phase: 'deploying' } }, ...enter('failed')] },
-        RESUME: { target: 'deploying', reenter: true },
       },
     },
     running: {
@@ -212,12 +194,10 @@ export const lifecycleMachine = setup({
       },
     },
     destroying: {
-      after: { destroyTimeout: { target: 'failed', actions: ['destroyTimedOut', ...enter('failed')] } },
       on: {
         GONE: { target: 'destroyed', actions: ['clearReason', 'stampSince', ...enter('destroyed')] },
         FAIL: { target: 'failed', actions: ['takeFailure', 'stampSince', ...enter('failed')] },
         TICK: { guard: 'destroyDeadlinePassed', target: 'failed', actions: ['destroyTimedOut', ...enter('failed')] },
-        RESUME: { target: 'destroying', reenter: true },
       },
     },
     destroyed: { type: 'final' },

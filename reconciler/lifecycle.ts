@@ -1,17 +1,15 @@
-// Running and restoring a service's lifecycle machine (reconciler/lifecycle-machine.ts).
-//
-// Two ways to use it:
-//  - as an actor (createLifecycle / restoreLifecycle): timeouts run on the given
-//    clock, effects are called as phases are entered;
-//  - purely (initialLifecycle / stepLifecycle / nextPhase): persisted snapshot +
-//    event → next persisted snapshot and the effects to perform, no timers. A
-//    TICK event carrying the time fails a phase whose deadline passed. This is
-//    what a controller holding thousands of services without live actors wants.
+// The pure step of a service's lifecycle machine (reconciler/lifecycle-machine.ts):
+// persisted snapshot + event → next persisted snapshot and the effects to perform.
+// No live actors and no timers (thousands of services must not each hold one): a
+// pass sends TICK with its time, which fails a phase whose deadline passed.
+// `advanceLifecycle` turns one reconcile verdict into the events it sends.
 //
 // Persisted snapshots are plain JSON (numbers and strings only in the context).
 
-import { createActor, initialTransition, transition, type Actor } from 'xstate';
-import { ForgeError } from '../specs/errors.ts';
+import { initialTransition, transition } from 'xstate';
+import { ForgeError } from '../errors/index.ts';
+import type { Phase } from '../store/types.ts';
+import type { Verdict } from './assess.ts';
 import {
   lifecycleGuards, lifecycleMachine, type LifecycleContext, type LifecycleEvent, type LifecycleInput, type LifecycleMachine,
   type LifecyclePhase, type MachinePhase,
@@ -40,25 +38,6 @@ export interface LifecycleEventRecord {
   time: number;
 }
 
-export interface LifecycleEffects {
-  recordPhase?: (record: PhaseRecord) => void;
-  emitEvent?: (event: LifecycleEventRecord) => void;
-}
-
-/** The actor's timer source plus a reading of "now" (xstate's SimulatedClock fits). */
-export interface LifecycleClock {
-  // Same shape as xstate's (unexported) Clock, so its SimulatedClock fits.
-  setTimeout(fn: (...args: any[]) => void, timeout: number): any;
-  clearTimeout(id: any): void;
-  now(): number;
-}
-
-export interface LifecycleOptions {
-  clock?: LifecycleClock;
-}
-
-export type LifecycleActor = Actor<LifecycleMachine>;
-
 export interface PersistedLifecycle {
   status: string;
   value: MachinePhase;
@@ -72,50 +51,22 @@ export type LifecycleEffect =
 
 const PHASES: ReadonlySet<string> = new Set(['creating', 'deploying', 'running', 'stopped', 'failed', 'destroying', 'destroyed']);
 
-/** Starts a new lifecycle in `creating`. */
-export function createLifecycle(input: LifecycleInput, effects: LifecycleEffects = {}, options: LifecycleOptions = {}): LifecycleActor {
-  const actor = createActor(withEffects(effects), { input, ...(options.clock ? { clock: options.clock } : {}) });
-  actor.start();
-  return actor;
-}
-
-/**
- * Resumes a lifecycle from a persisted snapshot (JSON from the store). Effects of
- * the phase already entered are not repeated; a stuck-able phase gets its
- * timeout back for whatever time is left (none left: it fails at once).
- */
-export function restoreLifecycle(persisted: unknown, effects: LifecycleEffects = {}, options: LifecycleOptions = {}): LifecycleActor {
-  const snapshot = parsePersisted(persisted);
-  const actor = createActor(withEffects(effects), {
-    snapshot: snapshot as never,
-    // Required by the type, unused on restore: the context comes from the snapshot.
-    input: { generation: snapshot.context.generation, now: snapshot.context.since },
-    ...(options.clock ? { clock: options.clock } : {}),
-  });
-  actor.start();
-  const now = options.clock ? options.clock.now() : Date.now();
-  // A deadline that passed while nobody was running fails now, not one timer tick later.
-  actor.send({ type: 'TICK', at: now });
-  actor.send({ type: 'RESUME', at: now });
-  return actor;
-}
-
-/** The phase of a live or persisted snapshot. */
+/** The phase of a persisted snapshot. */
 export function phaseOf(snapshot: { value: unknown }): MachinePhase {
   const value = snapshot.value;
   if (typeof value === 'string' && PHASES.has(value)) return value as MachinePhase;
   throw new ForgeError('E_STORE', `lifecycle snapshot has an unknown phase: ${JSON.stringify(value)}`);
 }
 
-/** Pure: the persisted snapshot of a new lifecycle, with the effects of entering `creating`. */
+/** The persisted snapshot of a new lifecycle, with the effects of entering `creating`. */
 export function initialLifecycle(input: LifecycleInput): { persisted: PersistedLifecycle; effects: LifecycleEffect[] } {
   const [snapshot, actions] = initialTransition(lifecycleMachine, input);
   return { persisted: persist(snapshot), effects: effectsOf(actions, snapshot.context) };
 }
 
 /**
- * Pure: one event applied to a persisted snapshot. Unknown or refused events
- * (START while destroying, a stale DEPLOY) leave it unchanged with no effects.
+ * One event applied to a persisted snapshot. Unknown or refused events (START while
+ * destroying, a stale DEPLOY) leave it unchanged with no effects.
  */
 export function stepLifecycle(persisted: unknown, event: LifecycleEvent): { persisted: PersistedLifecycle; phase: MachinePhase; effects: LifecycleEffect[] } {
   const parsed = parsePersisted(persisted);
@@ -123,19 +74,6 @@ export function stepLifecycle(persisted: unknown, event: LifecycleEvent): { pers
   const current = lifecycleMachine.resolveState({ value: parsed.value, context: parsed.context });
   const [next, actions] = transition(lifecycleMachine, current, event);
   return { persisted: persist(next), phase: phaseOf(next), effects: effectsOf(actions, next.context) };
-}
-
-/** Pure: where `event` takes a lifecycle in `phase` (context defaults to generation 1 at time 0). */
-export function nextPhase(phase: MachinePhase, event: LifecycleEvent, context: Partial<LifecycleContext> = {}): MachinePhase {
-  const [initial] = initialTransition(lifecycleMachine, { generation: 1, now: 0 });
-  const snapshot = lifecycleMachine.resolveState({ value: phase, context: { ...initial.context, ...context } });
-  return phaseOf(transition(lifecycleMachine, snapshot, event)[0]);
-}
-
-/** True when the machine in this snapshot would act on `event` (a guard or the phase may refuse it). */
-export function accepts(persisted: unknown, event: LifecycleEvent): boolean {
-  const parsed = parsePersisted(persisted);
-  return lifecycleMachine.resolveState({ value: parsed.value, context: parsed.context }).can(event);
 }
 
 /**
@@ -152,15 +90,6 @@ function isIgnored(parsed: PersistedLifecycle, event: LifecycleEvent): boolean {
     const name = typeof t.guard === 'string' ? t.guard : undefined;
     const guard = name !== undefined ? lifecycleGuards[name as keyof typeof lifecycleGuards] : undefined;
     return guard !== undefined && !guard({ context: parsed.context, event });
-  });
-}
-
-function withEffects(effects: LifecycleEffects): LifecycleMachine {
-  return lifecycleMachine.provide({
-    actions: {
-      recordPhase: ({ context }, params) => effects.recordPhase?.(phaseRecord(params.phase, context)),
-      emitEvent: ({ context }, params) => effects.emitEvent?.(eventRecord(params.phase, context)),
-    },
   });
 }
 
@@ -224,4 +153,67 @@ function safeJson(text: string): unknown {
   } catch {
     return null;
   }
+}
+
+export interface LifecycleStep {
+  snapshot: PersistedLifecycle;
+  phase: Phase;
+  /** Why the service is in its phase (the failure reason when failed). */
+  reason: string | null;
+  /** Phase entries this pass caused: appended to the service's events. */
+  events: LifecycleEventRecord[];
+}
+
+/** The events one reconcile pass sends, from its verdict. */
+export function lifecycleEvents(verdict: Verdict, desiredState: 'running' | 'stopped', generation: number, now: number, error: ForgeError | null): LifecycleEvent[] {
+  const at = now;
+  const events: LifecycleEvent[] = [{ type: 'TICK', at }, { type: 'DEPLOY', generation, at }];
+  if (error?.terminal) return [...events, { type: 'FAIL', reason: error.message, code: error.code, at }];
+  switch (verdict.kind) {
+    case 'deleting':
+      return verdict.gone ? [{ type: 'DELETE', at }, { type: 'GONE', at }] : [{ type: 'TICK', at }, { type: 'DELETE', at }];
+    case 'refused':
+      return [...events, { type: 'FAIL', reason: verdict.message, code: verdict.code, at }];
+    case 'progress':
+      return desiredState === 'stopped'
+        ? [...events, { type: 'STOP', at }]
+        : [...events, { type: 'START', at }, { type: 'PROGRESS', message: verdict.message, at }];
+    case 'waiting':
+      return events;
+    case 'ready':
+      return [...events, { type: 'SUCCEEDED', generation, at }];
+    case 'stopped':
+      return [...events, { type: 'STOPPED', at }];
+  }
+}
+
+export function advanceLifecycle(
+  persisted: unknown,
+  verdict: Verdict,
+  desiredState: 'running' | 'stopped',
+  generation: number,
+  now: number,
+  error: ForgeError | null,
+): LifecycleStep {
+  const events: LifecycleEventRecord[] = [];
+  let snapshot: PersistedLifecycle;
+  if (persisted === null || persisted === undefined) {
+    const initial = initialLifecycle({ generation, now });
+    snapshot = initial.persisted;
+    for (const effect of initial.effects) if (effect.kind === 'emitEvent') events.push(effect.event);
+  } else {
+    snapshot = persisted as PersistedLifecycle;
+  }
+  for (const event of lifecycleEvents(verdict, desiredState, generation, now, error)) {
+    const step = stepLifecycle(snapshot, event);
+    snapshot = step.persisted;
+    for (const effect of step.effects) if (effect.kind === 'emitEvent') events.push(effect.event);
+  }
+  const value = snapshot.value;
+  return {
+    snapshot,
+    phase: value === 'destroyed' ? 'destroying' : value,
+    reason: snapshot.context.reason,
+    events,
+  };
 }

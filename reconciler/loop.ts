@@ -7,11 +7,10 @@
 import type { Desired, Observed, Provider } from '../providers/types.ts';
 import type { Store } from '../store/index.ts';
 import type { DesiredRow, StatusRow } from '../store/types.ts';
-import { diff, isNoop } from './diff.ts';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import type { Controller } from './controller.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
-import { chooseUpstreams } from './upstreams.ts';
+import { needsPass, routeFor } from './plan.ts';
 
 export interface LoopOptions {
   store: Store;
@@ -212,8 +211,9 @@ export function createLoop(options: LoopOptions) {
         queuedCount += 1;
       }
     }
-    // Without the agents' picture the table would route everything nowhere: keep Caddy as it is.
-    if (options.routes && !unreachable.has('agent')) await syncRoutes(summaries, observedByKey, snapshotAt);
+    // Without a routed provider's picture the table would route everything nowhere: keep Caddy as it is.
+    const routedUnreachable = [...unreachable].some((name) => byProvider.get(name)?.capabilities.routing === 'forge');
+    if (options.routes && !routedUnreachable) await syncRoutes(summaries, observedByKey, byProvider, snapshotAt);
     let orphans = 0;
     for (const key of observedByKey.keys()) {
       if (desiredCache.get(key)?.seen !== epoch && !queued.has(key)) {
@@ -224,11 +224,14 @@ export function createLoop(options: LoopOptions) {
     return { services: summaries.length, queued: queuedCount, orphans };
   }
 
-  async function syncRoutes(summaries: ReadonlyArray<{ name: string }>, observedByKey: ReadonlyMap<string, Observed>, snapshotAt: number): Promise<void> {
+  async function syncRoutes(
+    summaries: ReadonlyArray<{ name: string }>, observedByKey: ReadonlyMap<string, Observed>, byProvider: ReadonlyMap<string, Provider>, snapshotAt: number,
+  ): Promise<void> {
     const table = new Map<string, { domains: string[]; upstreams: string[] }>();
     for (const { name } of summaries) {
       const cached = desiredCache.get(name);
-      if (!cached || cached.desired.spec.provider !== 'agent' || cached.desired.deleting) continue;
+      if (!cached || cached.desired.deleting) continue;
+      if (byProvider.get(cached.desired.spec.provider)?.capabilities.routing !== 'forge') continue;
       // A key being reconciled or drained right now is routed by its reconcile, from state
       // fresher than this pass's snapshot: keep what it set.
       const current = options.routes!.get(name);
@@ -236,8 +239,7 @@ export function createLoop(options: LoopOptions) {
         table.set(name, current);
         continue;
       }
-      const { upstreams } = chooseUpstreams(cached.desired, observedByKey.get(name) ?? null, { badRelease: cached.badHash });
-      table.set(name, { domains: cached.desired.spec.domains, upstreams });
+      table.set(name, routeFor(cached.desired, observedByKey.get(name) ?? null, cached.badHash));
     }
     // A reconcile that finished while this pass was reading may have routed a key
     // from fresher state than this snapshot: the router keeps those entries.
@@ -269,25 +271,11 @@ export function createLoop(options: LoopOptions) {
   function decideNeedsWork(
     cached: CachedDesired, status: CachedStatus, observed: Observed | undefined, byProvider: ReadonlyMap<string, Provider>, t: number,
   ): boolean {
-    const { desired, badHash } = cached;
-    const provider = byProvider.get(desired.spec.provider);
-    // Spec-caused failures wait for a change of the desired row (which makes the cache stale).
-    if (!provider) return status.errorCode !== 'E_COMPUTE_NOT_CONFIGURED';
-    if (status.phase === 'failed' && status.observedGeneration !== desired.generation && isTerminalCode(status.errorCode)) {
-      return false;
-    }
-    if (!observed) {
-      // Nothing observed: fine only for a service with zero replicas that already settled.
-      return !(desired.spec.replicas === 0 && status.observedGeneration === desired.generation);
-    }
-    const actions = diff(desired, observed, provider.capabilities, t, badHash ? { badHashes: new Set([desired.hash]) } : undefined);
-    if (!isNoop(actions)) return true;
-    if (badHash) return status.phase !== 'failed';
-    const settledPhase = desired.state === 'stopped' ? 'stopped' : 'running';
-    if (status.phase !== settledPhase || status.observedGeneration !== desired.generation) return true;
-    return observed.instances.some((i) => i.state !== settledPhase || i.health === 'unhealthy');
+    const provider = byProvider.get(cached.desired.spec.provider);
+    return needsPass({
+      desired: cached.desired, observed, capabilities: provider?.capabilities ?? null, releaseBad: cached.badHash, now: t, status,
+    });
   }
-
 
   function start(): void {
     if (running) return;
@@ -332,11 +320,3 @@ export function createLoop(options: LoopOptions) {
 }
 
 export type Loop = ReturnType<typeof createLoop>;
-
-// Failures the spec causes wait for the spec to change. Others (a missing key, token or
-// isolation) are looked at again every resync: fixing them happens outside the spec.
-const TERMINAL_STATUS_CODES = new Set(['E_REGION_IMMUTABLE', 'E_SPEC_INVALID', 'E_HEALTH_FAILED', 'E_BUILD_FAILED']);
-
-function isTerminalCode(code: string | undefined): boolean {
-  return code !== undefined && TERMINAL_STATUS_CODES.has(code);
-}

@@ -2,7 +2,7 @@
 // generation (the audit trail stays linear) and the loop then does the cutover
 // like for any other change: health-gated, old release serving until then.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import { specHash } from '../specs/hash.ts';
 import type { ServiceSpec } from '../specs/types.ts';
 import type { Store } from '../store/index.ts';

@@ -4,7 +4,7 @@
 // (no `POST /load`). Caddy's `{"error": ...}` bodies become ForgeError E_PROVIDER.
 
 import { Agent, request, type Dispatcher } from 'undici';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import { forgeServerConfig, type CaddyServerConfig } from './caddy-config.ts';
 import type { CaddyRoute } from './routes.ts';
 

@@ -2,7 +2,7 @@
 // Forge owns, and the whole base config a managed `caddy run` starts from.
 
 import { join } from 'node:path';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { CaddyRoute } from './routes.ts';
 
 /** The part of a Caddy HTTP server config Forge reads and writes. */

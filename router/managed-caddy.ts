@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import { CaddyClient } from './caddy-client.ts';
 import { managedCaddyConfig, type ManagedCaddyConfigOptions } from './caddy-config.ts';
 import { removeCaddyPid, stopStaleCaddy, writeCaddyPid } from './stale-caddy.ts';

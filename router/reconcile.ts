@@ -6,7 +6,7 @@
 // sent `victim.localhost` anywhere) is removed, and the result names it so the
 // caller can record an event. Other servers and apps of the Caddy are untouched.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { CaddyClient } from './caddy-client.ts';
 import { diffRoutes, isForgeRouteId, type CaddyRoute } from './routes.ts';
 

@@ -4,7 +4,7 @@
 // server is foreign and removed by reconcile.ts (diffRoutes itself only plans
 // the forge-owned ones).
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import { dnsProxyHandler, type DnsUpstreamSource } from './dns-records.ts';
 
 export const FORGE_ROUTE_PREFIX = 'forge-';

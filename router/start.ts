@@ -5,7 +5,7 @@
 // facts and acts. Forge works without caddy; URLs then change on redeploy.
 
 import { join } from 'node:path';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import { chooseCaddy, type CaddyFacts, type RouterMode } from './caddy-choice.ts';
 import { CaddyClient, DEFAULT_CADDY_ADMIN, DEFAULT_CADDY_SERVER, DEFAULT_HTTP_ADDR_DEVELOPMENT, DEFAULT_HTTP_ADDR_PRODUCTION } from './caddy-client.ts';
 import { forgeServerConfig, listenPort } from './caddy-config.ts';

@@ -2,7 +2,7 @@
 // so one run reports everything. Paths use dots for keys and brackets for list
 // items, e.g. `health.interval`, `build.commands[1]`, `env["my key"]`.
 
-import { ForgeError } from './errors.ts';
+import { ForgeError } from '../errors/index.ts';
 
 export type PathSegment = string | number;
 

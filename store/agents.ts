@@ -1,6 +1,6 @@
 // Worker agents: registration, heartbeats (last report is the truth), offline marking.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { Db } from './db.ts';
 import type { AgentRuntime } from '../specs/runtimes.ts';
 import type { AgentCapacity, AgentRow } from './rows.ts';

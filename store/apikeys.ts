@@ -1,6 +1,6 @@
 // API keys: only a hash of each key is stored, with a short prefix for people to recognize it.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { Db } from './db.ts';
 import type { ApiKeyRow } from './rows.ts';
 import { type Clock, iso, newId } from './util.ts';

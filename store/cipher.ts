@@ -4,7 +4,7 @@
 // Layout of a sealed value: nonce (12) | tag (16) | ciphertext.
 
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 
 export interface SealedValue {
   ciphertext: Buffer;

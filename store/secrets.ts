@@ -1,7 +1,7 @@
 // Secret values per (service, key), stored only as ciphertext produced by the API's cipher.
 // The store never sees a plaintext value and never puts a ciphertext in an error message.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { Db } from './db.ts';
 import type { SecretRow } from './types.ts';
 import { type Clock, iso } from './util.ts';

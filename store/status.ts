@@ -1,6 +1,6 @@
 // Observed status per service: phase, conditions, url, last error, lifecycle snapshot.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { Db } from './db.ts';
 import { cachedUntilWrite } from './cache.ts';
 import type { StatusSummary } from './rows.ts';

@@ -2,7 +2,7 @@
 // UPDATE whose WHERE re-checks claimability, so two claimers (threads or processes) can never
 // both win, and a lease that ran out (the agent died) makes the task claimable again.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { Db } from './db.ts';
 import type { TaskKind, TaskLogLine, TaskRow, TaskState } from './rows.ts';
 import { type Clock, capText, iso, newId } from './util.ts';

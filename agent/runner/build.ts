@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { createSandbox, type ExitInfo, type SandboxOptions } from '../sandbox/index.ts';
 import { buildEnv, FALLBACK_PATH } from './env.ts';
 import { captureOutput, LineTail, RotatingLog, type Stream } from './logs.ts';

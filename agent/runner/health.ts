@@ -4,7 +4,7 @@
 
 import http from 'node:http';
 import net from 'node:net';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { HealthSpec } from '../../specs/types.ts';
 import type { ExitInfo } from '../sandbox/index.ts';
 import { listeningPortsOf, wrongPortHint } from './health-ports.ts';

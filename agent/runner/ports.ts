@@ -5,7 +5,7 @@
 // the app's listen, and the app then dies with EADDRINUSE.
 
 import net from 'node:net';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 
 export interface PortPoolOptions {
   from?: number;

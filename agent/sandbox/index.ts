@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { clearStale, removeDir, signalPids, type CgroupCounters, type CgroupHandle } from './cgroup-common.ts';
 import { createCgroupV1 } from './cgroup-v1.ts';
 import { createCgroupV2 } from './cgroup-v2.ts';

@@ -7,7 +7,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { capacityVerified } from '../../providers/agent/capacity.ts';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { Store } from '../../store/index.ts';
 import type { AgentRow } from '../../store/rows.ts';
 import { actorOf } from '../auth.ts';

@@ -1,7 +1,7 @@
 // Webhook deployments, newest first, and one by id.
 
 import type { FastifyInstance } from 'fastify';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { ApiContext } from '../context.ts';
 import { deploymentsQuery, idParams } from '../schemas.ts';
 

@@ -2,7 +2,7 @@
 // shapes in ../compat.ts). `:id` is the service id or its name; deploy by name is an upsert.
 
 import type { FastifyInstance } from 'fastify';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { DesiredRow } from '../../store/index.ts';
 import { actorOf } from '../auth.ts';
 import type { ApiContext } from '../context.ts';

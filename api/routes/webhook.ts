@@ -3,7 +3,7 @@
 // acknowledged with 202 at once, and deployed in the background.
 
 import type { FastifyInstance } from 'fastify';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { ApiContext } from '../context.ts';
 import type { AuthLimits } from '../auth-limits.ts';
 import type { GitDeployer } from '../git-deploy.ts';

@@ -5,7 +5,7 @@
 // through api/agent-routes.ts, which feeds this provider through its hub.
 
 import { randomBytes } from 'node:crypto';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import type { Store } from '../../store/index.ts';
 import type { TaskRow } from '../../store/rows.ts';
@@ -285,7 +285,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
 
   return {
     name: 'agent',
-    capabilities: { updateInPlace: false, runsImages: false, runsSource: true },
+    capabilities: { updateInPlace: false, runsImages: false, runsSource: true, routing: 'forge' },
     hub,
     leaseMs,
     async observe(keys) {
@@ -323,8 +323,10 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
         case 'update':
           throw new ForgeError('E_PROVIDER', 'agent instances cannot be updated in place; the reconciler replaces them', { terminal: true });
         case 'noop':
-        case 'error':
           return {};
+        case 'error':
+          // A refused change (diff's error action) is never executed, by any provider.
+          throw new ForgeError(action.code, action.reason);
       }
     },
     async events(key) {

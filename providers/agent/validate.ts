@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type {
   ClaimRequest, HeartbeatRequest, LogsRequest, ProgressRequest, RegisterRequest, ResultRequest,
 } from './protocol.ts';

@@ -6,7 +6,7 @@
 // are idempotent). Decisions about what to call live in the provider.
 
 import { Pool, type Dispatcher } from 'undici';
-import { ForgeError, type ErrorCode } from '../../specs/errors.ts';
+import { ForgeError, type ErrorCode } from '../../errors/index.ts';
 import type { RemoteService } from './remote.ts';
 
 export interface CloudClientOptions {

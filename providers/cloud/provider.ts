@@ -16,7 +16,7 @@
 // observe() reads a cache: one GET of the whole list per resync, at most once
 // per `resyncIntervalMs`, plus what our own writes return.
 
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { Action, ApplyContext, ApplyResult, Observed, Provider, ProviderEvent } from '../types.ts';
 import type { CloudClient } from './client.ts';
 import { ownerLabel, toObserved, upsertBody, type AppliedRecord, type RemoteService } from './remote.ts';
@@ -150,7 +150,7 @@ export function createCloudProvider(opts: CloudProviderOptions): CloudProvider {
 
   const provider: CloudProvider = {
     name: 'cloud',
-    capabilities: { updateInPlace: true, runsImages: true, runsSource: false },
+    capabilities: { updateInPlace: true, runsImages: true, runsSource: false, routing: 'provider' },
 
     resync: (force = false) => gate(force),
 

@@ -2,7 +2,7 @@
 // (a shared IPv4 and an IPv6, never silently IPv6-only) and app secrets (Fly's
 // vault, so secret values never sit in a machine config anyone can read).
 
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { FlyIpAssignment } from './api-types.ts';
 import type { FlyClient } from './client.ts';
 import { isAmbiguousFlyError } from './errors.ts';

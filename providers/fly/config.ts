@@ -2,7 +2,7 @@
 // metadata observe reads back), Fly machine states/checks → Forge instance
 // state/health, and Fly machine events → ProviderEvent.
 
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import type { InstanceHealth, InstanceState, ProviderEvent } from '../types.ts';
 import type { FlyCheckStatus, FlyMachineCheckConfig, FlyMachineConfig, FlyMachineEvent } from './api-types.ts';

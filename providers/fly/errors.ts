@@ -2,7 +2,7 @@
 // E_PROVIDER; callers branch on `details.status` through the helpers below,
 // never on message text. Messages never include request bodies (secrets).
 
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 
 export interface FlyErrorDetails {
   status: number;

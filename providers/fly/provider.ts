@@ -12,7 +12,7 @@
 // fresh by our own writes and a rate-limited, org-wide, incremental resync.
 
 import { randomUUID } from 'node:crypto';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import type { Action, ApplyContext, ApplyResult, Observed, Provider, ProviderEvent } from '../types.ts';
 import type { FlyMachine } from './api-types.ts';
@@ -371,7 +371,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
 
   const provider: FlyProvider = {
     name: 'fly',
-    capabilities: { updateInPlace: true, runsImages: true, runsSource: false },
+    capabilities: { updateInPlace: true, runsImages: true, runsSource: false, routing: 'provider' },
     appName,
 
     resync: (force = false) => gate(force),

@@ -8,7 +8,7 @@
 
 import { spawn as nodeSpawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { flyImageRef } from './names.ts';
 
 /** Deploy tokens for source builds live this long: long enough for a remote build, short enough to be harmless if leaked. */

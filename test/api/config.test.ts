@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, parseListenAddr, resolveConfig } from '../../api/config.ts';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 
 const KEY_A = Buffer.alloc(32, 1).toString('base64');
 const KEY_B = Buffer.alloc(32, 2).toString('base64');

@@ -5,7 +5,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { cloudHttpError } from '../../providers/cloud/client.ts';
 import { createCloudProvider } from '../../providers/cloud/provider.ts';
 import type { CloudClient } from '../../providers/cloud/client.ts';

@@ -6,7 +6,7 @@
 
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { ProviderName, ServiceSpec } from '../../specs/types.ts';
 import type {
   Action, ApplyContext, ApplyResult, InstanceState, Observed, ObservedInstance, Provider, ProviderEvent,
@@ -136,7 +136,11 @@ export function openWorldProvider(options: WorldProviderOptions): WorldProvider 
   const provider: WorldProvider = {
     name: options.name ?? 'agent',
     // The world runs whatever it is given: image and source specs alike.
-    capabilities: { updateInPlace: options.updateInPlace ?? true, runsImages: true, runsSource: true },
+    capabilities: {
+      updateInPlace: options.updateInPlace ?? true, runsImages: true, runsSource: true,
+      // Stands in for an agent provider (routed by Forge) under that name, for Fly otherwise.
+      routing: (options.name ?? 'agent') === 'agent' ? 'forge' : 'provider',
+    },
     stats,
     async observe(keys) {
       stats.observeCalls += 1;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { chooseProvider, createConfiguredProviders, flyProjectId, selectProviders, type Env } from '../../providers/select.ts';
 import type { ProviderName } from '../../specs/types.ts';
 import { makeSpec } from '../helpers/spec.ts';

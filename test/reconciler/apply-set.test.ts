@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeSpec } from '../helpers/spec.ts';
 import { startHarness, type Harness } from '../helpers/reconciler.ts';
-import { isForgeError } from '../../specs/errors.ts';
+import { isForgeError } from '../../errors/index.ts';
 
 async function withHarness(fn: (h: Harness) => Promise<void> | void) {
   const h = startHarness();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { makeSpec } from '../helpers/spec.ts';
 import { startHarness } from '../helpers/reconciler.ts';
 import { rollback } from '../../reconciler/rollback.ts';
-import { isForgeError } from '../../specs/errors.ts';
+import { isForgeError } from '../../errors/index.ts';
 
 test('rollback makes the previous release desired again as a new generation', async () => {
   const h = startHarness();

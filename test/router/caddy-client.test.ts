@@ -3,7 +3,7 @@
 
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { CaddyClient } from '../../router/caddy-client.ts';
 import { desiredRoute } from '../../router/routes.ts';
 import { adminRaw, freePort, startCaddyFixture, type CaddyFixture } from './caddy-harness.ts';

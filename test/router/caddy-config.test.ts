@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { caddyClientFromEnv } from '../../router/caddy-client.ts';
 import { assertLoopback, forgeServerConfig, isLocalDomain, listenPort, managedCaddyConfig } from '../../router/caddy-config.ts';
 import { CADDY_INSTALL_HINT, findCaddy, startManagedCaddy } from '../../router/managed-caddy.ts';

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { startManagedCaddy, type ManagedCaddyEvent } from '../../router/managed-caddy.ts';
 import { isOurCaddy, stopStaleCaddy } from '../../router/stale-caddy.ts';
 import { adminRaw, startCaddyFixture } from './caddy-harness.ts';

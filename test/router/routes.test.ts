@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { desiredRoute, diffRoutes, isEmptyDiff, routeHosts, sameJson, type CaddyRoute } from '../../router/routes.ts';
 
 const proxy = (...dials: string[]) => ({

@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 import { managedCaddyConfig } from '../../router/caddy-config.ts';
 import { findCaddy, managedCaddyPaths } from '../../router/managed-caddy.ts';
 import { startRouting } from '../../router/start.ts';
-import { isForgeError } from '../../specs/errors.ts';
+import { isForgeError } from '../../errors/index.ts';
 import { adminRaw, freePort, startUpstream, viaCaddy } from './caddy-harness.ts';
 
 const noCaddy = findCaddy() === null ? 'caddy is not installed' : false;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSpecText, validateSpecObject, formatProblem } from '../../specs/index.ts';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { requireSpecs } from '../../specs/index.ts';
 import { problemsOf } from './helpers.ts';
 

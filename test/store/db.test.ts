@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { migrate, openDatabase, resolveDataDir } from '../../store/db.ts';
 import { databasePath, openStore } from '../../store/index.ts';
 import { MIGRATIONS } from '../../store/migrations.ts';

@@ -1,7 +1,7 @@
 // Audit, webhook deployments and API keys: the small append/lookup tables.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { tempStore, type TempStore, T0 } from './helpers.ts';
 
 let t: TempStore;

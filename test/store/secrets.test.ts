@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { spec, tempStore, type TempStore } from './helpers.ts';
 
 const CANARY = 'canary-plaintext-7f3a9c';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { StatusInput } from '../../store/index.ts';
 import { spec, tempStore, totalChanges, type TempStore, T0 } from './helpers.ts';
 

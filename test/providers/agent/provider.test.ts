@@ -9,7 +9,7 @@ import { createAgentProvider, type AgentProvider } from '../../../providers/agen
 import { registerAgentsOnlineGauge } from '../../../providers/agent/metrics.ts';
 import type { InstanceReport } from '../../../providers/agent/protocol.ts';
 import type { Action } from '../../../providers/types.ts';
-import { ForgeError } from '../../../specs/errors.ts';
+import { ForgeError } from '../../../errors/index.ts';
 import { makeSpec, fakeHash } from '../../helpers/spec.ts';
 import { tempStore, T0, type TempStore } from '../../store/helpers.ts';
 
@@ -144,6 +144,19 @@ describe('apply', () => {
       { code: 'E_PROVIDER' },
     );
     assert.equal(provider.capabilities.updateInPlace, false);
+  });
+
+  test('an error action (a change diff refused) is refused like Fly and cloud do, terminal, queueing nothing', async () => {
+    addAgent('agt_a', 1024);
+    await assert.rejects(
+      provider.apply({ kind: 'error', key: 'web', code: 'E_REGION_IMMUTABLE', reason: 'region cannot change' }, { secrets: {} }),
+      { code: 'E_REGION_IMMUTABLE', terminal: true, message: 'region cannot change' },
+    );
+    assert.equal(ts.store.tasks.listActive().length, 0);
+  });
+
+  test('the agent provider declares Forge\'s router: its instances are routed and drained by Forge', () => {
+    assert.equal(provider.capabilities.routing, 'forge');
   });
 });
 

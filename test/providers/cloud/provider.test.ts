@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ForgeError } from '../../../specs/errors.ts';
+import { ForgeError } from '../../../errors/index.ts';
 import type { ServiceSpec } from '../../../specs/types.ts';
 import type { Action } from '../../../providers/types.ts';
 import { createCloudClient } from '../../../providers/cloud/client.ts';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ForgeError } from '../../../specs/errors.ts';
+import { ForgeError } from '../../../errors/index.ts';
 import { createFlyClient, type FlyClientOptions } from '../../../providers/fly/client.ts';
 import { isAmbiguousFlyError } from '../../../providers/fly/errors.ts';
 import { assertNoContractViolations, startFlyFake, type FlyFake, type FlyFakeOptions } from '../../fakes/fly.ts';

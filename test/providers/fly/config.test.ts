@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ForgeError } from '../../../specs/errors.ts';
+import { ForgeError } from '../../../errors/index.ts';
 import { flyDuration, instanceHealth, instanceState, machineConfig, providerEvent, readForgeMeta } from '../../../providers/fly/config.ts';
 import { ipCoverage } from '../../../providers/fly/app-setup.ts';
 import { spec } from './helpers.ts';

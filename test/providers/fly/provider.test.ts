@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Action } from '../../../providers/types.ts';
-import { ForgeError } from '../../../specs/errors.ts';
+import { ForgeError } from '../../../errors/index.ts';
 import type { ServiceSpec } from '../../../specs/types.ts';
 import { assertNoContractViolations } from '../../fakes/fly.ts';
 import { OWNER, PROJECT, rig, spec, type Rig } from './helpers.ts';

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { ForgeError } from '../../../specs/errors.ts';
+import { ForgeError } from '../../../errors/index.ts';
 import {
   defaultImageLabel, flyctlBuildCommand, imageFromOutput, prepareSourceDeploy, runFlyctlBuild,
   type ChildLike, type SpawnFn,
