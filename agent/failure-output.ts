@@ -3,7 +3,7 @@
 // and the instance report into events, status conditions, `forge apply` and the
 // dashboard, so it stays one line and bounded. Pure.
 
-import type { ForgeError } from '../specs/errors.ts';
+import type { ForgeError } from '../errors/index.ts';
 
 export const FAILURE_TAIL_LINES = 5;
 /** Under the instance report's `reason` limit (4096) with room to spare: a longer report would be refused whole. */

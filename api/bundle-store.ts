@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import { isBundleDigest, mb, type Bundle } from '../specs/bundle.ts';
 
 /** An upload that no release names yet is kept this long before prune() may take it. */

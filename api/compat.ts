@@ -5,7 +5,7 @@
 // Forge's own fields kept beside them. docs/api.md, "Compatibility", lists both.
 
 import type { FastifyInstance } from 'fastify';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { DesiredRow, EventRow } from '../store/types.ts';
 import type { ServiceJson } from './service-json.ts';
 import type { ServiceBody } from './service-spec.ts';

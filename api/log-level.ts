@@ -2,7 +2,7 @@
 // request and one per reply) are the bulk of it: production defaults to warn, so
 // a control plane logs only what went wrong; development defaults to info.
 
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { mb, packBundle, shipsSource } from '../specs/bundle.ts';
-import { ForgeError } from '../specs/errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { ServiceSpec } from '../specs/types.ts';
 import { apiError, resolveTarget } from './client.ts';
 import type { CliDeps } from './deps.ts';

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import ignore, { type Ignore } from 'ignore';
 import { create as createTar } from 'tar';
-import { ForgeError } from './errors.ts';
+import { ForgeError } from '../errors/index.ts';
 import type { ServiceSpec } from './types.ts';
 
 /** Never in a bundle: installed dependencies are rebuilt on the agent; VCS and Forge state are not the app's. */

@@ -4,7 +4,7 @@
 // cannot write into another service's logs.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { LogLineInput, Store } from '../../store/index.ts';
 import { parseBody } from '../../providers/agent/validate.ts';
 

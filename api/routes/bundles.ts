@@ -9,7 +9,7 @@
 
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { LoadedSpec } from '../../specs/index.ts';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { specHash } from '../../specs/index.ts';
 import type { Readable } from 'node:stream';
 import { checkDigest, readBundle, type BundleStore } from '../bundle-store.ts';

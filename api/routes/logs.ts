@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import type { LogLineRow, LogQuery } from '../../store/index.ts';
 import type { ApiContext } from '../context.ts';
 import { idParams } from '../schemas.ts';

@@ -4,7 +4,7 @@ import { capFailureMessage, failureWithOutput, MAX_FAILURE_MESSAGE } from '../..
 import { createLogShipper } from '../../agent/log-shipper.ts';
 import { createMasker } from '../../agent/runner/mask.ts';
 import type { ShippedLine } from '../../providers/agent/protocol.ts';
-import { ForgeError } from '../../specs/errors.ts';
+import { ForgeError } from '../../errors/index.ts';
 import { eventually } from '../helpers/net.ts';
 
 const line = (n: number): ShippedLine => ({ instance: 'inst_a', stream: 'stdout', time: n, line: `line ${n}` });

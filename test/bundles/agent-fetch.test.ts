@@ -12,7 +12,7 @@ import { createBundleStore } from '../../api/bundle-store.ts';
 import { bundleSource } from '../../agent/bundle-fetch.ts';
 import { createProtocolClient, type ProtocolClient } from '../../agent/protocol-client.ts';
 import { packBundle, type Bundle } from '../../specs/bundle.ts';
-import { isForgeError } from '../../specs/errors.ts';
+import { isForgeError } from '../../errors/index.ts';
 import { openStore, type Store } from '../../store/index.ts';
 
 const TOKEN = 'bundle-fetch-registration';

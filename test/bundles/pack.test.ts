@@ -9,7 +9,7 @@ import { after, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { createHash, randomBytes } from 'node:crypto';
 import { bundleFiles, packBundle } from '../../specs/bundle.ts';
-import { isForgeError } from '../../specs/errors.ts';
+import { isForgeError } from '../../errors/index.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'forge-pack-'));
 after(() => rmSync(root, { recursive: true, force: true }));
