@@ -241,7 +241,9 @@ export function createSupervisor(options: SupervisorOptions) {
       } catch (err) {
         options.ports.release(r.port);
         r.port = 0;
-        if (!(err instanceof PortTakenError)) throw err;
+        // Returned, not thrown: this promise runs beside the release's copy, and a rejection
+        // nobody awaits yet would end the agent (and every app it supervises) instead of this start.
+        if (!(err instanceof PortTakenError)) return new ForgeError('E_PROVIDER', `could not start: ${(err as Error).message}`);
         if (attempt >= PORT_ATTEMPTS) return new ForgeError('E_PROVIDER', `could not start: ${err.message} (${PORT_ATTEMPTS} ports tried)`);
         io.onLine(`${err.message}; starting again on another port`);
         continue;

@@ -57,6 +57,9 @@ export function createFleet(names: readonly string[]): Fleet {
     created.push(sw);
     ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge');
     ip('-n', sw, 'link', 'set', 'br0', 'up');
+    // The bridge holds .1, every host's default gateway: a real host has a default route, and
+    // pasta (the sandbox's network) derives its namespace's routes from it. Nothing routes beyond.
+    ip('-n', sw, 'addr', 'add', `${subnet}.1/24`, 'dev', 'br0');
     names.forEach((name, index) => {
       const ns = `${tag}-${name}`;
       const addr = `${subnet}.${index + 2}`;
@@ -68,6 +71,7 @@ export function createFleet(names: readonly string[]): Fleet {
       ip('-n', sw, 'link', 'set', `p${index}`, 'master', 'br0', 'up');
       ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
       ip('-n', ns, 'link', 'set', 'eth0', 'up');
+      ip('-n', ns, 'route', 'add', 'default', 'via', `${subnet}.1`);
       hosts[name] = { ns, ip: addr };
     });
   } catch (error) {
