@@ -13,7 +13,10 @@ export interface Host {
 
 export interface Fleet {
   hosts: Record<string, Host>;
-  /** Spawns `argv` inside a host's namespace (ip netns exec execs it: the pid is the command's). */
+  /**
+   * Spawns `argv` inside a host's network namespace (nsenter execs it: the pid is the command's).
+   * Not `ip netns exec`: that mounts a fresh /sys, without the host's cgroup mounts the agents' sandboxes need.
+   */
   spawnIn(host: string, argv: string[], options?: SpawnOptions): ChildProcess;
   /** Pids of every process in a host's network namespace. */
   pidsIn(host: string): number[];
@@ -33,7 +36,7 @@ export function createFleet(names: readonly string[]): Fleet {
   const fleet: Fleet = {
     hosts,
     spawnIn(host, argv, options = {}) {
-      return spawn('ip', ['netns', 'exec', hosts[host]!.ns, ...argv], options);
+      return spawn('nsenter', [`--net=/run/netns/${hosts[host]!.ns}`, '--', ...argv], options);
     },
     pidsIn(host) {
       try {
