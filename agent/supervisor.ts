@@ -241,7 +241,9 @@ export function createSupervisor(options: SupervisorOptions) {
       } catch (err) {
         options.ports.release(r.port);
         r.port = 0;
-        if (!(err instanceof PortTakenError)) throw err;
+        // Returned, not thrown: this promise runs beside the release's copy, and a rejection
+        // nobody awaits yet would end the agent (and every app it supervises) instead of this start.
+        if (!(err instanceof PortTakenError)) return new ForgeError('E_PROVIDER', `could not start: ${(err as Error).message}`);
         if (attempt >= PORT_ATTEMPTS) return new ForgeError('E_PROVIDER', `could not start: ${err.message} (${PORT_ATTEMPTS} ports tried)`);
         io.onLine(`${err.message}; starting again on another port`);
         continue;
@@ -333,6 +335,10 @@ export function createSupervisor(options: SupervisorOptions) {
       const cache = await prepareBuildCache(path.join(options.dataDir, 'build-cache'), spec.name, prepared.dir);
       if (cache.restored) io.onLine(`reusing the previous release's dependencies (lockfile ${cache.lock!.slice(0, 12)} unchanged)`);
       await chownTree(prepared.dir, identity.hostUid, identity.hostGid);
+      // The build writes its package caches as the service's identity (mounted at /cache under crun).
+      // (Its kept dependency folders are the agent's copies: only the download caches change hands.)
+      await fs.lchown(cache.dir, identity.hostUid, identity.hostGid);
+      for (const dir of cache.dirs) await chownTree(dir, identity.hostUid, identity.hostGid);
       const portProblem = await networkReady;
       if (portProblem !== null) return failure(r, portProblem, null);
       const runtime = spec.runtime === undefined ? undefined : findRuntime(spec.runtime, options.runtimes ?? []);
@@ -341,7 +347,7 @@ export function createSupervisor(options: SupervisorOptions) {
       const build = await runBuild({
         ...(runtime ? { pathFirst: path.dirname(runtime.path) } : {}),
         id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: { ...cache.env, ...spec.env }, secrets: io.secrets,
-        sandbox: limits(spec, options.buildPidsMax ?? 1024, identity, r.network), logFile: path.join(dir, 'logs', 'build.log'),
+        sandbox: { ...limits(spec, options.buildPidsMax ?? 1024, identity, r.network), cacheDir: cache.dir }, logFile: path.join(dir, 'logs', 'build.log'),
         onLine: (line, stream) => {
           io.onLine(mask(line));
           shipBuild(line, stream);

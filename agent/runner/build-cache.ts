@@ -21,6 +21,8 @@ export const DEPENDENCY_DIRS = ['node_modules'] as const;
 export const DEFAULT_CACHE_LIMIT_BYTES = 2 * 1024 ** 3;
 
 export interface BuildCache {
+  /** The service's cache folder (holds every dir of `dirs`): a sandbox mounts it writable. */
+  dir: string;
   /** Cache variables for the build's environment (the spec's own env wins over them). */
   env: Record<string, string>;
   /** Folders the build must be able to write (a sandbox with its own root filesystem mounts them). */
@@ -80,6 +82,7 @@ export async function prepareBuildCache(root: string, service: string, workDir: 
     }
   }
   return {
+    dir: base,
     env: {
       npm_config_cache: dirs.npm,
       // The cache is filled: skip the registry's freshness checks for what it already holds.

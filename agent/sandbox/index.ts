@@ -21,7 +21,7 @@ import { safeCgroupName } from './paths.ts';
 import { identityForSlot, type SandboxIdentity } from './identity.ts';
 import { createNetwork, PortTakenError, sweepNamespaces, tableListens, type SandboxNetwork } from './network.ts';
 export { PortTakenError } from './network.ts';
-import { APP_DIR, ociConfig, type Weaken } from './oci-config.ts';
+import { APP_DIR, CACHE_DIR, ociConfig, type Weaken } from './oci-config.ts';
 import { forgetRootfs, hostLayout, sharedRootfs, writeGeneratedEtc } from './rootfs.ts';
 import { seccompProfile } from './seccomp.ts';
 import { execFile } from 'node:child_process';
@@ -34,7 +34,7 @@ export { detectIsolation, isolationComplete } from './detect.ts';
 export { classifyExit } from './exit.ts';
 export type { SandboxIdentity } from './identity.ts';
 export type { Weaken } from './oci-config.ts';
-export { APP_DIR } from './oci-config.ts';
+export { APP_DIR, CACHE_DIR } from './oci-config.ts';
 
 /** Where bundles, crun's state and pasta's pid files live (per cgroup root): root-only, on tmpfs where /run is. */
 export function defaultStateDir(root: string = DEFAULT_CGROUP_PARENT): string {
@@ -62,6 +62,11 @@ export interface SandboxOptions {
   env?: NodeJS.ProcessEnv;
   /** Host dir mounted writable at /app (the release dir); default: the cwd of each spawn. */
   workDir?: string;
+  /**
+   * Host dir of the service's build cache, mounted writable at /cache under crun;
+   * env values naming paths under it are rewritten to /cache (without crun they stay host paths).
+   */
+  cacheDir?: string;
   /** The service's host identity (identity.ts); default: slot 0, kept for sandboxes of no service. */
   identity?: SandboxIdentity;
   /** The app's port (forwarded from bindHost) and whether it may connect out. Default: no port, egress on. */
@@ -249,10 +254,11 @@ class LiveSandbox implements Sandbox {
     await fs.mkdir(bundleDir, { mode: 0o711 });
     const config = ociConfig({
       args: containerProcessArgs(command),
-      env: insideEnv(options.env, this.options.workDir ?? options.cwd),
+      env: insideEnv(options.env, this.options.workDir ?? options.cwd, this.options.cacheDir),
       hostname,
       identity: this.options.identity ?? identityForSlot(0),
       appDir: this.options.workDir ?? options.cwd,
+      ...(this.options.cacheDir === undefined ? {} : { cacheDir: this.options.cacheDir }),
       rootfs,
       view: host.view,
       generatedEtc,
@@ -439,12 +445,14 @@ async function sweepCgroups(root: string, env: NodeJS.ProcessEnv): Promise<void>
   }
 }
 
-/** Visible PATH entries only, and HOME/paths under the host's work dir rewritten to /app. */
-export function insideEnv(env: Record<string, string>, hostWorkDir: string): Record<string, string> {
+/** Visible PATH entries only, and HOME/paths under the host's work dir (cache dir) rewritten to /app (/cache). */
+export function insideEnv(env: Record<string, string>, hostWorkDir: string, hostCacheDir?: string): Record<string, string> {
   const out: Record<string, string> = {};
-  const hostDir = path.resolve(hostWorkDir);
+  const moves: Array<[string, string]> = [[path.resolve(hostWorkDir), APP_DIR]];
+  if (hostCacheDir !== undefined) moves.push([path.resolve(hostCacheDir), CACHE_DIR]);
   for (const [key, value] of Object.entries(env)) {
-    out[key] = value === hostDir || value.startsWith(`${hostDir}/`) ? APP_DIR + value.slice(hostDir.length) : value;
+    const move = moves.find(([hostDir]) => value === hostDir || value.startsWith(`${hostDir}/`));
+    out[key] = move ? move[1] + value.slice(move[0].length) : value;
   }
   const visible = (entry: string) => /^\/(usr|bin|sbin)(\/|$)/.test(entry) || entry === APP_DIR || entry.startsWith(`${APP_DIR}/`);
   const pathEntries = (out.PATH ?? '').split(':').filter(visible);

@@ -14,6 +14,8 @@ import type { SeccompProfile } from './seccomp.ts';
 
 /** Where the release dir appears inside: a path with no parents that module resolution or config discovery would read. */
 export const APP_DIR = '/app';
+/** Where a build's package caches (build-cache.ts) appear inside: writable, the service's own. */
+export const CACHE_DIR = '/cache';
 
 export interface HostView {
   /** Host directories bound read-only at the same path (/usr, and /bin… when they are real dirs). */
@@ -29,6 +31,8 @@ export interface OciInput {
   identity: SandboxIdentity;
   /** Host path of the app's writable dir, mounted at APP_DIR. */
   appDir: string;
+  /** Host path of the service's build cache, mounted writable at CACHE_DIR (builds only). */
+  cacheDir?: string;
   /** Rootfs directory prepared by rootfs.ts (relative to the bundle or absolute). */
   rootfs: string;
   view: HostView;
@@ -76,6 +80,7 @@ export function ociConfig(input: OciInput): Record<string, unknown> {
     ...Object.entries(input.generatedEtc).map(([source, destination]) => ({ destination, type: 'bind', source, options: ro })),
     { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', `size=${input.tmpSizeMb}m`] },
     { destination: APP_DIR, type: 'bind', source: input.appDir, options: ['rbind', 'rw', 'nosuid', 'nodev'] },
+    ...(input.cacheDir === undefined ? [] : [{ destination: CACHE_DIR, type: 'bind', source: input.cacheDir, options: ['rbind', 'rw', 'nosuid', 'nodev'] }]),
     ...(weaken.exposeHostPaths ?? []).map((p) => ({ destination: p, type: 'bind', source: p, options: ro })),
   ];
   const namespaces: Record<string, string>[] = [

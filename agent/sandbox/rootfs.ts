@@ -7,7 +7,7 @@
 import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { APP_DIR, type HostView } from './oci-config.ts';
+import { APP_DIR, CACHE_DIR, type HostView } from './oci-config.ts';
 import { APP_ID_INSIDE } from './identity.ts';
 
 /** Top-level system dirs: bound when real dirs, re-created as symlinks when links (merged /usr). */
@@ -75,7 +75,7 @@ async function makeRootfs(rootfs: string, host: HostLayout, extraMountPoints: re
   // Search-only for others on the way down (crun sets up mounts as the namespace's root, an unprivileged host uid).
   await fs.mkdir(rootfs, { recursive: true, mode: 0o755 });
   await fs.chmod(path.dirname(rootfs), 0o711);
-  for (const d of ['proc', 'dev', 'tmp', 'etc', APP_DIR.slice(1)]) await fs.mkdir(path.join(rootfs, d), { recursive: true, mode: 0o755 });
+  for (const d of ['proc', 'dev', 'tmp', 'etc', APP_DIR.slice(1), CACHE_DIR.slice(1)]) await fs.mkdir(path.join(rootfs, d), { recursive: true, mode: 0o755 });
   for (const [link, target] of Object.entries(host.symlinks)) await fs.symlink(target, path.join(rootfs, link)).catch(ignoreExists);
   for (const d of [...host.view.readOnlyDirs, ...extraMountPoints]) await fs.mkdir(path.join(rootfs, d), { recursive: true });
   for (const entry of [...host.view.etcEntries, ...GENERATED_ETC.map((n) => `/etc/${n}`)]) {

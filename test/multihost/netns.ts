@@ -13,7 +13,10 @@ export interface Host {
 
 export interface Fleet {
   hosts: Record<string, Host>;
-  /** Spawns `argv` inside a host's namespace (ip netns exec execs it: the pid is the command's). */
+  /**
+   * Spawns `argv` inside a host's network namespace (nsenter execs it: the pid is the command's).
+   * Not `ip netns exec`: that mounts a fresh /sys, without the host's cgroup mounts the agents' sandboxes need.
+   */
   spawnIn(host: string, argv: string[], options?: SpawnOptions): ChildProcess;
   /** Pids of every process in a host's network namespace. */
   pidsIn(host: string): number[];
@@ -33,7 +36,7 @@ export function createFleet(names: readonly string[]): Fleet {
   const fleet: Fleet = {
     hosts,
     spawnIn(host, argv, options = {}) {
-      return spawn('ip', ['netns', 'exec', hosts[host]!.ns, ...argv], options);
+      return spawn('nsenter', [`--net=/run/netns/${hosts[host]!.ns}`, '--', ...argv], options);
     },
     pidsIn(host) {
       try {
@@ -57,6 +60,9 @@ export function createFleet(names: readonly string[]): Fleet {
     created.push(sw);
     ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge');
     ip('-n', sw, 'link', 'set', 'br0', 'up');
+    // The bridge holds .1, every host's default gateway: a real host has a default route, and
+    // pasta (the sandbox's network) derives its namespace's routes from it. Nothing routes beyond.
+    ip('-n', sw, 'addr', 'add', `${subnet}.1/24`, 'dev', 'br0');
     names.forEach((name, index) => {
       const ns = `${tag}-${name}`;
       const addr = `${subnet}.${index + 2}`;
@@ -68,6 +74,7 @@ export function createFleet(names: readonly string[]): Fleet {
       ip('-n', sw, 'link', 'set', `p${index}`, 'master', 'br0', 'up');
       ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
       ip('-n', ns, 'link', 'set', 'eth0', 'up');
+      ip('-n', ns, 'route', 'add', 'default', 'via', `${subnet}.1`);
       hosts[name] = { ns, ip: addr };
     });
   } catch (error) {
