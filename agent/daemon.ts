@@ -19,6 +19,7 @@ import { detectRuntimes } from './runtimes.ts';
 import { describeRuntimes } from '../specs/runtimes.ts';
 import { createPortPool, DEFAULT_PORT_RANGE, ephemeralOverlapWarning, parseEphemeralRange } from './runner/ports.ts';
 import { sweepSandboxes, type ForgeMode } from './sandbox/index.ts';
+import { sweepDisks } from './sandbox/disk.ts';
 import { createSupervisor } from './supervisor.ts';
 import { bundleSource } from './bundle-fetch.ts';
 
@@ -82,6 +83,10 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   if (overlap) log(`warning: ${overlap}`);
 
   await sweepSandboxes(cgroupRoot).catch((error: unknown) => log(`could not sweep old sandboxes: ${(error as Error).message}`));
+  // A killed run leaves its instances' loop-mounted disks mounted: nothing of it runs now, so
+  // all go at once (not at the next release, which may never come to this agent).
+  const instancesDir = path.join(options.dataDir, 'instances');
+  await sweepDisks(instancesDir, new Set()).catch((error: unknown) => log(`could not unmount old instance disks: ${(error as Error).message}`));
   const runtimes = await detectRuntimes(options.runtimePath ?? process.env.PATH);
 
   // App and build output goes to the control plane in batches; a batch it refuses (an
@@ -264,6 +269,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     await shipper.close(graceMs === 0 ? 0 : 2_000);
     await beating?.catch(() => undefined);
     await metricsServer?.close();
+    await sweepDisks(instancesDir, new Set()).catch((error: unknown) => log(`could not unmount instance disks: ${(error as Error).message}`));
     // Leave no cgroup behind: the instances are gone, so their root can go too.
     await sweepSandboxes(cgroupRoot).catch((error: unknown) => log(`could not remove sandboxes: ${(error as Error).message}`));
   }
