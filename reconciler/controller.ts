@@ -137,6 +137,9 @@ export function createController(deps: ControllerDeps) {
     }
     if (planned.actions.length === 0 && planned.draining.length > 0) draining.set(key, new Set(planned.draining));
     else if (planned.actions.length === 0) draining.delete(key);
+    // With nothing to do but route, the route goes first: a release counts as succeeded and the
+    // service as running only once the route serves it. A router failure is retried next pass.
+    if (planned.actions.length === 0 && planned.route) await deps.routes?.set(key, planned.route);
     writeRelease(row, planned);
     if (planned.recordRelease) {
       deps.store.releases.record({ name: key, generation: row.generation, hash: row.hash, spec: row.spec, revision: row.spec.image ?? row.spec.revision ?? null });
@@ -166,9 +169,6 @@ export function createController(deps: ControllerDeps) {
         writeRelease(row, planned);
         writeStatus(key, planned);
       }
-    } else if (planned.route) {
-      // A failure to reach the router is retried by the next pass.
-      await deps.routes?.set(key, planned.route);
     }
     return {
       key, result: planned.result, requeueAfterMs: planned.requeueAfterMs, error: planned.error,
