@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar';
 import { ForgeError } from '../errors/index.ts';
+import { pruneLeastRecent } from './runner/source-cache.ts';
 
 /** Extracted bundles kept per agent; the least recently used go first. */
 export const KEPT_BUNDLES = 20;
@@ -72,19 +73,7 @@ async function fetchOnce(cacheDir: string, digest: string, download: BundleDownl
   } finally {
     await fs.rm(archive, { force: true });
   }
-  await prune(cacheDir, target);
+  await pruneLeastRecent(cacheDir, target, KEPT_BUNDLES);
   return target;
 }
 
-async function prune(cacheDir: string, keep: string): Promise<void> {
-  const entries = await fs.readdir(cacheDir, { withFileTypes: true });
-  const kept: { dir: string; usedAt: number }[] = [];
-  for (const entry of entries) {
-    if (!entry.isDirectory() || entry.name.includes('.partial-')) continue;
-    const dir = path.join(cacheDir, entry.name);
-    const info = await fs.stat(dir).catch(() => null);
-    if (info) kept.push({ dir, usedAt: info.mtimeMs });
-  }
-  kept.sort((a, b) => b.usedAt - a.usedAt);
-  for (const { dir } of kept.slice(KEPT_BUNDLES)) if (dir !== keep) await fs.rm(dir, { recursive: true, force: true });
-}

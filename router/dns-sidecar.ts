@@ -28,6 +28,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SrvTarget } from './dns-records.ts';
+import { running, signal } from './stale-caddy.ts';
 import type { RecordsFile } from './dns-sidecar-main.ts';
 import { splitAddr, srvTargetsOf, systemResolveHost, type UpstreamDns } from './upstream-dns.ts';
 
@@ -290,23 +291,7 @@ function cmdlineOf(pid: number): string {
   }
 }
 
-/** Present in /proc and not a zombie. */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // gone already
-  }
-}
 
 function lastLine(path: string): string {
   try {

@@ -30,7 +30,7 @@ export function isOurCaddy(cmdline: string, configPath: string): boolean {
 }
 
 /** A process that ended meanwhile (ESRCH) is what we wanted; nothing to report. */
-function signal(pid: number, name: NodeJS.Signals): void {
+export function signal(pid: number, name: NodeJS.Signals): void {
   try {
     process.kill(pid, name);
   } catch {
@@ -39,7 +39,7 @@ function signal(pid: number, name: NodeJS.Signals): void {
 }
 
 /** Still running: present in /proc and not a zombie (an orphan's zombie waits for init to reap it). */
-function running(pid: number): boolean {
+export function running(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';

@@ -53,21 +53,25 @@ export async function sourceForRevision(cacheDir: string, sourceDir: string, rev
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
   }
-  await prune(cacheDir, target);
+  await pruneLeastRecent(cacheDir, target, KEPT_SNAPSHOTS);
   return target;
 }
 
-async function prune(cacheDir: string, keep: string): Promise<void> {
+/**
+ * Keeps the `count` most recently used directories of `cacheDir` (by mtime; half-made
+ * `.partial-` ones skipped) and `keep`; removes the rest. Shared by source snapshots and bundles.
+ */
+export async function pruneLeastRecent(cacheDir: string, keep: string, count: number): Promise<void> {
   const entries = await fs.readdir(cacheDir, { withFileTypes: true });
-  const snapshots: { dir: string; usedAt: number }[] = [];
+  const dirs: { dir: string; usedAt: number }[] = [];
   for (const entry of entries) {
     if (!entry.isDirectory() || entry.name.includes('.partial-')) continue;
     const dir = path.join(cacheDir, entry.name);
     const info = await fs.stat(dir).catch(() => null);
-    if (info) snapshots.push({ dir, usedAt: info.mtimeMs });
+    if (info) dirs.push({ dir, usedAt: info.mtimeMs });
   }
-  snapshots.sort((a, b) => b.usedAt - a.usedAt);
-  for (const { dir } of snapshots.slice(KEPT_SNAPSHOTS)) {
+  dirs.sort((a, b) => b.usedAt - a.usedAt);
+  for (const { dir } of dirs.slice(count)) {
     if (dir !== keep) await fs.rm(dir, { recursive: true, force: true });
   }
 }
