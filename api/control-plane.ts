@@ -21,7 +21,7 @@ import { createLoop } from '../reconciler/loop.ts';
 import { createReconcilerMetrics } from '../reconciler/metrics.ts';
 import { ForgeError } from '../errors/index.ts';
 import { parseEncryptionKey } from '../store/cipher.ts';
-import { openStore, type Store } from '../store/index.ts';
+import { openStore, storeLocation, type Store } from '../store/index.ts';
 import { createAuthLimits } from './auth-limits.ts';
 import { SECRET_FILES, type Config } from './config.ts';
 import type { ApiContext, ProvidersConfig } from './context.ts';
@@ -138,7 +138,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const env = options.env ?? process.env;
   // Checked before anything starts: a typo in FORGE_LOG_LEVEL is a start-up error, not a half-started server.
   const level = logLevel(env, config.mode);
-  const store = openStore(config.dataDir);
+  const store = openStore(storeLocation(env, config.dataDir));
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
   const given = options.providers ?? [];
   const agentProvider: AgentProvider | undefined = given.some((p) => p.name === 'agent') ? undefined

@@ -9,7 +9,7 @@ import { generateApiKey } from '../api/auth.ts';
 import { SECRET_FILES } from '../api/config.ts';
 import { ForgeError } from '../errors/index.ts';
 import { createCipher, parseEncryptionKey } from '../store/cipher.ts';
-import { openStore, resolveDataDir, type Store } from '../store/index.ts';
+import { openStore, resolveDataDir, storeLocation, type Store } from '../store/index.ts';
 import type { CliDeps } from './deps.ts';
 import { parseArgs } from './args.ts';
 import { HELP } from './help.ts';
@@ -21,7 +21,7 @@ type KeysDeps = CliDeps & { random?: (n: number) => Buffer };
 
 function withStore<T>(deps: CliDeps, fn: (store: Store, dataDir: string) => T): T {
   const dataDir = resolveDataDir(deps.env, deps.cwd);
-  const store = openStore(dataDir);
+  const store = openStore(storeLocation(deps.env, dataDir));
   try {
     return fn(store, dataDir);
   } finally {

@@ -1,7 +1,7 @@
 // Worker agents: registration, heartbeats (last report is the truth), offline marking.
 
 import { ForgeError } from '../errors/index.ts';
-import type { Db } from './db.ts';
+import type { Sql } from './sql.ts';
 import type { AgentRuntime } from '../specs/runtimes.ts';
 import type { AgentCapacity, AgentRow } from './rows.ts';
 import { type Clock, canonicalJson, iso, newId } from './util.ts';
@@ -62,7 +62,7 @@ function toRow(r: AgentRecord): AgentRow {
   };
 }
 
-export function createAgentsStore(db: Db, clock: Clock) {
+export function createAgentsStore(db: Sql, clock: Clock) {
   const register = db.prepare<Record<string, unknown>, AgentRecord>(
     `INSERT INTO agents (id, name, token_hash, addresses, labels, cpus, memory_bytes, instances, runtimes, online, last_seen_ms,
        created_at, updated_at)

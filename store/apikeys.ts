@@ -1,7 +1,7 @@
 // API keys: only a hash of each key is stored, with a short prefix for people to recognize it.
 
 import { ForgeError } from '../errors/index.ts';
-import type { Db } from './db.ts';
+import type { Sql } from './sql.ts';
 import type { ApiKeyRow } from './rows.ts';
 import { type Clock, iso, newId } from './util.ts';
 
@@ -34,7 +34,7 @@ function toRow(r: ApiKeyRecord): ApiKeyRow {
   };
 }
 
-export function createApiKeysStore(db: Db, clock: Clock) {
+export function createApiKeysStore(db: Sql, clock: Clock) {
   const insert = db.prepare<Record<string, unknown>, ApiKeyRecord>(
     `INSERT INTO api_keys (id, name, hash, prefix, created_at) VALUES (@id, @name, @hash, @prefix, @now)
      RETURNING *`,

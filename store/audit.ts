@@ -1,7 +1,7 @@
 // Audit trail: who did what to which object. Append-only; `details` must never hold secret values
 // (callers pass key names, not values).
 
-import type { Db } from './db.ts';
+import type { Sql } from './sql.ts';
 import type { AuditRow } from './types.ts';
 import { type Clock, iso } from './util.ts';
 
@@ -20,7 +20,7 @@ function toRow(r: AuditRecord): AuditRow {
   return { ...r, details: r.details === null ? null : (JSON.parse(r.details) as unknown) };
 }
 
-export function createAuditStore(db: Db, clock: Clock) {
+export function createAuditStore(db: Sql, clock: Clock) {
   const insert = db.prepare<[string, string, string, string, string | null], AuditRecord>(
     'INSERT INTO audit (time, actor, action, target, details) VALUES (?, ?, ?, ?, ?) RETURNING *',
   );

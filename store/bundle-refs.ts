@@ -1,9 +1,9 @@
 // Which source revisions (bundle digests among them) are still named: by a live
 // service's desired spec or by any release, so rollback targets keep their bundle.
 
-import type { Db } from './db.ts';
+import type { Sql } from './sql.ts';
 
-export function createRevisionRefs(db: Db) {
+export function createRevisionRefs(db: Sql) {
   const all = db.prepare<[], { revision: string | null }>(
     `SELECT json_extract(spec, '$.revision') AS revision FROM services
      UNION SELECT json_extract(spec, '$.revision') AS revision FROM releases`,

@@ -1,23 +1,21 @@
-// A read cached until the database changes. SQLite tells us cheaply whether anything was
-// committed: total_changes() counts this connection's writes, PRAGMA data_version moves when any
-// other connection (another process too) commits. Checking both costs microseconds, so the
-// resync pass, which reads every service each time and usually finds nothing changed, does not
-// re-read 10,000 rows to learn that.
+// A read cached until the database changes. The engine says cheaply whether anything was
+// committed (Sql.writeMark: on SQLite total_changes() and PRAGMA data_version, microseconds), so
+// the resync pass, which reads every service each time and usually finds nothing changed, does not
+// re-read 10,000 rows to learn that. An engine that cannot tell (PostgreSQL: another replica's
+// commit costs a round trip to notice) reads every time.
 
-import type { Db } from './db.ts';
+import type { Sql } from './sql.ts';
 
-export function cachedUntilWrite<T extends object>(db: Db, read: () => T[]): () => T[] {
-  const dataVersion = db.prepare('PRAGMA data_version').pluck();
-  const totalChanges = db.prepare('SELECT total_changes()').pluck();
-  let cached: { version: number; changes: number; rows: readonly T[] } | null = null;
+export function cachedUntilWrite<T extends object>(db: Sql, read: () => T[]): () => T[] {
+  let cached: { mark: string; rows: readonly T[] } | null = null;
   return () => {
-    // Inside a transaction the rows may yet roll back, which total_changes would not reveal.
+    // Inside a transaction the rows may yet roll back, which the write mark would not reveal.
     if (db.inTransaction) return read();
-    const version = dataVersion.get() as number;
-    const changes = totalChanges.get() as number;
-    if (cached === null || cached.version !== version || cached.changes !== changes) {
+    const mark = db.writeMark();
+    if (mark === null) return read();
+    if (cached === null || cached.mark !== mark) {
       // Frozen: every caller gets the same row objects until the next write.
-      cached = { version, changes, rows: read().map((r) => Object.freeze(r)) };
+      cached = { mark, rows: read().map((r) => Object.freeze(r)) };
     }
     return cached.rows.slice();
   };

@@ -4,7 +4,9 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { ForgeError } from '../errors/index.ts';
-import { MIGRATIONS } from './migrations.ts';
+import { MIGRATIONS, type Migration } from './migrations.ts';
+import { runMigrations } from './migrate.ts';
+import { sqliteSql } from './sqlite-engine.ts';
 
 export type Db = Database.Database;
 
@@ -16,7 +18,7 @@ const BUSY_TIMEOUT_MS = 5_000;
  * up to date. WAL lets readers (API, dashboard) run while the loop writes; synchronous=NORMAL is
  * durable across process crashes in WAL mode and only risks the last commits on power loss.
  */
-export function openDatabase(path: string, migrations: readonly string[] = MIGRATIONS): Db {
+export function openDatabase(path: string, migrations: readonly Migration[] = MIGRATIONS): Db {
   let db: Db;
   try {
     db = new Database(path);
@@ -46,31 +48,8 @@ export function openDatabase(path: string, migrations: readonly string[] = MIGRA
  * so two processes starting at once cannot both apply the same step. Re-running is a no-op.
  * Returns the versions applied.
  */
-export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): number[] {
-  const run = db.transaction((): number[] => {
-    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version    INTEGER PRIMARY KEY,
-      applied_at TEXT NOT NULL
-    )`);
-    const current = db.pragma('user_version', { simple: true }) as number;
-    if (current > migrations.length) {
-      throw new ForgeError(
-        'E_STORE',
-        `the database schema is version ${current} but this Forge knows only ${migrations.length}: ` +
-          'it was written by a newer Forge; upgrade Forge to open it',
-      );
-    }
-    const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
-    const applied: number[] = [];
-    for (let version = current + 1; version <= migrations.length; version++) {
-      db.exec(migrations[version - 1] as string);
-      record.run(version, new Date().toISOString());
-      applied.push(version);
-    }
-    if (applied.length > 0) db.pragma(`user_version = ${migrations.length}`);
-    return applied;
-  });
-  return run.immediate();
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  return runMigrations(sqliteSql(db), migrations);
 }
 
 /**

@@ -1,6 +1,6 @@
 // Deployments triggered by GitHub pushes; the delivery id makes redeliveries harmless.
 
-import type { Db } from './db.ts';
+import type { Sql } from './sql.ts';
 import type { DeploymentRow, DeploymentState } from './rows.ts';
 import { type Clock, iso, newId } from './util.ts';
 
@@ -38,7 +38,7 @@ function toRow(r: DeploymentRecord): DeploymentRow {
   };
 }
 
-export function createDeploymentsStore(db: Db, clock: Clock) {
+export function createDeploymentsStore(db: Sql, clock: Clock) {
   const insert = db.prepare<Record<string, unknown>, DeploymentRecord>(
     `INSERT INTO deployments (id, delivery_id, repo, branch, sha, state, message, created_at, updated_at)
      VALUES (@id, @deliveryId, @repo, @branch, @sha, 'pending', @message, @now, @now)

@@ -1,6 +1,6 @@
 // Per-service events: append-only, newest N kept per service.
 
-import type { Db } from './db.ts';
+import { type Sql, transactional } from './sql.ts';
 import type { EventRow } from './types.ts';
 import { type Clock, capText, iso } from './util.ts';
 
@@ -28,7 +28,7 @@ export interface EventListOptions {
   afterId?: number;
 }
 
-export function createEventsStore(db: Db, clock: Clock, retention: number = DEFAULT_EVENT_RETENTION) {
+export function createEventsStore(db: Sql, clock: Clock, retention: number = DEFAULT_EVENT_RETENTION) {
   // The service id is that of the live row of the name (one incarnation), unless given.
   const insert = db.prepare<[string, string | null, string, string, string, string, string], EventRow>(
     `INSERT INTO events (name, service_id, time, type, reason, message)
@@ -50,10 +50,10 @@ export function createEventsStore(db: Db, clock: Clock, retention: number = DEFA
   );
   const newest = db.prepare<{ name: string; limit: number }, EventRow>(
     `SELECT * FROM (SELECT id, name, time, type, reason, message FROM events
-       WHERE name = @name AND ${INCARNATION} ORDER BY id DESC LIMIT @limit) ORDER BY id`,
+       WHERE name = @name AND ${INCARNATION} ORDER BY id DESC LIMIT @limit) AS newest ORDER BY id`,
   );
 
-  const append = db.transaction((name: string, event: EventInput, serviceId: string | null): EventRow => {
+  const append = transactional(db, (name: string, event: EventInput, serviceId: string | null): EventRow => {
     const row = insert.get(name, serviceId, name, iso(clock()), event.type, event.reason, capText(event.message, MAX_MESSAGE));
     trim.run({ name, keep: retention });
     return row as EventRow;
@@ -67,7 +67,7 @@ export function createEventsStore(db: Db, clock: Clock, retention: number = DEFA
 
   // The same warning on every retry is one event that counts, as Kubernetes does:
   // a reader sees each distinct reason once, with how often and when last.
-  const appendCounted = db.transaction((name: string, event: EventInput): EventRow => {
+  const appendCounted = transactional(db, (name: string, event: EventInput): EventRow => {
     const message = capText(event.message, MAX_MESSAGE - 32);
     for (const row of recent.all({ name, limit: RECENT_FOR_COUNT })) {
       const { text, count } = splitCount(row.message);

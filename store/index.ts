@@ -1,11 +1,17 @@
 // The store: one SQLite database, one sub-store per table group. The only room that writes SQL.
 
 import { mkdirSync, statSync } from 'node:fs';
+import { ForgeError } from '../errors/index.ts';
 import { extname, join } from 'node:path';
 import { createAgentsStore } from './agents.ts';
 import { createApiKeysStore } from './apikeys.ts';
 import { createAuditStore } from './audit.ts';
 import { type Db, openDatabase } from './db.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { runMigrations } from './migrate.ts';
+import { isPostgresUrl, postgresSql, redactUrl } from './pg-engine.ts';
+import type { Sql } from './sql.ts';
+import { sqliteSql } from './sqlite-engine.ts';
 import { createDeploymentsStore } from './deployments.ts';
 import { DEFAULT_EVENT_RETENTION, createEventsStore } from './events.ts';
 import { createLogsStore, type LogWindow } from './logs.ts';
@@ -19,6 +25,8 @@ import type { Clock } from './util.ts';
 
 export { openDatabase, resolveDataDir, migrate } from './db.ts';
 export type { Db } from './db.ts';
+export type { Sql, Dialect } from './sql.ts';
+export { isPostgresUrl } from './pg-engine.ts';
 export { planUpsert } from './services.ts';
 export type { Clock } from './util.ts';
 export type * from './types.ts';
@@ -50,8 +58,10 @@ export interface StoreOptions {
 }
 
 export interface Store {
-  /** Where the database lives (`:memory:` for an in-memory store). */
+  /** Where the database lives (`:memory:` for an in-memory store; a PostgreSQL URL without its password). */
   readonly path: string;
+  /** Which engine holds it. */
+  readonly dialect: Sql['dialect'];
   readonly services: ReturnType<typeof createServicesStore>;
   readonly status: ReturnType<typeof createStatusStore>;
   readonly events: ReturnType<typeof createEventsStore>;
@@ -86,16 +96,45 @@ export function databasePath(pathOrDir: string): string {
   return join(pathOrDir, DATABASE_FILE);
 }
 
+/**
+ * Opens the store at `pathOrDir`: a `postgres://` or `postgresql://` URL selects PostgreSQL (see
+ * storeLocation for FORGE_DATABASE_URL); anything else is SQLite (see databasePath).
+ */
 export function openStore(pathOrDir: string, options: StoreOptions = {}): Store {
+  if (isPostgresUrl(pathOrDir)) return openPostgresStore(pathOrDir, options);
   const path = databasePath(pathOrDir);
   return createStore(openDatabase(path), path, options);
 }
 
+function openPostgresStore(url: string, options: StoreOptions): Store {
+  const sql = postgresSql(url);
+  try {
+    runMigrations(sql, MIGRATIONS);
+  } catch (cause) {
+    sql.close();
+    if (cause instanceof ForgeError) throw cause;
+    throw new ForgeError('E_STORE', `cannot prepare the Forge database at ${redactUrl(url)}: ${(cause as Error).message}`, { cause });
+  }
+  return createStore(sql, redactUrl(url), options);
+}
+
+/** Where the store is: FORGE_DATABASE_URL (PostgreSQL) when set, else the data dir (SQLite). */
+export function storeLocation(env: Readonly<Record<string, string | undefined>>, dataDir: string): string {
+  const url = env.FORGE_DATABASE_URL?.trim();
+  if (url === undefined || url === '') return dataDir;
+  if (!isPostgresUrl(url)) {
+    throw new ForgeError('E_USAGE', 'FORGE_DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+  return url;
+}
+
 /** Builds the sub-stores over an open, migrated database (see openDatabase). */
-export function createStore(db: Db, path: string, options: StoreOptions = {}): Store {
+export function createStore(database: Db | Sql, path: string, options: StoreOptions = {}): Store {
   const clock = options.clock ?? Date.now;
+  const db: Sql = 'dialect' in database ? database : sqliteSql(database);
   return {
     path,
+    dialect: db.dialect,
     services: createServicesStore(db, clock),
     status: createStatusStore(db, clock),
     events: createEventsStore(db, clock, options.eventRetention ?? DEFAULT_EVENT_RETENTION),
@@ -109,7 +148,7 @@ export function createStore(db: Db, path: string, options: StoreOptions = {}): S
     revisions: createRevisionRefs(db),
     logs: createLogsStore(db, clock, options.logWindow),
     transaction<T>(fn: () => T): T {
-      return db.transaction(fn).immediate();
+      return db.transaction(fn);
     },
     close(): void {
       if (db.open) db.close();

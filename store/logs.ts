@@ -4,7 +4,7 @@
 // sources, and a source that has written nothing for `goneAfterMs` (an instance long gone)
 // is dropped. Lines are stored as shipped: masking injected secrets is the agent's job.
 
-import type { Db } from './db.ts';
+import { type Sql, transactional } from './sql.ts';
 import { type Clock, capText } from './util.ts';
 
 export type LogStream = 'stdout' | 'stderr';
@@ -64,7 +64,7 @@ export interface LogQuery {
 
 const COLUMNS = 'seq, service, instance, build, stream, time_ms AS timeMs, line';
 
-export function createLogsStore(db: Db, clock: Clock, window: LogWindow = DEFAULT_LOG_WINDOW) {
+export function createLogsStore(db: Sql, clock: Clock, window: LogWindow = DEFAULT_LOG_WINDOW) {
   const insert = db.prepare(
     `INSERT INTO log_lines (service, instance, build, source, stream, time_ms, line)
      VALUES (@service, @instance, @build, @source, @stream, @timeMs, @line)`,
@@ -76,8 +76,8 @@ export function createLogsStore(db: Db, clock: Clock, window: LogWindow = DEFAUL
        SELECT seq FROM (
          SELECT seq, SUM(length(CAST(line AS BLOB))) OVER (ORDER BY seq DESC) AS bytes,
                 ROW_NUMBER() OVER (ORDER BY seq DESC) AS n
-         FROM log_lines WHERE source = @source)
-       WHERE n > @maxLines OR bytes > @maxBytes ORDER BY seq DESC LIMIT 1)`,
+         FROM log_lines WHERE source = @source
+       ) AS w WHERE n > @maxLines OR bytes > @maxBytes ORDER BY seq DESC LIMIT 1)`,
   );
   const pruneService = db.prepare(
     `DELETE FROM log_lines WHERE service = @service AND source IN (
@@ -98,7 +98,7 @@ export function createLogsStore(db: Db, clock: Clock, window: LogWindow = DEFAUL
   );
   let lastGoneSweep = 0;
 
-  const append = db.transaction((lines: readonly LogLineInput[]): number => {
+  const append = transactional(db, (lines: readonly LogLineInput[]): number => {
     const touched = new Map<string, string>();
     const fresh = new Set<string>();
     for (const l of lines) {
@@ -154,7 +154,7 @@ export function createLogsStore(db: Db, clock: Clock, window: LogWindow = DEFAUL
       // Following reads forward from a seq; everything else wants the newest lines.
       const sql = query.afterSeq !== undefined && query.tail === undefined
         ? `SELECT ${COLUMNS} FROM log_lines WHERE ${where.join(' AND ')} ORDER BY seq LIMIT @limit`
-        : `SELECT * FROM (SELECT ${COLUMNS} FROM log_lines WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT @limit) ORDER BY seq`;
+        : `SELECT * FROM (SELECT ${COLUMNS} FROM log_lines WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT @limit) AS tail ORDER BY seq`;
       return db.prepare(sql).all(params) as LogLineRow[];
     },
     /** The service of an instance placed on this agent, or null when the agent was never given it. */

@@ -1,7 +1,7 @@
 // Releases: every generation that was rolled out, with its spec and outcome, for rollback.
 
 import type { ServiceSpec } from '../specs/types.ts';
-import type { Db } from './db.ts';
+import type { Sql } from './sql.ts';
 import type { ReleaseRow } from './types.ts';
 import { type Clock, iso } from './util.ts';
 
@@ -37,7 +37,7 @@ function toRow(r: ReleaseRecord): ReleaseRow {
   };
 }
 
-export function createReleasesStore(db: Db, clock: Clock) {
+export function createReleasesStore(db: Sql, clock: Clock) {
   // Same (name, generation, hash) again: nothing happens. A different hash under the same key can
   // only come from a service deleted and created anew (its generation restarts at 1): the new
   // incarnation's release replaces the old one.

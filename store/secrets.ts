@@ -2,7 +2,7 @@
 // The store never sees a plaintext value and never puts a ciphertext in an error message.
 
 import { ForgeError } from '../errors/index.ts';
-import type { Db } from './db.ts';
+import { type Sql, transactional } from './sql.ts';
 import type { SecretRow } from './types.ts';
 import { type Clock, iso } from './util.ts';
 
@@ -32,7 +32,7 @@ function assertBuffer(ciphertext: unknown, key: string): asserts ciphertext is B
   }
 }
 
-export function createSecretsStore(db: Db, clock: Clock) {
+export function createSecretsStore(db: Sql, clock: Clock) {
   const upsert = db.prepare(
     `INSERT INTO secrets (name, key, ciphertext, key_id, updated_at) VALUES (@name, @key, @ciphertext, @keyId, @now)
      ON CONFLICT (name, key) DO UPDATE SET
@@ -57,7 +57,7 @@ export function createSecretsStore(db: Db, clock: Clock) {
     }
   };
 
-  const replaceAll = db.transaction((name: string, rows: readonly SecretInput[]): void => {
+  const replaceAll = transactional(db, (name: string, rows: readonly SecretInput[]): void => {
     removeAll.run(name);
     for (const row of rows) put(name, row.key, row.ciphertext, row.keyId);
   });
@@ -81,7 +81,7 @@ export function createSecretsStore(db: Db, clock: Clock) {
       return everything.all().map(toRow);
     },
     /** Makes the service's secrets exactly `rows`, atomically (the API's `envVars` replace-all). */
-    replaceAll: (name: string, rows: readonly SecretInput[]): void => replaceAll.immediate(name, rows),
+    replaceAll: (name: string, rows: readonly SecretInput[]): void => replaceAll(name, rows),
   };
 }
 

@@ -1,7 +1,7 @@
 // Desired services: the rows everything else reconciles towards.
 
 import type { ServiceSpec } from '../specs/types.ts';
-import type { Db } from './db.ts';
+import { type Sql, transactional } from './sql.ts';
 import type { DesiredRow, DesiredSummary, UpsertResult } from './types.ts';
 import { cachedUntilWrite } from './cache.ts';
 import { type Clock, iso, newId } from './util.ts';
@@ -70,23 +70,18 @@ function toRow(r: ServiceRecord): DesiredRow {
   };
 }
 
-export function createServicesStore(db: Db, clock: Clock) {
+export function createServicesStore(db: Sql, clock: Clock) {
   const byName = db.prepare<[string], ServiceRecord>('SELECT * FROM services WHERE name = ?');
   const byId = db.prepare<[string], ServiceRecord>('SELECT * FROM services WHERE id = ?');
   const all = db.prepare<[], ServiceRecord>('SELECT * FROM services ORDER BY name');
   const bySource = db.prepare<[string], ServiceRecord>('SELECT * FROM services WHERE source = ? ORDER BY name');
-  // raw(): arrays instead of objects; the resync pass reads every row, so every allocation counts.
-  const summaryRows = db
-    .prepare('SELECT name, hash, generation, state, deleting FROM services ORDER BY name')
-    .raw(true);
+  const summaryRows = db.prepare<[], Omit<DesiredSummary, 'deleting'> & { deleting: unknown }>(
+    'SELECT name, hash, generation, state, deleting FROM services ORDER BY name',
+  );
   function readSummaries(): DesiredSummary[] {
-    const rows = summaryRows.all() as [string, string, number, DesiredState, 0 | 1][];
-    const out: DesiredSummary[] = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const [name, hash, generation, state, deleting] = rows[i] as [string, string, number, DesiredState, 0 | 1];
-      out[i] = { name, hash, generation, state, deleting: deleting === 1 };
-    }
-    return out;
+    const rows = summaryRows.all();
+    for (const row of rows) row.deleting = row.deleting === 1;
+    return rows as DesiredSummary[];
   }
   const summaries = cachedUntilWrite(db, readSummaries);
 
@@ -114,7 +109,7 @@ export function createServicesStore(db: Db, clock: Clock) {
   // Releases belong to one incarnation of a name: a service created again later must not
   // inherit "bad release" marks or rollback targets of the one deleted here.
   const removeReleases = db.prepare('DELETE FROM releases WHERE name = ?');
-  const removeWithReleases = db.transaction((name: string): boolean => {
+  const removeWithReleases = transactional(db, (name: string): boolean => {
     if (remove.run(name).changes === 0) return false;
     removeReleases.run(name);
     return true;
@@ -128,7 +123,7 @@ export function createServicesStore(db: Db, clock: Clock) {
     'UPDATE services SET source = @source, updated_at = @now WHERE name = @name AND source <> @source',
   );
 
-  const upsert = db.transaction((input: UpsertInput): UpsertResult => {
+  const upsert = transactional(db, (input: UpsertInput): UpsertResult => {
     const existing = byName.get(input.name);
     const plan = planUpsert(existing && { ...existing, deleting: existing.deleting === 1 }, input);
     const now = iso(clock());
@@ -154,7 +149,7 @@ export function createServicesStore(db: Db, clock: Clock) {
 
   return {
     /** Writes the desired spec; see planUpsert for when the generation moves. */
-    upsert: (input: UpsertInput): UpsertResult => upsert.immediate(input),
+    upsert: (input: UpsertInput): UpsertResult => upsert(input),
     get(name: string): DesiredRow | null {
       const r = byName.get(name);
       return r ? toRow(r) : null;

@@ -1,7 +1,7 @@
 // Observed status per service: phase, conditions, url, last error, lifecycle snapshot.
 
 import { ForgeError } from '../errors/index.ts';
-import type { Db } from './db.ts';
+import type { Sql } from './sql.ts';
 import { cachedUntilWrite } from './cache.ts';
 import type { StatusSummary } from './rows.ts';
 import type { Condition, Phase, StatusRow } from './types.ts';
@@ -37,20 +37,17 @@ function nullableJson(value: unknown): string | null {
   return value === null || value === undefined ? null : canonicalJson(value);
 }
 
-export function createStatusStore(db: Db, clock: Clock) {
+export function createStatusStore(db: Sql, clock: Clock) {
   const one = db.prepare<[string], StatusRecord>('SELECT * FROM status WHERE name = ?');
   const all = db.prepare<[], StatusRecord>('SELECT * FROM status ORDER BY name');
-  const many = db.prepare<[string], StatusRecord>(
-    'SELECT * FROM status WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name',
+  const many = db.prepare<[string], StatusRecord>({
+    sqlite: 'SELECT * FROM status WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name',
+    postgres: 'SELECT * FROM status WHERE name IN (SELECT json_array_elements_text(CAST(? AS json))) ORDER BY name',
+  });
+  const summaryRows = db.prepare<[], StatusSummary>(
+    'SELECT name, phase, observed_generation AS "observedGeneration" FROM status ORDER BY name',
   );
-  const summaryRows = db.prepare('SELECT name, phase, observed_generation FROM status ORDER BY name').raw(true);
-  const summaries = cachedUntilWrite(db, (): StatusSummary[] =>
-    (summaryRows.all() as [string, Phase, number][]).map(([name, phase, observedGeneration]) => ({
-      name,
-      phase,
-      observedGeneration,
-    })),
-  );
+  const summaries = cachedUntilWrite(db, (): StatusSummary[] => summaryRows.all());
   // One statement decides and writes: the UPDATE's WHERE compares the serialized columns, so an
   // unchanged status costs no write and `changes` says whether anything moved.
   const put = db.prepare(

@@ -3,8 +3,9 @@
 // both win, and a lease that ran out (the agent died) makes the task claimable again.
 
 import { ForgeError } from '../errors/index.ts';
-import type { Db } from './db.ts';
+import { type Sql, transactional } from './sql.ts';
 import type { TaskKind, TaskLogLine, TaskRow, TaskState } from './rows.ts';
+import { toPostgres } from './pg-dialect.ts';
 import { type Clock, capText, iso, newId } from './util.ts';
 
 export const DEFAULT_TASK_LOG_RETENTION = 2_000;
@@ -64,10 +65,11 @@ function toRow(r: TaskRecord): TaskRow {
 }
 
 const ACTIVE = `state IN ('queued', 'claimed', 'running')`;
-const CLAIMABLE = `(state = 'queued' OR (state IN ('claimed', 'running') AND lease_expires_at <= @now))`;
+const CLAIMABLE = `(state = 'queued' OR (state IN ('claimed', 'running') AND lease_expires_at <= CAST(@now AS INTEGER)))`;
+const LEASE_END = 'CAST(@now AS INTEGER) + CAST(@leaseMs AS INTEGER)';
 const HELD_BY = `lease_owner = @agentId AND state IN ('claimed', 'running')`;
 
-export function createTasksStore(db: Db, clock: Clock, logRetention: number = DEFAULT_TASK_LOG_RETENTION) {
+export function createTasksStore(db: Sql, clock: Clock, logRetention: number = DEFAULT_TASK_LOG_RETENTION) {
   const insert = db.prepare<Record<string, unknown>, TaskRecord>(
     `INSERT INTO tasks (id, kind, service_name, generation, replica, agent_id, dedupe_key, payload, state,
        attempts, created_at, updated_at)
@@ -75,21 +77,32 @@ export function createTasksStore(db: Db, clock: Clock, logRetention: number = DE
      RETURNING *`,
   );
   const activeByKey = db.prepare<[string], TaskRecord>(`SELECT * FROM tasks WHERE dedupe_key = ? AND ${ACTIVE}`);
-  const claim = db.prepare<Record<string, unknown>, TaskRecord>(
-    `UPDATE tasks SET state = 'claimed', lease_owner = @agentId, lease_expires_at = @now + @leaseMs,
+  // The lease arithmetic casts its parameters: PostgreSQL cannot type `$1 + $2` on its own.
+  const claimable = `(agent_id = @agentId OR agent_id IS NULL) AND ${CLAIMABLE}`;
+  const claim = db.prepare<Record<string, unknown>, TaskRecord>({
+    sqlite: `UPDATE tasks SET state = 'claimed', lease_owner = @agentId, lease_expires_at = ${LEASE_END},
        attempts = attempts + 1, updated_at = @iso
      WHERE ${CLAIMABLE} AND id = (
        SELECT id FROM tasks
-       WHERE (agent_id = @agentId OR agent_id IS NULL) AND ${CLAIMABLE}
-         AND (@kinds IS NULL OR kind IN (SELECT value FROM json_each(@kinds)))
+       WHERE ${claimable} AND (@kinds IS NULL OR kind IN (SELECT value FROM json_each(@kinds)))
        ORDER BY seq LIMIT 1)
      RETURNING *`,
-  );
+    // Row locks hand out tasks: a claimer skips a task another replica is claiming right now
+    // and takes the next, instead of queueing behind it.
+    postgres: toPostgres(`UPDATE tasks SET state = 'claimed', lease_owner = @agentId, lease_expires_at = ${LEASE_END},
+       attempts = attempts + 1, updated_at = @iso
+     WHERE ${CLAIMABLE} AND id = (
+       SELECT id FROM tasks
+       WHERE ${claimable}
+         AND (CAST(@kinds AS TEXT) IS NULL OR kind IN (SELECT json_array_elements_text(CAST(@kinds AS json))))
+       ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+     RETURNING *`),
+  });
   const renew = db.prepare(
-    `UPDATE tasks SET lease_expires_at = @now + @leaseMs, updated_at = @iso WHERE id = @taskId AND ${HELD_BY}`,
+    `UPDATE tasks SET lease_expires_at = ${LEASE_END}, updated_at = @iso WHERE id = @taskId AND ${HELD_BY}`,
   );
   const start = db.prepare(
-    `UPDATE tasks SET state = 'running', lease_expires_at = @now + @leaseMs, updated_at = @iso
+    `UPDATE tasks SET state = 'running', lease_expires_at = ${LEASE_END}, updated_at = @iso
      WHERE id = @taskId AND ${HELD_BY}`,
   );
   const complete = db.prepare(
@@ -128,7 +141,7 @@ export function createTasksStore(db: Db, clock: Clock, logRetention: number = DE
     'SELECT seq, time, line FROM task_logs WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?',
   );
 
-  const enqueue = db.transaction((input: EnqueueInput): TaskRow => {
+  const enqueue = transactional(db, (input: EnqueueInput): TaskRow => {
     const dedupeKey = input.dedupeKey ?? null;
     const existing = dedupeKey === null ? undefined : activeByKey.get(dedupeKey);
     if (existing) return toRow(existing);
@@ -146,7 +159,7 @@ export function createTasksStore(db: Db, clock: Clock, logRetention: number = DE
     return toRow(row as TaskRecord);
   });
 
-  const appendLog = db.transaction((taskId: string, line: string): number => {
+  const appendLog = transactional(db, (taskId: string, line: string): number => {
     let seq: number;
     try {
       seq = (insertLog.get(taskId, iso(clock()), capText(line, MAX_LOG_LINE)) as { seq: number }).seq;
@@ -170,7 +183,7 @@ export function createTasksStore(db: Db, clock: Clock, logRetention: number = DE
 
   return {
     /** Queues a task (or returns the active task holding the same dedupeKey). */
-    enqueue: (input: EnqueueInput): TaskRow => enqueue.immediate(input),
+    enqueue: (input: EnqueueInput): TaskRow => enqueue(input),
     /**
      * Hands `agentId` its oldest claimable task (targeted at it or at no agent): a queued one, or
      * one whose holder's lease ran out by `now`. Sets the lease to `now + leaseMs` and counts

@@ -1,0 +1,171 @@
+// A synchronous call into an asynchronous PostgreSQL client. A worker thread owns one `pg`
+// client; the calling thread posts a request on a MessagePort, then blocks on Atomics.wait over
+// a SharedArrayBuffer until the worker has posted the answer, and takes it off the port with
+// receiveMessageOnPort. The caller's event loop is blocked for the round trip, exactly as it is
+// during a better-sqlite3 call (sub-millisecond against a PostgreSQL on the same network).
+//
+// The worker runs from source text (eval), not from a file: it then works the same under tsx,
+// from the compiled dist/, and from bin/forge's in-process tsx fallback.
+
+import { createRequire } from 'node:module';
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { ForgeError } from '../errors/index.ts';
+
+export interface QueryRequest {
+  op: 'query';
+  text: string;
+  values?: unknown[];
+  /** Set for statements run often: the server keeps them parsed (a named prepared statement). */
+  name?: string;
+}
+export type BridgeRequest = QueryRequest | { op: 'close' };
+
+export interface QueryAnswer {
+  rows: Record<string, unknown>[];
+  rowCount: number;
+}
+
+interface Answer {
+  ok?: QueryAnswer;
+  error?: { message: string; code?: string; constraint?: string };
+}
+
+/** The worker's source. Plain CommonJS: it must not depend on a TypeScript loader. */
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const pg = require(workerData.pgPath);
+const { port, shared, url } = workerData;
+// Values the sub-stores expect as SQLite gives them: int8 and numeric as numbers, booleans as 0/1.
+const types = {
+  getTypeParser(oid, format) {
+    if (oid === 20 || oid === 1700) return (v) => Number(v);
+    if (oid === 16) return (v) => (v === 't' ? 1 : 0);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+let client = null;
+async function connected() {
+  if (client !== null) return client;
+  const c = new pg.Client({ connectionString: url, types, application_name: 'forge' });
+  // A dropped connection surfaces on the next query; the one after that reconnects.
+  c.on('error', () => { if (client === c) client = null; });
+  await c.connect();
+  client = c;
+  return c;
+}
+function answer(message) {
+  port.postMessage(message);
+  Atomics.store(shared, 0, 1);
+  Atomics.notify(shared, 0);
+}
+port.on('message', async (req) => {
+  try {
+    if (req.op === 'close') {
+      const c = client; client = null;
+      if (c !== null) await c.end().catch(() => undefined);
+      answer({ ok: { rows: [], rowCount: 0 } });
+      port.close();
+      return;
+    }
+    const c = await connected();
+    const values = (req.values || []).map((v) => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v) : v));
+    const res = await c.query(req.name ? { name: req.name, text: req.text, values } : { text: req.text, values });
+    const last = Array.isArray(res) ? res[res.length - 1] : res;
+    answer({ ok: { rows: last.rows || [], rowCount: last.rowCount || 0 } });
+  } catch (e) {
+    if (client !== null && (e.code === undefined || /^(08|57P)/.test(e.code))) {
+      const c = client; client = null; c.end().catch(() => undefined);
+    }
+    answer({ error: { message: String(e && e.message), code: e && e.code, constraint: e && e.constraint } });
+  }
+});
+`;
+
+/** PostgreSQL's SQLSTATEs the sub-stores branch on, named as SQLite names them. */
+const CONSTRAINT_CODES: Record<string, string> = {
+  '23505': 'SQLITE_CONSTRAINT_UNIQUE',
+  '23503': 'SQLITE_CONSTRAINT_FOREIGNKEY',
+};
+
+export class PgBridgeError extends Error {
+  readonly code: string | undefined;
+  /** PostgreSQL's SQLSTATE (e.g. 23505). */
+  readonly sqlState: string | undefined;
+  constructor(message: string, sqlState: string | undefined) {
+    super(message);
+    this.name = 'PgBridgeError';
+    this.sqlState = sqlState;
+    this.code = sqlState === undefined ? undefined : (CONSTRAINT_CODES[sqlState] ?? `PG_${sqlState}`);
+  }
+}
+
+export interface PgBridge {
+  call(request: QueryRequest): QueryAnswer;
+  close(): void;
+  readonly open: boolean;
+}
+
+/** How long one call may block before the store gives up on the server. */
+const CALL_TIMEOUT_MS = 60_000;
+
+export function openPgBridge(url: string): PgBridge {
+  const shared = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const pgPath = createRequire(import.meta.url).resolve('pg');
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { port: port2, shared, url, pgPath },
+    transferList: [port2],
+    // The worker must not inherit a TypeScript loader's flags: it is plain JavaScript.
+    execArgv: [],
+  });
+  // The store's close() ends it; a store never closed must not keep the process alive.
+  worker.unref();
+  port1.unref();
+  let open = true;
+
+  function send(request: BridgeRequest, port: MessagePort): Answer {
+    Atomics.store(shared, 0, 0);
+    port.postMessage(request);
+    const deadline = Date.now() + CALL_TIMEOUT_MS;
+    while (Atomics.load(shared, 0) === 0) {
+      if (Date.now() > deadline) {
+        throw new ForgeError('E_STORE', `PostgreSQL did not answer within ${CALL_TIMEOUT_MS / 1000} s`);
+      }
+      Atomics.wait(shared, 0, 0, 1_000);
+    }
+    const received = receiveMessageOnPort(port);
+    if (received === undefined) throw new ForgeError('E_STORE', 'the PostgreSQL bridge answered nothing');
+    return received.message as Answer;
+  }
+
+  return {
+    call(request: QueryRequest): QueryAnswer {
+      if (!open) throw new ForgeError('E_STORE', 'the store is closed');
+      const answer = send(request, port1);
+      if (answer.error !== undefined) throw new PgBridgeError(answer.error.message, answer.error.code);
+      const ok = answer.ok as QueryAnswer;
+      // Structured clone turns a Buffer into a plain Uint8Array: BYTEA columns come back as Buffers.
+      for (const row of ok.rows) {
+        for (const key in row) {
+          const v = row[key];
+          if (v instanceof Uint8Array && !Buffer.isBuffer(v)) row[key] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+        }
+      }
+      return ok;
+    },
+    close(): void {
+      if (!open) return;
+      open = false;
+      try {
+        send({ op: 'close' }, port1);
+      } finally {
+        port1.close();
+        void worker.terminate();
+      }
+    },
+    get open() {
+      return open;
+    },
+  };
+}

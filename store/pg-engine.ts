@@ -1,0 +1,108 @@
+// The Sql interface over PostgreSQL, through the synchronous bridge (pg-bridge.ts): the same
+// sub-store code runs on both engines. One connection per store; transactions and savepoints run
+// on it, so BEGIN and COMMIT always reach the same session.
+
+import { ForgeError } from '../errors/index.ts';
+import { openPgBridge } from './pg-bridge.ts';
+import { toPostgres } from './pg-dialect.ts';
+import { type Sql, type SqlText, type Statement, bindValues, textFor, translateParams } from './sql.ts';
+
+/**
+ * The advisory lock every writing transaction takes first (pg_advisory_xact_lock, released at
+ * COMMIT or ROLLBACK): writers run one at a time across every replica, as SQLite's BEGIN
+ * IMMEDIATE makes them on one machine, so read-then-write code has no race on either engine.
+ */
+export const WRITER_LOCK_KEY = 0x466f7267; // "Forg"
+
+export interface PgSql extends Sql {
+  readonly dialect: 'postgres';
+  readonly url: string;
+}
+
+export function isPostgresUrl(text: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(text);
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
+
+export function postgresSql(url: string): PgSql {
+  const bridge = openPgBridge(url);
+  let depth = 0;
+  // One server-side prepared statement per distinct text (some sub-stores prepare per call).
+  const names = new Map<string, string>();
+
+  const query = (text: string, values?: unknown[], name?: string) =>
+    bridge.call({ op: 'query', text, ...(values ? { values } : {}), ...(name ? { name } : {}) });
+
+  try {
+    query('SELECT 1');
+  } catch (cause) {
+    bridge.close();
+    throw new ForgeError('E_STORE', `cannot connect to PostgreSQL at ${redactUrl(url)}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+
+  return {
+    dialect: 'postgres',
+    url,
+    prepare<P = unknown[], R = unknown>(text: SqlText): Statement<P, R> {
+      // A portable text is SQLite's dialect, rewritten; a per-engine text is used as written.
+      const { text: sql, order } = translateParams(typeof text === 'string' ? toPostgres(text) : textFor(text, 'postgres'));
+      let name = names.get(sql);
+      if (name === undefined) names.set(sql, (name = `forge_${names.size + 1}`));
+      const exec = (params: unknown[]) => query(sql, bindValues(order, params), name as string);
+      return {
+        get: (...params) => exec(params as unknown[]).rows[0] as R | undefined,
+        all: (...params) => exec(params as unknown[]).rows as R[],
+        run: (...params) => ({ changes: exec(params as unknown[]).rowCount }),
+        iterate: (...params) => (exec(params as unknown[]).rows as R[])[Symbol.iterator](),
+      };
+    },
+    exec(text: string): void {
+      query(text);
+    },
+    transaction<T>(fn: () => T): T {
+      const savepoint = depth > 0 ? `forge_sp_${depth}` : null;
+      if (savepoint === null) query(`BEGIN; SELECT pg_advisory_xact_lock(${WRITER_LOCK_KEY})`);
+      else query(`SAVEPOINT ${savepoint}`);
+      depth++;
+      let result: T;
+      try {
+        result = fn();
+        if (result instanceof Promise) throw new Error('store.transaction(fn): fn must be synchronous');
+      } catch (error) {
+        depth--;
+        try {
+          query(savepoint === null ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`);
+        } catch {
+          // The connection is gone: the server rolled the transaction back itself.
+        }
+        throw error;
+      }
+      depth--;
+      query(savepoint === null ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
+      return result;
+    },
+    get inTransaction() {
+      return depth > 0;
+    },
+    // Another replica's commit is invisible to this process without a round trip: never cached.
+    writeMark: () => null,
+    close(): void {
+      bridge.close();
+    },
+    get open() {
+      return bridge.open;
+    },
+  };
+}
