@@ -12,7 +12,8 @@ export function cachedUntilWrite<T extends object>(db: Sql, read: () => T[]): ()
     // Inside a transaction the rows may yet roll back, which the write mark would not reveal.
     if (db.inTransaction) return read();
     const mark = db.writeMark();
-    if (mark === null) return read();
+    // Frozen like cached rows, so the contract is the same on every engine.
+    if (mark === null) return read().map((r) => Object.freeze(r));
     if (cached === null || cached.mark !== mark) {
       // Frozen: every caller gets the same row objects until the next write.
       cached = { mark, rows: read().map((r) => Object.freeze(r)) };
