@@ -4,7 +4,8 @@
 # caddy (the router), promtool (alert rule checks), git (webhook deploys),
 # chromium (dashboard browser test), util-linux's unshare, crun (the OCI runtime
 # every build and app runs under), passt's pasta and iproute2 (a network
-# namespace per sandbox) and e2fsprogs (the per-instance disk limit).
+# namespace per sandbox), e2fsprogs (the per-instance disk limit) and postgresql
+# (the store's second engine; tests run the store suite against a throwaway cluster).
 # Safe to run again. Set FORGE_SETUP_SKIP_SYSTEM=1 to install only npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,8 @@ command -v pasta >/dev/null 2>&1 || missing+=(passt)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# PostgreSQL (the store's second engine): tests start throwaway clusters from its binaries.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != "0" ] && ! command -v sudo >/dev/null 2>&1; then
