@@ -80,6 +80,12 @@ export interface Store {
    * land together or not at all. `fn` must be synchronous; a thrown error rolls back.
    */
   transaction<T>(fn: () => T): T;
+  /**
+   * PostgreSQL with several replicas: from now on every write checks that the leader term is still
+   * `term`, and is refused (E_CONFLICT) once another replica was elected; null stops checking.
+   * A no-op on SQLite (one process owns the file).
+   */
+  fence(term: number | null): void;
   close(): void;
 }
 
@@ -149,6 +155,9 @@ export function createStore(database: Db | Sql, path: string, options: StoreOpti
     logs: createLogsStore(db, clock, options.logWindow),
     transaction<T>(fn: () => T): T {
       return db.transaction(fn);
+    },
+    fence(term: number | null): void {
+      if ('fence' in db) (db as { fence(term: number | null): void }).fence(term);
     },
     close(): void {
       if (db.open) db.close();

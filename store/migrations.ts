@@ -214,4 +214,16 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX log_lines_by_service ON log_lines (service, seq);
   CREATE INDEX log_lines_by_source ON log_lines (source, seq);
   `,
+
+  // 9: the leader's term (several replicas on one PostgreSQL; store/leader.ts). One row; every
+  // election adds one, and a replica's writes are refused once the term is no longer its own.
+  `
+  CREATE TABLE leader_term (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    term       INTEGER NOT NULL,
+    holder     TEXT,
+    elected_at TEXT
+  );
+  INSERT INTO leader_term (id, term) VALUES (1, 0);
+  `,
 ];

@@ -17,7 +17,24 @@ export const WRITER_LOCK_KEY = 0x466f7267; // "Forg"
 export interface PgSql extends Sql {
   readonly dialect: 'postgres';
   readonly url: string;
+  /**
+   * Fencing: with a term set, every write (a transaction, or a lone INSERT/UPDATE/DELETE, which then
+   * runs in one) first checks under the writer lock that leader_term still holds this term, and is
+   * refused otherwise. An election takes the same lock to move the term, so no write of a deposed
+   * leader can land after its successor was elected. Null: writes are not fenced.
+   */
+  fence(term: number | null): void;
 }
+
+/** A write refused because the term it was issued under is over. */
+export function fencedError(mine: number, current: number): ForgeError {
+  return new ForgeError(
+    'E_CONFLICT',
+    `this replica's leadership (term ${mine}) is over: the database holds term ${current}; the write was refused`,
+  );
+}
+
+const WRITE = /^\s*(INSERT|UPDATE|DELETE)\b/i;
 
 export function isPostgresUrl(text: string): boolean {
   return /^postgres(ql)?:\/\//i.test(text);
@@ -37,6 +54,7 @@ export function redactUrl(url: string): string {
 export function postgresSql(url: string): PgSql {
   const bridge = openPgBridge(url);
   let depth = 0;
+  let fenceTerm: number | null = null;
   // One server-side prepared statement per distinct text (some sub-stores prepare per call).
   const names = new Map<string, string>();
 
@@ -52,6 +70,39 @@ export function postgresSql(url: string): PgSql {
     });
   }
 
+  function transaction<T>(fn: () => T): T {
+    const savepoint = depth > 0 ? `forge_sp_${depth}` : null;
+    if (savepoint === null) {
+      const fenced = fenceTerm;
+      const begin = `BEGIN; SELECT pg_advisory_xact_lock(${WRITER_LOCK_KEY})`;
+      if (fenced === null) query(begin);
+      else {
+        const current = (query(`${begin}; SELECT term FROM leader_term WHERE id = 1`).rows[0]?.term as number | undefined) ?? 0;
+        if (current !== fenced) {
+          query('ROLLBACK');
+          throw fencedError(fenced, current);
+        }
+      }
+    } else query(`SAVEPOINT ${savepoint}`);
+    depth++;
+    let result: T;
+    try {
+      result = fn();
+      if (result instanceof Promise) throw new Error('store.transaction(fn): fn must be synchronous');
+    } catch (error) {
+      depth--;
+      try {
+        query(savepoint === null ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`);
+      } catch {
+        // The connection is gone: the server rolled the transaction back itself.
+      }
+      throw error;
+    }
+    depth--;
+    query(savepoint === null ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
+    return result;
+  }
+
   return {
     dialect: 'postgres',
     url,
@@ -60,7 +111,11 @@ export function postgresSql(url: string): PgSql {
       const { text: sql, order } = translateParams(typeof text === 'string' ? toPostgres(text) : textFor(text, 'postgres'));
       let name = names.get(sql);
       if (name === undefined) names.set(sql, (name = `forge_${names.size + 1}`));
-      const exec = (params: unknown[]) => query(sql, bindValues(order, params), name as string);
+      const write = WRITE.test(sql);
+      const exec = (params: unknown[]) => {
+        const run = () => query(sql, bindValues(order, params), name as string);
+        return fenceTerm !== null && depth === 0 && write ? transaction(run) : run();
+      };
       return {
         get: (...params) => exec(params as unknown[]).rows[0] as R | undefined,
         all: (...params) => exec(params as unknown[]).rows as R[],
@@ -71,27 +126,9 @@ export function postgresSql(url: string): PgSql {
     exec(text: string): void {
       query(text);
     },
-    transaction<T>(fn: () => T): T {
-      const savepoint = depth > 0 ? `forge_sp_${depth}` : null;
-      if (savepoint === null) query(`BEGIN; SELECT pg_advisory_xact_lock(${WRITER_LOCK_KEY})`);
-      else query(`SAVEPOINT ${savepoint}`);
-      depth++;
-      let result: T;
-      try {
-        result = fn();
-        if (result instanceof Promise) throw new Error('store.transaction(fn): fn must be synchronous');
-      } catch (error) {
-        depth--;
-        try {
-          query(savepoint === null ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`);
-        } catch {
-          // The connection is gone: the server rolled the transaction back itself.
-        }
-        throw error;
-      }
-      depth--;
-      query(savepoint === null ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
-      return result;
+    transaction,
+    fence(term: number | null): void {
+      fenceTerm = term;
     },
     get inTransaction() {
       return depth > 0;

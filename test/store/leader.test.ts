@@ -1,0 +1,103 @@
+// Leader election and fencing on a real (throwaway) PostgreSQL: one leader at a time, a new term at
+// each election, and a deposed leader's writes refused by the database.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ForgeError } from '../../errors/index.ts';
+import { openStore } from '../../store/index.ts';
+import { type Election, type Leadership, startElection } from '../../store/leader.ts';
+import { postgresSql } from '../../store/pg-engine.ts';
+import { type PgCluster, postgresSkipReason, startPgCluster } from './pg-cluster.ts';
+import { scalar, spec } from './helpers.ts';
+
+/** Polls `check` every 50 ms, at most `tries` times. */
+async function until(check: () => boolean, tries = 400): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
+
+const skip = postgresSkipReason();
+describe('leader election on PostgreSQL', skip === undefined ? {} : { skip }, () => {
+  let cluster: PgCluster;
+  let url: string;
+  before(async () => {
+    cluster = await startPgCluster();
+    url = cluster.adminUrl;
+    openStore(url).close(); // migrated once
+  });
+  after(async () => cluster?.stop());
+
+  function elect(replica: string): { election: Election; seen: Leadership[] } {
+    const seen: Leadership[] = [];
+    const election = startElection({ url, replica, pollMs: 100, sessionTimeoutMs: 2_000, onChange: (s) => seen.push(s) });
+    return { election, seen };
+  }
+
+  test('one leader at a time; when it steps down the other leads with the next term', async () => {
+    const a = elect('a');
+    const b = elect('b');
+    try {
+      assert.ok(await until(() => a.election.state().leader || b.election.state().leader), 'someone leads');
+      await new Promise((r) => setTimeout(r, 300)); // several rounds of the other trying
+      assert.equal(Number(a.election.state().leader) + Number(b.election.state().leader), 1, 'exactly one leads');
+      const [first, second] = a.election.state().leader ? [a, b] : [b, a];
+      const term = first.election.state().term;
+      await first.election.stop();
+      assert.ok(await until(() => second.election.state().leader), 'the standby takes over');
+      assert.equal(second.election.state().term, term + 1);
+      assert.deepEqual(first.seen.at(-1), { leader: false, term });
+    } finally {
+      await a.election.stop();
+      await b.election.stop();
+    }
+  });
+
+  test('a leader whose session dies loses the lock: the standby leads with a higher term', async () => {
+    const a = elect('a');
+    assert.ok(await until(() => a.election.state().leader));
+    const b = elect('b');
+    const admin = postgresSql(url);
+    try {
+      const term = a.election.state().term;
+      admin.exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'forge-leader:a'`);
+      assert.ok(await until(() => b.election.state().leader), 'b leads once a\'s session is gone');
+      assert.ok(b.election.state().term > term);
+      assert.ok(await until(() => !a.election.state().leader), 'a knows it is deposed');
+    } finally {
+      admin.close();
+      await a.election.stop();
+      await b.election.stop();
+    }
+  });
+
+  test('fencing: writes under a term that is over are refused and land nowhere; the current term writes', async () => {
+    const a = elect('a');
+    assert.ok(await until(() => a.election.state().leader));
+    const oldTerm = a.election.state().term;
+    const deposed = openStore(url);
+    const sql = postgresSql(url);
+    try {
+      deposed.fence(oldTerm);
+      deposed.services.upsert({ name: 'before', spec: spec('before'), hash: 'h', source: 'api' });
+      await a.election.stop(); // a new election moves the term
+      const b = elect('b');
+      assert.ok(await until(() => b.election.state().leader));
+      const refused = (e: unknown) => e instanceof ForgeError && e.code === 'E_CONFLICT' && /term/.test(e.message);
+      assert.throws(() => deposed.services.upsert({ name: 'late', spec: spec('late'), hash: 'h', source: 'api' }), refused);
+      assert.throws(() => deposed.transaction(() => deposed.events.append('before', { type: 'Normal', reason: 'X', message: 'late' })), refused);
+      assert.throws(() => deposed.services.setState('before', 'stopped'), refused, 'a lone UPDATE is fenced too');
+      assert.equal(scalar(sql, `SELECT count(*) FROM services WHERE name = 'late'`), 0);
+      assert.equal(scalar(sql, `SELECT state FROM services WHERE name = 'before'`), 'running');
+      deposed.fence(b.election.state().term);
+      assert.equal(deposed.services.setState('before', 'stopped'), true);
+      await b.election.stop();
+    } finally {
+      sql.close();
+      deposed.close();
+      await a.election.stop();
+    }
+  });
+});
