@@ -21,7 +21,8 @@ import { createLoop } from '../reconciler/loop.ts';
 import { createReconcilerMetrics } from '../reconciler/metrics.ts';
 import { ForgeError } from '../errors/index.ts';
 import { parseEncryptionKey } from '../store/cipher.ts';
-import { openStore, storeLocation, type Store } from '../store/index.ts';
+import { isPostgresUrl, openStore, storeLocation, type Store } from '../store/index.ts';
+import { type LeadershipState, startLeadership } from './leadership.ts';
 import { createAuthLimits } from './auth-limits.ts';
 import { SECRET_FILES, type Config } from './config.ts';
 import type { ApiContext, ProvidersConfig } from './context.ts';
@@ -139,6 +140,8 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   // Checked before anything starts: a typo in FORGE_LOG_LEVEL is a start-up error, not a half-started server.
   const level = logLevel(env, config.mode);
   const store = openStore(storeLocation(env, config.dataDir));
+  // Answered by /healthz; set once the election (or the single process's loop) has started.
+  let leadershipState: () => LeadershipState = () => ({ role: 'standby', term: 0, replica: '' });
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
   const given = options.providers ?? [];
   const agentProvider: AgentProvider | undefined = given.some((p) => p.name === 'agent') ? undefined
@@ -175,6 +178,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const authLimits = createAuthLimits({ registry: metrics.registry });
   const app = buildApi({
     store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe, authLimits,
+    leadership: () => leadershipState(),
     ...(bundleLimitBytes(env) === undefined ? {} : { bundleLimitBytes: bundleLimitBytes(env)! }),
     logger: options.logger ?? { level },
     ...(wired.fly ? { deployToken: (name: string, ttl?: number) => wired.fly!.mintDeployToken(name, ttl) } : {}),
@@ -190,12 +194,19 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     ],
   });
   warn = (message) => app.log.warn(message);
-  loop.start();
+  const location = storeLocation(env, config.dataDir);
+  const leadership = startLeadership({
+    store, loop, registry: metrics.registry,
+    databaseUrl: isPostgresUrl(location) ? location : undefined,
+    ...(env.FORGE_REPLICA?.trim() ? { replica: env.FORGE_REPLICA.trim() } : {}),
+    onError: (error) => app.log.warn(error.message),
+  });
+  leadershipState = () => leadership.state();
   let address: string;
   try {
     address = await app.listen({ host: config.apiAddr.host, port: config.apiAddr.port });
   } catch (cause) {
-    await loop.stop();
+    await leadership.stop();
     for (const provider of wired.providers) await provider.close?.().catch(() => undefined);
     store.close();
     throw new ForgeError('E_USAGE', `cannot listen on ${config.apiAddr.host}:${config.apiAddr.port} (FORGE_API_ADDR): ${(cause as Error).message}`, { cause });
@@ -212,7 +223,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
         cgroupRoot: options.localAgent?.cgroupRoot ?? `forge-local-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 8)}`,
       });
     } catch (cause) {
-      await loop.stop();
+      await leadership.stop();
       await app.close();
       for (const provider of wired.providers) await provider.close?.().catch(() => undefined);
       store.close();
@@ -234,7 +245,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       // agent stops its instances; then the API, the providers and the store. Each step
       // runs even when an earlier one fails.
       const steps: Array<() => Promise<unknown> | unknown> = [
-        () => loop.stop(), () => localAgent?.stop(), () => app.close(),
+        () => leadership.stop(), () => localAgent?.stop(), () => app.close(),
         ...wired.providers.map((p) => () => p.close?.()), () => store.close(),
       ];
       let first: unknown;

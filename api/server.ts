@@ -61,6 +61,8 @@ export interface ApiDeps {
   authLimits?: AuthLimits;
   /** Largest source bundle accepted, compressed (default 100 MB). */
   bundleLimitBytes?: number;
+  /** Whether this replica runs the reconcile loop (api/leadership.ts), for /healthz. */
+  leadership?: () => { role: string; term: number };
 }
 
 const noObserve = async (): Promise<Observed[]> => [];
@@ -122,7 +124,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     metrics.httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
-  app.get('/healthz', async () => ({ ok: true }));
+  // A load balancer may send writes anywhere; an operator reads here which replica leads.
+  app.get('/healthz', async () => {
+    if (deps.leadership === undefined) return { ok: true };
+    const { role, term } = deps.leadership();
+    return { ok: true, role, term };
+  });
   void app.register(import('./routes/dashboard.ts')); // the dashboard's static files at / and /web/*, no auth (its API calls carry the key)
   registerMetricsRoute(app, deps.registry, deps.config.metricsToken);
 
