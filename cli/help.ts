@@ -188,6 +188,13 @@ export const HELP: Record<string, CommandHelp> = {
     options: [['--name N', 'name of the new key'], ['--json', 'print JSON']],
     examples: ['forge keys create --name ci', 'forge keys revoke ci'],
   },
+  store: {
+    summary: 'move the store from SQLite to PostgreSQL (on the data dir)',
+    usage: 'usage: forge store migrate --to postgres://USER:PASSWORD@HOST:5432/DB',
+    about: 'Copies every row of FORGE_DATA_DIR/forge.db into an empty PostgreSQL database (created schema included).\nStop forge server first; secrets are copied still encrypted.',
+    options: [['--to URL', 'the PostgreSQL database to fill (must hold no rows)']],
+    examples: ['forge store migrate --to postgres://forge:secret@db.internal:5432/forge'],
+  },
   init: {
     summary: 'write a commented forge.yaml for this folder\'s stack',
     usage: 'usage: forge init [DIR] [--name N] [--force]',

@@ -38,6 +38,7 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
   login: async () => (await import('./login.ts')).loginCommand,
   validate: async () => (await import('./validate.ts')).validateCommand,
   keys: async () => (await import('./keys.ts')).keysCommand,
+  store: async () => (await import('./store.ts')).storeCommand,
   init: async () => (await import('./init.ts')).initCommand,
   completion: async () => (await import('./completion.ts')).completionCommand,
   context: async () => (await import('./context.ts')).contextCommand,

@@ -40,6 +40,7 @@ const TABLE: Record<string, { before: string[]; typo: [string, string]; equals: 
   secrets: { before: ['set', 'web'], typo: ['--from-fil', '--from-file'], equals: [['secrets', 'set', 'web', '--from-file=A=missing.txt'], 2, /^forge secrets set: --from-file: cannot read missing\.txt \(ENOENT\)\n/] },
   login: { before: [], typo: ['--api-ky', '--api-key'], equals: [['login', '--url=localhost:8080', '--api-key=k'], 2, /^forge login: --url must be an http\(s\) URL, got "localhost:8080"\n/] },
   validate: { before: [], typo: ['--jon', '--json'], equals: [['validate', '--json=yes', 'x'], 2, /^forge validate: --json takes no value\n/] },
+  store: { before: ['migrate'], typo: ['--too', '--to'], equals: [['store', 'migrate', '--to=mysql://h/db'], 2, /^forge store migrate: --to must be a postgres:\/\/ or postgresql:\/\/ URL\n/] },
   keys: { before: ['create'], typo: ['--nmae', '--name'], equals: [['keys', 'create', '--name=ci'], 0, /^created API key ci \(/] },
   init: { before: [], typo: ['--forse', '--force'], equals: [['init', '--name=Not_A_Label'], 2, /^forge init: --name must be a DNS label \(a-z, 0-9 and -\), got "Not_A_Label"\n/] },
   completion: { before: [], typo: ['--hepl', '--help'], equals: [['completion', '--help=bash'], 2, /^forge completion: --help takes no value\n/] },

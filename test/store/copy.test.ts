@@ -4,11 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ForgeError } from '../../errors/index.ts';
+import { runCli } from '../../cli/index.ts';
 import { migrateSqliteToPostgres } from '../../store/copy.ts';
 import { openStore } from '../../store/index.ts';
 import { postgresSql } from '../../store/pg-engine.ts';
 import { type PgCluster, postgresSkipReason, startPgCluster } from './pg-cluster.ts';
 import { T0, spec, tempStore } from './helpers.ts';
+import { dirname } from 'node:path';
 
 const skip = postgresSkipReason();
 describe('SQLite → PostgreSQL', skip === undefined ? {} : { skip }, () => {
@@ -58,6 +60,33 @@ describe('SQLite → PostgreSQL', skip === undefined ? {} : { skip }, () => {
     } finally {
       t.cleanup();
       admin.exec('DROP DATABASE moved WITH (FORCE)');
+      admin.close();
+    }
+  });
+
+  test('forge store migrate --to URL moves the data dir\'s store; a wrong URL is a usage error', async () => {
+    const t = tempStore();
+    const admin = postgresSql(cluster.adminUrl);
+    admin.exec('CREATE DATABASE by_cli');
+    const url = cluster.urlFor('by_cli');
+    try {
+      t.store.services.upsert({ name: 'web', spec: spec('web'), hash: 'h1', source: 'api' });
+      const deps = { cwd: dirname(t.file), env: { FORGE_DATA_DIR: '.' } };
+      const bad = await runCli(['store', 'migrate', '--to', 'mysql://h/db'], deps);
+      assert.equal(bad.exitCode, 2);
+      assert.match(bad.stderr, /--to must be a postgres:\/\/ or postgresql:\/\/ URL/);
+      const done = await runCli(['store', 'migrate', '--to', url], deps);
+      assert.equal(done.exitCode, 0, done.stderr);
+      assert.match(done.stdout, /^copied \d+ row\(s\) from \d+ table\(s\)/);
+      const moved = openStore(url);
+      try {
+        assert.deepEqual(moved.services.get('web'), t.store.services.get('web'));
+      } finally {
+        moved.close();
+      }
+    } finally {
+      t.cleanup();
+      admin.exec('DROP DATABASE by_cli WITH (FORCE)');
       admin.close();
     }
   });
