@@ -5,6 +5,10 @@
 //
 // Targets (issue 3): no-op pass ≤ 25 ms, 0 writes and no per-service reads, RSS ≤ 150 MB.
 //
+// BENCH_DATABASE_URL=postgres://… keeps the store in that (empty) PostgreSQL database instead of
+// SQLite; BENCH_ENGINES=both starts a throwaway cluster (test/store/pg-cluster.ts) and prints
+// the figures of both engines one after the other.
+//
 // The services are created and converged in a child process first; the figures
 // come from a fresh process that opens that data dir, as a restarted control
 // plane would, so setup garbage does not count toward RSS.
@@ -35,7 +39,7 @@ function spec(i: number): ServiceSpec {
 }
 
 function wire(dir: string) {
-  const store = openStore(dir);
+  const store = openStore(process.env.BENCH_DATABASE_URL || dir);
   const provider = openWorldProvider({ path: join(dir, 'world.db'), minResyncIntervalMs: 60_000 });
   const controller = createController({
     store, provider: () => provider, providers: () => [provider], secretsFor: () => ({}), now: Date.now, pollMs: 60_000,
@@ -97,15 +101,29 @@ if (mode === '--setup' && given) {
 } else if (mode === '--measure' && given) {
   await measure(given);
 } else {
-  const dir = mkdtempSync(join(tmpdir(), 'forge-bench-reconcile-'));
+  const runs: { engine: string; url: string | undefined }[] = [{ engine: 'sqlite', url: process.env.BENCH_DATABASE_URL }];
+  const cluster = process.env.BENCH_ENGINES === 'both'
+    ? await (await import('../test/store/pg-cluster.ts')).startPgCluster()
+    : undefined;
+  if (cluster) runs.push({ engine: 'postgres', url: cluster.adminUrl });
   try {
-    const self = fileURLToPath(import.meta.url);
-    for (const step of ['--setup', '--measure']) {
-      // As `forge server` runs: with the V8 flags of bin/forge's shebang.
-      const run = spawnSync(process.execPath, [...forgeNodeFlags(), '--import', 'tsx', self, step, dir], { stdio: 'inherit' });
-      if (run.status !== 0) process.exit(run.status ?? 1);
+    for (const { engine, url } of runs) {
+      if (runs.length > 1) console.log(`--- ${engine}`);
+      const dir = mkdtempSync(join(tmpdir(), 'forge-bench-reconcile-'));
+      try {
+        const self = fileURLToPath(import.meta.url);
+        for (const step of ['--setup', '--measure']) {
+          // As `forge server` runs: with the V8 flags of bin/forge's shebang.
+          const run = spawnSync(process.execPath, [...forgeNodeFlags(), '--import', 'tsx', self, step, dir], {
+            stdio: 'inherit', env: { ...process.env, BENCH_DATABASE_URL: url ?? '' },
+          });
+          if (run.status !== 0) process.exit(run.status ?? 1);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await cluster?.stop();
   }
 }
