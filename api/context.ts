@@ -1,7 +1,7 @@
 // What the route modules share: the store, the cipher, the loop's nudge and the
 // read-side hooks into providers. Built once by buildApi.
 
-import type { Observed, ProviderEvent } from '../providers/types.ts';
+import type { Observed, ProviderCapabilities, ProviderEvent } from '../providers/types.ts';
 import type { ProviderRuns } from '../providers/select.ts';
 import type { ProviderName } from '../specs/types.ts';
 import type { Cipher } from '../store/cipher.ts';
@@ -39,6 +39,8 @@ export interface ApiContext {
   logs?: (name: string, options: LogOptions) => AsyncIterable<string>;
   /** The service's own provider's events (Fly's machine lifecycle); merged into GET …/:id/events. */
   providerEvents?: (key: string, provider: ProviderName) => Promise<ProviderEvent[]>;
+  /** What a configured provider can do; undefined for one not running here. Routes ask this, never a provider's name. */
+  capabilities?: (provider: ProviderName) => ProviderCapabilities | undefined;
   /** The Fly app a service runs as (its `flyAppId`); undefined when no Fly provider. */
   flyAppName?: (name: string) => string;
   /** Source bundles kept by this control plane (uploads, webhook checkouts). */

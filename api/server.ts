@@ -46,6 +46,7 @@ export interface ApiDeps {
   logs?: ApiContext['logs'];
   providerEvents?: ApiContext['providerEvents'];
   flyAppName?: ApiContext['flyAppName'];
+  capabilities?: ApiContext['capabilities'];
   /** Replaces the real clone-and-apply (tests of the webhook route itself). */
   gitDeployer?: GitDeployer;
   gitDeploy?: { waitMs?: number; pollMs?: number };
@@ -106,6 +107,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...(deps.logs ? { logs: deps.logs } : {}),
     ...(deps.providerEvents ? { providerEvents: deps.providerEvents } : {}),
     ...(deps.flyAppName ? { flyAppName: deps.flyAppName } : {}),
+    ...(deps.capabilities ? { capabilities: deps.capabilities } : {}),
   };
   const metrics = installApiMetrics(deps.registry, deps.store);
   const limits = deps.authLimits ?? createAuthLimits({ now: ctx.now, registry: deps.registry });

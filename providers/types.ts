@@ -99,6 +99,12 @@ export interface ProviderCapabilities {
   runsImages?: boolean;
   /** It builds and runs source-mode specs (build.commands + run.command from a folder). Undeclared: no. */
   runsSource?: boolean;
+  /**
+   * Each service is an app of its own at the provider, with an image registry a client pushes its own
+   * source build to using a short-lived deploy token (Fly: `registry.fly.io/<app>`). Such a service gets
+   * deploy tokens, runs only images from its own app's registry, and shows its app id. Undeclared: no.
+   */
+  registryPerService?: boolean;
 }
 
 export interface ApplyContext {
