@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar';
 import { ForgeError } from '../errors/index.ts';
-import { pruneLeastRecent } from './runner/source-cache.ts';
+import { markUsedIfPresent, pruneLeastRecent } from './runner/source-cache.ts';
 
 /** Extracted bundles kept per agent; the least recently used go first. */
 export const KEPT_BUNDLES = 20;
@@ -38,13 +38,7 @@ async function fetchOnce(cacheDir: string, digest: string, download: BundleDownl
   const hex = digest.slice('sha256:'.length);
   if (!/^[0-9a-f]{64}$/.test(hex) || !digest.startsWith('sha256:')) throw new ForgeError('E_BAD_REQUEST', `not a bundle digest: ${digest}`, { terminal: true });
   const target = path.join(cacheDir, hex);
-  try {
-    const now = new Date();
-    await fs.utimes(target, now, now); // recently used: pruned last
-    return target;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  if (await markUsedIfPresent(target)) return target;
   await fs.mkdir(cacheDir, { recursive: true, mode: 0o700 });
   const partial = `${target}.partial-${randomBytes(4).toString('hex')}`;
   const archive = `${partial}.tar.gz`;

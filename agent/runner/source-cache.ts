@@ -30,13 +30,7 @@ export function snapshotDir(cacheDir: string, sourceDir: string, revision: strin
 export async function sourceForRevision(cacheDir: string, sourceDir: string, revision: string | undefined): Promise<string> {
   if (revision === undefined || revision === '') return sourceDir;
   const target = snapshotDir(cacheDir, sourceDir, revision);
-  try {
-    const now = new Date();
-    await fs.utimes(target, now, now); // recently used: pruned last
-    return target;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  if (await markUsedIfPresent(target)) return target;
   // Copy beside, then rename: a half-written copy is never mistaken for a snapshot.
   const partial = `${target}.partial-${randomBytes(4).toString('hex')}`;
   const source = path.resolve(sourceDir);
@@ -55,6 +49,18 @@ export async function sourceForRevision(cacheDir: string, sourceDir: string, rev
   }
   await pruneLeastRecent(cacheDir, target, KEPT_SNAPSHOTS);
   return target;
+}
+
+/** A cache hit: true when `dir` exists, its mtime set to now so that pruning takes it last. */
+export async function markUsedIfPresent(dir: string): Promise<boolean> {
+  try {
+    const now = new Date();
+    await fs.utimes(dir, now, now);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return false;
+  }
 }
 
 /**
