@@ -13,6 +13,7 @@ import { managedCaddyConfig } from '../../router/caddy-config.ts';
 import { findCaddy, managedCaddyPaths } from '../../router/managed-caddy.ts';
 import { startRouting } from '../../router/start.ts';
 import { isForgeError } from '../../errors/index.ts';
+import { alive } from '../helpers/process.ts';
 import { adminRaw, freePort, startUpstream, viaCaddy } from './caddy-harness.ts';
 
 const noCaddy = findCaddy() === null ? 'caddy is not installed' : false;
@@ -47,15 +48,6 @@ async function startOperatorCaddy(): Promise<OperatorCaddy> {
   }
   await stop();
   throw new Error('the operator caddy did not answer within 10 s');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('startRouting picks the caddy', { skip: noCaddy }, () => {
