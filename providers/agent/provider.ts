@@ -9,7 +9,7 @@ import { ForgeError } from '../../errors/index.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import type { Store } from '../../store/index.ts';
 import type { TaskRow } from '../../store/rows.ts';
-import { place } from '../../reconciler/scheduler.ts';
+import { place } from './placement.ts';
 import type { Action, ApplyContext, ApplyResult, Observed, Provider, ProviderEvent } from '../types.ts';
 import { createTaskBell } from './bell.ts';
 import type { AgentHub } from './hub.ts';

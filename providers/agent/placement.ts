@@ -5,7 +5,7 @@
 // the agent id breaks the last tie, so the same input always gives the same answer.
 // A request naming a runtime goes only to agents that reported a matching one.
 
-import { describeRuntimes, findRuntime, type AgentRuntime } from '../specs/runtimes.ts';
+import { describeRuntimes, findRuntime, type AgentRuntime } from '../../specs/runtimes.ts';
 
 export interface PlacementRequest {
   /** Service key. */
