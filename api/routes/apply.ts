@@ -3,7 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { parseAllDocuments } from 'yaml';
-import { applySet, type ApplyPlan, type SpecWithHash } from '../../reconciler/apply-set.ts';
+import { applySet, type ApplyPlan, type SpecWithHash } from '../service-apply-set.ts';
 import { parseSpecTextOffThread, specHash, specInvalidError, validateSpecObject, type LoadedSpec, type SpecProblem } from '../../specs/index.ts';
 import { actorOf } from '../auth.ts';
 import type { ApiContext } from '../context.ts';

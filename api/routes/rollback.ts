@@ -4,7 +4,7 @@
 // that spec through the API would have stored.
 
 import type { FastifyInstance } from 'fastify';
-import { rollback } from '../../reconciler/rollback.ts';
+import { rollback } from '../service-rollback.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import { actorOf } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
