@@ -9,7 +9,7 @@ import { constants } from 'node:os';
 import path from 'node:path';
 import { ForgeError, toForgeError } from '../errors/index.ts';
 import type { ServiceSpec } from '../specs/types.ts';
-import type { InstanceReport, ReportedState, ResultRequest, RunPayload, ShippedLine, StopPayload } from '../providers/agent/protocol.ts';
+import type { InstanceReport, ReportedState, ResultRequest, RunPayload, ShippedLine, StopPayload } from '../schemas/agent-protocol.ts';
 import { capFailureMessage, failureWithOutput } from './failure-output.ts';
 import { createMasker, type Masker } from './runner/mask.ts';
 import { prepareWorkDir, runBuild, type SandboxLimits } from './runner/build.ts';

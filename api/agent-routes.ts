@@ -10,7 +10,7 @@ import type { TaskRow } from '../store/rows.ts';
 import type { AgentHub } from '../providers/agent/hub.ts';
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_LEASE_MS, MAX_CLAIM_WAIT_MS, type ClaimResponse, type RegisterResponse,
-} from '../providers/agent/protocol.ts';
+} from '../schemas/agent-protocol.ts';
 import { AGENT_TOKEN_PREFIX, bearerToken, hashToken, newAgentToken, tokensEqual } from '../providers/agent/tokens.ts';
 import { parseBody } from '../providers/agent/validate.ts';
 import { createTaskBell } from '../providers/agent/bell.ts';

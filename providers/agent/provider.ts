@@ -15,7 +15,7 @@ import { createTaskBell } from './bell.ts';
 import type { AgentHub } from './hub.ts';
 import { capacityVerified } from './capacity.ts';
 import { sweepOfflineAgents } from './offline.ts';
-import { DEFAULT_LEASE_MS, type InstanceReport, type Resources, type RunPayload, type StopPayload } from './protocol.ts';
+import { DEFAULT_LEASE_MS, type InstanceReport, type Resources, type RunPayload, type StopPayload } from '../../schemas/agent-protocol.ts';
 import {
   buildView, isRunPayload, isStopPayload, reservationOf, toObserved, type AgentState, type ViewInstance,
 } from './view.ts';

@@ -8,7 +8,7 @@ import type { ObservedInstance } from '../types.ts';
 import type { AgentRuntime } from '../../specs/runtimes.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import type { TaskRow } from '../../store/rows.ts';
-import type { InstanceReport, Resources, RunPayload, StopPayload } from './protocol.ts';
+import type { InstanceReport, Resources, RunPayload, StopPayload } from '../../schemas/agent-protocol.ts';
 
 export interface AgentState {
   id: string;

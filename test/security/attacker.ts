@@ -4,7 +4,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RunPayload } from '../../providers/agent/protocol.ts';
+import type { RunPayload } from '../../schemas/agent-protocol.ts';
 import { makeSpec } from '../helpers/spec.ts';
 
 /**

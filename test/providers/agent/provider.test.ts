@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import { createAgentProvider, type AgentProvider } from '../../../providers/agent/provider.ts';
 import { registerAgentsOnlineGauge } from '../../../providers/agent/metrics.ts';
-import type { InstanceReport } from '../../../providers/agent/protocol.ts';
+import type { InstanceReport } from '../../../schemas/agent-protocol.ts';
 import type { Action } from '../../../providers/types.ts';
 import { ForgeError } from '../../../errors/index.ts';
 import { makeSpec, fakeHash } from '../../helpers/spec.ts';

@@ -2,8 +2,8 @@
 // providers/agent/) and the daemon (agent/). schemas/agent-*.schema.json describe the
 // same bodies for validation and as reference docs.
 
-import type { AgentRuntime } from '../../specs/runtimes.ts';
-import type { ServiceSpec } from '../../specs/types.ts';
+import type { AgentRuntime } from '../specs/runtimes.ts';
+import type { ServiceSpec } from '../specs/types.ts';
 
 export interface Resources {
   cpus: number;
