@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { wireProviders } from '../../api/control-plane.ts';
+import { wireProviders } from '../../api/startup.ts';
 import { openWorldProvider } from '../fakes/world-provider.ts';
 
 test('wireProviders: fly needs FLY_ORG; given providers count as configured', async () => {
