@@ -1,6 +1,6 @@
 // startControlPlane: store + cipher + providers + controller + loop + the HTTP
-// API, listening on FORGE_API_ADDR. Provider wiring is deliberately small here so
-// providers/select.ts can replace `wireProviders` wholesale.
+// API, listening on FORGE_API_ADDR, and its orderly close. What to wire (which
+// providers, key reloading, limits from the environment) is decided in startup.ts.
 
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
