@@ -410,3 +410,14 @@ test('status: Progressing is True while converging or waiting, False once settle
   const done = plan(input({ desired: stopped, observed: observe(makeInstance('a', 0, v1, { state: 'stopped' })), release: null }));
   assert.deepEqual([progressing(done), done.status!.status.observedGeneration], ['False/Settled', 4]);
 });
+
+test('a release succeeds per replica slot: two ready instances of one slot are not two replicas, and a healthy instance not yet running is not ready', () => {
+  const two = makeDesired(makeSpec({ provider: 'agent', replicas: 2 }));
+  const sameSlot = observe(makeInstance('a', 0, two.spec, at('127.0.0.1:20000')), makeInstance('b', 0, two.spec, at('127.0.0.1:20001')));
+  assert.equal(plan(input({ desired: two, observed: sameSlot })).releaseOutcome, null);
+  const bothSlots = observe(makeInstance('a', 0, two.spec, at('127.0.0.1:20000')), makeInstance('b', 1, two.spec, at('127.0.0.1:20001')));
+  assert.deepEqual(plan(input({ desired: two, observed: bothSlots })).releaseOutcome, { outcome: 'succeeded', reason: null, counted: true });
+  const one = makeDesired(makeSpec({ provider: 'agent' }));
+  const notRunning = observe(makeInstance('a', 0, one.spec, { ...at('127.0.0.1:20000'), state: 'starting', health: 'healthy' }));
+  assert.equal(plan(input({ desired: one, observed: notRunning })).releaseOutcome, null);
+});
