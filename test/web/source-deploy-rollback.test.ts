@@ -106,7 +106,16 @@ test('deploy a source folder and an archive from the dashboard, then roll back t
     assert.equal(await page.locator('#flash').textContent(), `Deployed ${NAME} (create).`);
     const first = plane.store.services.get(NAME)!.spec.revision!;
     assert.match(first, /^sha256:[0-9a-f]{64}$/, 'the folder travelled as a bundle');
-    assert.ok(existsSync(path.join(env.FORGE_DATA_DIR, 'bundles', `${first.slice('sha256:'.length)}.tar.gz`)), 'the control plane stored the bundle under its verified digest');
+    const stored = path.join(env.FORGE_DATA_DIR, 'bundles', `${first.slice('sha256:'.length)}.tar.gz`);
+    assert.ok(existsSync(stored), 'the control plane stored the bundle under its verified digest');
+    assert.equal(execFileSync('tar', ['-tzf', stored], { encoding: 'utf8' }), 'server.js\n', 'the folder\'s own name and node_modules are not in the bundle');
+    // An upload whose content is not its digest is refused by the control plane, from the page as from anywhere.
+    const refused = await page.evaluate(async ({ key }) => {
+      const gzip = await new Response(new Blob([new Uint8Array(2048)]).stream().pipeThrough(new CompressionStream('gzip'))).blob();
+      const response = await fetch(`/api/v1/bundles/sha256:${'0'.repeat(64)}`, { method: 'PUT', headers: { 'x-api-key': key, 'content-type': 'application/gzip' }, body: gzip });
+      return [response.status, ((await response.json()) as { error: string }).error];
+    }, { key: made.key });
+    assert.deepEqual(refused, [400, 'E_BAD_REQUEST']);
     await waitRunningGeneration(page, 1);
 
     // The logs panel follows the app's own output, live.
