@@ -29,5 +29,6 @@ export function agentRow(agent) {
     h('td', { class: 'mono' }, agent.id), h('td', {}, agent.name), h('td', {}, agent.address ?? '—'), h('td', {}, state(agent)),
     h('td', {}, capacity(agent)), h('td', {}, usage(agent)),
     h('td', { title: services.join(', ') }, `${running}/${count} running${services.length > 0 ? ` (${services.join(', ')})` : ''}`),
-    h('td', {}, agent.runtimes.length > 0 ? agent.runtimes.join(', ') : '—'));
+    // An agent may find one runtime under two binaries (python3 and python3.11): each is named once.
+    h('td', {}, agent.runtimes.length > 0 ? [...new Set(agent.runtimes)].join(', ') : '—'));
 }

@@ -159,14 +159,15 @@ test('sign in, deploy from the dialog, see it running, open it, delete it', { sk
     const agent = api.store.agents.register({
       name: 'worker-1', tokenHash: 'token-hash', addresses: ['10.0.0.7'], labels: {},
       capacity: { cpus: 4, memoryBytes: 8 * 2 ** 30 },
-      runtimes: [{ name: 'node', version: '20.11.1', path: '/usr/bin/node' }],
+      // One python found under two binaries: listed once.
+      runtimes: [{ name: 'node', version: '20.11.1', path: '/usr/bin/node' }, { name: 'python', version: '3.11.7', path: '/usr/bin/python3' }, { name: 'python', version: '3.11.7', path: '/usr/bin/python3.11' }],
     });
     api.store.agents.heartbeat(agent.id, { usage: { cpus: 0.5, memoryBytes: 2 ** 30 }, instances: [{ id: 'i1', service: 'web', state: 'running' }] }, Date.now());
     await page.click('#nav a[href="#/agents"]');
     await page.locator(`#agents tr[data-id="${agent.id}"]`).waitFor({ state: 'attached' });
     assert.deepEqual(
       await page.$$eval(`#agents tr[data-id="${agent.id}"] td`, (cells) => cells.map((td) => td.textContent)),
-      [agent.id, 'worker-1', '10.0.0.7', 'online', '4 CPU, 8192 MB', '0.50 CPU, 1024 MB', '1/1 running (web)', 'node 20.11.1'],
+      [agent.id, 'worker-1', '10.0.0.7', 'online', '4 CPU, 8192 MB', '0.50 CPU, 1024 MB', '1/1 running (web)', 'node 20.11.1, python 3.11.7'],
     );
     await shot(page, '05c-agents');
     await page.goto(`${base}/#/services/hello`);
