@@ -36,7 +36,7 @@ export interface ApiDeps {
   store: Store;
   cipher: Cipher;
   config: Pick<Config, 'jwtSecret' | 'encryptionKeys' | 'allowedRepos' | 'allowedBranches' | 'dataDir' | 'webhookSecret' | 'metricsToken'>
-    & Partial<Pick<Config, 'gitUrlTemplate' | 'domain'>>;
+    & Partial<Pick<Config, 'gitUrlTemplate' | 'domain' | 'mode'>>;
   loop: { nudge(key: string): void };
   providersConfig: ProvidersConfig;
   /** The reconciler's registry; process and API metrics are added to it. */
@@ -102,6 +102,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     observe: deps.observe ?? noObserve,
     now: deps.now ?? Date.now,
     bundles: createBundleStore(join(deps.config.dataDir, 'bundles'), deps.bundleLimitBytes ?? DEFAULT_BUNDLE_LIMIT_BYTES),
+    sourceFromBundlesOnly: deps.config.mode === 'production',
     ...(deps.deployToken ? { deployToken: deps.deployToken } : {}),
     ...(deps.logs ? { logs: deps.logs } : {}),
     ...(deps.providerEvents ? { providerEvents: deps.providerEvents } : {}),
