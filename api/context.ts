@@ -48,5 +48,7 @@ export interface ApiContext {
    * (a path on the client's disk that agents on other hosts cannot read).
    */
   sourceFromBundlesOnly?: boolean;
+  /** Releases kept per service (FORGE_RELEASE_HISTORY): rollback targets, and the bundles they name. */
+  releaseHistory: number;
   now(): number;
 }

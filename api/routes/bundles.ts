@@ -15,6 +15,7 @@ import { isBundleDigest, shipsSource } from '../../specs/bundle.ts';
 import type { Readable } from 'node:stream';
 import { checkDigest, readBundle, type BundleStore } from '../bundle-store.ts';
 import type { ApiContext } from '../context.ts';
+import { sweepRetention } from '../retention.ts';
 
 export const BUNDLE_LIMIT_HEADER = 'x-forge-bundle-limit';
 
@@ -91,8 +92,8 @@ export function registerBundleRoutes(app: FastifyInstance, ctx: ApiContext): voi
         });
       }
       const result = await bundles.put(digest, request.body as Readable);
-      // Each upload is a chance to let go of bundles nothing names any more.
-      void bundles.prune(ctx.store.revisions.referenced(), ctx.now()).catch(() => undefined);
+      // Each upload is a chance to let go of old releases and of bundles nothing names any more.
+      void sweepRetention(ctx, ctx.releaseHistory).catch(() => undefined);
       return reply.code(result.stored ? 201 : 200).send({ digest, stored: result.stored, bytes: result.bytes });
     });
   });
