@@ -12,6 +12,8 @@ import { after, describe, test } from 'node:test';
 import { bundleSource, KEPT_BUNDLES } from '../../agent/bundle-fetch.ts';
 import { createBundleStore } from '../../api/bundle-store.ts';
 import { sweepRetention } from '../../api/retention.ts';
+import { releaseHistory } from '../../api/control-plane.ts';
+import { isForgeError } from '../../errors/index.ts';
 import { releasesToPrune } from '../../store/release-retention.ts';
 import { openStore } from '../../store/index.ts';
 import { packBundle, type Bundle } from '../../specs/bundle.ts';
@@ -51,6 +53,15 @@ describe('which releases a service keeps (pure)', () => {
     assert.deepEqual(releasesToPrune([r(1, 'succeeded'), r(2, 'failed')], null, 5), [1, 2]);
     assert.deepEqual(releasesToPrune([r(1, 'failed'), r(2, 'failed')], { generation: 2, hash: 'h2' }, 0), [1]);
   });
+});
+
+test('FORGE_RELEASE_HISTORY: a whole number ≥ 2, or a start-up error saying so', () => {
+  assert.equal(releaseHistory({}), undefined);
+  assert.equal(releaseHistory({ FORGE_RELEASE_HISTORY: '25' }), 25);
+  for (const bad of ['1', 'ten', '-3', '2.5']) {
+    assert.throws(() => releaseHistory({ FORGE_RELEASE_HISTORY: bad }), (error: unknown) =>
+      isForgeError(error) && error.code === 'E_USAGE' && error.message === `FORGE_RELEASE_HISTORY must be a whole number of releases kept per service (≥ 2), got ${JSON.stringify(bad)}`);
+  }
 });
 
 describe('control-plane sweep: releases, then the bundles they named', () => {
