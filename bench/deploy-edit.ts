@@ -87,7 +87,10 @@ try {
     for (let i = 0; i < 600 && (await answer()) !== `hello ${version}`; i += 1) await new Promise((r) => setTimeout(r, 100));
     const servingMs = Date.now() - started;
     const run = plane.store.tasks.listFor(NAME).find((t) => t.kind === 'run');
-    const lines = run ? plane.store.tasks.logs(run.id).map((l) => l.line) : [];
+    const logged = run ? plane.store.tasks.logs(run.id) : [];
+    const lines = logged.map((l) => l.line);
+    // BENCH_VERBOSE=1: the run task's progress, in ms since the apply started (where the time goes).
+    if (process.env.BENCH_VERBOSE) for (const l of logged) console.log(`  +${Date.parse(l.time) - started} ms  ${l.line}`);
     const built = lines.map((l) => /^build finished in (\d+) ms$/.exec(l)).find(Boolean);
     return { applyMs, servingMs, buildMs: Number(built?.[1] ?? NaN), reused: lines.some((l) => l.startsWith('reusing the previous release')) };
   }
