@@ -107,7 +107,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     runtimes,
     ...(options.isolation ? { isolation: options.isolation } : {}),
     ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
-    bundleSource: (digest, signal) => bundleSource(path.join(options.dataDir, 'bundles'), digest, (d, s) => client.bundle(d, s), signal),
+    // Bundles of instances it holds are never pruned from its cache (supervisor exists by the time this runs).
+    bundleSource: (digest, signal) => bundleSource(path.join(options.dataDir, 'bundles'), digest, (d, s) => client.bundle(d, s), signal, () => supervisor.revisions()),
     onChange: () => heartbeatSoon(),
     ship: (line) => shipper.push(line),
     log,

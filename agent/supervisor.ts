@@ -473,6 +473,8 @@ export function createSupervisor(options: SupervisorOptions) {
     run,
     stop,
     reports: (): InstanceReport[] => [...records.values()].map(report),
+    /** The source revisions (bundle digests among them) of the instances this agent holds. */
+    revisions: (): string[] => [...new Set([...records.values()].flatMap((r) => (r.spec.revision ? [r.spec.revision] : [])))],
     /** Host pids of an instance's processes (tests kill one by hand). */
     pidOf: (id: string): number | undefined => records.get(id)?.handle?.pid,
     handles: (): InstanceHandle[] => [...records.values()].flatMap((r) => (r.handle ? [r.handle] : [])),

@@ -43,5 +43,12 @@ export interface ApiContext {
   flyAppName?: (name: string) => string;
   /** Source bundles kept by this control plane (uploads, webhook checkouts). */
   bundles?: BundleStore;
+  /**
+   * Production: a source-mode service must build from a bundle, never from a folder path
+   * (a path on the client's disk that agents on other hosts cannot read).
+   */
+  sourceFromBundlesOnly?: boolean;
+  /** Releases kept per service (FORGE_RELEASE_HISTORY): rollback targets, and the bundles they name. */
+  releaseHistory: number;
   now(): number;
 }

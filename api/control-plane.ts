@@ -176,6 +176,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const app = buildApi({
     store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe, authLimits,
     ...(bundleLimitBytes(env) === undefined ? {} : { bundleLimitBytes: bundleLimitBytes(env)! }),
+    ...(releaseHistory(env) === undefined ? {} : { releaseHistory: releaseHistory(env)! }),
     logger: options.logger ?? { level },
     ...(wired.fly ? { deployToken: (name: string, ttl?: number) => wired.fly!.mintDeployToken(name, ttl) } : {}),
     ...(wired.fly ? { flyAppName: (name: string) => wired.fly!.appName(name) } : {}),
@@ -256,4 +257,12 @@ export function bundleLimitBytes(env: Env): number | undefined {
   if (!text) return undefined;
   if (!/^\d+$/.test(text) || Number(text) < 1) throw new ForgeError('E_USAGE', `FORGE_BUNDLE_LIMIT_MB must be a whole number of MiB (≥ 1), got ${JSON.stringify(text)}`);
   return Number(text) * 1024 * 1024;
+}
+
+/** FORGE_RELEASE_HISTORY: releases kept per service (rollback targets; their bundles stay with them). */
+export function releaseHistory(env: Env): number | undefined {
+  const text = env.FORGE_RELEASE_HISTORY?.trim();
+  if (!text) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < 2) throw new ForgeError('E_USAGE', `FORGE_RELEASE_HISTORY must be a whole number of releases kept per service (≥ 2), got ${JSON.stringify(text)}`);
+  return Number(text);
 }

@@ -21,6 +21,8 @@ import { registerAgentRoutes } from './routes/agents.ts';
 import { registerApplyRoute } from './routes/apply.ts';
 import { registerBundleRoutes } from './routes/bundles.ts';
 import { createBundleStore } from './bundle-store.ts';
+import { startRetentionTimer } from './retention.ts';
+import { DEFAULT_RELEASE_HISTORY } from '../store/release-retention.ts';
 import { DEFAULT_BUNDLE_LIMIT_BYTES } from '../specs/bundle.ts';
 import { registerDeploymentRoutes } from './routes/deployments.ts';
 import { registerReleasesRoute } from './routes/releases.ts';
@@ -36,7 +38,7 @@ export interface ApiDeps {
   store: Store;
   cipher: Cipher;
   config: Pick<Config, 'jwtSecret' | 'encryptionKeys' | 'allowedRepos' | 'allowedBranches' | 'dataDir' | 'webhookSecret' | 'metricsToken'>
-    & Partial<Pick<Config, 'gitUrlTemplate' | 'domain'>>;
+    & Partial<Pick<Config, 'gitUrlTemplate' | 'domain' | 'mode'>>;
   loop: { nudge(key: string): void };
   providersConfig: ProvidersConfig;
   /** The reconciler's registry; process and API metrics are added to it. */
@@ -61,6 +63,8 @@ export interface ApiDeps {
   authLimits?: AuthLimits;
   /** Largest source bundle accepted, compressed (default 100 MB). */
   bundleLimitBytes?: number;
+  /** Releases kept per service (FORGE_RELEASE_HISTORY); their bundles are kept with them. */
+  releaseHistory?: number;
 }
 
 const noObserve = async (): Promise<Observed[]> => [];
@@ -102,6 +106,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     observe: deps.observe ?? noObserve,
     now: deps.now ?? Date.now,
     bundles: createBundleStore(join(deps.config.dataDir, 'bundles'), deps.bundleLimitBytes ?? DEFAULT_BUNDLE_LIMIT_BYTES),
+    sourceFromBundlesOnly: deps.config.mode === 'production',
+    releaseHistory: deps.releaseHistory ?? DEFAULT_RELEASE_HISTORY,
     ...(deps.deployToken ? { deployToken: deps.deployToken } : {}),
     ...(deps.logs ? { logs: deps.logs } : {}),
     ...(deps.providerEvents ? { providerEvents: deps.providerEvents } : {}),
@@ -123,6 +129,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ ok: true }));
+  const stopRetention = startRetentionTimer(ctx, ctx.releaseHistory, (error) => app.log.warn({ err: error }, 'retention sweep failed'));
+  app.addHook('onClose', async () => stopRetention());
   void app.register(import('./routes/dashboard.ts')); // the dashboard's static files at / and /web/*, no auth (its API calls carry the key)
   registerMetricsRoute(app, deps.registry, deps.config.metricsToken);
 

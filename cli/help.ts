@@ -56,7 +56,7 @@ export const HELP: Record<string, CommandHelp> = {
   deploy: {
     summary: 'create or update a service by name',
     usage: `usage: forge deploy [DIR] --name N ${FIELD_FLAGS} ${ENV_USAGE} [--json] [--no-wait] [--timeout 5m]`,
-    about: 'Creates the service or updates it (by name); waits until it runs unless --no-wait, and exits 1 when it does not.\nDIR without --image builds the directory\'s Dockerfile on Fly (needs flyctl). With --json, prints the state after waiting.',
+    about: 'Creates the service or updates it (by name); waits until it runs unless --no-wait, and exits 1 when it does not.\nDIR without --image is a source deploy: a DIR whose forge.yaml has build + run ships as a bundle\n(like forge apply; flags override its fields); any other DIR is built remotely by a provider that\ndoes remote builds (Fly\'s builder via flyctl). With --json, prints the state after waiting.',
     options: [['--name N', 'service name (a DNS label)'], ...FIELD_OPTS, ...WAIT_OPTS, JSON_OPT],
     examples: ['forge deploy --name web --image nginx:1.27 --port 80 --provider fly', 'forge deploy ./app --name=api --region=iad'],
   },

@@ -24,6 +24,8 @@ export const ERROR_TABLE = {
   E_CONFLICT: { http: 409, terminal: false, specCaused: false },
   E_RATE_LIMITED: { http: 429, terminal: false, specCaused: false },
   E_TOO_LARGE: { http: 413, terminal: true, specCaused: false },
+  // Production: a source-mode service named a folder path instead of an uploaded bundle.
+  E_SOURCE_NOT_BUNDLED: { http: 400, terminal: true, specCaused: false },
   E_COMPUTE_NOT_CONFIGURED: { http: 503, terminal: true, specCaused: false },
   E_PROVIDER: { http: 502, terminal: false, specCaused: false },
   E_TIMEOUT: { http: 504, terminal: false, specCaused: false },

@@ -99,6 +99,11 @@ export interface ProviderCapabilities {
   runsImages?: boolean;
   /** It builds and runs source-mode specs (build.commands + run.command from a folder). Undeclared: no. */
   runsSource?: boolean;
+  /**
+   * It builds a Dockerfile folder on its own remote builder, pushed by the client with a
+   * short-lived deploy token (POST /api/compute/services/deploy), and runs the image. Undeclared: no.
+   */
+  remoteBuilds?: boolean;
 }
 
 export interface ApplyContext {

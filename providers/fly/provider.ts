@@ -371,7 +371,7 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
 
   const provider: FlyProvider = {
     name: 'fly',
-    capabilities: { updateInPlace: true, runsImages: true, runsSource: false, routing: 'provider' },
+    capabilities: { updateInPlace: true, runsImages: true, runsSource: false, remoteBuilds: true, routing: 'provider' },
     appName,
 
     resync: (force = false) => gate(force),
