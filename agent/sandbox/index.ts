@@ -20,7 +20,7 @@ import { containerArgv, containerProcessArgs, sandboxArgv } from './namespaces.t
 import { safeCgroupName } from './paths.ts';
 import { identityForSlot, type SandboxIdentity } from './identity.ts';
 import { createNetwork, PortTakenError, sweepNamespaces, tableListens, type SandboxNetwork } from './network.ts';
-export { PortTakenError } from './network.ts';
+export { forwardedAddress, PortTakenError } from './network.ts';
 import { APP_DIR, CACHE_DIR, ociConfig, type Weaken } from './oci-config.ts';
 import { forgetRootfs, hostLayout, sharedRootfs, writeGeneratedEtc } from './rootfs.ts';
 import { seccompProfile } from './seccomp.ts';
