@@ -267,7 +267,7 @@ export function createSupervisor(options: SupervisorOptions) {
   let swept = false;
   /** The release dir: on its own size-limited filesystem when isolation is on. */
   async function releaseDir(r: InstanceRecord, dir: string, identity: SandboxIdentity): Promise<string> {
-    if (options.isolation === 'off') return path.join(dir, 'app');
+    if (options.isolation === 'off' || options.weaken?.disk === true) return path.join(dir, 'app');
     if (!swept) {
       swept = true;
       // Disks of instances a crashed agent left behind are still mounted.

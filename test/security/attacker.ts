@@ -32,13 +32,20 @@ const each = (list, fn) => {
 };
 attempt('readDataFiles', () => each(process.env.FORGE_T_DATA_FILES, (p) => fs.readFileSync(p)));
 attempt('readOtherEnviron', () => { fs.readFileSync('/proc/' + process.env.FORGE_T_OTHER_PID + '/environ'); });
-// Raise its own memory limit through the cgroup /proc/self/cgroup names (v1 memory line or the v2 line).
+// Raise its own memory limit through the cgroup /proc/self/cgroup names (v1 memory line or the v2 line);
+// the host may itself run in a cgroup namespace, so the longest suffix of the path that exists is taken.
 attempt('raiseOwnLimit', () => {
   const lines = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n');
   const v1 = lines.find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l));
-  const v2 = lines.find((l) => l.startsWith('0::'));
-  if (v1) fs.writeFileSync('/sys/fs/cgroup/memory' + v1.split(':')[2] + '/memory.limit_in_bytes', '-1');
-  else fs.writeFileSync('/sys/fs/cgroup' + v2.slice(3) + '/memory.max', 'max');
+  const [base, own, file, value] = v1
+    ? ['/sys/fs/cgroup/memory', v1.split(':')[2], 'memory.limit_in_bytes', '-1']
+    : ['/sys/fs/cgroup', lines.find((l) => l.startsWith('0::')).slice(3), 'memory.max', 'max'];
+  const parts = own.split('/').filter(Boolean);
+  const dirs = parts.map((_, i) => base + '/' + parts.slice(i).join('/'));
+  const dir = dirs.find((d) => fs.existsSync(d + '/' + file)) ?? base;
+  // v1 refuses a memory limit above memory+swap's: that one goes first.
+  if (v1 && fs.existsSync(dir + '/memory.memsw.limit_in_bytes')) fs.writeFileSync(dir + '/memory.memsw.limit_in_bytes', value);
+  fs.writeFileSync(dir + '/' + file, value);
 });
 attempt('raiseNeighbourLimit', () => each(process.env.FORGE_T_NEIGHBOUR_CGROUP_FILES, (p) => fs.writeFileSync(p, '-1')));
 attempt('uid', () => String(process.getuid()));
