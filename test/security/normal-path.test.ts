@@ -43,9 +43,13 @@ let adminAddr = '';
 let hostVictim: ChildProcess | undefined;
 
 function forge(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return forgeWithEnv({}, ...args);
+}
+
+function forgeWithEnv(extra: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile('node', [path.join(ROOT_DIR, 'bin/forge'), ...args], {
-      cwd: scratch, timeout: 120_000, env: { PATH: process.env.PATH, FORGE_URL: plane!.url, FORGE_API_KEY: apiKey, NO_COLOR: '1' },
+      cwd: scratch, timeout: 120_000, env: { PATH: process.env.PATH, FORGE_URL: plane!.url, FORGE_API_KEY: apiKey, NO_COLOR: '1', ...extra },
     }, (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr }));
   });
 }
@@ -185,6 +189,32 @@ describe('attacker apps deployed through forge apply → control plane → agent
     assert.equal(instanceOf('victim'), victimId, 'the victim service still runs');
     assert.match(await throughCaddy('victim'), /^200 /);
     assert.equal(statSync(path.join(ROOT_DIR, 'bin', 'forge')).isFile(), true);
+  });
+
+  test('a secret set with `forge secrets set --from-env` reaches the app\'s environment and no process\'s argv', async () => {
+    const canary = `canary-${randomBytes(12).toString('hex')}`;
+    const before = instanceOf('victim');
+    const set = await forgeWithEnv({ T_CANARY: canary }, 'secrets', 'set', 'victim', '--from-env', 'FORGE_CANARY=T_CANARY');
+    assert.equal(set.code, 0, `${set.stdout}\n${set.stderr}`);
+    assert.doesNotMatch(`${set.stdout}${set.stderr}`, new RegExp(canary));
+    // The new release runs with the value in its environment (the injection happened)…
+    const appPid = await eventually('the victim restarted with the secret', 60_000, async () => {
+      const id = instanceOf('victim');
+      if (id === undefined || id === before) return undefined;
+      const handle = agent!.supervisor.handles().find((h) => h.id === id);
+      for (const pid of (await handle?.sandbox.pids()) ?? []) {
+        try {
+          if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('attacker.js') && readFileSync(`/proc/${pid}/environ`, 'utf8').includes(canary)) return pid;
+        } catch { /* gone */ }
+      }
+      return undefined;
+    });
+    assert.ok(appPid);
+    // …and no process on the host (crun, pasta, sh wrappers, the agent, caddy) has it in its argv.
+    const inArgv = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((pid) => {
+      try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(canary); } catch { return false; }
+    });
+    assert.deepEqual(inArgv, []);
   });
 
   test('filling the disk stops at the instance limit and the failure names it, like an OOM kill', async () => {
