@@ -39,7 +39,6 @@ let plane: ControlPlane | undefined;
 let agent: AgentHandle | undefined;
 let apiKey = '';
 let httpAddr = '';
-let adminAddr = '';
 let hostVictim: ChildProcess | undefined;
 
 function forge(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -91,14 +90,14 @@ before(async () => {
   writeFileSync(path.join(dataDir, SECRET_FILES.encryptionKey), `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
   writeFileSync(path.join(dataDir, SECRET_FILES.jwtSecret), `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
   httpAddr = `127.0.0.1:${await freePort()}`;
-  adminAddr = `127.0.0.1:${await freePort()}`;
   const agentToken = `fagr_${randomBytes(24).toString('base64url')}`;
   const env = { PATH: process.env.PATH, FORGE_HTTP_ADDR: httpAddr, FORGE_DATA_DIR: dataDir, FORGE_API_ADDR: '127.0.0.1:0', FORGE_AGENT_TOKEN: agentToken };
   const { config } = resolveConfig(env, {
     encryptionKey: readFileSync(path.join(dataDir, SECRET_FILES.encryptionKey), 'utf8'),
     jwtSecret: readFileSync(path.join(dataDir, SECRET_FILES.jwtSecret), 'utf8'),
   }, randomBytes, scratch);
-  routing = await startRouting({ env, dataDir, domain: 'localhost', production: false, mode: 'managed', adminAddr });
+  // Caddy's admin API on its default: a Unix socket in a 0700 dir of the data dir.
+  routing = await startRouting({ env, dataDir, domain: 'localhost', production: false, mode: 'managed' });
   plane = await startControlPlane(config, {
     env, logger: false, resyncIntervalMs: 500, heartbeatIntervalMs: 300, noLocalAgent: true,
     ...(routing.router ? { routes: routing.router } : {}),
@@ -146,7 +145,9 @@ describe('attacker apps deployed through forge apply → control plane → agent
       assert.ok(dataFiles.some((f) => path.basename(f) === name), `${name} is in the data dir: ${dataFiles.join(' ')}`);
     }
     const apiPort = new URL(plane!.url).port;
-    const loopbackPorts = [apiPort, adminAddr.split(':')[1]!, httpAddr.split(':')[1]!, String(agent!.metricsPort)];
+    const loopbackPorts = [apiPort, httpAddr.split(':')[1]!, String(agent!.metricsPort)];
+    const adminSocket = routing!.caddy!.adminUrl.replace(/^unix\//, '');
+    assert.ok(statSync(adminSocket).isSocket(), 'caddy admin is a socket');
 
     const attackerApply = await forge('apply', '-f', path.join(serviceDir('attacker', {
       FORGE_T_DATA_FILES: dataFiles.join(','),
@@ -157,6 +158,7 @@ describe('attacker apps deployed through forge apply → control plane → agent
       FORGE_T_AGENT_PID: String(process.pid),
       FORGE_T_LOOPBACK_PORT: apiPort,
       FORGE_T_LOOPBACK_PORTS: loopbackPorts.join(','),
+      FORGE_T_ADMIN_SOCKET: adminSocket,
       FORGE_T_NEIGHBOUR_CGROUP_FILES: neighbourFiles.join(','),
     }), 'forge.yaml'), '--timeout', '2m');
     assert.equal(attackerApply.code, 0, `${attackerApply.stdout}\n${attackerApply.stderr}`);
@@ -174,7 +176,8 @@ describe('attacker apps deployed through forge apply → control plane → agent
     assert.equal(r.hostProcessVisible, 'ENOENT', 'the agent process is not in its /proc');
     assert.ok(Number(r.processCount) <= 5, `lists ${r.processCount} processes`);
     assert.equal(r.loopbackPorts, loopbackPorts.map(() => 'ECONNREFUSED').join(','),
-      'control plane API, Caddy admin, Caddy HTTP and the agent exporter are not on its loopback');
+      'control plane API, Caddy HTTP and the agent exporter are not on its loopback');
+    assert.equal(r.adminSocket, 'ENOENT', "Caddy's admin socket is not in its view");
     assert.equal(r.cgroupWrite, 'ENOENT', 'no cgroup files are mounted');
     assert.equal(r.raiseOwnLimit, 'ENOENT', 'its own cgroup limits are out of reach');
     assert.equal(r.raiseNeighbourLimit, 'ENOENT', "a neighbour's cgroup limits are out of reach");
