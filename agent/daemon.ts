@@ -50,6 +50,8 @@ export interface AgentOptions {
   stopGraceMs?: number;
   startTimeoutMs?: number;
   isolation?: 'auto' | 'off';
+  /** Size of each instance's writable filesystem in MB (default 2048). */
+  diskMb?: number;
   log?: (line: string) => void;
 }
 
@@ -107,6 +109,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     runtimes,
     ...(options.isolation ? { isolation: options.isolation } : {}),
     ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+    ...(options.diskMb === undefined ? {} : { diskMb: options.diskMb }),
     // Bundles of instances it holds are never pruned from its cache (supervisor exists by the time this runs).
     bundleSource: (digest, signal) => bundleSource(path.join(options.dataDir, 'bundles'), digest, (d, s) => client.bundle(d, s), signal, () => supervisor.revisions()),
     onChange: () => heartbeatSoon(),

@@ -19,7 +19,7 @@ import { isBundleDigest } from '../specs/bundle.ts';
 import { monitorHealth, waitHealthy, type HealthMonitor } from './runner/health.ts';
 import { canBind, type PortPool } from './runner/ports.ts';
 import { startInstance, type InstanceHandle } from './runner/run.ts';
-import { createReleaseNetwork, PortTakenError, type ExitInfo, type ForgeMode, type SandboxNetwork, type Weaken } from './sandbox/index.ts';
+import { createReleaseNetwork, forwardedAddress, PortTakenError, type ExitInfo, type ForgeMode, type SandboxNetwork, type Weaken } from './sandbox/index.ts';
 import { chownTree, createIdentityStore, type SandboxIdentity } from './sandbox/identity.ts';
 import { createDisk, isDiskFullLine, releaseDisk, sweepDisks, type InstanceDisk } from './sandbox/disk.ts';
 import { findRuntime, type AgentRuntime } from '../specs/runtimes.ts';
@@ -267,7 +267,7 @@ export function createSupervisor(options: SupervisorOptions) {
   let swept = false;
   /** The release dir: on its own size-limited filesystem when isolation is on. */
   async function releaseDir(r: InstanceRecord, dir: string, identity: SandboxIdentity): Promise<string> {
-    if (options.isolation === 'off') return path.join(dir, 'app');
+    if (options.isolation === 'off' || options.weaken?.disk === true) return path.join(dir, 'app');
     if (!swept) {
       swept = true;
       // Disks of instances a crashed agent left behind are still mounted.
@@ -369,6 +369,8 @@ export function createSupervisor(options: SupervisorOptions) {
       let handle: InstanceHandle;
       let outcome: Awaited<ReturnType<typeof waitHealthy>>;
       const ownNamespace = r.network !== null && r.network !== undefined;
+      // In an own namespace the port is forwarded on the agent's address only: probe it there.
+      const probeHost = ownNamespace ? forwardedAddress(options.host) : '127.0.0.1';
       for (let attempt = 1; ; attempt += 1) {
         if (!ownNamespace) r.port = await options.ports.allocate();
         try {
@@ -388,7 +390,7 @@ export function createSupervisor(options: SupervisorOptions) {
         }
         r.handle = handle;
         outcome = await waitHealthy({
-          port: r.port, health: spec.health, signal, exited: handle.exited, tail: () => handle.tail(20), pids: () => handle.sandbox.pids(),
+          port: r.port, host: probeHost, health: spec.health, signal, exited: handle.exited, tail: () => handle.tail(20), pids: () => handle.sandbox.pids(),
           listening: handle.listening,
           ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
         });
@@ -422,7 +424,7 @@ export function createSupervisor(options: SupervisorOptions) {
       r.health = 'healthy';
       r.healthySince = now();
       r.monitor = monitorHealth({
-        port: r.port, health: spec.health, listening: handle.listening,
+        port: r.port, host: probeHost, health: spec.health, listening: handle.listening,
         onChange: (status, reason) => {
           if (r.state !== 'running' && r.state !== 'unhealthy') return;
           r.state = status === 'healthy' ? 'running' : 'unhealthy';

@@ -20,8 +20,8 @@ import { containerArgv, containerProcessArgs, sandboxArgv } from './namespaces.t
 import { safeCgroupName } from './paths.ts';
 import { identityForSlot, type SandboxIdentity } from './identity.ts';
 import { createNetwork, PortTakenError, sweepNamespaces, tableListens, type SandboxNetwork } from './network.ts';
-export { PortTakenError } from './network.ts';
-import { APP_DIR, CACHE_DIR, ociConfig, type Weaken } from './oci-config.ts';
+export { forwardedAddress, PortTakenError } from './network.ts';
+import { APP_DIR, CACHE_DIR, ociConfig, weakenedMountPoints, type Weaken } from './oci-config.ts';
 import { forgetRootfs, hostLayout, sharedRootfs, writeGeneratedEtc } from './rootfs.ts';
 import { seccompProfile } from './seccomp.ts';
 import { execFile } from 'node:child_process';
@@ -244,7 +244,7 @@ class LiveSandbox implements Sandbox {
     const bundleDir = path.join(bundlesDir, containerId);
     const host = hostLayout();
     const hostname = this.options.hostname ?? 'app';
-    const rootfs = await sharedRootfs(this.stateDir, host, this.options.weaken?.exposeHostPaths ?? []);
+    const rootfs = await sharedRootfs(this.stateDir, host, weakenedMountPoints(this.options.weaken));
     // Search-only for others: crun's setup runs as an unprivileged host uid and must reach the etc files.
     this.generatedEtc ??= fs.mkdir(bundlesDir, { recursive: true, mode: 0o711 })
       .then(() => fs.chmod(bundlesDir, 0o711))

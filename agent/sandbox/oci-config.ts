@@ -55,6 +55,20 @@ export interface Weaken {
   exposeHostPaths?: string[];
   /** No network namespace: the host's network, loopback included. */
   network?: boolean;
+  /** No PID namespace: the host's /proc is bound in (a new proc mount needs an own PID namespace). */
+  pidNamespace?: boolean;
+  /** No cgroup namespace, and the host's cgroup hierarchy bound writable at /sys/fs/cgroup. */
+  cgroupFiles?: boolean;
+  /** No size-limited filesystem for the release dir (supervisor.ts): it lands on the host's. */
+  disk?: boolean;
+}
+
+/** Where a weakened sandbox sees the host's cgroup hierarchy. */
+export const HOST_CGROUP_DIR = '/sys/fs/cgroup';
+
+/** Mount points a weakened config needs in the rootfs skeleton, beside exposeHostPaths. */
+export function weakenedMountPoints(weaken: Weaken | undefined): string[] {
+  return [...(weaken?.exposeHostPaths ?? []), ...(weaken?.cgroupFiles === true ? [HOST_CGROUP_DIR] : [])];
 }
 
 /** Test-only weakened identity: root with a container runtime's usual default capabilities. */
@@ -69,8 +83,11 @@ export function ociConfig(input: OciInput): Record<string, unknown> {
   const weaken = input.weaken ?? {};
   const userns = weaken.identity !== true;
   const caps = userns ? [] : ROOT_CAPS;
+  const ownPids = weaken.pidNamespace !== true;
   const mounts: Record<string, unknown>[] = [
-    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'nodev', 'noexec'] },
+    ownPids
+      ? { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'nodev', 'noexec'] }
+      : { destination: '/proc', type: 'bind', source: '/proc', options: ['rbind', 'nosuid', 'nodev', 'noexec'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=1m'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${input.tmpSizeMb}m`] },
@@ -82,10 +99,11 @@ export function ociConfig(input: OciInput): Record<string, unknown> {
     { destination: APP_DIR, type: 'bind', source: input.appDir, options: ['rbind', 'rw', 'nosuid', 'nodev'] },
     ...(input.cacheDir === undefined ? [] : [{ destination: CACHE_DIR, type: 'bind', source: input.cacheDir, options: ['rbind', 'rw', 'nosuid', 'nodev'] }]),
     ...(weaken.exposeHostPaths ?? []).map((p) => ({ destination: p, type: 'bind', source: p, options: ro })),
+    ...(weaken.cgroupFiles === true ? [{ destination: HOST_CGROUP_DIR, type: 'bind', source: HOST_CGROUP_DIR, options: ['rbind', 'rw'] }] : []),
   ];
-  const namespaces: Record<string, string>[] = [
-    { type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' },
-  ];
+  const namespaces: Record<string, string>[] = [{ type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  if (ownPids) namespaces.unshift({ type: 'pid' });
+  if (weaken.cgroupFiles !== true) namespaces.push({ type: 'cgroup' });
   if (userns) namespaces.push({ type: 'user' });
   if (input.netnsPath !== null && weaken.network !== true) namespaces.push({ type: 'network', path: input.netnsPath });
   const mapping = [{ containerID: 0, hostID: input.identity.hostBase, size: IDENTITY_BLOCK }];

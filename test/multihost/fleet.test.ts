@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,11 +66,43 @@ describe('multi-host fleet (network namespaces, separate data dirs)', { skip: ne
     if (process.env.FLEET_DEBUG) process.stderr.write(`proxy: ${lastProxyAnswer}\n`);
     return lastProxyAnswer;
   };
-  /** Which worker host runs the app (a process with server.js in its namespace). */
+  /**
+   * Every process of a host: those in its network namespace and their descendants
+   * (a sandboxed app has a network namespace of its own, below its host's agent).
+   */
+  function hostPids(host: string): number[] {
+    const children = new Map<number, number[]>();
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+      } catch { /* gone */ }
+    }
+    const found = new Set<number>();
+    const walk = (pid: number) => {
+      if (found.has(pid)) return;
+      found.add(pid);
+      for (const child of children.get(pid) ?? []) walk(child);
+    };
+    for (const pid of fleet.pidsIn(host)) walk(pid);
+    return [...found];
+  }
+  /** Which worker host runs the app (a process with server.js among the host's processes). */
   function appHost(): string | undefined {
-    return ['w1', 'w2'].find((w) => fleet.pidsIn(w).some((pid) => {
+    return ['w1', 'w2'].find((w) => hostPids(w).some((pid) => {
       try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('server.js'); } catch { return false; }
     }));
+  }
+  /** The app in its own network namespace, not its host's: the sandbox's network is in force. */
+  function appHasOwnNetwork(host: string): boolean {
+    const hostNs = statSync(`/run/netns/${fleet.hosts[host]!.ns}`).ino;
+    return hostPids(host).some((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('server.js') && statSync(`/proc/${pid}/ns/net`).ino !== hostNs;
+      } catch { return false; }
+    });
   }
 
   before(async () => {
@@ -113,11 +145,9 @@ describe('multi-host fleet (network namespaces, separate data dirs)', { skip: ne
       const agent = startIn(name, [dirs.laptop!, dirs.cp!], ['node', path.join(ROOT, 'bin/forge'), 'agent', '--server', api.url, '--token', TOKEN,
         '--data-dir', dirs[name]!, '--host', fleet.hosts[name]!.ip, '--name', name, '--cgroup-root', root,
         '--port-range', `${from}-${from + 99}`, '--metrics-port', '0'],
-        // Isolation off here, a known defect: with the sandbox on, an app in its own network namespace
-        // (pasta forwarding <worker address>/<port>) never passes its agent's start-up check in this
-        // topology ("port never accepted connections" though the app listens on 0.0.0.0:$PORT), so the
-        // first apply fails. Sandboxing is covered by test/security and test/agent; remove this once fixed.
-        { FORGE_MODE: 'development', FORGE_ISOLATION: 'off' });
+        // Production mode: the agent refuses to run an app without its full sandbox (own user, mount,
+        // PID and network namespace with pasta forwarding <worker address>/<port>, cgroup, disk limit).
+        { FORGE_MODE: 'production' });
       agent.stderr!.on('data', (chunk: Buffer) => { agentLogs[name] += chunk.toString(); });
     }
     await eventually('both agents registered', 60_000, () => /registered as/.test(agentLogs.w1!) && /registered as/.test(agentLogs.w2!));
@@ -141,7 +171,9 @@ describe('multi-host fleet (network namespaces, separate data dirs)', { skip: ne
     }
     assert.match(first.stderr, /web: uploading bundle sha256:[0-9a-f]{12}… \(3 files, /, 'the .forgeignore itself ships; notes.txt does not');
     assert.equal(await eventually('v1 through the proxy', 60_000, async () => (await throughProxy()) === 'hello v1\n' && 'hello v1\n'), 'hello v1\n');
-    assert.ok(appHost(), 'the app runs in a worker host namespace');
+    const host = appHost();
+    assert.ok(host, 'the app runs on a worker host');
+    assert.ok(appHasOwnNetwork(host), 'the app has a network namespace of its own');
     assert.ok(lastProxyAnswer !== '');
 
     writeFileSync(path.join(appDir, 'server.js'), appSource('v2'));
@@ -157,7 +189,8 @@ describe('multi-host fleet (network namespaces, separate data dirs)', { skip: ne
 
     const victim = await eventually('the app on one worker', 30_000, () => appHost());
     const survivor = victim === 'w1' ? 'w2' : 'w1';
-    for (const pid of fleet.pidsIn(victim)) {
+    // The whole host goes: its agent, pasta and the sandboxed app.
+    for (const pid of hostPids(victim)) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
     await eventually(`the app moved to ${survivor}`, 120_000, () => appHost() === survivor);
