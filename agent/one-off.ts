@@ -38,6 +38,8 @@ export interface OneOffIo {
 }
 
 const TAIL = 20;
+/** Progress lines of the build (not the command's own output) start with this. */
+export const BUILD_MARK = '[build] ';
 
 export async function runOneOff(deps: OneOffDeps, payload: OneOffPayload, io: OneOffIo): Promise<ResultRequest> {
   const { spec } = payload;
@@ -63,11 +65,11 @@ export async function runOneOff(deps: OneOffDeps, payload: OneOffPayload, io: On
     for (const d of cache.dirs) await chownTree(d, identity.hostUid, identity.hostGid);
     const runtime = spec.runtime === undefined ? undefined : findRuntime(spec.runtime, deps.runtimes);
     const pathFirst = runtime ? { pathFirst: path.dirname(runtime.path) } : {};
-    io.onLine(`building release ${payload.hash.slice(0, 12)} of ${spec.name} for a one-off`);
+    io.onLine(`${BUILD_MARK}building release ${payload.hash.slice(0, 12)} of ${spec.name} for a one-off`);
     const build = await runBuild({
       ...pathFirst, id: `oneoff-build-${payload.instanceId}`, workDir: prepared.dir, commands: spec.build?.commands ?? [],
       env: { ...cache.env, ...spec.env }, secrets: io.secrets, sandbox: { ...deps.limits(spec, identity), cacheDir: cache.dir },
-      logFile: path.join(dir, 'logs', 'build.log'), onLine: (line, stream) => { io.onLine(mask(line)); ship('build')(line, stream); }, signal: io.signal,
+      logFile: path.join(dir, 'logs', 'build.log'), onLine: (line, stream) => { io.onLine(`${BUILD_MARK}${mask(line)}`); ship(`oneoff-build-${payload.instanceId}`)(line, stream); }, signal: io.signal,
     });
     if (!build.ok) return fail(build.error, build.lastLines);
 

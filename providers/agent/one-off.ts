@@ -61,7 +61,11 @@ export async function followOneOff(options: OneOffWaitOptions, task: TaskRow, ct
       store.tasks.cancel(row.id);
       return lost(row, `its agent ${row.leaseOwner ?? ''} stopped reporting mid-run (lease lost)`.replace('  ', ' '));
     }
-    if (ctx.signal?.aborted) return { exitCode: null, lastLines: [], message: 'no longer followed', ref: row.id, mayHaveRun: row.attempts > 0 };
+    if (ctx.signal?.aborted) {
+      // Nobody waits for it any more (a `forge run` client went away): cancel, so its agent kills it and cleans up.
+      store.tasks.cancel(row.id);
+      return { exitCode: null, lastLines: [], message: 'cancelled: nobody follows it any more', ref: row.id, mayHaveRun: row.attempts > 0 };
+    }
     await sleep(pollMs);
   }
 }

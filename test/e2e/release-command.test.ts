@@ -5,7 +5,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { runCli } from '../../cli/index.ts';
 import path from 'node:path';
 import { startLoad, type LoadReport } from './load.ts';
 import { APP, HOST, eventually, startStack, type Stack } from './stack.ts';
@@ -109,4 +110,55 @@ describe('release command with a real agent', { timeout: 300_000 }, () => {
     assert.equal(stack.plane.store.tasks.listFor(APP).filter((t) => t.kind === 'run' && t.generation === g3).length, 0, 'no instance of v3 was ever queued');
     assert.equal(stack.plane.store.releases.get(APP, g3)?.outcome, 'failed');
   });
+
+  test('forge run: the command\'s output and exit code, in the current release\'s env, with nothing left behind; --detach keeps its logs', async () => {
+    const token = `forge-run-${process.pid}-${Date.now()}`;
+    const deps = { cwd: stack.dir, env: { FORGE_URL: stack.plane.url, FORGE_API_KEY: stack.apiKey } };
+    const result = await runCli(['run', APP, '--', 'sh', '-c', `echo "${token} $GREETING"; grep -c VERSION server.js; exit 7`], deps);
+    assert.equal(result.exitCode, 7, result.stderr);
+    assert.equal(result.stdout, `${token} hello\n1\n`);
+    assert.match(result.stderr, /\[build\] building release/);
+    // Nothing of it is left: no process, no cgroup, no work dir.
+    const procs = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(token); } catch { return false; }
+    });
+    assert.deepEqual(procs, []);
+    const cgroups = readdirSync('/sys/fs/cgroup').flatMap((c) => {
+      const dir = path.join('/sys/fs/cgroup', c, stack.cgroupRoot);
+      return existsSync(dir) ? readdirSync(dir).filter((d) => d.includes('oneoff')).map((d) => `${c}/${d}`) : [];
+    });
+    assert.deepEqual(cgroups, []);
+    assert.deepEqual(leftoverOneOffDirs(stack.dir), []);
+    assert.equal(stack.plane.store.status.get(APP)?.phase, 'failed', 'a one-off changes nothing of the service');
+
+    const ok = await runCli(['run', APP, '--', 'true'], deps);
+    assert.equal(ok.exitCode, 0, ok.stderr);
+
+    const detached = await runCli(['run', APP, '--detach', '--json', '--', 'sh', '-c', `echo detached-${token}`], deps);
+    assert.equal(detached.exitCode, 0, detached.stderr);
+    const { runId } = JSON.parse(detached.stdout) as { runId: string };
+    await eventually('the detached run\'s output in the log store', 30_000, () =>
+      stack.plane.store.logs.list(APP, { instance: runId }).some((l) => l.line === `detached-${token}`));
+
+    const bad = await runCli(['run', APP, '--timeout', 'soon', '--', 'true'], deps);
+    assert.equal(bad.exitCode, 2);
+    const unknown = await runCli(['run', 'no-such-service', '--', 'true'], deps);
+    assert.equal(unknown.exitCode, 1);
+    assert.match(unknown.stderr, /E_NOT_FOUND|not found|no service/i);
+  });
 });
+
+function leftoverOneOffDirs(root: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (depth > 4 || !existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const full = path.join(dir, entry.name);
+      if (entry.name === 'one-offs') found.push(...readdirSync(full).map((d) => path.join(full, d)));
+      else walk(full, depth + 1);
+    }
+  };
+  walk(root, 0);
+  return found;
+}
