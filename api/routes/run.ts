@@ -72,7 +72,8 @@ export function registerRunRoute(app: FastifyInstance, ctx: ApiContext): void {
     }
     // The run belongs to this request: a client that goes away cancels it (the agent kills it and cleans up).
     const gone = new AbortController();
-    request.raw.on('close', () => { if (!reply.raw.writableFinished) gone.abort(); });
+    // (The response's close, not the request's: a request closes once its body was read.)
+    reply.raw.on('close', () => { if (!reply.raw.writableFinished) gone.abort(); });
     const stream = new PassThrough();
     const write = (value: unknown) => stream.write(`${JSON.stringify(value)}\n`);
     void (async () => {
