@@ -21,7 +21,7 @@ export async function runCommand(args: readonly string[], deps: CliDeps): Promis
   if (name === undefined || command.length === 0) return usageFailure('forge run: give a service NAME and the command after --', RUN_USAGE);
   const timeout = parsed.values.get('--timeout');
   if (timeout !== undefined && !/^[0-9]+(ms|s|m|h)$/.test(timeout)) {
-    return usageFailure(`forge run: --timeout must be a duration such as 90s, 10m or 2h, got \`${timeout}\``, RUN_USAGE);
+    return usageFailure(`forge run: --timeout must be a duration such as 90s, 10m or 2h, got ${JSON.stringify(timeout)}`, RUN_USAGE);
   }
   const body = { command, ...(parsed.booleans.has('--detach') ? { detach: true } : {}), ...(timeout ? { timeout } : {}) };
   const io = commandIO(deps);
