@@ -26,11 +26,15 @@ export async function runReleaseCommand(deps: ReleaseRunDeps): Promise<void> {
   if (!runner) return; // plan() asks only providers with capabilities.oneOffs
   const secrets = deps.secretsFor(row.name); // before the row: a missing key starts nothing
   if (!store.releaseCommands.start({ serviceId: row.id, service: row.name, generation: step.generation, hash: step.hash })) return;
-  store.events.append(row.name, { type: 'Normal', reason: 'ReleaseCommandStarted', message: `generation ${step.generation}: ${step.reason}` }, row.id);
+  const runId = `release-${row.id}-${step.generation}`;
+  store.events.append(row.name, {
+    type: 'Normal', reason: 'ReleaseCommandStarted',
+    message: `generation ${step.generation}: ${step.reason} (its output: forge logs ${row.name} --instance ${runId})`,
+  }, row.id);
   let result;
   try {
     result = await runner({
-      key: row.name, runId: `release-${row.id}-${step.generation}`, purpose: 'release', spec: row.spec, hash: step.hash,
+      key: row.name, runId, purpose: 'release', spec: row.spec, hash: step.hash,
       generation: step.generation, command: step.command, timeoutMs: step.timeoutMs,
     }, { secrets, onRef: (ref) => store.releaseCommands.setRunRef(row.id, step.generation, ref) });
   } catch (thrown) {
