@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ForgeError, isForgeError } from '../errors/index.ts';
 import type { ClaimResponse, HeartbeatRequest, ResultRequest, Resources } from '../providers/agent/protocol.ts';
-import { isRunPayload, isStopPayload } from '../providers/agent/view.ts';
+import { isOneOffPayload, isRunPayload, isStopPayload } from '../providers/agent/view.ts';
 import { registerAsSelf } from './identity.ts';
 import { createAgentMetrics, DEFAULT_METRICS_PORT, serveMetrics, type MetricsServer } from './metrics.ts';
 import { createLogShipper } from './log-shipper.ts';
@@ -244,6 +244,11 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
       if (task.kind === 'run' && isRunPayload(task.payload)) {
         result = await supervisor.run(task.payload, {
           secrets: claimed.secrets, signal: lost.signal, onLine: (line) => void pending.push(line),
+        });
+      } else if (task.kind === 'build' && isOneOffPayload(task.payload)) {
+        // A one-off runs once: a re-delivered claim of one is refused by the control plane.
+        result = await supervisor.oneOff(task.payload, {
+          secrets: claimed.secrets, signal: AbortSignal.any([lost.signal, stopping.signal]), onLine: (line) => void pending.push(line),
         });
       } else if (task.kind === 'stop' && isStopPayload(task.payload)) {
         result = await supervisor.stop(task.payload, options.stopGraceMs ?? 10_000);

@@ -23,6 +23,8 @@ import { createReleaseNetwork, forwardedAddress, PortTakenError, type ExitInfo, 
 import { chownTree, createIdentityStore, type SandboxIdentity } from './sandbox/identity.ts';
 import { createDisk, isDiskFullLine, releaseDisk, sweepDisks, type InstanceDisk } from './sandbox/disk.ts';
 import { findRuntime, type AgentRuntime } from '../specs/runtimes.ts';
+import type { OneOffPayload } from '../providers/agent/protocol.ts';
+import { runOneOff, type OneOffIo } from './one-off.ts';
 
 export interface SupervisorOptions {
   dataDir: string;
@@ -471,9 +473,20 @@ export function createSupervisor(options: SupervisorOptions) {
     return { ok: true, result: { message: payload.remove ? 'stopped and removed' : 'stopped' } };
   }
 
+  /** A one-off (release command, forge run) of a service: its own sandbox, never an instance. */
+  function oneOff(payload: OneOffPayload, io: OneOffIo): Promise<ResultRequest> {
+    return runOneOff({
+      dataDir: options.dataDir, runtimes: options.runtimes ?? [], identityOf: (service) => identities.forService(service),
+      limits: (spec, identity) => limits(spec, options.buildPidsMax ?? 1024, identity, null),
+      ...(options.bundleSource ? { bundleSource: options.bundleSource } : {}),
+      ...(options.ship ? { ship: options.ship } : {}),
+    }, payload, io);
+  }
+
   return {
     run,
     stop,
+    oneOff,
     reports: (): InstanceReport[] => [...records.values()].map(report),
     /** The source revisions (bundle digests among them) of the instances this agent holds. */
     revisions: (): string[] => [...new Set([...records.values()].flatMap((r) => (r.spec.revision ? [r.spec.revision] : [])))],

@@ -214,9 +214,17 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
       const task = store.tasks.claim(agentId, now(), leaseMs);
       if (task === null) return null;
       hub.taskClaimed(task);
+      if (task.kind === 'build' && task.attempts > 1) {
+        // A one-off whose earlier holder lost it may have run (or be running still): never hand it
+        // out again. The control plane reports it instead (exactly once, see docs/spec.md).
+        const result = { code: 'E_MAY_HAVE_RUN', message: 'its agent stopped reporting mid-run (lease lost): it may have run; not started again' };
+        store.tasks.complete(task.id, agentId, result, false);
+        hub.taskCompleted(store.tasks.get(task.id) ?? task, false, result);
+        continue;
+      }
       let secrets: Record<string, string> = {};
       try {
-        if (task.kind === 'run') secrets = options.secretsFor(task.service);
+        if (task.kind === 'run' || task.kind === 'build') secrets = options.secretsFor(task.service);
       } catch (thrown) {
         // The agent could not run it without its secrets: fail the task (no value is in the message) and look again.
         const error = toForgeError(thrown, 'E_SECRET_DECRYPT');

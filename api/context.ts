@@ -1,7 +1,7 @@
 // What the route modules share: the store, the cipher, the loop's nudge and the
 // read-side hooks into providers. Built once by buildApi.
 
-import type { Observed, ProviderEvent } from '../providers/types.ts';
+import type { Observed, Provider, ProviderEvent } from '../providers/types.ts';
 import type { ProviderRuns } from '../providers/select.ts';
 import type { ProviderName } from '../specs/types.ts';
 import type { Cipher } from '../store/cipher.ts';
@@ -50,5 +50,7 @@ export interface ApiContext {
   sourceFromBundlesOnly?: boolean;
   /** Releases kept per service (FORGE_RELEASE_HISTORY): rollback targets, and the bundles they name. */
   releaseHistory: number;
+  /** One-offs (`forge run`): the provider serving a name and a service's decrypted secrets; absent in API-only tests. */
+  oneOffs?: { provider(name: ProviderName): Provider | undefined; secretsFor(name: string): Record<string, string> };
   now(): number;
 }

@@ -182,6 +182,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     ...(wired.fly ? { flyAppName: (name: string) => wired.fly!.appName(name) } : {}),
     ...(options.logs ? { logs: options.logs } : {}),
     providerEvents: async (key, name) => (await providerFor(name)?.events(key)) ?? [],
+    oneOffs: { provider: providerFor, secretsFor },
     plugins: [
       ...(agentProvider ? [agentRoutes({
         store, hub: agentProvider.hub, leaseMs: agentProvider.leaseMs, heartbeatIntervalMs, secretsFor, limits: authLimits, bundlesDir: join(config.dataDir, 'bundles'),

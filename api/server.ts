@@ -27,6 +27,7 @@ import { DEFAULT_BUNDLE_LIMIT_BYTES } from '../specs/bundle.ts';
 import { registerDeploymentRoutes } from './routes/deployments.ts';
 import { registerReleasesRoute } from './routes/releases.ts';
 import { registerRestartRoute } from './routes/restart.ts';
+import { registerRunRoute } from './routes/run.ts';
 import { registerRollbackRoute } from './routes/rollback.ts';
 import { registerServiceRoutes } from './routes/services.ts';
 import { webhookPlugin } from './routes/webhook.ts';
@@ -47,6 +48,7 @@ export interface ApiDeps {
   deployToken?: ApiContext['deployToken'];
   logs?: ApiContext['logs'];
   providerEvents?: ApiContext['providerEvents'];
+  oneOffs?: ApiContext['oneOffs'];
   flyAppName?: ApiContext['flyAppName'];
   /** Replaces the real clone-and-apply (tests of the webhook route itself). */
   gitDeployer?: GitDeployer;
@@ -111,6 +113,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...(deps.deployToken ? { deployToken: deps.deployToken } : {}),
     ...(deps.logs ? { logs: deps.logs } : {}),
     ...(deps.providerEvents ? { providerEvents: deps.providerEvents } : {}),
+    ...(deps.oneOffs ? { oneOffs: deps.oneOffs } : {}),
     ...(deps.flyAppName ? { flyAppName: deps.flyAppName } : {}),
   };
   const metrics = installApiMetrics(deps.registry, deps.store);
@@ -166,6 +169,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerDeploymentRoutes(admin, ctx);
     registerRollbackRoute(admin, ctx);
     registerRestartRoute(admin, ctx);
+    registerRunRoute(admin, ctx);
     registerReleasesRoute(admin, ctx);
     registerAgentRoutes(admin, ctx);
     registerUsageSink(admin);

@@ -99,6 +99,13 @@ export const HELP: Record<string, CommandHelp> = {
     options: [...WAIT_OPTS, JSON_OPT],
     examples: ['forge restart web'],
   },
+  run: {
+    summary: 'run a one-off command in a fresh sandbox of a service\'s current release',
+    usage: 'usage: forge run NAME [--detach] [--timeout 1h] [--json] -- CMD [ARG...]',
+    about: 'Runs CMD once in a fresh sandbox (agents) with the service\'s current release (its newest release that\nran) and environment, secrets included; it is never routed. Its output streams here (build lines to stderr)\nand its exit code is forge\'s. Ctrl-C ends it. --detach returns once it started and keeps its output in\nthe log store (forge logs NAME --instance RUN).',
+    options: [['--detach', 'return once it started; read its output with forge logs NAME --instance RUN'], ['--timeout D', 'kill it after this long (default 1h, at most 24h)'], JSON_OPT],
+    examples: ['forge run web -- npm run db:seed', 'forge run web --detach -- node scripts/reindex.js'],
+  },
   scale: {
     summary: 'set how many instances a service runs',
     usage: 'usage: forge scale NAME REPLICAS [--no-wait] [--timeout 5m] [--json]',

@@ -79,6 +79,10 @@ export function normalizeSpec(raw: Raw, options: NormalizeOptions = {}): Service
     health: health(raw.health),
   };
   if (raw.egress === false) spec.egress = false;
+  const release = record(raw.release);
+  if (typeof release.command === 'string') {
+    spec.release = { command: release.command, timeoutMs: parseDurationMs(release.timeout) ?? SPEC_DEFAULTS.releaseTimeoutMs };
+  }
   if (typeof raw.runtime === 'string') spec.runtime = raw.runtime;
   if (typeof raw.image === 'string') {
     spec.image = raw.image;

@@ -34,7 +34,7 @@ export function renderSpecReference(): string {
     '| --- | --- | --- | --- |',
   ];
   walk(root, '', new Set(root.required ?? []), lines);
-  lines.push('', ...SECRETS_SECTION);
+  lines.push('', ...SECRETS_SECTION, '', ...RELEASE_SECTION);
   return `${lines.join('\n')}\n`;
 }
 
@@ -47,6 +47,18 @@ const SECRETS_SECTION = [
   '- **Who owns a variable.** A spec file owns the secret names it lists. A value set through the API owns its name until `forge secrets unset` removes it: a later `forge apply` of a file that does not list that name keeps it, and its plan says so (`secret VERSION: set through the API, kept …`). So an apply never drops a stored value.',
   '- **What a plan says it removes.** `forge diff` and `forge apply` name every secret an apply takes away: a name the file stopped listing (`removes secret DB_URL from the environment (no value was stored)`), and, for a service deleted by `--prune`, each stored value deleted with it (`deletes the stored value of secret TOKEN`). Names only, never values.',
   '- **Changing a value redeploys.** Setting or rotating a value replaces the running instances with new ones that have the new value, health-gated like any release (the old instance serves until the new one is healthy); on Fly the machine is updated and restarts. `forge get` reports the service converged only once every instance runs the current values.',
+].join('\n').split('\n');
+
+/** The release phase's rules, the exactly-once one above all (reconciler/release-phase.ts). */
+const RELEASE_SECTION = [
+  '## Release commands (`release`)',
+  '',
+  '`release.command` runs once per new release, before any instance of it starts, so no request ever reaches a release whose command did not succeed. It runs for every generation that starts instances of its own: a new image or source revision, a changed spec (a scale-up included), `forge restart`; a change that starts none (a scale-down, a stop) runs nothing.',
+  '',
+  '- **Where it runs.** Agents: the release\'s build output (its bundle and `build.commands`) in a fresh sandbox like the app\'s (its own identity, root, cgroup limits and network namespace, with outbound access), with `env`, the secret values and `PORT`; the sandbox, its cgroup and its work dir are removed when it ends. Fly: a one-shot machine of the release\'s image in the service\'s app (`init.cmd` = the command, `restart: no`, `auto_destroy`, no services), as Fly\'s own `release_command` does; its output is in the app\'s Fly logs.',
+  '- **Success and failure.** Exit 0: the rollout proceeds. Any other exit, or the timeout (`release.timeout`, default 5m): the release is marked failed with the exit code and the last output lines (events, `forge get`, `forge releases`), nothing of it starts, and the previous release keeps serving. Its output is kept in the log store (`forge logs NAME --instance release-…`). Retry with `forge restart NAME` (a new release) once the cause is fixed.',
+  '- **Exactly once.** Before the command is started, Forge records it as *started* for that release (service and generation). A release whose command is recorded as started but has no recorded result — the control plane or the agent was killed while it ran — **may have run**: Forge reports it (the release fails with "the release command may have run", the previous release keeps serving) and never starts it a second time on its own. A run the provider certainly never started (no agent took it) is taken back and retried. An agent never hands out a release command task twice: one whose first holder stopped reporting is reported the same way. Check what the command did, then `forge restart NAME` to run it for a new release.',
+  '- **Providers.** The decision is by capability: a provider that cannot run one-offs refuses a spec with `release` (`E_SPEC_INVALID`) rather than rolling it out without its command.',
 ].join('\n').split('\n');
 
 function walk(node: SchemaNode, prefix: string, required: ReadonlySet<string>, lines: string[]): void {

@@ -91,6 +91,17 @@ export function durationsPositive(raw: Raw): SpecIssue[] {
     .map((key) => ({ path: ['health', key], message: 'should be longer than 0' }));
 }
 
+const RELEASE_TIMEOUT_MAX_MS = 60 * 60_000;
+
+/** A release command's timeout: a zero one could never pass, one past an hour would hold a deploy for hours. */
+export function releaseTimeoutInRange(raw: Raw): SpecIssue[] {
+  const ms = parseDurationMs(record(raw.release)?.timeout);
+  if (ms === undefined) return [];
+  if (ms === 0) return [{ path: ['release', 'timeout'], message: 'should be longer than 0' }];
+  if (ms > RELEASE_TIMEOUT_MAX_MS) return [{ path: ['release', 'timeout'], message: 'should be at most 60m' }];
+  return [];
+}
+
 export const SPEC_RULES: readonly SpecRule[] = [
   imageExcludesSource,
   sourceNeedsRunCommand,
@@ -100,6 +111,7 @@ export const SPEC_RULES: readonly SpecRule[] = [
   cpuConflict,
   memoryInRange,
   durationsPositive,
+  releaseTimeoutInRange,
 ];
 
 /** Every rule's issues for a spec whose top level is a mapping. */

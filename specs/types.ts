@@ -34,6 +34,12 @@ export interface BuildSpec {
   dockerfile?: string;
 }
 
+/** The release phase (schemas/service.schema.json `release`). */
+export interface ReleaseCommandSpec {
+  command: string;
+  timeoutMs: number;
+}
+
 export interface ServiceSpec {
   name: string;
   provider: ProviderName;
@@ -65,6 +71,8 @@ export interface ServiceSpec {
   /** Only present as `false` (outbound connections of the running app off); absent means on, so older hashes stay. */
   egress?: false;
   health: HealthSpec;
+  /** Run once per new release before any of its instances starts; absent when the spec has none (older hashes stay). */
+  release?: ReleaseCommandSpec;
 }
 
 export const SPEC_DEFAULTS = {
@@ -74,5 +82,6 @@ export const SPEC_DEFAULTS = {
   cpuTier: 'shared-1x',
   region: 'iad',
   replicas: 1,
+  releaseTimeoutMs: 5 * 60_000,
   health: { type: 'http' as const, path: '/health', intervalMs: 10_000, timeoutMs: 3_000, retries: 3 },
 };

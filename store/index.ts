@@ -10,6 +10,7 @@ import { createDeploymentsStore } from './deployments.ts';
 import { DEFAULT_EVENT_RETENTION, createEventsStore } from './events.ts';
 import { createLogsStore, type LogWindow } from './logs.ts';
 import { createReleasesStore } from './releases.ts';
+import { createReleaseCommandsStore } from './release-commands.ts';
 import { createRevisionRefs } from './bundle-refs.ts';
 import { createSecretsStore } from './secrets.ts';
 import { createServicesStore } from './services.ts';
@@ -27,6 +28,7 @@ export type { UpsertInput, UpsertPlan, DesiredState } from './services.ts';
 export type { StatusInput } from './status.ts';
 export type { EventInput, EventListOptions } from './events.ts';
 export type { ReleaseInput } from './releases.ts';
+export type { ReleaseCommandRow, ReleaseCommandState, ReleaseCommandFinish } from './release-commands.ts';
 export type { SecretInput } from './secrets.ts';
 export type { EnqueueInput } from './tasks.ts';
 export type { RegisterInput, HeartbeatInput } from './agents.ts';
@@ -56,6 +58,8 @@ export interface Store {
   readonly status: ReturnType<typeof createStatusStore>;
   readonly events: ReturnType<typeof createEventsStore>;
   readonly releases: ReturnType<typeof createReleasesStore>;
+  /** Release command runs (exactly once per release: see release-commands.ts). */
+  readonly releaseCommands: ReturnType<typeof createReleaseCommandsStore>;
   readonly secrets: ReturnType<typeof createSecretsStore>;
   readonly tasks: ReturnType<typeof createTasksStore>;
   readonly agents: ReturnType<typeof createAgentsStore>;
@@ -100,6 +104,7 @@ export function createStore(db: Db, path: string, options: StoreOptions = {}): S
     status: createStatusStore(db, clock),
     events: createEventsStore(db, clock, options.eventRetention ?? DEFAULT_EVENT_RETENTION),
     releases: createReleasesStore(db, clock),
+    releaseCommands: createReleaseCommandsStore(db, clock),
     secrets: createSecretsStore(db, clock),
     tasks: createTasksStore(db, clock, options.taskLogRetention ?? DEFAULT_TASK_LOG_RETENTION),
     agents: createAgentsStore(db, clock),

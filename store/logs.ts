@@ -93,7 +93,7 @@ export function createLogsStore(db: Db, clock: Clock, window: LogWindow = DEFAUL
   );
   // Tasks are placed on one agent: this is how the control plane knows an instance is that agent's.
   const owner = db.prepare<[string, string], { service: string }>(
-    `SELECT service_name AS service FROM tasks WHERE agent_id = ? AND kind = 'run'
+    `SELECT service_name AS service FROM tasks WHERE agent_id = ? AND kind IN ('run', 'build')
      AND json_extract(payload, '$.instanceId') = ? ORDER BY seq DESC LIMIT 1`,
   );
   let lastGoneSweep = 0;

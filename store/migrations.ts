@@ -198,4 +198,24 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX log_lines_by_service ON log_lines (service, seq);
   CREATE INDEX log_lines_by_source ON log_lines (source, seq);
   `,
+
+  // (release): one row per release command run, keyed by the service incarnation and the
+  // release's generation. The row is written as 'started' BEFORE the command is started, so
+  // a row still 'started' after a crash means "may have run" and is never run again on its own.
+  `
+  CREATE TABLE release_commands (
+    service_id  TEXT NOT NULL,
+    service     TEXT NOT NULL,
+    generation  INTEGER NOT NULL,
+    hash        TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('started', 'succeeded', 'failed', 'unknown')),
+    run_ref     TEXT,
+    exit_code   INTEGER,
+    last_lines  TEXT NOT NULL DEFAULT '[]',
+    reason      TEXT,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    PRIMARY KEY (service_id, generation)
+  );
+  `,
 ];

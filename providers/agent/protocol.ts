@@ -91,6 +91,21 @@ export interface RunPayload {
   replica: number;
 }
 
+/**
+ * A `build` task's payload: a one-off (a release command, `forge run`). The agent builds the
+ * release's output in a fresh work dir, runs `command` there in its own sandbox, and removes
+ * everything. `instanceId` is the run's id (its shipped output is filed under it). No secret values.
+ */
+export interface OneOffPayload {
+  instanceId: string;
+  purpose: 'release' | 'run';
+  spec: ServiceSpec;
+  hash: string;
+  generation: number;
+  command: string;
+  timeoutMs: number;
+}
+
 export interface StopPayload {
   instanceId: string;
   /** true: forget the instance (destroy); false: keep it as stopped (stop). */
@@ -142,6 +157,10 @@ export interface ResultRequest {
     instance?: InstanceReport;
     lastLines?: string[];
     commit?: string | null;
+    /** A one-off's exit code (null: it never ran to an exit). */
+    exitCode?: number | null;
+    /** A one-off was killed at its timeout. */
+    timedOut?: boolean;
   };
 }
 

@@ -10,7 +10,8 @@ import type { ServiceSpec } from '../../specs/types.ts';
 import type { Store } from '../../store/index.ts';
 import type { TaskRow } from '../../store/rows.ts';
 import { place } from '../../reconciler/scheduler.ts';
-import type { Action, ApplyContext, ApplyResult, Observed, Provider, ProviderEvent } from '../types.ts';
+import type { Action, ApplyContext, ApplyResult, Observed, OneOffContext, OneOffRequest, OneOffResult, Provider, ProviderEvent } from '../types.ts';
+import { followOneOff, oneOffPayload } from './one-off.ts';
 import { createTaskBell } from './bell.ts';
 import type { AgentHub } from './hub.ts';
 import { capacityVerified } from './capacity.ts';
@@ -285,7 +286,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
 
   return {
     name: 'agent',
-    capabilities: { updateInPlace: false, runsImages: false, runsSource: true, routing: 'forge' },
+    capabilities: { updateInPlace: false, runsImages: false, runsSource: true, routing: 'forge', oneOffs: true },
     hub,
     leaseMs,
     async observe(keys) {
@@ -328,6 +329,26 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
           // A refused change (diff's error action) is never executed, by any provider.
           throw new ForgeError(action.code, action.reason);
       }
+    },
+    async runOneOff(request: OneOffRequest, ctx: OneOffContext): Promise<OneOffResult> {
+      const { spec } = request;
+      if (spec.sourceDir === undefined || spec.run === undefined) {
+        throw new ForgeError('E_SPEC_INVALID', `${request.key}: agents run one-offs of source-mode services only`, { terminal: true });
+      }
+      // Placed like a replica (capacity, runtime), beside whatever the service runs now.
+      const placement = { key: `${request.key}#${request.runId}`, replica: 0, ...reservationOf(spec), ...(spec.runtime === undefined ? {} : { runtime: spec.runtime }) };
+      const { placements, unschedulable } = place([placement], [...agents.values()], reservations());
+      const placed = placements[0];
+      if (!placed) {
+        throw new ForgeError('E_UNSCHEDULABLE', `cannot place a one-off of ${request.key}: ${unschedulable[0]?.reason ?? 'no agent fits'}`);
+      }
+      const task = store.tasks.enqueue({
+        kind: 'build', service: request.key, generation: request.generation, replica: 0, agentId: placed.agentId,
+        payload: oneOffPayload(request), dedupeKey: `one-off:${request.runId}`,
+      });
+      record(request.key, { type: `${request.purpose === 'release' ? 'release command' : 'one-off'} task`, status: `queued for ${placed.agentId}` });
+      bell.ring(placed.agentId);
+      return followOneOff({ store, now }, task, ctx, request.detach === true);
     },
     async events(key) {
       return [...(events.get(key) ?? [])];
