@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ForgeError, isForgeError } from '../errors/index.ts';
 import type { ClaimResponse, HeartbeatRequest, ResultRequest, Resources } from '../providers/agent/protocol.ts';
-import { isRunPayload, isStopPayload } from '../providers/agent/view.ts';
+import { isJobPayload, isRunPayload, isStopPayload } from '../providers/agent/view.ts';
 import { registerAsSelf } from './identity.ts';
 import { createAgentMetrics, DEFAULT_METRICS_PORT, serveMetrics, type MetricsServer } from './metrics.ts';
 import { createLogShipper } from './log-shipper.ts';
@@ -241,6 +241,10 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
         result = await supervisor.run(task.payload, {
           secrets: claimed.secrets, signal: lost.signal, onLine: (line) => void pending.push(line),
         });
+      } else if (task.kind === 'job' && isJobPayload(task.payload)) {
+        result = await supervisor.runJob(task.payload, {
+          secrets: claimed.secrets, signal: lost.signal, onLine: (line) => void pending.push(line),
+        }, options.stopGraceMs ?? 10_000);
       } else if (task.kind === 'stop' && isStopPayload(task.payload)) {
         result = await supervisor.stop(task.payload, options.stopGraceMs ?? 10_000);
       } else {

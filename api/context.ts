@@ -43,5 +43,7 @@ export interface ApiContext {
   flyAppName?: (name: string) => string;
   /** Source bundles kept by this control plane (uploads, webhook checkouts). */
   bundles?: BundleStore;
+  /** The cron scheduler (manual triggers); absent when this process runs none. */
+  jobs?: { trigger(service: string, job: string): import('../store/index.ts').JobRunRow };
   now(): number;
 }

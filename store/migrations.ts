@@ -198,4 +198,35 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX log_lines_by_service ON log_lines (service, seq);
   CREATE INDEX log_lines_by_source ON log_lines (source, seq);
   `,
+
+  // 9 (cron jobs, store/jobs.ts): per job the newest tick already handled (its cursor, written
+  // before any run of that tick starts), and one row per run or skipped tick. UNIQUE (service,
+  // job, scheduled_ms) is what makes a tick impossible to start twice.
+  `
+  CREATE TABLE job_cursors (
+    service    TEXT NOT NULL,
+    job        TEXT NOT NULL,
+    cursor_ms  INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (service, job)
+  );
+  CREATE TABLE job_runs (
+    id           TEXT PRIMARY KEY,
+    service      TEXT NOT NULL,
+    job          TEXT NOT NULL,
+    scheduled_ms INTEGER NOT NULL,
+    trigger      TEXT NOT NULL CHECK (trigger IN ('schedule', 'manual')),
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'running', 'succeeded', 'failed', 'skipped', 'lost', 'cancelled')),
+    reason       TEXT,
+    task_id      TEXT,
+    started_ms   INTEGER,
+    ended_ms     INTEGER,
+    exit_code    INTEGER,
+    log_instance TEXT,
+    created_at   TEXT NOT NULL,
+    UNIQUE (service, job, scheduled_ms)
+  );
+  CREATE INDEX job_runs_by_job ON job_runs (service, job, scheduled_ms);
+  CREATE INDEX job_runs_active ON job_runs (state) WHERE state IN ('pending', 'running');
+  `,
 ];

@@ -91,6 +91,21 @@ export interface RunPayload {
   replica: number;
 }
 
+/** A `job` task's payload (one cron run or manual trigger): plaintext, so never a secret value. */
+export interface JobPayload {
+  runId: string;
+  /** Names the sandbox and the run's output in the log store. */
+  instanceId: string;
+  job: string;
+  /** The tick this run is for (epoch ms); the command sees it as FORGE_JOB_SCHEDULED_AT. */
+  scheduledAt: number;
+  command: string;
+  timeoutMs: number;
+  /** The service's current release: its source, build and environment. */
+  spec: ServiceSpec;
+  hash: string;
+}
+
 export interface StopPayload {
   instanceId: string;
   /** true: forget the instance (destroy); false: keep it as stopped (stop). */
@@ -99,14 +114,14 @@ export interface StopPayload {
 
 export interface ClaimedTask {
   id: string;
-  kind: 'run' | 'stop' | 'build';
+  kind: 'run' | 'stop' | 'build' | 'job';
   service: string;
   generation: number;
   replica: number;
   attempts: number;
   leaseMs: number;
   leaseExpiresAt: number;
-  payload: RunPayload | StopPayload | unknown;
+  payload: RunPayload | StopPayload | JobPayload | unknown;
 }
 
 export interface ClaimResponse {
@@ -142,6 +157,9 @@ export interface ResultRequest {
     instance?: InstanceReport;
     lastLines?: string[];
     commit?: string | null;
+    exitCode?: number | null;
+    startedAt?: number;
+    timedOut?: boolean;
   };
 }
 
