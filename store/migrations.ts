@@ -228,5 +228,48 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX job_runs_by_job ON job_runs (service, job, scheduled_ms);
   CREATE INDEX job_runs_active ON job_runs (state) WHERE state IN ('pending', 'running');
+
+  -- A 'job' task kind (one cron run on an agent). SQLite cannot change a CHECK in place, so
+  -- tasks is rebuilt. task_logs goes first and comes back after (keeping its rows): dropping
+  -- tasks while task_logs still references it would cascade-delete every log line.
+  CREATE TABLE tasks_v9 (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id               TEXT NOT NULL UNIQUE,
+    kind             TEXT NOT NULL CHECK (kind IN ('build', 'run', 'stop', 'job')),
+    service_name     TEXT NOT NULL,
+    generation       INTEGER NOT NULL,
+    replica          INTEGER NOT NULL,
+    agent_id         TEXT,
+    dedupe_key       TEXT,
+    payload          TEXT NOT NULL,
+    state            TEXT NOT NULL
+                     CHECK (state IN ('queued', 'claimed', 'running', 'succeeded', 'failed', 'cancelled')),
+    lease_owner      TEXT,
+    lease_expires_at INTEGER,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    result           TEXT,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL
+  );
+  INSERT INTO tasks_v9 SELECT seq, id, kind, service_name, generation, replica, agent_id, dedupe_key, payload, state,
+    lease_owner, lease_expires_at, attempts, result, created_at, updated_at FROM tasks;
+  CREATE TABLE task_logs_v9_copy AS SELECT seq, task_id, time, line FROM task_logs;
+  DROP TABLE task_logs;
+  DROP TABLE tasks;
+  ALTER TABLE tasks_v9 RENAME TO tasks;
+  CREATE INDEX tasks_claimable ON tasks (agent_id, state, seq);
+  CREATE INDEX tasks_by_lease ON tasks (state, lease_expires_at);
+  CREATE INDEX tasks_by_service ON tasks (service_name, seq);
+  CREATE INDEX tasks_active_dedupe ON tasks (dedupe_key)
+    WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'claimed', 'running');
+  CREATE TABLE task_logs (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    time    TEXT NOT NULL,
+    line    TEXT NOT NULL
+  );
+  INSERT INTO task_logs (seq, task_id, time, line) SELECT seq, task_id, time, line FROM task_logs_v9_copy ORDER BY seq;
+  DROP TABLE task_logs_v9_copy;
+  CREATE INDEX task_logs_by_task ON task_logs (task_id, seq);
   `,
 ];
