@@ -152,6 +152,13 @@ export function createJobsStore(db: Db, clock: Clock, tasks: TasksStore) {
       const r = lastOf.get(service, job, state);
       return r ? toRow(r) : null;
     },
+    /** A pending run whose task was cancelled before any agent claimed it gets a new task. */
+    requeue: db.transaction((id: string, input: EnqueueInput): boolean => {
+      const run = one.get(id);
+      if (!run || run.state !== 'pending') return false;
+      setTask.run(tasks.enqueue(input).id, id);
+      return true;
+    }),
     markStarted(id: string, at: number): boolean {
       return started.run({ id, at }).changes > 0;
     },

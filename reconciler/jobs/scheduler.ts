@@ -7,7 +7,7 @@
 import { ForgeError, isForgeError } from '../../errors/index.ts';
 import type { JobPayload } from '../../providers/agent/protocol.ts';
 import type { JobSpec, ServiceSpec } from '../../specs/types.ts';
-import type { DesiredRow, JobRunRow, Store } from '../../store/index.ts';
+import { jobInstanceId, type DesiredRow, type JobRunRow, type Store } from '../../store/index.ts';
 import { decideDue, scheduleOf } from './due.ts';
 import { nextTick } from '../../specs/cron.ts';
 import type { JobMetrics, JobResult } from './metrics.ts';
@@ -43,17 +43,22 @@ export function createJobScheduler(options: JobSchedulerOptions) {
   }
 
   /** Ends runs whose task ended, was lost with its agent, or whose service or job is gone. */
-  function settleAll(now: number, specs: Map<string, JobSpec>): void {
+  function settleAll(now: number, rows: Map<string, DesiredRow>, specs: Map<string, JobSpec>): void {
     for (const run of store.jobs.listActive()) {
       const task = run.taskId === null ? null : store.tasks.get(run.taskId);
       const verdict = settleRun(run, task, specs.has(jobKey(run.service, run.job)), now);
       if (verdict === null) continue;
+      if (verdict.state === 'requeue') {
+        const input = enqueueInput(rows.get(run.service)!, specs.get(jobKey(run.service, run.job))!, run.scheduledMs)({ runId: run.id, instanceId: run.logInstance ?? jobInstanceId(run.id) });
+        store.jobs.requeue(run.id, input);
+        continue;
+      }
       if (verdict.state === 'running') {
         store.jobs.markStarted(run.id, verdict.startedMs ?? now);
         continue;
       }
       if (verdict.cancelTask && task) store.tasks.cancel(task.id);
-      if (store.jobs.finish(run.id, verdict.state, now, verdict)) {
+      if (store.jobs.finish(run.id, verdict.state, now, { ...verdict, reason: verdict.reason ?? null })) {
         count(run, verdict.state);
         log(`job ${jobKey(run.service, run.job)} run ${run.id} ${verdict.state}${verdict.reason ? `: ${verdict.reason}` : ''}`);
       }
@@ -86,7 +91,7 @@ export function createJobScheduler(options: JobSchedulerOptions) {
     const rows = store.services.list();
     const specs = new Map<string, JobSpec>();
     for (const row of rows) for (const job of jobsOf(row)) specs.set(jobKey(row.name, job.name), job);
-    settleAll(now, specs);
+    settleAll(now, new Map(rows.map((r) => [r.name, r])), specs);
     const active = store.jobs.listActive();
     let soonest: number | null = null;
     for (const row of rows) {

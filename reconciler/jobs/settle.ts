@@ -4,7 +4,8 @@
 import type { AgentRow, JobRunRow, JobRunState, TaskRow } from '../../store/index.ts';
 
 export interface RunVerdict {
-  state: Exclude<JobRunState, 'pending'>;
+  /** `requeue`: its task was cancelled before any agent claimed it (its agent went offline): queue it again. */
+  state: Exclude<JobRunState, 'pending'> | 'requeue';
   startedMs?: number | null;
   exitCode?: number | null;
   reason?: string | null;
@@ -34,9 +35,9 @@ export function settleRun(run: JobRunRow, task: TaskRow | null, jobExists: boole
     case 'failed':
       return { state: 'failed', exitCode: result.exitCode ?? null, startedMs: result.startedAt ?? null, reason: result.message ?? 'failed' };
     case 'cancelled':
-      return task.attempts > 0
-        ? { state: 'lost', reason: 'its agent restarted during the run; the command may or may not have run (it is not started again)' }
-        : { state: 'cancelled', reason: 'cancelled before it started' };
+      if (task.attempts > 0) return { state: 'lost', reason: 'its agent restarted during the run; the command may or may not have run (it is not started again)' };
+      // Never claimed, so never started: safe to queue again (the agent it was placed on went offline).
+      return jobExists ? { state: 'requeue' } : { state: 'cancelled', reason: 'the job was removed before the run started' };
     default:
       return null;
   }

@@ -61,7 +61,7 @@ test(`SIGKILL of the control plane at random points across ${TICKS} ticks of an 
     const spec = {
       name: 'cron', provider: 'agent', source: appDir, build: { commands: [] }, run: { command: 'node server.js' }, replicas: 0,
       env: { TICKS_FILE: ticksFile },
-      jobs: { tick: { schedule: '* * * * * *', command: 'echo "$FORGE_JOB_SCHEDULED_AT" >> "$TICKS_FILE"', timeout: '20s', concurrency: 'allow', missed: 'run-once' } },
+      jobs: { tick: { schedule: '* * * * * *', command: 'echo "$FORGE_JOB_SCHEDULED_AT" >> "$TICKS_FILE"', timeout: '20s', concurrency: 'allow', missed: 'run-once', history: 1000 } },
     };
     const res = await fetch(`${url}/api/v1/apply`, {
       method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' },
@@ -119,7 +119,7 @@ test(`SIGKILL of the control plane at random points across ${TICKS} ticks of an 
         wrong.push(`${row.id}: ${row.state} (${row.reason})`);
       }
     }
-    assert.deepEqual(missing, [], 'ticks with no row');
+    assert.deepEqual(missing, [], `ticks with no row; first ${new Date(first).toISOString()}, rows: ${rows.map((r) => `${new Date(r.scheduledMs).toISOString().slice(17, 23)} ${r.state}`).reverse().join(', ')}`);
     assert.deepEqual(wrong, []);
     for (const tick of counts.keys()) assert.ok(byTick.has(tick) || tick < first || tick > last, `the job ran tick ${new Date(tick).toISOString()} that has no row`);
     const states = new Map<string, number>();

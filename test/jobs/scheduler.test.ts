@@ -111,3 +111,19 @@ test('scheduler: replace cancels the running run and its task; trigger under for
   assert.deepEqual(rows(f.store), ['10:01:00 failed', '10:01:30 pending']);
   assert.equal(f.store.jobs.list('web', 'tick')[1]!.exitCode, 3);
 });
+
+test('scheduler: a run whose task was cancelled before any agent claimed it (its agent went offline) is queued again, once', () => {
+  const { store, scheduler, at } = setup();
+  scheduler.pass();
+  at('10:01:00');
+  scheduler.pass();
+  const first = store.jobs.list('web', 'tick')[0]!;
+  store.tasks.cancel(first.taskId!);
+  at('10:01:01');
+  scheduler.pass();
+  const again = store.jobs.get(first.id)!;
+  assert.equal(again.state, 'pending');
+  assert.notEqual(again.taskId, first.taskId);
+  assert.equal(store.tasks.listActive().length, 1);
+  assert.deepEqual(rows(store), ['10:01:00 pending']);
+});
