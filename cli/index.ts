@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
   start: async () => (await import('./services.ts')).startCommand,
   stop: async () => (await import('./services.ts')).stopCommand,
   restart: async () => (await import('./restart.ts')).restartCommand,
+  jobs: async () => (await import('./jobs.ts')).jobsCommand,
   scale: async () => (await import('./fleet.ts')).scaleCommand,
   releases: async () => (await import('./fleet.ts')).releasesCommand,
   status: async () => (await import('./fleet.ts')).statusCommand,
