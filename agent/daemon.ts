@@ -256,8 +256,26 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     }
     await flush();
     if (lost.signal.aborted || stopping.signal.aborted) return;
-    await client.result(task.id, result);
+    if (task.kind === 'job') await deliverJobResult(task.id, task.leaseMs, result);
+    else await client.result(task.id, result);
     heartbeatSoon();
+  }
+
+  /**
+   * A job's command ran: its result is worth retrying while the control plane is away (a
+   * restart), until the lease would have run out. Undelivered, the run is reported lost.
+   */
+  async function deliverJobResult(taskId: string, leaseMs: number, result: ResultRequest): Promise<void> {
+    const deadline = Date.now() + leaseMs;
+    for (;;) {
+      try {
+        await client.result(taskId, result);
+        return;
+      } catch (error) {
+        if (stopping.signal.aborted || Date.now() + 500 > deadline) throw error;
+        await sleep(500, undefined, { signal: stopping.signal }).catch(() => undefined);
+      }
+    }
   }
 
   const claiming = claimLoop();
