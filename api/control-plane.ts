@@ -20,7 +20,7 @@ import { createController } from '../reconciler/controller.ts';
 import { createLoop } from '../reconciler/loop.ts';
 import { createReconcilerMetrics } from '../reconciler/metrics.ts';
 import { createJobScheduler } from '../reconciler/jobs/scheduler.ts';
-import { createJobMetrics } from '../reconciler/jobs/metrics.ts';
+import { createJobMetrics, jobSamples } from '../reconciler/jobs/metrics.ts';
 import { secondSchedulesAllowed } from '../specs/rules.ts';
 import { ForgeError } from '../errors/index.ts';
 import { parseEncryptionKey } from '../store/cipher.ts';
@@ -179,9 +179,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   // Cron jobs: started beside the loop (with several control planes, only the leader's should run).
   const jobs = createJobScheduler({
     store, allowSeconds: secondSchedulesAllowed(), log: (line) => warn(line),
-    metrics: createJobMetrics(metrics.registry, () => store.services.list().flatMap((row) => (row.spec.jobs ?? []).map((job) => ({
-      job: `${row.name}/${job.name}`, atMs: store.jobs.last(row.name, job.name, 'succeeded')?.scheduledMs ?? null,
-    })))),
+    metrics: createJobMetrics(metrics.registry, () => jobSamples(store, Date.now(), secondSchedulesAllowed())),
   });
   const app = buildApi({
     jobs, secondSchedules: secondSchedulesAllowed(),

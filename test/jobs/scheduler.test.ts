@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { createJobScheduler } from '../../reconciler/jobs/scheduler.ts';
-import { createJobMetrics } from '../../reconciler/jobs/metrics.ts';
+import { createJobMetrics, jobSamples } from '../../reconciler/jobs/metrics.ts';
 import { openStore, type Store } from '../../store/index.ts';
 import { SPEC_DEFAULTS, type JobSpec } from '../../specs/types.ts';
 import { makeSpec } from '../helpers/spec.ts';
@@ -18,7 +18,7 @@ function setup(job: Partial<JobSpec> = {}) {
   const spec = makeSpec({ name: 'web', jobs: [{ name: 'tick', schedule: '* * * * *', command: 'echo hi', ...SPEC_DEFAULTS.job, ...job }] });
   store.services.upsert({ name: 'web', spec, hash: 'h1', source: 'test' });
   const registry = new Registry();
-  const metrics = createJobMetrics(registry, () => [{ job: 'web/tick', atMs: store.jobs.last('web', 'tick', 'succeeded')?.scheduledMs ?? null }]);
+  const metrics = createJobMetrics(registry, () => jobSamples(store, now, false));
   const scheduler = createJobScheduler({ store, clock: () => now, metrics });
   return { store, scheduler, registry, at: (iso: string) => { now = Date.parse(`2026-06-01T${iso}Z`); } };
 }
@@ -61,6 +61,7 @@ test('scheduler: a run ends with its task; metrics count it and the last success
   const text = await registry.metrics();
   assert.match(text, /forge_job_runs_total\{job="web\/tick",result="succeeded"\} 1/);
   assert.match(text, /forge_job_last_success_timestamp_seconds\{job="web\/tick"\} 1780308060/);
+  assert.match(text, /forge_job_interval_seconds\{job="web\/tick"\} 60/);
 });
 
 test('scheduler: a job task is never handed out twice; a run whose agent vanished is lost, not rerun', () => {
