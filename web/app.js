@@ -5,6 +5,7 @@
 import { ApiError, createApi, describeError } from './api.js';
 import { setupDeployDialog } from './deploy-dialog.js';
 import { $, fill, h, statusClass, statusText } from './dom.js';
+import { jobRows } from './jobs.js';
 
 const KEY_STORAGE = 'forge.apiKey';
 const REFRESH_MS = 3000;
@@ -115,8 +116,11 @@ function renderService(service) {
 
 async function refreshService(name) {
   try {
-    const [service, events] = await Promise.all([api.getService(name), api.events(name)]);
+    const [service, events, jobs] = await Promise.all([api.getService(name), api.events(name), api.jobs(name)]);
     renderService(service);
+    fill($('#svc-jobs tbody'), jobs.jobs.length > 0
+      ? jobRows(jobs.jobs).map((cells) => h('tr', {}, ...cells.map((cell) => h('td', {}, cell))))
+      : emptyRow(5, 'no jobs: add a jobs: section to the spec'));
     fill($('#svc-events tbody'), events.length > 0
       ? events.slice().reverse().map((e) => h('tr', {},
         h('td', {}, when(e.time)), h('td', { class: e.type === 'Warning' ? 'status-False' : '' }, e.type), h('td', {}, e.reason), h('td', {}, e.message)))
