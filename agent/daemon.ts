@@ -87,6 +87,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   // all go at once (not at the next release, which may never come to this agent).
   const instancesDir = path.join(options.dataDir, 'instances');
   await sweepDisks(instancesDir, new Set()).catch((error: unknown) => log(`could not unmount old instance disks: ${(error as Error).message}`));
+  const jobsDir = path.join(options.dataDir, 'jobs'); // cron runs (supervisor.runJob) a killed agent left
+  await sweepDisks(jobsDir, new Set()).catch((error: unknown) => log(`could not unmount old job disks: ${(error as Error).message}`));
   const runtimes = await detectRuntimes(options.runtimePath ?? process.env.PATH);
 
   // App and build output goes to the control plane in batches; a batch it refuses (an
@@ -292,6 +294,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     await beating?.catch(() => undefined);
     await metricsServer?.close();
     await sweepDisks(instancesDir, new Set()).catch((error: unknown) => log(`could not unmount instance disks: ${(error as Error).message}`));
+    await sweepDisks(jobsDir, new Set()).catch((error: unknown) => log(`could not unmount job disks: ${(error as Error).message}`));
     // Leave no cgroup behind: the instances are gone, so their root can go too.
     await sweepSandboxes(cgroupRoot).catch((error: unknown) => log(`could not remove sandboxes: ${(error as Error).message}`));
   }

@@ -535,6 +535,11 @@ export function createSupervisor(options: SupervisorOptions) {
       const error = toForgeError(thrown, 'E_PROVIDER');
       return failed(error.code, error.message);
     } finally {
+      // The job's disk is under jobs/, not instances/ where teardown looks: released here first.
+      if (r.disk !== undefined) {
+        r.disk = undefined;
+        await releaseDisk(dir).catch((error: unknown) => options.log(`could not unmount the disk of job run ${r.id}: ${(error as Error).message}`));
+      }
       await teardown(r, 0);
       await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
