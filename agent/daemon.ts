@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ForgeError, isForgeError } from '../errors/index.ts';
 import type { ClaimResponse, HeartbeatRequest, ResultRequest, Resources } from '../providers/agent/protocol.ts';
-import { isOneOffPayload, isRunPayload, isStopPayload } from '../providers/agent/view.ts';
+import { isJobPayload, isOneOffPayload, isRunPayload, isStopPayload } from '../providers/agent/view.ts';
 import { registerAsSelf } from './identity.ts';
 import { createAgentMetrics, DEFAULT_METRICS_PORT, serveMetrics, type MetricsServer } from './metrics.ts';
 import { createLogShipper } from './log-shipper.ts';
@@ -89,6 +89,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   // all go at once (not at the next release, which may never come to this agent).
   const instancesDir = path.join(options.dataDir, 'instances');
   await sweepDisks(instancesDir, new Set()).catch((error: unknown) => log(`could not unmount old instance disks: ${(error as Error).message}`));
+  const jobsDir = path.join(options.dataDir, 'jobs'); // cron runs (supervisor.runJob) a killed agent left
+  await sweepDisks(jobsDir, new Set()).catch((error: unknown) => log(`could not unmount old job disks: ${(error as Error).message}`));
   const runtimes = await detectRuntimes(options.runtimePath ?? process.env.PATH);
 
   // App and build output goes to the control plane in batches; a batch it refuses (an
@@ -250,6 +252,10 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
         result = await supervisor.oneOff(task.payload, {
           secrets: claimed.secrets, signal: AbortSignal.any([lost.signal, stopping.signal]), onLine: (line) => void pending.push(line),
         });
+      } else if (task.kind === 'job' && isJobPayload(task.payload)) {
+        result = await supervisor.runJob(task.payload, {
+          secrets: claimed.secrets, signal: lost.signal, onLine: (line) => void pending.push(line),
+        }, options.stopGraceMs ?? 10_000);
       } else if (task.kind === 'stop' && isStopPayload(task.payload)) {
         result = await supervisor.stop(task.payload, options.stopGraceMs ?? 10_000);
       } else {
@@ -261,8 +267,26 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     }
     await flush();
     if (lost.signal.aborted || stopping.signal.aborted) return;
-    await client.result(task.id, result);
+    if (task.kind === 'job') await deliverJobResult(task.id, task.leaseMs, result);
+    else await client.result(task.id, result);
     heartbeatSoon();
+  }
+
+  /**
+   * A job's command ran: its result is worth retrying while the control plane is away (a
+   * restart), until the lease would have run out. Undelivered, the run is reported lost.
+   */
+  async function deliverJobResult(taskId: string, leaseMs: number, result: ResultRequest): Promise<void> {
+    const deadline = Date.now() + leaseMs;
+    for (;;) {
+      try {
+        await client.result(taskId, result);
+        return;
+      } catch (error) {
+        if (stopping.signal.aborted || Date.now() + 500 > deadline) throw error;
+        await sleep(500, undefined, { signal: stopping.signal }).catch(() => undefined);
+      }
+    }
   }
 
   const claiming = claimLoop();
@@ -279,6 +303,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     await beating?.catch(() => undefined);
     await metricsServer?.close();
     await sweepDisks(instancesDir, new Set()).catch((error: unknown) => log(`could not unmount instance disks: ${(error as Error).message}`));
+    await sweepDisks(jobsDir, new Set()).catch((error: unknown) => log(`could not unmount job disks: ${(error as Error).message}`));
     // Leave no cgroup behind: the instances are gone, so their root can go too.
     await sweepSandboxes(cgroupRoot).catch((error: unknown) => log(`could not remove sandboxes: ${(error as Error).message}`));
   }

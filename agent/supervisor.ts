@@ -9,7 +9,7 @@ import { constants } from 'node:os';
 import path from 'node:path';
 import { ForgeError, toForgeError } from '../errors/index.ts';
 import type { ServiceSpec } from '../specs/types.ts';
-import type { InstanceReport, ReportedState, ResultRequest, RunPayload, ShippedLine, StopPayload } from '../providers/agent/protocol.ts';
+import type { InstanceReport, JobPayload, ReportedState, ResultRequest, RunPayload, ShippedLine, StopPayload } from '../providers/agent/protocol.ts';
 import { capFailureMessage, failureWithOutput } from './failure-output.ts';
 import { createMasker, type Masker } from './runner/mask.ts';
 import { prepareWorkDir, runBuild, type SandboxLimits } from './runner/build.ts';
@@ -483,10 +483,87 @@ export function createSupervisor(options: SupervisorOptions) {
     }, payload, io);
   }
 
+  /**
+   * One cron run: the release is prepared and built as for an instance (same identity, limits,
+   * network and disk), then the job's command runs once, without a port being routed or a health
+   * check, until it exits, its timeout passes (SIGTERM, then SIGKILL) or the task is taken from
+   * us (replaced or cancelled). Not in heartbeat reports: it is a task, not an instance.
+   */
+  async function runJob(payload: JobPayload, io: RunIo, graceMs: number): Promise<ResultRequest> {
+    const spec = payload.spec;
+    const r: InstanceRecord = {
+      id: payload.instanceId, spec, payload: { instanceId: payload.instanceId, spec, hash: payload.hash, generation: 0, replica: 0 },
+      state: 'starting', health: 'unknown', port: 0, restarts: 0, stopping: false, abort: new AbortController(),
+    };
+    const signal = AbortSignal.any([io.signal, r.abort.signal]);
+    const dir = path.join(options.dataDir, 'jobs', r.id);
+    const mask = createMasker(io.secrets);
+    const ship = (build: string | undefined) => (line: string, stream: 'stdout' | 'stderr') =>
+      options.ship?.({ instance: r.id, ...(build === undefined ? {} : { build }), stream, time: Date.now(), line: mask(line).slice(0, MAX_SHIPPED_LINE) });
+    const failed = (code: string, message: string, lastLines: string[] = []): ResultRequest =>
+      ({ ok: false, result: { code, message: capFailureMessage(mask(message)), lastLines: lastLines.slice(-50).map(mask), exitCode: null } });
+    try {
+      if (spec.sourceDir === undefined) return failed('E_BUILD_FAILED', `${spec.name}: agents run jobs of source-mode services only`);
+      const networkProblem = await releaseNetwork(r, io);
+      if (networkProblem !== null) return failed(networkProblem.code, networkProblem.message);
+      const bundled = isBundleDigest(spec.revision) && options.bundleSource !== undefined;
+      const source = bundled
+        ? await options.bundleSource!(spec.revision!, signal)
+        : await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
+      const identity = await identities.forService(spec.name);
+      const prepared = await prepareWorkDir(source, await releaseDir(r, dir, identity), bundled ? source : spec.sourceDir);
+      const cache = await prepareBuildCache(path.join(options.dataDir, 'build-cache'), spec.name, prepared.dir);
+      await chownTree(prepared.dir, identity.hostUid, identity.hostGid);
+      await fs.lchown(cache.dir, identity.hostUid, identity.hostGid);
+      for (const d of cache.dirs) await chownTree(d, identity.hostUid, identity.hostGid);
+      const runtime = spec.runtime === undefined ? undefined : findRuntime(spec.runtime, options.runtimes ?? []);
+      const build = await runBuild({
+        ...(runtime ? { pathFirst: path.dirname(runtime.path) } : {}),
+        id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: { ...cache.env, ...spec.env }, secrets: io.secrets,
+        sandbox: { ...limits(spec, options.buildPidsMax ?? 1024, identity, r.network), cacheDir: cache.dir }, logFile: path.join(dir, 'logs', 'build.log'),
+        onLine: (line, stream) => { io.onLine(mask(line)); ship(`build_${r.id}`)(line, stream); }, signal,
+      });
+      if (signal.aborted) return failed('E_PROVIDER', `run ${payload.runId} was cancelled before it started`);
+      if (!build.ok) return failed(build.error.code, build.error.message, build.lastLines);
+      if (spec.egress === false) await r.network?.closeEgress();
+      if (r.network === null) r.port = await options.ports.allocate();
+      const env = { ...spec.env, FORGE_JOB: payload.job, FORGE_JOB_RUN: payload.runId, FORGE_JOB_SCHEDULED_AT: new Date(payload.scheduledAt).toISOString() };
+      const handle = await startInstance({
+        id: r.id, workDir: prepared.dir, command: payload.command, port: r.port, env, secrets: io.secrets,
+        sandbox: limits(spec, options.pidsMax ?? 512, identity, r.network, spec.egress !== false), logDir: path.join(dir, 'logs'), onLine: ship(undefined),
+      });
+      r.handle = handle;
+      const startedAt = Date.now();
+      let timedOut = false;
+      const timer = setTimeout(() => { timedOut = true; void handle.stop(graceMs); }, payload.timeoutMs);
+      const onAbort = () => void handle.stop(graceMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const exit = await handle.exited;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      r.handle = undefined;
+      const exitCode = timedOut || signal.aborted ? null : exitCodeOf(exit);
+      const message = timedOut ? `timed out after ${payload.timeoutMs} ms and was stopped` : signal.aborted ? 'stopped (replaced or cancelled)' : exit.message;
+      return { ok: exitCode === 0, result: { message: mask(message), exitCode, startedAt, timedOut, lastLines: handle.tail(20).map(mask) } };
+    } catch (thrown) {
+      const error = toForgeError(thrown, 'E_PROVIDER');
+      return failed(error.code, error.message);
+    } finally {
+      // The job's disk is under jobs/, not instances/ where teardown looks: released here first.
+      if (r.disk !== undefined) {
+        r.disk = undefined;
+        await releaseDisk(dir).catch((error: unknown) => options.log(`could not unmount the disk of job run ${r.id}: ${(error as Error).message}`));
+      }
+      await teardown(r, 0);
+      await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
   return {
     run,
     stop,
     oneOff,
+    runJob,
     reports: (): InstanceReport[] => [...records.values()].map(report),
     /** The source revisions (bundle digests among them) of the instances this agent holds. */
     revisions: (): string[] => [...new Set([...records.values()].flatMap((r) => (r.spec.revision ? [r.spec.revision] : [])))],

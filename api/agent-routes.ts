@@ -224,7 +224,7 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
       }
       let secrets: Record<string, string> = {};
       try {
-        if (task.kind === 'run' || task.kind === 'build') secrets = options.secretsFor(task.service);
+        if (task.kind === 'run' || task.kind === 'build' || task.kind === 'job') secrets = options.secretsFor(task.service);
       } catch (thrown) {
         // The agent could not run it without its secrets: fail the task (no value is in the message) and look again.
         const error = toForgeError(thrown, 'E_SECRET_DECRYPT');

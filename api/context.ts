@@ -52,5 +52,7 @@ export interface ApiContext {
   releaseHistory: number;
   /** One-offs (`forge run`): the provider serving a name and a service's decrypted secrets; absent in API-only tests. */
   oneOffs?: { provider(name: ProviderName): Provider | undefined; secretsFor(name: string): Record<string, string> };
+  /** The cron scheduler (manual triggers); absent when this process runs none. */
+  jobs?: { trigger(service: string, job: string): import('../store/index.ts').JobRunRow };
   now(): number;
 }

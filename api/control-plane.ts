@@ -19,6 +19,9 @@ import type { Observed, Provider } from '../providers/types.ts';
 import { createController } from '../reconciler/controller.ts';
 import { createLoop } from '../reconciler/loop.ts';
 import { createReconcilerMetrics } from '../reconciler/metrics.ts';
+import { createJobScheduler } from '../reconciler/jobs/scheduler.ts';
+import { createJobMetrics, jobSamples } from '../reconciler/jobs/metrics.ts';
+import { secondSchedulesAllowed } from '../specs/rules.ts';
 import { ForgeError } from '../errors/index.ts';
 import { parseEncryptionKey } from '../store/cipher.ts';
 import { openStore, type Store } from '../store/index.ts';
@@ -173,7 +176,13 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const observe = (keys: readonly string[]): Promise<Observed[]> =>
     observeByOwnProvider(keys, (key) => store.services.get(key)?.spec.provider, providerFor);
   const authLimits = createAuthLimits({ registry: metrics.registry });
+  // Cron jobs: started beside the loop (with several control planes, only the leader's should run).
+  const jobs = createJobScheduler({
+    store, allowSeconds: secondSchedulesAllowed(), log: (line) => warn(line),
+    metrics: createJobMetrics(metrics.registry, () => jobSamples(store, Date.now(), secondSchedulesAllowed())),
+  });
   const app = buildApi({
+    jobs, secondSchedules: secondSchedulesAllowed(),
     store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe, authLimits,
     ...(bundleLimitBytes(env) === undefined ? {} : { bundleLimitBytes: bundleLimitBytes(env)! }),
     ...(releaseHistory(env) === undefined ? {} : { releaseHistory: releaseHistory(env)! }),
@@ -193,10 +202,12 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   });
   warn = (message) => app.log.warn(message);
   loop.start();
+  jobs.start();
   let address: string;
   try {
     address = await app.listen({ host: config.apiAddr.host, port: config.apiAddr.port });
   } catch (cause) {
+    jobs.stop();
     await loop.stop();
     for (const provider of wired.providers) await provider.close?.().catch(() => undefined);
     store.close();
@@ -214,6 +225,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
         cgroupRoot: options.localAgent?.cgroupRoot ?? `forge-local-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 8)}`,
       });
     } catch (cause) {
+      jobs.stop();
       await loop.stop();
       await app.close();
       for (const provider of wired.providers) await provider.close?.().catch(() => undefined);
@@ -236,7 +248,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       // agent stops its instances; then the API, the providers and the store. Each step
       // runs even when an earlier one fails.
       const steps: Array<() => Promise<unknown> | unknown> = [
-        () => loop.stop(), () => localAgent?.stop(), () => app.close(),
+        () => jobs.stop(), () => loop.stop(), () => localAgent?.stop(), () => app.close(),
         ...wired.providers.map((p) => () => p.close?.()), () => store.close(),
       ];
       let first: unknown;

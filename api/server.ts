@@ -10,6 +10,7 @@ import type { Observed } from '../providers/types.ts';
 import type { Cipher } from '../store/cipher.ts';
 import type { Store } from '../store/index.ts';
 import { authenticate } from './auth.ts';
+import { registerJobRoutes } from './routes/jobs.ts';
 import { createAuthLimits, type AuthLimits } from './auth-limits.ts';
 import { acceptEmptyJsonBodies, registerUsageSink } from './compat.ts';
 import type { Config } from './config.ts';
@@ -67,6 +68,10 @@ export interface ApiDeps {
   bundleLimitBytes?: number;
   /** Releases kept per service (FORGE_RELEASE_HISTORY); their bundles are kept with them. */
   releaseHistory?: number;
+  /** The cron scheduler, for `POST /api/v1/jobs/:service/:job/trigger`. */
+  jobs?: ApiContext['jobs'];
+  /** Test-only six-field schedules (see specs/rules.ts). */
+  secondSchedules?: boolean;
 }
 
 const noObserve = async (): Promise<Observed[]> => [];
@@ -115,6 +120,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...(deps.providerEvents ? { providerEvents: deps.providerEvents } : {}),
     ...(deps.oneOffs ? { oneOffs: deps.oneOffs } : {}),
     ...(deps.flyAppName ? { flyAppName: deps.flyAppName } : {}),
+    ...(deps.jobs ? { jobs: deps.jobs } : {}),
   };
   const metrics = installApiMetrics(deps.registry, deps.store);
   const limits = deps.authLimits ?? createAuthLimits({ now: ctx.now, registry: deps.registry });
@@ -174,6 +180,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerAgentRoutes(admin, ctx);
     registerUsageSink(admin);
     registerBundleRoutes(admin, ctx);
+    registerJobRoutes(admin, ctx, deps.secondSchedules ?? false);
   });
 
   for (const plugin of deps.plugins ?? []) void app.register(plugin);

@@ -106,6 +106,13 @@ export const HELP: Record<string, CommandHelp> = {
     options: [['--detach', 'return once it started; read its output with forge logs NAME --instance RUN'], ['--timeout D', 'kill it after this long (default 1h, at most 24h)'], JSON_OPT],
     examples: ['forge run web -- npm run db:seed', 'forge run web --detach -- node scripts/reindex.js'],
   },
+  jobs: {
+    summary: 'cron jobs: next and last runs, a job\'s runs, run one now',
+    usage: 'usage: forge jobs [SERVICE] [--json] | runs SERVICE/JOB [--limit N] [--json] | trigger SERVICE/JOB [--json]',
+    about: 'Lists the cron jobs of every service (or of one) with their next tick and last run. `runs` lists a job\'s\nruns, newest first, skipped ticks included. `trigger` starts a run now, outside the schedule; under\n`concurrency: forbid` it is refused while a run is going. A run\'s output is in `forge logs SERVICE`.',
+    options: [['--limit N', 'runs to show (default 50)'], JSON_OPT],
+    examples: ['forge jobs', 'forge jobs web', 'forge jobs runs web/nightly-report', 'forge jobs trigger web/nightly-report'],
+  },
   scale: {
     summary: 'set how many instances a service runs',
     usage: 'usage: forge scale NAME REPLICAS [--no-wait] [--timeout 5m] [--json]',

@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
   stop: async () => (await import('./services.ts')).stopCommand,
   restart: async () => (await import('./restart.ts')).restartCommand,
   run: async () => (await import('./run.ts')).runCommand,
+  jobs: async () => (await import('./jobs.ts')).jobsCommand,
   scale: async () => (await import('./fleet.ts')).scaleCommand,
   releases: async () => (await import('./fleet.ts')).releasesCommand,
   status: async () => (await import('./fleet.ts')).statusCommand,

@@ -2,6 +2,7 @@
 // schema is the one source, and a test fails when the committed page is stale.
 
 import { SERVICE_SCHEMA } from './schema.ts';
+import { JOBS_SECTION } from './reference-jobs.ts';
 
 interface SchemaNode {
   description?: string;
@@ -35,6 +36,7 @@ export function renderSpecReference(): string {
   ];
   walk(root, '', new Set(root.required ?? []), lines);
   lines.push('', ...SECRETS_SECTION, '', ...RELEASE_SECTION);
+  lines.push('', ...JOBS_SECTION);
   return `${lines.join('\n')}\n`;
 }
 
@@ -69,6 +71,8 @@ function walk(node: SchemaNode, prefix: string, required: ReadonlySet<string>, l
     if (child.items?.properties) walk(child.items, `${path}[]`, new Set(child.items.required ?? []), lines);
     if (child.additionalProperties && typeof child.additionalProperties === 'object' && child.additionalProperties.description) {
       lines.push(`| \`${path}.<KEY>\` | ${typeOf(child.additionalProperties)} |  | ${escape(child.additionalProperties.description)} |`);
+      const each = child.additionalProperties;
+      if (each.properties) walk(each, `${path}.<KEY>`, new Set(each.required ?? []), lines);
     }
   }
 }

@@ -16,6 +16,7 @@ import { createSecretsStore } from './secrets.ts';
 import { createServicesStore } from './services.ts';
 import { createStatusStore } from './status.ts';
 import { DEFAULT_TASK_LOG_RETENTION, createTasksStore } from './tasks.ts';
+import { createJobsStore } from './jobs.ts';
 import type { Clock } from './util.ts';
 
 export { openDatabase, resolveDataDir, migrate } from './db.ts';
@@ -35,6 +36,8 @@ export type { RegisterInput, HeartbeatInput } from './agents.ts';
 export type { AuditInput } from './audit.ts';
 export type { DeploymentInput } from './deployments.ts';
 export type { ApiKeyInput } from './apikeys.ts';
+export type { JobRunRow, JobRunState, CommitInput, TickWrite } from './jobs.ts';
+export { jobInstanceId } from './jobs.ts';
 export type { LogLineInput, LogLineRow, LogQuery, LogStream, LogWindow } from './logs.ts';
 
 /** The database file's name inside a data dir. */
@@ -69,6 +72,8 @@ export interface Store {
   /** Source revisions still named by a service or release (bundle retention). */
   readonly revisions: ReturnType<typeof createRevisionRefs>;
   readonly logs: ReturnType<typeof createLogsStore>;
+  /** Cron job cursors and runs. */
+  readonly jobs: ReturnType<typeof createJobsStore>;
   /**
    * Runs `fn` in one IMMEDIATE transaction (nested calls become savepoints): all its writes
    * land together or not at all. `fn` must be synchronous; a thrown error rolls back.
@@ -98,6 +103,7 @@ export function openStore(pathOrDir: string, options: StoreOptions = {}): Store 
 /** Builds the sub-stores over an open, migrated database (see openDatabase). */
 export function createStore(db: Db, path: string, options: StoreOptions = {}): Store {
   const clock = options.clock ?? Date.now;
+  const tasks = createTasksStore(db, clock, options.taskLogRetention ?? DEFAULT_TASK_LOG_RETENTION);
   return {
     path,
     services: createServicesStore(db, clock),
@@ -106,13 +112,14 @@ export function createStore(db: Db, path: string, options: StoreOptions = {}): S
     releases: createReleasesStore(db, clock),
     releaseCommands: createReleaseCommandsStore(db, clock),
     secrets: createSecretsStore(db, clock),
-    tasks: createTasksStore(db, clock, options.taskLogRetention ?? DEFAULT_TASK_LOG_RETENTION),
+    tasks,
     agents: createAgentsStore(db, clock),
     audit: createAuditStore(db, clock),
     deployments: createDeploymentsStore(db, clock),
     apiKeys: createApiKeysStore(db, clock),
     revisions: createRevisionRefs(db),
     logs: createLogsStore(db, clock, options.logWindow),
+    jobs: createJobsStore(db, clock, tasks),
     transaction<T>(fn: () => T): T {
       return db.transaction(fn).immediate();
     },

@@ -95,6 +95,7 @@ export function createApi(key, fetchFn = (...args) => globalThis.fetch(...args))
     putBundle: (digest, gzip) => json('PUT', `/api/v1/bundles/${digest}`, gzip),
     remove: (name) => json('DELETE', one(name)),
     events: (name, limit = 50) => json('GET', `${one(name)}/events?limit=${limit}`),
+    jobs: (name) => json('GET', `/api/v1/jobs?service=${encodeURIComponent(name)}`),
 
     /**
      * Follows a service's logs until the stream ends or `signal` aborts.

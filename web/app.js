@@ -8,6 +8,7 @@ import { agentRow } from './agents-view.js';
 import { setupDeployDialog } from './deploy-dialog.js';
 import { releaseRow } from './releases-view.js';
 import { $, fill, h, statusClass, statusText } from './dom.js';
+import { jobRows } from './jobs.js';
 
 const KEY_STORAGE = 'forge.apiKey';
 const REFRESH_MS = 3000;
@@ -119,11 +120,14 @@ function renderService(service) {
 
 async function refreshService(name) {
   try {
-    const [service, events, releases] = await Promise.all([api.getService(name), api.events(name), api.releases(name)]);
+    const [service, events, releases, jobs] = await Promise.all([api.getService(name), api.events(name), api.releases(name), api.jobs(name)]);
     renderService(service);
     fill($('#svc-releases tbody'), releases.releases.length > 0
       ? releases.releases.map((r) => releaseRow(r, (generation) => void rollBackTo(name, generation)))
       : emptyRow(7, 'no releases yet'));
+    fill($('#svc-jobs tbody'), jobs.jobs.length > 0
+      ? jobRows(jobs.jobs).map((cells) => h('tr', {}, ...cells.map((cell) => h('td', {}, cell))))
+      : emptyRow(5, 'no jobs: add a jobs: section to the spec'));
     fill($('#svc-events tbody'), events.length > 0
       ? events.slice().reverse().map((e) => h('tr', {},
         h('td', {}, when(e.time)), h('td', { class: e.type === 'Warning' ? 'status-False' : '' }, e.type), h('td', {}, e.reason), h('td', {}, e.message)))

@@ -106,6 +106,21 @@ export interface OneOffPayload {
   timeoutMs: number;
 }
 
+/** A `job` task's payload (one cron run or manual trigger): plaintext, so never a secret value. */
+export interface JobPayload {
+  runId: string;
+  /** Names the sandbox and the run's output in the log store. */
+  instanceId: string;
+  job: string;
+  /** The tick this run is for (epoch ms); the command sees it as FORGE_JOB_SCHEDULED_AT. */
+  scheduledAt: number;
+  command: string;
+  timeoutMs: number;
+  /** The service's current release: its source, build and environment. */
+  spec: ServiceSpec;
+  hash: string;
+}
+
 export interface StopPayload {
   instanceId: string;
   /** true: forget the instance (destroy); false: keep it as stopped (stop). */
@@ -114,14 +129,14 @@ export interface StopPayload {
 
 export interface ClaimedTask {
   id: string;
-  kind: 'run' | 'stop' | 'build';
+  kind: 'run' | 'stop' | 'build' | 'job';
   service: string;
   generation: number;
   replica: number;
   attempts: number;
   leaseMs: number;
   leaseExpiresAt: number;
-  payload: RunPayload | StopPayload | unknown;
+  payload: RunPayload | StopPayload | JobPayload | unknown;
 }
 
 export interface ClaimResponse {
@@ -159,7 +174,9 @@ export interface ResultRequest {
     commit?: string | null;
     /** A one-off's exit code (null: it never ran to an exit). */
     exitCode?: number | null;
-    /** A one-off was killed at its timeout. */
+    /** A job task: epoch ms (agent clock) when its command started. */
+    startedAt?: number;
+    /** A one-off or job was killed at its timeout. */
     timedOut?: boolean;
   };
 }
