@@ -16,6 +16,7 @@ import { createLogShipper } from './log-shipper.ts';
 import { createProtocolClient } from './protocol-client.ts';
 import { createCpuSampler, hostCapacity, instanceUsage } from './resources.ts';
 import { detectRuntimes } from './runtimes.ts';
+import { detectImageRuntimes } from './image/detect.ts';
 import { describeRuntimes } from '../specs/runtimes.ts';
 import { createPortPool, DEFAULT_PORT_RANGE, ephemeralOverlapWarning, parseEphemeralRange } from './runner/ports.ts';
 import { sweepSandboxes, type ForgeMode } from './sandbox/index.ts';
@@ -87,7 +88,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   // all go at once (not at the next release, which may never come to this agent).
   const instancesDir = path.join(options.dataDir, 'instances');
   await sweepDisks(instancesDir, new Set()).catch((error: unknown) => log(`could not unmount old instance disks: ${(error as Error).message}`));
-  const runtimes = await detectRuntimes(options.runtimePath ?? process.env.PATH);
+  // Language runtimes, plus whether images and Dockerfiles can run here (agent/image/detect.ts).
+  const runtimes = [...await detectRuntimes(options.runtimePath ?? process.env.PATH), ...await detectImageRuntimes()];
 
   // App and build output goes to the control plane in batches; a batch it refuses (an
   // instance it no longer knows) is dropped, anything else is retried.
@@ -239,7 +241,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     try {
       if (task.kind === 'run' && isRunPayload(task.payload)) {
         result = await supervisor.run(task.payload, {
-          secrets: claimed.secrets, signal: lost.signal, onLine: (line) => void pending.push(line),
+          secrets: claimed.secrets, ...(claimed.registry ? { registry: claimed.registry } : {}), signal: lost.signal, onLine: (line) => void pending.push(line),
         });
       } else if (task.kind === 'stop' && isStopPayload(task.payload)) {
         result = await supervisor.stop(task.payload, options.stopGraceMs ?? 10_000);

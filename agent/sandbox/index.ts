@@ -21,7 +21,7 @@ import { safeCgroupName } from './paths.ts';
 import { identityForSlot, type SandboxIdentity } from './identity.ts';
 import { createNetwork, PortTakenError, sweepNamespaces, tableListens, type SandboxNetwork } from './network.ts';
 export { PortTakenError } from './network.ts';
-import { APP_DIR, CACHE_DIR, ociConfig, type Weaken } from './oci-config.ts';
+import { APP_DIR, CACHE_DIR, ociConfig, type ImageRoot, type Weaken } from './oci-config.ts';
 import { forgetRootfs, hostLayout, sharedRootfs, writeGeneratedEtc } from './rootfs.ts';
 import { seccompProfile } from './seccomp.ts';
 import { execFile } from 'node:child_process';
@@ -33,7 +33,7 @@ export type { CgroupCounters } from './cgroup-common.ts';
 export { detectIsolation, isolationComplete } from './detect.ts';
 export { classifyExit } from './exit.ts';
 export type { SandboxIdentity } from './identity.ts';
-export type { Weaken } from './oci-config.ts';
+export type { ImageRoot, Weaken } from './oci-config.ts';
 export { APP_DIR, CACHE_DIR } from './oci-config.ts';
 
 /** Where bundles, crun's state and pasta's pid files live (per cgroup root): root-only, on tmpfs where /run is. */
@@ -83,6 +83,8 @@ export interface SandboxOptions {
    * `network` is ignored and destroy() leaves it alone.
    */
   sharedNetwork?: SandboxNetwork | null;
+  /** An image instance (agent/image/): its root replaces the host's system dirs; needs crun. */
+  image?: ImageRoot;
 }
 
 export interface SpawnOptions {
@@ -91,6 +93,8 @@ export interface SpawnOptions {
   env: Record<string, string>;
   /** Recent output, searched for fork failures on hosts without pids.events. */
   recentLines?: () => readonly string[];
+  /** The exact argv to run (an image's entrypoint + cmd) instead of `command` through /bin/sh. */
+  argv?: string[];
 }
 
 export interface SandboxedProcess {
@@ -244,7 +248,8 @@ class LiveSandbox implements Sandbox {
     const bundleDir = path.join(bundlesDir, containerId);
     const host = hostLayout();
     const hostname = this.options.hostname ?? 'app';
-    const rootfs = await sharedRootfs(this.stateDir, host, this.options.weaken?.exposeHostPaths ?? []);
+    const image = this.options.image;
+    const rootfs = image !== undefined ? image.rootfs : await sharedRootfs(this.stateDir, host, this.options.weaken?.exposeHostPaths ?? []);
     // Search-only for others: crun's setup runs as an unprivileged host uid and must reach the etc files.
     this.generatedEtc ??= fs.mkdir(bundlesDir, { recursive: true, mode: 0o711 })
       .then(() => fs.chmod(bundlesDir, 0o711))
@@ -253,8 +258,9 @@ class LiveSandbox implements Sandbox {
     await fs.rm(bundleDir, { recursive: true, force: true });
     await fs.mkdir(bundleDir, { mode: 0o711 });
     const config = ociConfig({
-      args: containerProcessArgs(command),
-      env: insideEnv(options.env, this.options.workDir ?? options.cwd, this.options.cacheDir),
+      args: options.argv ?? containerProcessArgs(command),
+      // An image's env is its own (its PATH names its dirs); a source app's is translated to what it sees.
+      env: image !== undefined ? options.env : insideEnv(options.env, this.options.workDir ?? options.cwd, this.options.cacheDir),
       hostname,
       identity: this.options.identity ?? identityForSlot(0),
       appDir: this.options.workDir ?? options.cwd,
@@ -266,6 +272,7 @@ class LiveSandbox implements Sandbox {
       tmpSizeMb: Math.max(16, Math.min(this.options.memoryMb, 1024)),
       seccomp: seccompProfile(),
       ...(this.options.weaken ? { weaken: this.options.weaken } : {}),
+      ...(image !== undefined ? { image } : {}),
     });
     // Root-only: the app's env (secrets included) is in here, never in any argv.
     await fs.writeFile(path.join(bundleDir, 'config.json'), JSON.stringify(config), { mode: 0o600 });
@@ -284,6 +291,9 @@ class LiveSandbox implements Sandbox {
 
   async spawn(command: string, options: SpawnOptions): Promise<SandboxedProcess> {
     if (this.destroying !== null) throw new ForgeError('E_INTERNAL', `sandbox ${this.id} is being destroyed`);
+    if (this.options.image !== undefined && !this.contained) {
+      throw new ForgeError('E_ISOLATION_UNAVAILABLE', `${this.id}: images run only under crun (apt-get install crun): ${this.isolation.reason}`);
+    }
     const before = await this.counters();
     const [file, args] = this.contained
       ? await this.containerLaunch(command, options)

@@ -89,6 +89,8 @@ export interface RunPayload {
   hash: string;
   generation: number;
   replica: number;
+  /** Image digests of the service's rollback targets (recent succeeded releases): the agent's image GC keeps them. */
+  retainImages?: string[];
 }
 
 export interface StopPayload {
@@ -113,6 +115,8 @@ export interface ClaimResponse {
   task: ClaimedTask;
   /** Decrypted secret values for a run task, only ever sent on this authenticated response. */
   secrets: Record<string, string>;
+  /** Registry credentials for an image task's registry host (host → user, password); same rules as secrets. */
+  registry?: Record<string, { username: string; password: string }>;
 }
 
 /** POST /api/agents/:id/logs (schemas/agent-logs.schema.json). */
@@ -142,6 +146,8 @@ export interface ResultRequest {
     instance?: InstanceReport;
     lastLines?: string[];
     commit?: string | null;
+    /** The manifest digest an image instance runs (pinned or resolved from its tag). */
+    imageDigest?: string;
   };
 }
 
