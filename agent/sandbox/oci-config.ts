@@ -171,7 +171,8 @@ function imageConfig(input: OciInput, image: ImageRoot): Record<string, unknown>
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: image.uid, gid: image.gid, additionalGids: image.additionalGids },
+      // (Switched-off identity, tests only: host root, as for source instances.)
+      user: userns ? { uid: image.uid, gid: image.gid, additionalGids: image.additionalGids } : { uid: 0, gid: 0, additionalGids: [] },
       args: input.args,
       env: Object.entries(input.env).map(([k, v]) => `${k}=${v}`),
       cwd: image.cwd,

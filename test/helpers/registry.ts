@@ -65,7 +65,7 @@ export async function startRegistry(dir: string, auth?: { username: string; pass
  * An OCI layout tag holding /bin/busybox and /www/index.html with `page`, whose
  * entrypoint serves /www with busybox httpd on $PORT as uid 1000.
  */
-export async function buildBusyboxImage(layout: string, tag: string, page: string, files: Record<string, string> = {}): Promise<void> {
+export async function buildBusyboxImage(layout: string, tag: string, page: string, files: Record<string, string> = {}, command = 'exec /bin/busybox httpd -f -p "$PORT" -h /www'): Promise<void> {
   const bundle = `${layout}-${tag}-bundle`;
   await run('sh', ['-c', 'test -d "$0" || umoci init --layout "$0"', layout]);
   await run('umoci', ['new', '--image', `${layout}:${tag}`]);
@@ -84,6 +84,6 @@ export async function buildBusyboxImage(layout: string, tag: string, page: strin
   await run('umoci', ['repack', '--image', `${layout}:${tag}`, bundle]);
   await run('rm', ['-rf', bundle]);
   await run('umoci', ['config', '--image', `${layout}:${tag}`, '--config.entrypoint', '/bin/sh', '--config.cmd', '-c',
-    '--config.cmd', 'exec /bin/busybox httpd -f -p "$PORT" -h /www', '--config.env', 'GREETING=from-image',
+    '--config.cmd', command, '--config.env', 'GREETING=from-image',
     '--config.workingdir', '/www', '--config.user', '1000:1000']);
 }
