@@ -145,9 +145,10 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
 
   async function beat(): Promise<void> {
     const usage = await instanceUsage(supervisor.handles());
+    const imageBytes = await supervisor.imageBytes().catch(() => 0);
     const report: HeartbeatRequest = {
       capacity, usage: { cpus: cpuSample(), memoryBytes: usage.memoryBytes }, processes: usage.processes,
-      instances: supervisor.reports(), time: Date.now(),
+      instances: supervisor.reports(), time: Date.now(), ...(imageBytes > 0 ? { imageBytes } : {}),
     };
     metrics.update({
       cpuUsed: report.usage.cpus, memoryUsedBytes: usage.memoryBytes, memoryCapacityBytes: capacity.memoryBytes,

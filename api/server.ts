@@ -26,6 +26,7 @@ import { registerDeploymentRoutes } from './routes/deployments.ts';
 import { registerReleasesRoute } from './routes/releases.ts';
 import { registerRestartRoute } from './routes/restart.ts';
 import { registerRollbackRoute } from './routes/rollback.ts';
+import { registerRegistryRoutes } from './routes/registries.ts';
 import { registerServiceRoutes } from './routes/services.ts';
 import { webhookPlugin } from './routes/webhook.ts';
 import { secretHashKey } from './secrets.ts';
@@ -160,6 +161,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerRestartRoute(admin, ctx);
     registerReleasesRoute(admin, ctx);
     registerAgentRoutes(admin, ctx);
+    registerRegistryRoutes(admin, ctx);
     registerUsageSink(admin);
     registerBundleRoutes(admin, ctx);
   });

@@ -12,6 +12,7 @@ import { createLogsStore, type LogWindow } from './logs.ts';
 import { createReleasesStore } from './releases.ts';
 import { createRevisionRefs } from './bundle-refs.ts';
 import { createSecretsStore } from './secrets.ts';
+import { createRegistriesStore } from './registries.ts';
 import { createServicesStore } from './services.ts';
 import { createStatusStore } from './status.ts';
 import { DEFAULT_TASK_LOG_RETENTION, createTasksStore } from './tasks.ts';
@@ -57,6 +58,8 @@ export interface Store {
   readonly events: ReturnType<typeof createEventsStore>;
   readonly releases: ReturnType<typeof createReleasesStore>;
   readonly secrets: ReturnType<typeof createSecretsStore>;
+  /** Image registry credentials per host (ciphertext only). */
+  readonly registries: ReturnType<typeof createRegistriesStore>;
   readonly tasks: ReturnType<typeof createTasksStore>;
   readonly agents: ReturnType<typeof createAgentsStore>;
   readonly audit: ReturnType<typeof createAuditStore>;
@@ -101,6 +104,7 @@ export function createStore(db: Db, path: string, options: StoreOptions = {}): S
     events: createEventsStore(db, clock, options.eventRetention ?? DEFAULT_EVENT_RETENTION),
     releases: createReleasesStore(db, clock),
     secrets: createSecretsStore(db, clock),
+    registries: createRegistriesStore(db, clock),
     tasks: createTasksStore(db, clock, options.taskLogRetention ?? DEFAULT_TASK_LOG_RETENTION),
     agents: createAgentsStore(db, clock),
     audit: createAuditStore(db, clock),

@@ -198,4 +198,16 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX log_lines_by_service ON log_lines (service, seq);
   CREATE INDEX log_lines_by_source ON log_lines (source, seq);
   `,
+
+  // 9: credentials for image registries, per registry host (store/registries.ts): the password
+  // only as the API cipher's ciphertext, like secrets; handed to an agent with an image task.
+  `
+  CREATE TABLE registry_credentials (
+    host       TEXT PRIMARY KEY,
+    username   TEXT NOT NULL,
+    ciphertext BLOB NOT NULL,
+    key_id     TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  `,
 ];

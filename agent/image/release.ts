@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ForgeError } from '../../errors/index.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import type { SandboxIdentity } from '../sandbox/identity.ts';
-import { isImageDigest, parseImageReference } from './reference.ts';
+import { isImageDigest, parseImageReference } from '../../specs/image-ref.ts';
 import type { RegistryCredential } from './skopeo.ts';
 import { layoutTag } from './skopeo.ts';
 import type { ImageStore } from './store.ts';

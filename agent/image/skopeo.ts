@@ -17,7 +17,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pullError } from './errors.ts';
-import { formatReference, isLoopbackHost, type ImageReference } from './reference.ts';
+import { formatReference, isLoopbackHost, type ImageReference } from '../../specs/image-ref.ts';
 
 export interface RegistryCredential {
   username: string;

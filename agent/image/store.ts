@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { layoutTag, pullInto, resolveDigest, type PullContext } from './skopeo.ts';
-import type { ImageReference } from './reference.ts';
+import type { ImageReference } from '../../specs/image-ref.ts';
 
 const run = promisify(execFile);
 

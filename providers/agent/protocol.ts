@@ -70,6 +70,8 @@ export interface HeartbeatRequest {
   instances: InstanceReport[];
   /** Agent clock, epoch ms (for skew diagnostics only). */
   time: number;
+  /** Bytes its image cache takes on disk (absent: no image cache). */
+  imageBytes?: number;
 }
 
 export interface HeartbeatResponse {
