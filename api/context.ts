@@ -15,6 +15,8 @@ export interface ProviderAvailability {
   reason?: string;
   /** What it runs (from its capabilities): a spec that names no provider goes to one that runs it. */
   runs?: ProviderRuns;
+  /** Image specs on it are pinned to their digest when written (api/image-pins.ts). */
+  pinsImages?: boolean;
 }
 
 export type ProvidersConfig = Record<ProviderName, ProviderAvailability>;
@@ -43,5 +45,7 @@ export interface ApiContext {
   flyAppName?: (name: string) => string;
   /** Source bundles kept by this control plane (uploads, webhook checkouts). */
   bundles?: BundleStore;
+  /** Resolves an image tag to its digest (api/image-pins.ts); absent: images are not pinned. */
+  pinImage?: (image: string) => Promise<string>;
   now(): number;
 }

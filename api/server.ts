@@ -27,6 +27,7 @@ import { registerReleasesRoute } from './routes/releases.ts';
 import { registerRestartRoute } from './routes/restart.ts';
 import { registerRollbackRoute } from './routes/rollback.ts';
 import { registerRegistryRoutes } from './routes/registries.ts';
+import { createImagePinner } from './image-pins.ts';
 import { registerServiceRoutes } from './routes/services.ts';
 import { webhookPlugin } from './routes/webhook.ts';
 import { secretHashKey } from './secrets.ts';
@@ -62,6 +63,8 @@ export interface ApiDeps {
   authLimits?: AuthLimits;
   /** Largest source bundle accepted, compressed (default 100 MB). */
   bundleLimitBytes?: number;
+  /** Resolves image tags to digests (default: skopeo with the stored registry credentials). */
+  pinImage?: (image: string) => Promise<string>;
 }
 
 const noObserve = async (): Promise<Observed[]> => [];
@@ -107,6 +110,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...(deps.logs ? { logs: deps.logs } : {}),
     ...(deps.providerEvents ? { providerEvents: deps.providerEvents } : {}),
     ...(deps.flyAppName ? { flyAppName: deps.flyAppName } : {}),
+    pinImage: deps.pinImage ?? createImagePinner(deps.store, deps.cipher, deps.config.dataDir),
   };
   const metrics = installApiMetrics(deps.registry, deps.store);
   const limits = deps.authLimits ?? createAuthLimits({ now: ctx.now, registry: deps.registry });

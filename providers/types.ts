@@ -99,6 +99,11 @@ export interface ProviderCapabilities {
   runsImages?: boolean;
   /** It builds and runs source-mode specs (build.commands + run.command from a folder). Undeclared: no. */
   runsSource?: boolean;
+  /**
+   * It pulls images by the digest Forge resolved when the spec was written (spec.revision),
+   * so Forge pins tags for it; without, the provider resolves tags itself. Undeclared: no.
+   */
+  pinsImages?: boolean;
 }
 
 export interface ApplyContext {

@@ -309,7 +309,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
     // Images only while some agent reported that it can run them (agents.runtimes): the API
     // and the dashboard then stop offering images on `agent` when none can.
     capabilities: {
-      updateInPlace: false, runsSource: true, routing: 'forge',
+      updateInPlace: false, runsSource: true, routing: 'forge', pinsImages: true,
       get runsImages() { return [...agents.values()].some((a) => a.runtimes.some((r) => r.name === IMAGE_RUNTIME)); },
     },
     hub,
