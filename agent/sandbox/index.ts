@@ -248,7 +248,7 @@ class LiveSandbox implements Sandbox {
     const bundleDir = path.join(bundlesDir, containerId);
     const host = hostLayout();
     const hostname = this.options.hostname ?? 'app';
-    const image = this.options.image;
+    const image = this.options.image === undefined ? undefined : { ...this.options.image, rootfs: await this.imageRoot(this.options.image.rootfs) };
     const rootfs = image !== undefined ? image.rootfs : await sharedRootfs(this.stateDir, host, this.options.weaken?.exposeHostPaths ?? []);
     // Search-only for others: crun's setup runs as an unprivileged host uid and must reach the etc files.
     this.generatedEtc ??= fs.mkdir(bundlesDir, { recursive: true, mode: 0o711 })
@@ -283,6 +283,27 @@ class LiveSandbox implements Sandbox {
       containerId,
       hideUnified: this.isolation.hideUnified,
     });
+  }
+
+  private imageRootMade: Promise<string> | null = null;
+
+  /**
+   * An image's root is bound under the state dir (search-only for others, like the shared
+   * rootfs): crun sets the root up as the namespace's unprivileged root, which cannot pass
+   * through the agent's root-only data dir where the root was unpacked.
+   */
+  private imageRoot(unpacked: string): Promise<string> {
+    this.imageRootMade ??= (async () => {
+      const roots = path.join(this.stateDir, 'roots');
+      await fs.mkdir(roots, { recursive: true, mode: 0o711 });
+      await fs.chmod(this.stateDir, 0o711).catch(() => undefined);
+      const at = path.join(roots, safeCgroupName(this.id));
+      await run('umount', ['-l', at]).catch(() => undefined);
+      await fs.mkdir(at, { recursive: true, mode: 0o755 });
+      await run('mount', ['--bind', unpacked, at], { timeout: 10_000 });
+      return at;
+    })();
+    return this.imageRootMade;
   }
 
   get cgroupDirs(): string[] {
@@ -392,6 +413,7 @@ class LiveSandbox implements Sandbox {
       await run('crun', ['--root', path.join(this.stateDir, 'crun'), 'delete', '--force', containerId], { timeout: 10_000 }).catch(() => undefined);
       await fs.rm(path.join(this.stateDir, 'bundles', containerId), { recursive: true, force: true });
     }
+    if (this.imageRootMade !== null) await unbindImageRoot(await this.imageRootMade.catch(() => null));
     if (this.generatedEtc !== null) await fs.rm(path.join(this.stateDir, 'bundles', `${safeCgroupName(this.id)}.etc`), { recursive: true, force: true });
     if (this.network !== null && this.ownsNetwork) await this.network.destroy();
   }
@@ -411,6 +433,13 @@ class LiveSandbox implements Sandbox {
     const spared = this.isolation.namespaces ? new Set(this.live.keys()) : new Set<number>();
     signalPids((await this.cgroup.pids()).filter((p) => !spared.has(p)), signal);
   }
+}
+
+/** Unmounts an image root's bind and removes its (then empty) mount point; never follows into the image. */
+async function unbindImageRoot(at: string | null): Promise<void> {
+  if (at === null) return;
+  await run('umount', ['-l', at], { timeout: 10_000 }).catch(() => undefined);
+  await fs.rmdir(at).catch(() => undefined);
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
@@ -437,6 +466,10 @@ export async function sweepSandboxes(
     await run('crun', ['--root', crunRoot, 'delete', '--force', id], { timeout: 10_000 }).catch(() => undefined);
   }
   await sweepNamespaces(netnsName(root, ''));
+  // Image roots bound here: unbound first, or removing the state dir would empty the image roots.
+  for (const name of await fs.readdir(path.join(stateDir, 'roots')).catch(() => [] as string[])) {
+    await unbindImageRoot(path.join(stateDir, 'roots', name));
+  }
   // Nothing of this root runs any more: its bundles, pasta files and rootfs skeleton go too.
   forgetRootfs(stateDir);
   await fs.rm(stateDir, { recursive: true, force: true });
