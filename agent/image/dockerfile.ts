@@ -21,6 +21,7 @@ import { layoutTag } from './skopeo.ts';
 import type { ImageStore } from './store.ts';
 import { unpackImage } from './unpack.ts';
 import { cleanLine } from './errors.ts';
+import { detectIsolation } from '../sandbox/detect.ts';
 
 /** A spec built from a Dockerfile on the agent (no run.command: the image says what runs). */
 export function isDockerfileSpec(spec: ServiceSpec): boolean {
@@ -28,8 +29,9 @@ export function isDockerfileSpec(spec: ServiceSpec): boolean {
 }
 
 /** buildah's global storage flags: the agent's own store, never the host's default one. */
+// vfs: plain directories, so no overlay mount of a build outlives it (nothing to leak when a build dies).
 export function buildahStorage(dataDir: string): string[] {
-  return ['--root', path.join(dataDir, 'images', 'buildah'), '--runroot', path.join(dataDir, 'images', 'buildah-run')];
+  return ['--root', path.join(dataDir, 'images', 'buildah'), '--runroot', path.join(dataDir, 'images', 'buildah-run'), '--storage-driver', 'vfs'];
 }
 
 interface Step {
@@ -37,10 +39,18 @@ interface Step {
   lines: string[];
 }
 
-function runBuildah(args: string[], onLine: (line: string, stream: 'stdout' | 'stderr') => void, signal?: AbortSignal): Promise<Step> {
+/**
+ * On a hybrid cgroup host crun refuses to run while a cgroup2 hierarchy is mounted
+ * (the sandbox hides it the same way: sandbox/runtime.ts): buildah then runs in a
+ * private mount namespace without it.
+ */
+function runBuildah(args: string[], onLine: (line: string, stream: 'stdout' | 'stderr') => void, signal?: AbortSignal, hideUnified: string | null = null): Promise<Step> {
+  const [file, argv] = hideUnified === null
+    ? ['buildah', args]
+    : ['unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', 'umount -l "$0" && exec "$@"', hideUnified, 'buildah', ...args]];
   return new Promise((resolve) => {
     const lines: string[] = [];
-    const child = spawn('buildah', args, {
+    const child = spawn(file, argv, {
       stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', BUILDAH_LAYERS: 'true' },
       ...(signal ? { signal } : {}),
     });
@@ -93,12 +103,13 @@ export async function buildDockerfileRelease(input: {
   const map = `0:${input.identity.hostBase}:${IDENTITY_BLOCK}`;
   const tag = `localhost/forge-${spec.name}:build`;
   const started = Date.now();
+  const { hideUnified } = await detectIsolation({ root: 'forge' });
   try {
     const build = await runBuildah([
       ...buildahStorage(input.dataDir), 'bud', '--layers', '--isolation', 'oci', '--runtime', 'crun',
       '--userns-uid-map', map, '--userns-gid-map', map, '--cap-drop', 'ALL',
       '--pull=false', '-f', file, '-t', tag, context,
-    ], onLine, input.signal);
+    ], onLine, input.signal, hideUnified);
     if (build.code !== 0) {
       throw new ForgeError('E_BUILD_FAILED', `${spec.name}: the Dockerfile build failed: ${cleanLine(build.lines.join('\n'))}`, { details: { lastLines: build.lines.slice(-20) } });
     }
@@ -122,6 +133,8 @@ export async function buildDockerfileRelease(input: {
     await fs.rm(path.join(input.bundleDir, 'config.json'), { force: true });
     return { digest, unpacked };
   } finally {
+    // Working containers of a build that died (bud removes its own when it ends normally).
+    await runBuildah([...buildahStorage(input.dataDir), 'rm', '--all'], () => {}).catch(() => undefined);
     await log.close();
   }
 }
