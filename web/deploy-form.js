@@ -97,6 +97,6 @@ export function imageProviderChoices(providers) {
   });
   const preferred = choices.find((c) => c.enabled)?.name;
   const hint = preferred ? undefined
-    : 'No configured provider runs images: set FLY_API_TOKEN and FLY_ORG (or PROJECT_ID and CLOUD_API_HOST) where forge server runs. Agents run source services: write a forge.yaml with build and run commands and use forge apply.';
+    : 'No configured provider runs images: set FLY_API_TOKEN and FLY_ORG (or PROJECT_ID and CLOUD_API_HOST) where forge server runs. Agents run images once one with skopeo, umoci and crun has registered; source services deploy with a forge.yaml and forge apply.';
   return { choices, preferred, hint };
 }
