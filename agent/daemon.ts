@@ -89,7 +89,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const instancesDir = path.join(options.dataDir, 'instances');
   await sweepDisks(instancesDir, new Set()).catch((error: unknown) => log(`could not unmount old instance disks: ${(error as Error).message}`));
   // Language runtimes, plus whether images and Dockerfiles can run here (agent/image/detect.ts).
-  const runtimes = [...await detectRuntimes(options.runtimePath ?? process.env.PATH), ...await detectImageRuntimes()];
+  const runtimes = [...await detectRuntimes(options.runtimePath ?? process.env.PATH), ...await detectImageRuntimes(options.runtimePath ?? process.env.PATH)];
 
   // App and build output goes to the control plane in batches; a batch it refuses (an
   // instance it no longer knows) is dropped, anything else is retried.

@@ -65,7 +65,9 @@ export function versionFrom(output: string): string | undefined {
 
 /** `node 20.11.1, python 3.11.7` (each family and version once). */
 export function describeRuntimes(runtimes: readonly AgentRuntime[]): string {
-  return [...new Set(runtimes.map((r) => `${r.name} ${r.version}`))].sort().join(', ');
+  // Languages only: `oci-image` and `dockerfile` are what an agent can run, said apart (agentFeatureNeeded).
+  const languages = runtimes.filter((r) => RUNTIME_FAMILIES.some((f) => f.name === r.name));
+  return [...new Set(languages.map((r) => `${r.name} ${r.version}`))].sort().join(', ');
 }
 
 /**
