@@ -91,7 +91,7 @@ export function wireProviders(env: Env, given: readonly Provider[], ownership: P
   const agent = find('agent');
   const config: ProvidersConfig = {
     // Read on each use: the agent provider runs images only while an agent that can has registered.
-    agent: agent ? { configured: true, pinsImages: agent.capabilities.pinsImages === true, get runs() { return runsOf(agent.capabilities); } } : { configured: false, reason: 'no agent provider is running on this control plane' },
+    agent: agent ? { configured: true, ...(agent.capabilities.pinsImages === true ? { pinsImages: true } : {}), get runs() { return runsOf(agent.capabilities); } } : { configured: false, reason: 'no agent provider is running on this control plane' },
     fly: { configured: selection.fly.configured, reason: selection.fly.reason, ...runs('fly') },
     cloud: { configured: selection.cloud.configured, reason: selection.cloud.reason, ...runs('cloud') },
   };
