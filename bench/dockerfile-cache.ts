@@ -42,8 +42,8 @@ try {
   const first = await build('first');
   writeFileSync(path.join(source, 'www', 'index.html'), 'v2\n');
   const second = await build('second');
-  console.log(`dockerfile build, cold: ${first} ms`);
-  console.log(`dockerfile build after a one-line change (cached layers): ${second} ms`);
+  console.log(`dockerfile cold build: ${first} ms`);
+  console.log(`dockerfile rebuild after a one-line change, cached layers reused: ${second} ms`);
 } finally {
   await supervisor.stopAll(0);
   await sweepSandboxes(ROOT);
