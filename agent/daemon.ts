@@ -16,6 +16,7 @@ import { createLogShipper } from './log-shipper.ts';
 import { createProtocolClient } from './protocol-client.ts';
 import { createCpuSampler, hostCapacity, instanceUsage } from './resources.ts';
 import { detectRuntimes } from './runtimes.ts';
+import { detectImageRuntimes } from './image/detect.ts';
 import { describeRuntimes } from '../specs/runtimes.ts';
 import { createPortPool, DEFAULT_PORT_RANGE, ephemeralOverlapWarning, parseEphemeralRange } from './runner/ports.ts';
 import { sweepSandboxes, type ForgeMode } from './sandbox/index.ts';
@@ -91,7 +92,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   await sweepDisks(instancesDir, new Set()).catch((error: unknown) => log(`could not unmount old instance disks: ${(error as Error).message}`));
   const jobsDir = path.join(options.dataDir, 'jobs'); // cron runs (supervisor.runJob) a killed agent left
   await sweepDisks(jobsDir, new Set()).catch((error: unknown) => log(`could not unmount old job disks: ${(error as Error).message}`));
-  const runtimes = await detectRuntimes(options.runtimePath ?? process.env.PATH);
+  // Language runtimes, plus whether images and Dockerfiles can run here (agent/image/detect.ts).
+  const runtimes = [...await detectRuntimes(options.runtimePath ?? process.env.PATH), ...await detectImageRuntimes(options.runtimePath ?? process.env.PATH)];
 
   // App and build output goes to the control plane in batches; a batch it refuses (an
   // instance it no longer knows) is dropped, anything else is retried.
@@ -149,9 +151,10 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
 
   async function beat(): Promise<void> {
     const usage = await instanceUsage(supervisor.handles());
+    const imageBytes = await supervisor.imageBytes().catch(() => 0);
     const report: HeartbeatRequest = {
       capacity, usage: { cpus: cpuSample(), memoryBytes: usage.memoryBytes }, processes: usage.processes,
-      instances: supervisor.reports(), time: Date.now(),
+      instances: supervisor.reports(), time: Date.now(), ...(imageBytes > 0 ? { imageBytes } : {}),
     };
     metrics.update({
       cpuUsed: report.usage.cpus, memoryUsedBytes: usage.memoryBytes, memoryCapacityBytes: capacity.memoryBytes,
@@ -245,7 +248,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     try {
       if (task.kind === 'run' && isRunPayload(task.payload)) {
         result = await supervisor.run(task.payload, {
-          secrets: claimed.secrets, signal: lost.signal, onLine: (line) => void pending.push(line),
+          secrets: claimed.secrets, ...(claimed.registry ? { registry: claimed.registry } : {}), signal: lost.signal, onLine: (line) => void pending.push(line),
         });
       } else if (task.kind === 'build' && isOneOffPayload(task.payload)) {
         // A one-off runs once: a re-delivered claim of one is refused by the control plane.

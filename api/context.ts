@@ -15,6 +15,8 @@ export interface ProviderAvailability {
   reason?: string;
   /** What it runs (from its capabilities): a spec that names no provider goes to one that runs it. */
   runs?: ProviderRuns;
+  /** Image specs on it are pinned to their digest when written (api/image-pins.ts). */
+  pinsImages?: boolean;
 }
 
 export type ProvidersConfig = Record<ProviderName, ProviderAvailability>;
@@ -54,5 +56,7 @@ export interface ApiContext {
   oneOffs?: { provider(name: ProviderName): Provider | undefined; secretsFor(name: string): Record<string, string> };
   /** The cron scheduler (manual triggers); absent when this process runs none. */
   jobs?: { trigger(service: string, job: string): import('../store/index.ts').JobRunRow };
+  /** Resolves an image tag to its digest (api/image-pins.ts); absent: images are not pinned. */
+  pinImage?: (image: string) => Promise<string>;
   now(): number;
 }

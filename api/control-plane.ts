@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify';
 import type { FlyProvider } from '../providers/fly/provider.ts';
 import { createConfiguredProviders, runsOf, selectProviders, type ProviderDeps } from '../providers/select.ts';
+import { registryAuthFor } from './registries.ts';
 import { controlPlaneId } from './control-plane-id.ts';
 import { createAgentProvider, type AgentProvider } from '../providers/agent/provider.ts';
 import { registerAgentsOnlineGauge } from '../providers/agent/metrics.ts';
@@ -92,7 +93,8 @@ export function wireProviders(env: Env, given: readonly Provider[], ownership: P
   };
   const agent = find('agent');
   const config: ProvidersConfig = {
-    agent: agent ? { configured: true, ...runs('agent') } : { configured: false, reason: 'no agent provider is running on this control plane' },
+    // Read on each use: the agent provider runs images only while an agent that can has registered.
+    agent: agent ? { configured: true, ...(agent.capabilities.pinsImages === true ? { pinsImages: true } : {}), get runs() { return runsOf(agent.capabilities); } } : { configured: false, reason: 'no agent provider is running on this control plane' },
     fly: { configured: selection.fly.configured, reason: selection.fly.reason, ...runs('fly') },
     cloud: { configured: selection.cloud.configured, reason: selection.cloud.reason, ...runs('cloud') },
   };
@@ -195,6 +197,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     plugins: [
       ...(agentProvider ? [agentRoutes({
         store, hub: agentProvider.hub, leaseMs: agentProvider.leaseMs, heartbeatIntervalMs, secretsFor, limits: authLimits, bundlesDir: join(config.dataDir, 'bundles'),
+        registryFor: (image: string | undefined) => registryAuthFor(store, cipher, image),
         registrationTokens: [env.FORGE_AGENT_TOKEN?.trim(), localToken].filter((t): t is string => Boolean(t)),
       })] : []),
       ...(options.plugins ?? []),

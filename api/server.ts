@@ -30,6 +30,8 @@ import { registerReleasesRoute } from './routes/releases.ts';
 import { registerRestartRoute } from './routes/restart.ts';
 import { registerRunRoute } from './routes/run.ts';
 import { registerRollbackRoute } from './routes/rollback.ts';
+import { registerRegistryRoutes } from './routes/registries.ts';
+import { createImagePinner } from './image-pins.ts';
 import { registerServiceRoutes } from './routes/services.ts';
 import { webhookPlugin } from './routes/webhook.ts';
 import { secretHashKey } from './secrets.ts';
@@ -72,6 +74,8 @@ export interface ApiDeps {
   jobs?: ApiContext['jobs'];
   /** Test-only six-field schedules (see specs/rules.ts). */
   secondSchedules?: boolean;
+  /** Resolves image tags to digests (default: skopeo with the stored registry credentials). */
+  pinImage?: (image: string) => Promise<string>;
 }
 
 const noObserve = async (): Promise<Observed[]> => [];
@@ -121,6 +125,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...(deps.oneOffs ? { oneOffs: deps.oneOffs } : {}),
     ...(deps.flyAppName ? { flyAppName: deps.flyAppName } : {}),
     ...(deps.jobs ? { jobs: deps.jobs } : {}),
+    pinImage: deps.pinImage ?? createImagePinner(deps.store, deps.cipher, deps.config.dataDir),
   };
   const metrics = installApiMetrics(deps.registry, deps.store);
   const limits = deps.authLimits ?? createAuthLimits({ now: ctx.now, registry: deps.registry });
@@ -178,6 +183,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerRunRoute(admin, ctx);
     registerReleasesRoute(admin, ctx);
     registerAgentRoutes(admin, ctx);
+    registerRegistryRoutes(admin, ctx);
     registerUsageSink(admin);
     registerBundleRoutes(admin, ctx);
     registerJobRoutes(admin, ctx, deps.secondSchedules ?? false);

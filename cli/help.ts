@@ -134,6 +134,13 @@ export const HELP: Record<string, CommandHelp> = {
     options: [JSON_OPT],
     examples: ['forge status'],
   },
+  registry: {
+    summary: 'credentials for private image registries (agents pull with them)',
+    usage: 'usage: forge registry login HOST --username U [--password-stdin] | logout HOST | list [--json]',
+    about: 'Stores a registry\'s user name and password (or token) per host, encrypted like secrets. The password is\nread from stdin (never from the command line, where every local user could read it with ps), or from\nFORGE_REGISTRY_PASSWORD. Agents get it only with an image task for that host.',
+    options: [['--username U', 'registry user name'], ['--password-stdin', 'read the password from stdin (the default when FORGE_REGISTRY_PASSWORD is unset)'], JSON_OPT],
+    examples: ['printf %s "$TOKEN" | forge registry login ghcr.io --username me --password-stdin', 'forge registry list', 'forge registry logout ghcr.io'],
+  },
   agents: {
     summary: 'worker agents, and revoking one',
     usage: 'usage: forge agents [list] [--json] | revoke ID [--json]',

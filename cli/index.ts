@@ -32,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
   releases: async () => (await import('./fleet.ts')).releasesCommand,
   status: async () => (await import('./fleet.ts')).statusCommand,
   agents: async () => (await import('./agents.ts')).agentsCommand,
+  registry: async () => (await import('./registry.ts')).registryCommand,
   delete: async () => (await import('./services.ts')).deleteCommand,
   events: async () => (await import('./services.ts')).eventsCommand,
   logs: async () => (await import('./logs.ts')).logsCommand,

@@ -109,6 +109,11 @@ export interface ProviderCapabilities {
    * Undeclared: no (a spec with `release.command` is refused for it, never rolled out without one).
    */
   oneOffs?: boolean;
+  /**
+   * It pulls images by the digest Forge resolved when the spec was written (spec.revision),
+   * so Forge pins tags for it; without, the provider resolves tags itself. Undeclared: no.
+   */
+  pinsImages?: boolean;
 }
 
 /** One command run to its end in a fresh sandbox (or machine) of a release: never routed. */

@@ -13,6 +13,7 @@ import { createReleasesStore } from './releases.ts';
 import { createReleaseCommandsStore } from './release-commands.ts';
 import { createRevisionRefs } from './bundle-refs.ts';
 import { createSecretsStore } from './secrets.ts';
+import { createRegistriesStore } from './registries.ts';
 import { createServicesStore } from './services.ts';
 import { createStatusStore } from './status.ts';
 import { DEFAULT_TASK_LOG_RETENTION, createTasksStore } from './tasks.ts';
@@ -64,6 +65,8 @@ export interface Store {
   /** Release command runs (exactly once per release: see release-commands.ts). */
   readonly releaseCommands: ReturnType<typeof createReleaseCommandsStore>;
   readonly secrets: ReturnType<typeof createSecretsStore>;
+  /** Image registry credentials per host (ciphertext only). */
+  readonly registries: ReturnType<typeof createRegistriesStore>;
   readonly tasks: ReturnType<typeof createTasksStore>;
   readonly agents: ReturnType<typeof createAgentsStore>;
   readonly audit: ReturnType<typeof createAuditStore>;
@@ -112,6 +115,7 @@ export function createStore(db: Db, path: string, options: StoreOptions = {}): S
     releases: createReleasesStore(db, clock),
     releaseCommands: createReleaseCommandsStore(db, clock),
     secrets: createSecretsStore(db, clock),
+    registries: createRegistriesStore(db, clock),
     tasks,
     agents: createAgentsStore(db, clock),
     audit: createAuditStore(db, clock),

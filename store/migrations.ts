@@ -292,4 +292,15 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE task_logs_v10_copy;
   CREATE INDEX task_logs_by_task ON task_logs (task_id, seq);
   `,
+  // 11: credentials for image registries, per registry host (store/registries.ts): the password
+  // only as the API cipher's ciphertext, like secrets; handed to an agent with an image task.
+  `
+  CREATE TABLE registry_credentials (
+    host       TEXT PRIMARY KEY,
+    username   TEXT NOT NULL,
+    ciphertext BLOB NOT NULL,
+    key_id     TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  `,
 ];

@@ -80,7 +80,7 @@ export function deployBody(fields) {
 }
 
 const NEEDS = {
-  images: { words: 'images', none: 'No configured provider runs images: set FLY_API_TOKEN and FLY_ORG (or PROJECT_ID and CLOUD_API_HOST) where forge server runs. Agents run source services: deploy a folder or archive instead.' },
+  images: { words: 'images', none: 'No configured provider runs images: set FLY_API_TOKEN and FLY_ORG (or PROJECT_ID and CLOUD_API_HOST) where forge server runs. Agents run images once one with skopeo, umoci and crun has registered; or deploy a folder or archive as a source service.' },
   source: { words: 'source services', none: 'No configured provider builds and runs source services.' },
 };
 

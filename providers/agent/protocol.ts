@@ -70,6 +70,8 @@ export interface HeartbeatRequest {
   instances: InstanceReport[];
   /** Agent clock, epoch ms (for skew diagnostics only). */
   time: number;
+  /** Bytes its image cache takes on disk (absent: no image cache). */
+  imageBytes?: number;
 }
 
 export interface HeartbeatResponse {
@@ -89,6 +91,8 @@ export interface RunPayload {
   hash: string;
   generation: number;
   replica: number;
+  /** Image digests of the service's rollback targets (recent succeeded releases): the agent's image GC keeps them. */
+  retainImages?: string[];
 }
 
 /**
@@ -143,6 +147,8 @@ export interface ClaimResponse {
   task: ClaimedTask;
   /** Decrypted secret values for a run task, only ever sent on this authenticated response. */
   secrets: Record<string, string>;
+  /** Registry credentials for an image task's registry host (host → user, password); same rules as secrets. */
+  registry?: Record<string, { username: string; password: string }>;
 }
 
 /** POST /api/agents/:id/logs (schemas/agent-logs.schema.json). */
@@ -178,6 +184,8 @@ export interface ResultRequest {
     startedAt?: number;
     /** A one-off or job was killed at its timeout. */
     timedOut?: boolean;
+    /** The manifest digest an image instance runs (pinned or resolved from its tag). */
+    imageDigest?: string;
   };
 }
 
