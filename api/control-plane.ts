@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify';
+import { registryAuthFor } from './registries.ts';
 import { controlPlaneId } from './control-plane-id.ts';
 import { createAgentProvider, type AgentProvider } from '../providers/agent/provider.ts';
 import { registerAgentsOnlineGauge } from '../providers/agent/metrics.ts';
@@ -16,6 +17,9 @@ import type { Observed, Provider } from '../providers/types.ts';
 import { createController } from '../reconciler/controller.ts';
 import { createLoop } from '../reconciler/loop.ts';
 import { createReconcilerMetrics } from '../reconciler/metrics.ts';
+import { createJobScheduler } from '../reconciler/jobs/scheduler.ts';
+import { createJobMetrics, jobSamples } from '../reconciler/jobs/metrics.ts';
+import { secondSchedulesAllowed } from '../specs/rules.ts';
 import { ForgeError } from '../errors/index.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { createAuthLimits } from './auth-limits.ts';
@@ -24,7 +28,7 @@ import type { ApiContext, ProvidersConfig } from './context.ts';
 import { createSecretsDigestFor, createSecretsFor, reloadingCipher, secretHashKey } from './secrets.ts';
 import { logLevel } from './log-level.ts';
 import { buildApi } from './server.ts';
-import { bundleLimitBytes, keyLoader, observeByOwnProvider, wireProviders, type Env, type WiredProviders } from './startup.ts';
+import { bundleLimitBytes, keyLoader, releaseHistory, observeByOwnProvider, wireProviders, type Env, type WiredProviders } from './startup.ts';
 
 export interface ControlPlaneOptions {
   env?: Env;
@@ -99,18 +103,27 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const observe = (keys: readonly string[]): Promise<Observed[]> =>
     observeByOwnProvider(keys, (key) => store.services.get(key)?.spec.provider, providerFor);
   const authLimits = createAuthLimits({ registry: metrics.registry });
+  // Cron jobs: started beside the loop (with several control planes, only the leader's should run).
+  const jobs = createJobScheduler({
+    store, allowSeconds: secondSchedulesAllowed(), log: (line) => warn(line),
+    metrics: createJobMetrics(metrics.registry, () => jobSamples(store, Date.now(), secondSchedulesAllowed())),
+  });
   const app = buildApi({
+    jobs, secondSchedules: secondSchedulesAllowed(),
     store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe, authLimits,
     ...(bundleLimitBytes(env) === undefined ? {} : { bundleLimitBytes: bundleLimitBytes(env)! }),
+    ...(releaseHistory(env) === undefined ? {} : { releaseHistory: releaseHistory(env)! }),
     logger: options.logger ?? { level },
     ...(wired.fly ? { deployToken: (name: string, ttl?: number) => wired.fly!.mintDeployToken(name, ttl) } : {}),
     ...(wired.fly ? { flyAppName: (name: string) => wired.fly!.appName(name) } : {}),
     ...(options.logs ? { logs: options.logs } : {}),
     providerEvents: async (key, name) => (await providerFor(name)?.events(key)) ?? [],
     capabilities: (name) => providerFor(name)?.capabilities,
+    oneOffs: { provider: providerFor, secretsFor },
     plugins: [
       ...(agentProvider ? [agentRoutes({
         store, hub: agentProvider.hub, leaseMs: agentProvider.leaseMs, heartbeatIntervalMs, secretsFor, limits: authLimits, bundlesDir: join(config.dataDir, 'bundles'),
+        registryFor: (image: string | undefined) => registryAuthFor(store, cipher, image),
         registrationTokens: [env.FORGE_AGENT_TOKEN?.trim(), localToken].filter((t): t is string => Boolean(t)),
       })] : []),
       ...(options.plugins ?? []),
@@ -118,10 +131,12 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   });
   warn = (message) => app.log.warn(message);
   loop.start();
+  jobs.start();
   let address: string;
   try {
     address = await app.listen({ host: config.apiAddr.host, port: config.apiAddr.port });
   } catch (cause) {
+    jobs.stop();
     await loop.stop();
     for (const provider of wired.providers) await provider.close?.().catch(() => undefined);
     store.close();
@@ -139,6 +154,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
         cgroupRoot: options.localAgent?.cgroupRoot ?? `forge-local-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 8)}`,
       });
     } catch (cause) {
+      jobs.stop();
       await loop.stop();
       await app.close();
       for (const provider of wired.providers) await provider.close?.().catch(() => undefined);
@@ -161,7 +177,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       // agent stops its instances; then the API, the providers and the store. Each step
       // runs even when an earlier one fails.
       const steps: Array<() => Promise<unknown> | unknown> = [
-        () => loop.stop(), () => localAgent?.stop(), () => app.close(),
+        () => jobs.stop(), () => loop.stop(), () => localAgent?.stop(), () => app.close(),
         ...wired.providers.map((p) => () => p.close?.()), () => store.close(),
       ];
       let first: unknown;

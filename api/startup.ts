@@ -38,7 +38,8 @@ export function wireProviders(env: Env, given: readonly Provider[], ownership: P
   };
   const agent = find('agent');
   const config: ProvidersConfig = {
-    agent: agent ? { configured: true, ...runs('agent') } : { configured: false, reason: 'no agent provider is running on this control plane' },
+    // Read on each use: the agent provider runs images only while an agent that can has registered.
+    agent: agent ? { configured: true, ...(agent.capabilities.pinsImages === true ? { pinsImages: true } : {}), get runs() { return runsOf(agent.capabilities); } } : { configured: false, reason: 'no agent provider is running on this control plane' },
     fly: { configured: selection.fly.configured, reason: selection.fly.reason, ...runs('fly') },
     cloud: { configured: selection.cloud.configured, reason: selection.cloud.reason, ...runs('cloud') },
   };
@@ -89,4 +90,12 @@ export function bundleLimitBytes(env: Env): number | undefined {
   if (!text) return undefined;
   if (!/^\d+$/.test(text) || Number(text) < 1) throw new ForgeError('E_USAGE', `FORGE_BUNDLE_LIMIT_MB must be a whole number of MiB (≥ 1), got ${JSON.stringify(text)}`);
   return Number(text) * 1024 * 1024;
+}
+
+/** FORGE_RELEASE_HISTORY: releases kept per service (rollback targets; their bundles stay with them). */
+export function releaseHistory(env: Env): number | undefined {
+  const text = env.FORGE_RELEASE_HISTORY?.trim();
+  if (!text) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < 2) throw new ForgeError('E_USAGE', `FORGE_RELEASE_HISTORY must be a whole number of releases kept per service (≥ 2), got ${JSON.stringify(text)}`);
+  return Number(text);
 }

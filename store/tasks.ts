@@ -64,7 +64,9 @@ function toRow(r: TaskRecord): TaskRow {
 }
 
 const ACTIVE = `state IN ('queued', 'claimed', 'running')`;
-const CLAIMABLE = `(state = 'queued' OR (state IN ('claimed', 'running') AND lease_expires_at <= @now))`;
+// A job task whose lease ran out is never handed out again: its command may have run, and a
+// cron run must not start twice (the job scheduler reports it lost instead).
+const CLAIMABLE = `(state = 'queued' OR (state IN ('claimed', 'running') AND lease_expires_at <= @now AND kind <> 'job'))`;
 const HELD_BY = `lease_owner = @agentId AND state IN ('claimed', 'running')`;
 
 export function createTasksStore(db: Db, clock: Clock, logRetention: number = DEFAULT_TASK_LOG_RETENTION) {

@@ -65,9 +65,11 @@ export async function markUsedIfPresent(dir: string): Promise<boolean> {
 
 /**
  * Keeps the `count` most recently used directories of `cacheDir` (by mtime; half-made
- * `.partial-` ones skipped) and `keep`; removes the rest. Shared by source snapshots and bundles.
+ * `.partial-` ones skipped) and every directory in `keep`; removes the rest. Shared by
+ * source snapshots and bundles.
  */
-export async function pruneLeastRecent(cacheDir: string, keep: string, count: number): Promise<void> {
+export async function pruneLeastRecent(cacheDir: string, keep: string | ReadonlySet<string>, count: number): Promise<void> {
+  const kept = typeof keep === 'string' ? new Set([keep]) : keep;
   const entries = await fs.readdir(cacheDir, { withFileTypes: true });
   const dirs: { dir: string; usedAt: number }[] = [];
   for (const entry of entries) {
@@ -78,6 +80,6 @@ export async function pruneLeastRecent(cacheDir: string, keep: string, count: nu
   }
   dirs.sort((a, b) => b.usedAt - a.usedAt);
   for (const { dir } of dirs.slice(count)) {
-    if (dir !== keep) await fs.rm(dir, { recursive: true, force: true });
+    if (!kept.has(dir)) await fs.rm(dir, { recursive: true, force: true });
   }
 }
