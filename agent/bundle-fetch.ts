@@ -4,6 +4,11 @@
 // the digest, and extracts it into <data dir>/bundles/<hex>. Later tasks of the
 // same digest, rollbacks and restarts included, build from that folder: nothing
 // is ever read from the control plane's or the user's disk.
+//
+// Retention: the folder of every bundle an instance on this agent runs is kept; of
+// the rest, the KEPT_BUNDLES most recently used. A pruned one is only a cache miss:
+// the control plane keeps every bundle a kept release names (api/retention.ts), so a
+// rollback or a late restart fetches it again.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
@@ -13,7 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar';
 import { ForgeError } from '../errors/index.ts';
-import { pruneLeastRecent } from './runner/source-cache.ts';
+import { markUsedIfPresent, pruneLeastRecent } from './runner/source-cache.ts';
 
 /** Extracted bundles kept per agent; the least recently used go first. */
 export const KEPT_BUNDLES = 20;
@@ -22,29 +27,26 @@ export type BundleDownload = (digest: string, signal?: AbortSignal) => Promise<R
 
 const inflight = new Map<string, Promise<string>>();
 
+/** Digests the instances on this agent run now: never pruned. */
+export type BundlesInUse = () => Iterable<string>;
+
 /** The folder holding `digest`'s files, downloaded and verified now when this agent has not got it. */
-export function bundleSource(cacheDir: string, digest: string, download: BundleDownload, signal?: AbortSignal): Promise<string> {
+export function bundleSource(cacheDir: string, digest: string, download: BundleDownload, signal?: AbortSignal, inUse: BundlesInUse = () => []): Promise<string> {
   const key = `${cacheDir}\0${digest}`;
   let pending = inflight.get(key);
   if (!pending) {
     // Two replicas of one release on this agent share one download.
-    pending = fetchOnce(cacheDir, digest, download, signal).finally(() => inflight.delete(key));
+    pending = fetchOnce(cacheDir, digest, download, signal, inUse).finally(() => inflight.delete(key));
     inflight.set(key, pending);
   }
   return pending;
 }
 
-async function fetchOnce(cacheDir: string, digest: string, download: BundleDownload, signal?: AbortSignal): Promise<string> {
+async function fetchOnce(cacheDir: string, digest: string, download: BundleDownload, signal: AbortSignal | undefined, inUse: BundlesInUse): Promise<string> {
   const hex = digest.slice('sha256:'.length);
   if (!/^[0-9a-f]{64}$/.test(hex) || !digest.startsWith('sha256:')) throw new ForgeError('E_BAD_REQUEST', `not a bundle digest: ${digest}`, { terminal: true });
   const target = path.join(cacheDir, hex);
-  try {
-    const now = new Date();
-    await fs.utimes(target, now, now); // recently used: pruned last
-    return target;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  if (await markUsedIfPresent(target)) return target;
   await fs.mkdir(cacheDir, { recursive: true, mode: 0o700 });
   const partial = `${target}.partial-${randomBytes(4).toString('hex')}`;
   const archive = `${partial}.tar.gz`;
@@ -73,7 +75,16 @@ async function fetchOnce(cacheDir: string, digest: string, download: BundleDownl
   } finally {
     await fs.rm(archive, { force: true });
   }
-  await pruneLeastRecent(cacheDir, target, KEPT_BUNDLES);
+  await pruneLeastRecent(cacheDir, keptDirs(cacheDir, target, inUse), KEPT_BUNDLES);
   return target;
 }
 
+
+/** The folders pruning must leave: the one just fetched and those of the bundles in use. */
+export function keptDirs(cacheDir: string, target: string, inUse: BundlesInUse): Set<string> {
+  const out = new Set([target]);
+  for (const digest of inUse()) {
+    if (/^sha256:[0-9a-f]{64}$/.test(digest)) out.add(path.join(cacheDir, digest.slice('sha256:'.length)));
+  }
+  return out;
+}

@@ -8,14 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ForgeError, isForgeError } from '../errors/index.ts';
-import type { ClaimResponse, HeartbeatRequest, ResultRequest, Resources } from '../providers/agent/protocol.ts';
-import { isRunPayload, isStopPayload } from '../providers/agent/view.ts';
+import type { ClaimResponse, HeartbeatRequest, ResultRequest, Resources } from '../schemas/agent-protocol.ts';
+import { isJobPayload, isOneOffPayload, isRunPayload, isStopPayload } from '../providers/agent/view.ts';
 import { registerAsSelf } from './identity.ts';
 import { createAgentMetrics, DEFAULT_METRICS_PORT, serveMetrics, type MetricsServer } from './metrics.ts';
 import { createLogShipper } from './log-shipper.ts';
 import { createProtocolClient } from './protocol-client.ts';
 import { createCpuSampler, hostCapacity, instanceUsage } from './resources.ts';
 import { detectRuntimes } from './runtimes.ts';
+import { detectImageRuntimes } from './image/detect.ts';
 import { describeRuntimes } from '../specs/runtimes.ts';
 import { createPortPool, DEFAULT_PORT_RANGE, ephemeralOverlapWarning, parseEphemeralRange } from './runner/ports.ts';
 import { sweepSandboxes, type ForgeMode } from './sandbox/index.ts';
@@ -50,6 +51,8 @@ export interface AgentOptions {
   stopGraceMs?: number;
   startTimeoutMs?: number;
   isolation?: 'auto' | 'off';
+  /** Size of each instance's writable filesystem in MB (default 2048). */
+  diskMb?: number;
   log?: (line: string) => void;
 }
 
@@ -87,7 +90,10 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   // all go at once (not at the next release, which may never come to this agent).
   const instancesDir = path.join(options.dataDir, 'instances');
   await sweepDisks(instancesDir, new Set()).catch((error: unknown) => log(`could not unmount old instance disks: ${(error as Error).message}`));
-  const runtimes = await detectRuntimes(options.runtimePath ?? process.env.PATH);
+  const jobsDir = path.join(options.dataDir, 'jobs'); // cron runs (supervisor.runJob) a killed agent left
+  await sweepDisks(jobsDir, new Set()).catch((error: unknown) => log(`could not unmount old job disks: ${(error as Error).message}`));
+  // Language runtimes, plus whether images and Dockerfiles can run here (agent/image/detect.ts).
+  const runtimes = [...await detectRuntimes(options.runtimePath ?? process.env.PATH), ...await detectImageRuntimes(options.runtimePath ?? process.env.PATH)];
 
   // App and build output goes to the control plane in batches; a batch it refuses (an
   // instance it no longer knows) is dropped, anything else is retried.
@@ -107,7 +113,9 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     runtimes,
     ...(options.isolation ? { isolation: options.isolation } : {}),
     ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
-    bundleSource: (digest, signal) => bundleSource(path.join(options.dataDir, 'bundles'), digest, (d, s) => client.bundle(d, s), signal),
+    ...(options.diskMb === undefined ? {} : { diskMb: options.diskMb }),
+    // Bundles of instances it holds are never pruned from its cache (supervisor exists by the time this runs).
+    bundleSource: (digest, signal) => bundleSource(path.join(options.dataDir, 'bundles'), digest, (d, s) => client.bundle(d, s), signal, () => supervisor.revisions()),
     onChange: () => heartbeatSoon(),
     ship: (line) => shipper.push(line),
     log,
@@ -143,9 +151,10 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
 
   async function beat(): Promise<void> {
     const usage = await instanceUsage(supervisor.handles());
+    const imageBytes = await supervisor.imageBytes().catch(() => 0);
     const report: HeartbeatRequest = {
       capacity, usage: { cpus: cpuSample(), memoryBytes: usage.memoryBytes }, processes: usage.processes,
-      instances: supervisor.reports(), time: Date.now(),
+      instances: supervisor.reports(), time: Date.now(), ...(imageBytes > 0 ? { imageBytes } : {}),
     };
     metrics.update({
       cpuUsed: report.usage.cpus, memoryUsedBytes: usage.memoryBytes, memoryCapacityBytes: capacity.memoryBytes,
@@ -239,8 +248,17 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     try {
       if (task.kind === 'run' && isRunPayload(task.payload)) {
         result = await supervisor.run(task.payload, {
-          secrets: claimed.secrets, signal: lost.signal, onLine: (line) => void pending.push(line),
+          secrets: claimed.secrets, ...(claimed.registry ? { registry: claimed.registry } : {}), signal: lost.signal, onLine: (line) => void pending.push(line),
         });
+      } else if (task.kind === 'build' && isOneOffPayload(task.payload)) {
+        // A one-off runs once: a re-delivered claim of one is refused by the control plane.
+        result = await supervisor.oneOff(task.payload, {
+          secrets: claimed.secrets, signal: AbortSignal.any([lost.signal, stopping.signal]), onLine: (line) => void pending.push(line),
+        });
+      } else if (task.kind === 'job' && isJobPayload(task.payload)) {
+        result = await supervisor.runJob(task.payload, {
+          secrets: claimed.secrets, signal: lost.signal, onLine: (line) => void pending.push(line),
+        }, options.stopGraceMs ?? 10_000);
       } else if (task.kind === 'stop' && isStopPayload(task.payload)) {
         result = await supervisor.stop(task.payload, options.stopGraceMs ?? 10_000);
       } else {
@@ -252,8 +270,26 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     }
     await flush();
     if (lost.signal.aborted || stopping.signal.aborted) return;
-    await client.result(task.id, result);
+    if (task.kind === 'job') await deliverJobResult(task.id, task.leaseMs, result);
+    else await client.result(task.id, result);
     heartbeatSoon();
+  }
+
+  /**
+   * A job's command ran: its result is worth retrying while the control plane is away (a
+   * restart), until the lease would have run out. Undelivered, the run is reported lost.
+   */
+  async function deliverJobResult(taskId: string, leaseMs: number, result: ResultRequest): Promise<void> {
+    const deadline = Date.now() + leaseMs;
+    for (;;) {
+      try {
+        await client.result(taskId, result);
+        return;
+      } catch (error) {
+        if (stopping.signal.aborted || Date.now() + 500 > deadline) throw error;
+        await sleep(500, undefined, { signal: stopping.signal }).catch(() => undefined);
+      }
+    }
   }
 
   const claiming = claimLoop();
@@ -270,6 +306,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     await beating?.catch(() => undefined);
     await metricsServer?.close();
     await sweepDisks(instancesDir, new Set()).catch((error: unknown) => log(`could not unmount instance disks: ${(error as Error).message}`));
+    await sweepDisks(jobsDir, new Set()).catch((error: unknown) => log(`could not unmount job disks: ${(error as Error).message}`));
     // Leave no cgroup behind: the instances are gone, so their root can go too.
     await sweepSandboxes(cgroupRoot).catch((error: unknown) => log(`could not remove sandboxes: ${(error as Error).message}`));
   }

@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { isForgeError } from '../errors/index.ts';
-import type { RegisterRequest, RegisterResponse } from '../providers/agent/protocol.ts';
+import type { RegisterRequest, RegisterResponse } from '../schemas/agent-protocol.ts';
 import type { ProtocolClient } from './protocol-client.ts';
 
 export const IDENTITY_FILE = 'agent.json';

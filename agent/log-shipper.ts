@@ -5,7 +5,7 @@
 // agent's own rotating files under instances/ID/logs keep a copy on the host).
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ShippedLine } from '../providers/agent/protocol.ts';
+import type { ShippedLine } from '../schemas/agent-protocol.ts';
 
 const DROPPED = '[forge: output dropped before this line: the agent could not ship it in time]';
 

@@ -5,7 +5,7 @@
 import { ForgeError, type ErrorCode } from '../errors/index.ts';
 import type {
   ClaimResponse, HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse, ResultRequest, ShippedLine,
-} from '../providers/agent/protocol.ts';
+} from '../schemas/agent-protocol.ts';
 
 export interface ProtocolClient {
   readonly server: string;

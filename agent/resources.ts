@@ -3,7 +3,7 @@
 // process counts from the instances' cgroups.
 
 import os from 'node:os';
-import type { Resources } from '../providers/agent/protocol.ts';
+import type { Resources } from '../schemas/agent-protocol.ts';
 import type { InstanceHandle } from './runner/run.ts';
 
 export function hostCapacity(override: Partial<Resources> = {}): Resources {

@@ -9,7 +9,7 @@ import { constants } from 'node:os';
 import path from 'node:path';
 import { ForgeError, toForgeError } from '../errors/index.ts';
 import type { ServiceSpec } from '../specs/types.ts';
-import type { InstanceReport, ReportedState, ResultRequest, RunPayload, ShippedLine, StopPayload } from '../providers/agent/protocol.ts';
+import type { InstanceReport, JobPayload, ReportedState, ResultRequest, RunPayload, ShippedLine, StopPayload } from '../schemas/agent-protocol.ts';
 import { capFailureMessage, failureWithOutput } from './failure-output.ts';
 import { createMasker, type Masker } from './runner/mask.ts';
 import { prepareWorkDir, runBuild, type SandboxLimits } from './runner/build.ts';
@@ -19,10 +19,17 @@ import { isBundleDigest } from '../specs/bundle.ts';
 import { monitorHealth, waitHealthy, type HealthMonitor } from './runner/health.ts';
 import { canBind, type PortPool } from './runner/ports.ts';
 import { startInstance, type InstanceHandle } from './runner/run.ts';
-import { createReleaseNetwork, PortTakenError, type ExitInfo, type ForgeMode, type SandboxNetwork, type Weaken } from './sandbox/index.ts';
+import { createReleaseNetwork, forwardedAddress, PortTakenError, type ExitInfo, type ForgeMode, type SandboxNetwork, type Weaken } from './sandbox/index.ts';
 import { chownTree, createIdentityStore, type SandboxIdentity } from './sandbox/identity.ts';
 import { createDisk, isDiskFullLine, releaseDisk, sweepDisks, type InstanceDisk } from './sandbox/disk.ts';
 import { findRuntime, type AgentRuntime } from '../specs/runtimes.ts';
+import type { OneOffPayload } from '../schemas/agent-protocol.ts';
+import { runOneOff, type OneOffIo } from './one-off.ts';
+import { createImageStore, type ImageStore } from './image/store.ts';
+import { prepareImageRelease, type ImageRelease } from './image/release.ts';
+import { buildDockerfileRelease, isDockerfileSpec } from './image/dockerfile.ts';
+import { imagesToKeep } from './image/gc.ts';
+import type { RegistryCredential } from './image/skopeo.ts';
 
 export interface SupervisorOptions {
   dataDir: string;
@@ -50,6 +57,8 @@ export interface SupervisorOptions {
   bundleSource?: (digest: string, signal?: AbortSignal) => Promise<string>;
   /** Each line of build and app output, secrets masked (the daemon ships them to the control plane). */
   ship?(line: ShippedLine): void;
+  /** The image cache (default: <dataDir>/images). */
+  images?: ImageStore;
   /** Something in a report changed: the daemon heartbeats soon. */
   onChange(): void;
   log(line: string): void;
@@ -79,11 +88,15 @@ interface InstanceRecord {
   limitsTimer?: NodeJS.Timeout;
   /** Set once a stop (or the agent's own shutdown) is under way: its exit is expected. */
   stopping: boolean;
+  /** The image digest it runs (image and Dockerfile services): garbage collection keeps it. */
+  imageDigest?: string;
   abort: AbortController;
 }
 
 export interface RunIo {
   secrets: Record<string, string>;
+  /** Credentials of the image's registry host, from the claim (never in argv: skopeo gets an auth file). */
+  registry?: Record<string, RegistryCredential>;
   onLine(line: string): void;
   /** Aborts when the task's lease is lost: the instance is torn down again. */
   signal: AbortSignal;
@@ -111,6 +124,21 @@ export function createSupervisor(options: SupervisorOptions) {
     ...(options.weaken ? { weaken: options.weaken } : {}),
   });
   const instanceDir = (id: string) => path.join(options.dataDir, 'instances', id);
+  const images = options.images ?? createImageStore(options.dataDir);
+
+  /**
+   * Drops cached images no instance here runs and no release the control plane
+   * named as a rollback target uses (imagesToKeep): after each image start, in the background.
+   */
+  async function collectImages(): Promise<void> {
+    const keep = imagesToKeep([...records.values()].map((rec) => ({ digest: rec.imageDigest, retain: rec.payload.retainImages, state: rec.state })));
+    try {
+      const removed = await images.prune(keep);
+      if (removed.length > 0) options.log(`image cache: removed ${removed.length} image(s) no kept release uses`);
+    } catch (error) {
+      options.log(`image cache: garbage collection failed: ${(error as Error).message}`);
+    }
+  }
 
   function report(r: InstanceRecord): InstanceReport {
     const out: InstanceReport = {
@@ -267,7 +295,7 @@ export function createSupervisor(options: SupervisorOptions) {
   let swept = false;
   /** The release dir: on its own size-limited filesystem when isolation is on. */
   async function releaseDir(r: InstanceRecord, dir: string, identity: SandboxIdentity): Promise<string> {
-    if (options.isolation === 'off') return path.join(dir, 'app');
+    if (options.isolation === 'off' || options.weaken?.disk === true) return path.join(dir, 'app');
     if (!swept) {
       swept = true;
       // Disks of instances a crashed agent left behind are still mounted.
@@ -309,71 +337,100 @@ export function createSupervisor(options: SupervisorOptions) {
       options.ship?.({ instance: r.id, ...(build === undefined ? {} : { build }), stream, time: Date.now(), line: mask(line).slice(0, MAX_SHIPPED_LINE) });
     const shipBuild = shipper(buildId);
     try {
-      if (spec.sourceDir === undefined || spec.run === undefined) {
-        return failure(r, new ForgeError('E_BUILD_FAILED', `${spec.name}: agents run source-mode services (build + run.command); image mode is not supported`, { terminal: true }), null);
+      const wantsImage = spec.image !== undefined || isDockerfileSpec(spec);
+      if (!wantsImage && (spec.sourceDir === undefined || spec.run === undefined)) {
+        return failure(r, new ForgeError('E_BUILD_FAILED', `${spec.name}: agents run source-mode services (build + run.command), images and Dockerfiles; this spec has none of them`, { terminal: true }), null);
       }
-      // The network comes up (pasta: ~0.1-0.2 s) while the release is copied.
+      // The network comes up (pasta: ~0.1-0.2 s) while the release is copied (or its image pulled).
       const networkReady = releaseNetwork(r, io);
-      let prepared: Awaited<ReturnType<typeof prepareWorkDir>>;
+      let workDir: string;
+      let commit: string | null = null;
+      let image: ImageRelease | undefined;
       let identity: SandboxIdentity;
-      try {
-        // Build from this revision's copy, not from whatever the folder holds now (a rollback, a late restart).
-        // A bundle is fetched by digest from the control plane; a folder path is only read when no bundle is named.
-        const bundled = isBundleDigest(spec.revision) && options.bundleSource !== undefined;
-        const source = bundled
-          ? await options.bundleSource!(spec.revision!, signal)
-          : await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
-        // The release belongs to the service's identity: its build and app write there, nothing else of the host.
-        identity = await identities.forService(spec.name);
-        prepared = await prepareWorkDir(source, await releaseDir(r, dir, identity), bundled ? source : spec.sourceDir);
-        io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
-      } catch (err) {
-        await networkReady.catch(() => undefined); // so the failure below frees what it made
-        throw err;
+      if (wantsImage) {
+        try {
+          identity = await identities.forService(spec.name);
+          const bundleDir = await releaseDir(r, dir, identity);
+          image = spec.image !== undefined
+            ? await prepareImageRelease({ images, spec: { ...spec, image: spec.image }, bundleDir, identity, ...(io.registry ? { registry: io.registry } : {}), signal, onLine: io.onLine })
+            : await buildDockerfileRelease({
+              images, spec, bundleDir, identity, dataDir: options.dataDir, signal, bundleSource: options.bundleSource,
+              logFile: path.join(dir, 'logs', 'build.log'), onLine: (line, stream) => { io.onLine(mask(line)); shipBuild(line, stream); },
+            });
+          workDir = bundleDir;
+          r.imageDigest = image.digest;
+        } catch (err) {
+          await networkReady.catch(() => undefined);
+          throw err;
+        }
+        const portProblem = await networkReady;
+        if (portProblem !== null) return failure(r, portProblem, null);
+      } else {
+        let prepared: Awaited<ReturnType<typeof prepareWorkDir>>;
+        try {
+          // Build from this revision's copy, not from whatever the folder holds now (a rollback, a late restart).
+          // A bundle is fetched by digest from the control plane; a folder path is only read when no bundle is named.
+          const bundled = isBundleDigest(spec.revision) && options.bundleSource !== undefined;
+          const source = bundled
+            ? await options.bundleSource!(spec.revision!, signal)
+            : await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir!, spec.revision);
+          // The release belongs to the service's identity: its build and app write there, nothing else of the host.
+          identity = await identities.forService(spec.name);
+          prepared = await prepareWorkDir(source, await releaseDir(r, dir, identity), bundled ? source : spec.sourceDir!);
+          io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
+        } catch (err) {
+          await networkReady.catch(() => undefined); // so the failure below frees what it made
+          throw err;
+        }
+        // Package caches and the previous release's node_modules (same lockfile) make a rebuild cheap.
+        const cache = await prepareBuildCache(path.join(options.dataDir, 'build-cache'), spec.name, prepared.dir);
+        if (cache.restored) io.onLine(`reusing the previous release's dependencies (lockfile ${cache.lock!.slice(0, 12)} unchanged)`);
+        await chownTree(prepared.dir, identity.hostUid, identity.hostGid);
+        // The build writes its package caches as the service's identity (mounted at /cache under crun).
+        // (Its kept dependency folders are the agent's copies: only the download caches change hands.)
+        await fs.lchown(cache.dir, identity.hostUid, identity.hostGid);
+        for (const dir of cache.dirs) await chownTree(dir, identity.hostUid, identity.hostGid);
+        const portProblem = await networkReady;
+        if (portProblem !== null) return failure(r, portProblem, null);
+        const runtime = spec.runtime === undefined ? undefined : findRuntime(spec.runtime, options.runtimes ?? []);
+        if (spec.runtime !== undefined && !runtime) io.onLine(`runtime ${spec.runtime} was not found on this agent; building with the host's PATH`);
+        const buildStarted = Date.now();
+        const build = await runBuild({
+          ...(runtime ? { pathFirst: path.dirname(runtime.path) } : {}),
+          id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: { ...cache.env, ...spec.env }, secrets: io.secrets,
+          sandbox: { ...limits(spec, options.buildPidsMax ?? 1024, identity, r.network), cacheDir: cache.dir }, logFile: path.join(dir, 'logs', 'build.log'),
+          onLine: (line, stream) => {
+            io.onLine(mask(line));
+            shipBuild(line, stream);
+          },
+          signal,
+        });
+        warnOnce(build.warning);
+        if (signal.aborted) return abandoned(r);
+        if (!build.ok) {
+          const note = await diskNote(r, build.lastLines);
+          const error = note === '' ? build.error : new ForgeError(build.error.code, `${build.error.message}${note}`, { details: build.error.details });
+          return failure(r, error, build.exit, build.lastLines, mask);
+        }
+        io.onLine(`build finished in ${Date.now() - buildStarted} ms`);
+        await cache.save().catch((error: unknown) => options.log(`could not keep the build cache of ${spec.name}: ${(error as Error).message}`));
+        workDir = prepared.dir;
+        commit = prepared.commit;
       }
-      // Package caches and the previous release's node_modules (same lockfile) make a rebuild cheap.
-      const cache = await prepareBuildCache(path.join(options.dataDir, 'build-cache'), spec.name, prepared.dir);
-      if (cache.restored) io.onLine(`reusing the previous release's dependencies (lockfile ${cache.lock!.slice(0, 12)} unchanged)`);
-      await chownTree(prepared.dir, identity.hostUid, identity.hostGid);
-      // The build writes its package caches as the service's identity (mounted at /cache under crun).
-      // (Its kept dependency folders are the agent's copies: only the download caches change hands.)
-      await fs.lchown(cache.dir, identity.hostUid, identity.hostGid);
-      for (const dir of cache.dirs) await chownTree(dir, identity.hostUid, identity.hostGid);
-      const portProblem = await networkReady;
-      if (portProblem !== null) return failure(r, portProblem, null);
-      const runtime = spec.runtime === undefined ? undefined : findRuntime(spec.runtime, options.runtimes ?? []);
-      if (spec.runtime !== undefined && !runtime) io.onLine(`runtime ${spec.runtime} was not found on this agent; building with the host's PATH`);
-      const buildStarted = Date.now();
-      const build = await runBuild({
-        ...(runtime ? { pathFirst: path.dirname(runtime.path) } : {}),
-        id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: { ...cache.env, ...spec.env }, secrets: io.secrets,
-        sandbox: { ...limits(spec, options.buildPidsMax ?? 1024, identity, r.network), cacheDir: cache.dir }, logFile: path.join(dir, 'logs', 'build.log'),
-        onLine: (line, stream) => {
-          io.onLine(mask(line));
-          shipBuild(line, stream);
-        },
-        signal,
-      });
-      warnOnce(build.warning);
-      if (signal.aborted) return abandoned(r);
-      if (!build.ok) {
-        const note = await diskNote(r, build.lastLines);
-        const error = note === '' ? build.error : new ForgeError(build.error.code, `${build.error.message}${note}`, { details: build.error.details });
-        return failure(r, error, build.exit, build.lastLines, mask);
-      }
-      io.onLine(`build finished in ${Date.now() - buildStarted} ms`);
-      await cache.save().catch((error: unknown) => options.log(`could not keep the build cache of ${spec.name}: ${(error as Error).message}`));
       // Builds reach out (they fetch packages); the app only unless its spec says `egress: false`.
       if (spec.egress === false) await r.network?.closeEgress();
 
       let handle: InstanceHandle;
       let outcome: Awaited<ReturnType<typeof waitHealthy>>;
       const ownNamespace = r.network !== null && r.network !== undefined;
+      // In an own namespace the port is forwarded on the agent's address only: probe it there.
+      const probeHost = ownNamespace ? forwardedAddress(options.host) : '127.0.0.1';
       for (let attempt = 1; ; attempt += 1) {
         if (!ownNamespace) r.port = await options.ports.allocate();
         try {
           handle = await startInstance({
-            id: r.id, workDir: prepared.dir, command: spec.run.command, port: r.port, env: spec.env, secrets: io.secrets,
+            id: r.id, workDir, command: spec.run?.command ?? '', port: r.port, env: spec.env, secrets: io.secrets,
+            ...(image === undefined ? {} : { image: image.unpacked }),
             sandbox: limits(spec, options.pidsMax ?? 512, identity, r.network, spec.egress !== false), logDir: path.join(dir, 'logs'), onLine: shipper(undefined),
           });
         } catch (err) {
@@ -388,7 +445,7 @@ export function createSupervisor(options: SupervisorOptions) {
         }
         r.handle = handle;
         outcome = await waitHealthy({
-          port: r.port, health: spec.health, signal, exited: handle.exited, tail: () => handle.tail(20), pids: () => handle.sandbox.pids(),
+          port: r.port, host: probeHost, health: spec.health, signal, exited: handle.exited, tail: () => handle.tail(20), pids: () => handle.sandbox.pids(),
           listening: handle.listening,
           ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
         });
@@ -422,7 +479,7 @@ export function createSupervisor(options: SupervisorOptions) {
       r.health = 'healthy';
       r.healthySince = now();
       r.monitor = monitorHealth({
-        port: r.port, health: spec.health, listening: handle.listening,
+        port: r.port, host: probeHost, health: spec.health, listening: handle.listening,
         onChange: (status, reason) => {
           if (r.state !== 'running' && r.state !== 'unhealthy') return;
           r.state = status === 'healthy' ? 'running' : 'unhealthy';
@@ -436,7 +493,8 @@ export function createSupervisor(options: SupervisorOptions) {
       watchLimits(r, handle);
       options.onChange();
       io.onLine(`${spec.name} replica ${payload.replica} healthy on ${options.host}:${r.port}`);
-      return { ok: true, result: { message: 'healthy', instance: report(r), commit: prepared.commit } };
+      if (image !== undefined) void collectImages();
+      return { ok: true, result: { message: 'healthy', instance: report(r), commit, ...(image === undefined ? {} : { imageDigest: image.digest }) } };
     } catch (thrown) {
       if (signal.aborted) return abandoned(r);
       if (r.handle) await teardown(r, 0);
@@ -469,10 +527,103 @@ export function createSupervisor(options: SupervisorOptions) {
     return { ok: true, result: { message: payload.remove ? 'stopped and removed' : 'stopped' } };
   }
 
+  /** A one-off (release command, forge run) of a service: its own sandbox, never an instance. */
+  function oneOff(payload: OneOffPayload, io: OneOffIo): Promise<ResultRequest> {
+    return runOneOff({
+      dataDir: options.dataDir, runtimes: options.runtimes ?? [], identityOf: (service) => identities.forService(service),
+      limits: (spec, identity) => limits(spec, options.buildPidsMax ?? 1024, identity, null),
+      ...(options.bundleSource ? { bundleSource: options.bundleSource } : {}),
+      ...(options.ship ? { ship: options.ship } : {}),
+    }, payload, io);
+  }
+
+  /**
+   * One cron run: the release is prepared and built as for an instance (same identity, limits,
+   * network and disk), then the job's command runs once, without a port being routed or a health
+   * check, until it exits, its timeout passes (SIGTERM, then SIGKILL) or the task is taken from
+   * us (replaced or cancelled). Not in heartbeat reports: it is a task, not an instance.
+   */
+  async function runJob(payload: JobPayload, io: RunIo, graceMs: number): Promise<ResultRequest> {
+    const spec = payload.spec;
+    const r: InstanceRecord = {
+      id: payload.instanceId, spec, payload: { instanceId: payload.instanceId, spec, hash: payload.hash, generation: 0, replica: 0 },
+      state: 'starting', health: 'unknown', port: 0, restarts: 0, stopping: false, abort: new AbortController(),
+    };
+    const signal = AbortSignal.any([io.signal, r.abort.signal]);
+    const dir = path.join(options.dataDir, 'jobs', r.id);
+    const mask = createMasker(io.secrets);
+    const ship = (build: string | undefined) => (line: string, stream: 'stdout' | 'stderr') =>
+      options.ship?.({ instance: r.id, ...(build === undefined ? {} : { build }), stream, time: Date.now(), line: mask(line).slice(0, MAX_SHIPPED_LINE) });
+    const failed = (code: string, message: string, lastLines: string[] = []): ResultRequest =>
+      ({ ok: false, result: { code, message: capFailureMessage(mask(message)), lastLines: lastLines.slice(-50).map(mask), exitCode: null } });
+    try {
+      if (spec.sourceDir === undefined) return failed('E_BUILD_FAILED', `${spec.name}: agents run jobs of source-mode services only`);
+      const networkProblem = await releaseNetwork(r, io);
+      if (networkProblem !== null) return failed(networkProblem.code, networkProblem.message);
+      const bundled = isBundleDigest(spec.revision) && options.bundleSource !== undefined;
+      const source = bundled
+        ? await options.bundleSource!(spec.revision!, signal)
+        : await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir, spec.revision);
+      const identity = await identities.forService(spec.name);
+      const prepared = await prepareWorkDir(source, await releaseDir(r, dir, identity), bundled ? source : spec.sourceDir);
+      const cache = await prepareBuildCache(path.join(options.dataDir, 'build-cache'), spec.name, prepared.dir);
+      await chownTree(prepared.dir, identity.hostUid, identity.hostGid);
+      await fs.lchown(cache.dir, identity.hostUid, identity.hostGid);
+      for (const d of cache.dirs) await chownTree(d, identity.hostUid, identity.hostGid);
+      const runtime = spec.runtime === undefined ? undefined : findRuntime(spec.runtime, options.runtimes ?? []);
+      const build = await runBuild({
+        ...(runtime ? { pathFirst: path.dirname(runtime.path) } : {}),
+        id: `build-${r.id}`, workDir: prepared.dir, commands: spec.build?.commands ?? [], env: { ...cache.env, ...spec.env }, secrets: io.secrets,
+        sandbox: { ...limits(spec, options.buildPidsMax ?? 1024, identity, r.network), cacheDir: cache.dir }, logFile: path.join(dir, 'logs', 'build.log'),
+        onLine: (line, stream) => { io.onLine(mask(line)); ship(`build_${r.id}`)(line, stream); }, signal,
+      });
+      if (signal.aborted) return failed('E_PROVIDER', `run ${payload.runId} was cancelled before it started`);
+      if (!build.ok) return failed(build.error.code, build.error.message, build.lastLines);
+      if (spec.egress === false) await r.network?.closeEgress();
+      if (r.network === null) r.port = await options.ports.allocate();
+      const env = { ...spec.env, FORGE_JOB: payload.job, FORGE_JOB_RUN: payload.runId, FORGE_JOB_SCHEDULED_AT: new Date(payload.scheduledAt).toISOString() };
+      const handle = await startInstance({
+        id: r.id, workDir: prepared.dir, command: payload.command, port: r.port, env, secrets: io.secrets,
+        sandbox: limits(spec, options.pidsMax ?? 512, identity, r.network, spec.egress !== false), logDir: path.join(dir, 'logs'), onLine: ship(undefined),
+      });
+      r.handle = handle;
+      const startedAt = Date.now();
+      let timedOut = false;
+      const timer = setTimeout(() => { timedOut = true; void handle.stop(graceMs); }, payload.timeoutMs);
+      const onAbort = () => void handle.stop(graceMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const exit = await handle.exited;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      r.handle = undefined;
+      const exitCode = timedOut || signal.aborted ? null : exitCodeOf(exit);
+      const message = timedOut ? `timed out after ${payload.timeoutMs} ms and was stopped` : signal.aborted ? 'stopped (replaced or cancelled)' : exit.message;
+      return { ok: exitCode === 0, result: { message: mask(message), exitCode, startedAt, timedOut, lastLines: handle.tail(20).map(mask) } };
+    } catch (thrown) {
+      const error = toForgeError(thrown, 'E_PROVIDER');
+      return failed(error.code, error.message);
+    } finally {
+      // The job's disk is under jobs/, not instances/ where teardown looks: released here first.
+      if (r.disk !== undefined) {
+        r.disk = undefined;
+        await releaseDisk(dir).catch((error: unknown) => options.log(`could not unmount the disk of job run ${r.id}: ${(error as Error).message}`));
+      }
+      await teardown(r, 0);
+      await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
   return {
     run,
     stop,
+    oneOff,
+    runJob,
     reports: (): InstanceReport[] => [...records.values()].map(report),
+    /** The source revisions (bundle digests among them) of the instances this agent holds. */
+    revisions: (): string[] => [...new Set([...records.values()].flatMap((r) => (r.spec.revision ? [r.spec.revision] : [])))],
+    /** Bytes of the image cache (reported in heartbeats: `forge agents`). */
+    imageBytes: (): Promise<number> => images.usageBytes(),
+    collectImages,
     /** Host pids of an instance's processes (tests kill one by hand). */
     pidOf: (id: string): number | undefined => records.get(id)?.handle?.pid,
     handles: (): InstanceHandle[] => [...records.values()].flatMap((r) => (r.handle ? [r.handle] : [])),

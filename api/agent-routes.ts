@@ -10,7 +10,7 @@ import type { TaskRow } from '../store/rows.ts';
 import type { AgentHub } from '../providers/agent/hub.ts';
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_LEASE_MS, MAX_CLAIM_WAIT_MS, type ClaimResponse, type RegisterResponse,
-} from '../providers/agent/protocol.ts';
+} from '../schemas/agent-protocol.ts';
 import { AGENT_TOKEN_PREFIX, bearerToken, hashToken, newAgentToken, tokensEqual } from '../providers/agent/tokens.ts';
 import { parseBody } from '../providers/agent/validate.ts';
 import { createTaskBell } from '../providers/agent/bell.ts';
@@ -28,6 +28,8 @@ export interface AgentRoutesOptions {
   registrationTokens: readonly string[] | (() => readonly string[]);
   /** Decrypted secret values of a service, sent only in a run task's claim response. */
   secretsFor(service: string): Record<string, string>;
+  /** Credentials of the registry an image names (host → credential), sent only with a run task of that image. */
+  registryFor?(image: string | undefined): Record<string, { username: string; password: string }>;
   leaseMs?: number;
   heartbeatIntervalMs?: number;
   /** Upper bound of a claim's long-poll (default and maximum 25 s). */
@@ -159,7 +161,10 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
     app.post('/:id/heartbeat', { bodyLimit: 16 * 1024 * 1024 }, async (request) => {
       const agentId = agentOf(request);
       const body = parseBody('agent-heartbeat', request.body);
-      const usage = { ...body.usage, processes: body.processes, capacity: body.capacity, agentTime: body.time };
+      const usage = {
+        ...body.usage, processes: body.processes, capacity: body.capacity, agentTime: body.time,
+        ...(body.imageBytes === undefined ? {} : { imageBytes: body.imageBytes }),
+      };
       if (!store.agents.heartbeat(agentId, { usage, instances: body.instances }, now())) {
         throw new ForgeError('E_NOT_FOUND', `agent ${agentId} is not registered`);
       }
@@ -214,9 +219,19 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
       const task = store.tasks.claim(agentId, now(), leaseMs);
       if (task === null) return null;
       hub.taskClaimed(task);
+      if (task.kind === 'build' && task.attempts > 1) {
+        // A one-off whose earlier holder lost it may have run (or be running still): never hand it
+        // out again. The control plane reports it instead (exactly once, see docs/spec.md).
+        const result = { code: 'E_MAY_HAVE_RUN', message: 'its agent stopped reporting mid-run (lease lost): it may have run; not started again' };
+        store.tasks.complete(task.id, agentId, result, false);
+        hub.taskCompleted(store.tasks.get(task.id) ?? task, false, result);
+        continue;
+      }
       let secrets: Record<string, string> = {};
+      let registry: Record<string, { username: string; password: string }> = {};
       try {
-        if (task.kind === 'run') secrets = options.secretsFor(task.service);
+        if (task.kind === 'run' || task.kind === 'build' || task.kind === 'job') secrets = options.secretsFor(task.service);
+        if (task.kind === 'run' && options.registryFor) registry = options.registryFor(imageOf(task.payload));
       } catch (thrown) {
         // The agent could not run it without its secrets: fail the task (no value is in the message) and look again.
         const error = toForgeError(thrown, 'E_SECRET_DECRYPT');
@@ -225,7 +240,7 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
         hub.taskCompleted(store.tasks.get(task.id) ?? task, false, result);
         continue;
       }
-      return { task: claimedTask(task), secrets };
+      return { task: claimedTask(task), secrets, ...(Object.keys(registry).length > 0 ? { registry } : {}) };
     }
   }
 
@@ -256,4 +271,10 @@ function agentOf(request: FastifyRequest): string {
 
 function lostLease(taskId: string): ForgeError {
   return new ForgeError('E_CONFLICT', `task ${taskId} is no longer held by this agent (lease expired, cancelled or done)`);
+}
+
+/** The image a run task's payload names, if any. */
+function imageOf(payload: unknown): string | undefined {
+  const spec = (payload as { spec?: { image?: unknown } } | null)?.spec;
+  return typeof spec?.image === 'string' ? spec.image : undefined;
 }

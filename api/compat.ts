@@ -77,16 +77,16 @@ export interface ComputeServiceJson extends ServiceJson {
   flyMachineId: string | null;
 }
 
-export function computeService(json: ServiceJson, row: DesiredRow, flyAppName: ((key: string) => string) | undefined): ComputeServiceJson {
-  const onFly = row.spec.provider === 'fly';
+/** `ownApp`: the service's provider gives it an app of its own (capability `registryPerService`). */
+export function computeService(json: ServiceJson, row: DesiredRow, ownApp: boolean, flyAppName: ((key: string) => string) | undefined): ComputeServiceJson {
   return {
     ...json,
     imageUrl: json.image,
     endpointUrl: json.url,
     protocol: 'http',
     scaleToZero: row.spec.autoStop,
-    flyAppId: onFly && flyAppName ? flyAppName(row.name) : null,
-    flyMachineId: onFly ? (json.instances.find((i) => i.machineId !== undefined)?.machineId ?? null) : null,
+    flyAppId: ownApp && flyAppName ? flyAppName(row.name) : null,
+    flyMachineId: ownApp ? (json.instances.find((i) => i.machineId !== undefined)?.machineId ?? null) : null,
   };
 }
 

@@ -1,7 +1,7 @@
 // What the route modules share: the store, the cipher, the loop's nudge and the
 // read-side hooks into providers. Built once by buildApi.
 
-import type { Observed, ProviderEvent } from '../providers/types.ts';
+import type { Observed, Provider, ProviderCapabilities, ProviderEvent } from '../providers/types.ts';
 import type { ProviderRuns } from '../providers/select.ts';
 import type { ProviderName } from '../specs/types.ts';
 import type { Cipher } from '../store/cipher.ts';
@@ -15,6 +15,8 @@ export interface ProviderAvailability {
   reason?: string;
   /** What it runs (from its capabilities): a spec that names no provider goes to one that runs it. */
   runs?: ProviderRuns;
+  /** Image specs on it are pinned to their digest when written (api/image-pins.ts). */
+  pinsImages?: boolean;
 }
 
 export type ProvidersConfig = Record<ProviderName, ProviderAvailability>;
@@ -39,9 +41,24 @@ export interface ApiContext {
   logs?: (name: string, options: LogOptions) => AsyncIterable<string>;
   /** The service's own provider's events (Fly's machine lifecycle); merged into GET …/:id/events. */
   providerEvents?: (key: string, provider: ProviderName) => Promise<ProviderEvent[]>;
+  /** What a configured provider can do; undefined for one not running here. Routes ask this, never a provider's name. */
+  capabilities?: (provider: ProviderName) => ProviderCapabilities | undefined;
   /** The Fly app a service runs as (its `flyAppId`); undefined when no Fly provider. */
   flyAppName?: (name: string) => string;
   /** Source bundles kept by this control plane (uploads, webhook checkouts). */
   bundles?: BundleStore;
+  /**
+   * Production: a source-mode service must build from a bundle, never from a folder path
+   * (a path on the client's disk that agents on other hosts cannot read).
+   */
+  sourceFromBundlesOnly?: boolean;
+  /** Releases kept per service (FORGE_RELEASE_HISTORY): rollback targets, and the bundles they name. */
+  releaseHistory: number;
+  /** One-offs (`forge run`): the provider serving a name and a service's decrypted secrets; absent in API-only tests. */
+  oneOffs?: { provider(name: ProviderName): Provider | undefined; secretsFor(name: string): Record<string, string> };
+  /** The cron scheduler (manual triggers); absent when this process runs none. */
+  jobs?: { trigger(service: string, job: string): import('../store/index.ts').JobRunRow };
+  /** Resolves an image tag to its digest (api/image-pins.ts); absent: images are not pinned. */
+  pinImage?: (image: string) => Promise<string>;
   now(): number;
 }

@@ -1,13 +1,11 @@
 // startControlPlane: store + cipher + providers + controller + loop + the HTTP
-// API, listening on FORGE_API_ADDR. Provider wiring is deliberately small here so
-// providers/select.ts can replace `wireProviders` wholesale.
+// API, listening on FORGE_API_ADDR, and its orderly close. What to wire (which
+// providers, key reloading, limits from the environment) is decided in startup.ts.
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify';
-import type { FlyProvider } from '../providers/fly/provider.ts';
-import { createConfiguredProviders, runsOf, selectProviders, type ProviderDeps } from '../providers/select.ts';
+import { registryAuthFor } from './registries.ts';
 import { controlPlaneId } from './control-plane-id.ts';
 import { createAgentProvider, type AgentProvider } from '../providers/agent/provider.ts';
 import { registerAgentsOnlineGauge } from '../providers/agent/metrics.ts';
@@ -19,18 +17,20 @@ import type { Observed, Provider } from '../providers/types.ts';
 import { createController } from '../reconciler/controller.ts';
 import { createLoop } from '../reconciler/loop.ts';
 import { createReconcilerMetrics } from '../reconciler/metrics.ts';
+import { createJobScheduler } from '../reconciler/jobs/scheduler.ts';
+import { createJobMetrics, jobSamples } from '../reconciler/jobs/metrics.ts';
+import { secondSchedulesAllowed } from '../specs/rules.ts';
 import { ForgeError } from '../errors/index.ts';
 import { parseEncryptionKey } from '../store/cipher.ts';
 import { isPostgresUrl, openStore, storeLocation, type Store } from '../store/index.ts';
 import { type LeadershipState, startLeadership } from './leadership.ts';
 import { createAuthLimits } from './auth-limits.ts';
-import { SECRET_FILES, type Config } from './config.ts';
+import type { Config } from './config.ts';
 import type { ApiContext, ProvidersConfig } from './context.ts';
 import { createSecretsDigestFor, createSecretsFor, reloadingCipher, secretHashKey } from './secrets.ts';
 import { logLevel } from './log-level.ts';
 import { buildApi } from './server.ts';
-
-type Env = Readonly<Record<string, string | undefined>>;
+import { bundleLimitBytes, keyLoader, releaseHistory, observeByOwnProvider, wireProviders, type Env, type WiredProviders } from './startup.ts';
 
 export interface ControlPlaneOptions {
   env?: Env;
@@ -64,75 +64,6 @@ export interface ControlPlane {
   providersConfig: ProvidersConfig;
   nudge(key: string): void;
   close(): Promise<void>;
-}
-
-export interface WiredProviders {
-  providers: Provider[];
-  config: ProvidersConfig;
-  fly?: FlyProvider;
-}
-
-/**
- * Which providers run, decided once at start (providers/select.ts): Fly with
- * FLY_API_TOKEN + FLY_ORG, else cloud with PROJECT_ID + CLOUD_API_HOST; the agent
- * provider is always there when one is given.
- */
-export function wireProviders(env: Env, given: readonly Provider[], ownership: Pick<ProviderDeps, 'controlPlaneId' | 'report'>): WiredProviders {
-  const selection = selectProviders(env);
-  const remote = createConfiguredProviders(selection, env, ownership);
-  const providers = [...given, ...remote];
-  const fly = remote.find((p) => p.name === 'fly') as FlyProvider | undefined;
-  const find = (name: string) => providers.find((p) => p.name === name);
-  // What each one runs comes from its capabilities: a spec naming no provider goes to one that runs it.
-  const runs = (name: string) => {
-    const provider = find(name);
-    return provider ? { runs: runsOf(provider.capabilities) } : {};
-  };
-  const agent = find('agent');
-  const config: ProvidersConfig = {
-    agent: agent ? { configured: true, ...runs('agent') } : { configured: false, reason: 'no agent provider is running on this control plane' },
-    fly: { configured: selection.fly.configured, reason: selection.fly.reason, ...runs('fly') },
-    cloud: { configured: selection.cloud.configured, reason: selection.cloud.reason, ...runs('cloud') },
-  };
-  return { providers, config, ...(fly ? { fly } : {}) };
-}
-
-/**
- * Observed state per key from the service's own provider only. Every provider
- * answers for any key it is asked about (an empty entry when it has nothing), so
- * merging all their answers would let one that does not run the service hide the
- * instances of the one that does. A key with no row has no provider to ask.
- */
-export async function observeByOwnProvider(
-  keys: readonly string[], providerOf: (key: string) => string | undefined, providerFor: (name: string) => Provider | undefined,
-): Promise<Observed[]> {
-  const byProvider = new Map<Provider, string[]>();
-  for (const key of new Set(keys)) {
-    const name = providerOf(key);
-    const provider = name === undefined ? undefined : providerFor(name);
-    if (!provider) continue;
-    byProvider.set(provider, [...(byProvider.get(provider) ?? []), key]);
-  }
-  const answers = await Promise.all([...byProvider].map(async ([provider, own]) => {
-    const wanted = new Set(own);
-    const observed = await provider.observe(own).catch(() => [] as Observed[]);
-    return observed.filter((o) => wanted.has(o.key));
-  }));
-  return answers.flat();
-}
-
-function keyLoader(config: Config, env: Env): () => Buffer[] {
-  if (env.FORGE_ENCRYPTION_KEY?.trim()) return () => config.encryptionKeys;
-  const file = join(config.dataDir, SECRET_FILES.encryptionKey);
-  return () => {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      return config.encryptionKeys; // keys given another way (tests, embedders): nothing to re-read
-    }
-    return text.split(/\s+/).filter((s) => s !== '').map(parseEncryptionKey);
-  };
 }
 
 export async function startControlPlane(config: Config, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -176,18 +107,28 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const observe = (keys: readonly string[]): Promise<Observed[]> =>
     observeByOwnProvider(keys, (key) => store.services.get(key)?.spec.provider, providerFor);
   const authLimits = createAuthLimits({ registry: metrics.registry });
+  // Cron jobs: started beside the loop (with several control planes, only the leader's should run).
+  const jobs = createJobScheduler({
+    store, allowSeconds: secondSchedulesAllowed(), log: (line) => warn(line),
+    metrics: createJobMetrics(metrics.registry, () => jobSamples(store, Date.now(), secondSchedulesAllowed())),
+  });
   const app = buildApi({
+    jobs, secondSchedules: secondSchedulesAllowed(),
     store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe, authLimits,
     leadership: () => leadershipState(),
     ...(bundleLimitBytes(env) === undefined ? {} : { bundleLimitBytes: bundleLimitBytes(env)! }),
+    ...(releaseHistory(env) === undefined ? {} : { releaseHistory: releaseHistory(env)! }),
     logger: options.logger ?? { level },
     ...(wired.fly ? { deployToken: (name: string, ttl?: number) => wired.fly!.mintDeployToken(name, ttl) } : {}),
     ...(wired.fly ? { flyAppName: (name: string) => wired.fly!.appName(name) } : {}),
     ...(options.logs ? { logs: options.logs } : {}),
     providerEvents: async (key, name) => (await providerFor(name)?.events(key)) ?? [],
+    capabilities: (name) => providerFor(name)?.capabilities,
+    oneOffs: { provider: providerFor, secretsFor },
     plugins: [
       ...(agentProvider ? [agentRoutes({
         store, hub: agentProvider.hub, leaseMs: agentProvider.leaseMs, heartbeatIntervalMs, secretsFor, limits: authLimits, bundlesDir: join(config.dataDir, 'bundles'),
+        registryFor: (image: string | undefined) => registryAuthFor(store, cipher, image),
         registrationTokens: [env.FORGE_AGENT_TOKEN?.trim(), localToken].filter((t): t is string => Boolean(t)),
       })] : []),
       ...(options.plugins ?? []),
@@ -196,7 +137,9 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   warn = (message) => app.log.warn(message);
   const location = storeLocation(env, config.dataDir);
   const leadership = startLeadership({
-    store, loop, registry: metrics.registry,
+    store, registry: metrics.registry,
+    // The leader runs the reconcile loop (with it the route sync) and the cron scheduler; standbys neither.
+    loop: { start: () => { loop.start(); jobs.start(); }, stop: async () => { jobs.stop(); await loop.stop(); } },
     databaseUrl: isPostgresUrl(location) ? location : undefined,
     ...(env.FORGE_REPLICA?.trim() ? { replica: env.FORGE_REPLICA.trim() } : {}),
     onError: (error) => app.log.warn(error.message),
@@ -259,12 +202,4 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
       if (first !== undefined) throw first;
     },
   };
-}
-
-/** FORGE_BUNDLE_LIMIT_MB: the largest source bundle an upload may be (compressed), in MiB. */
-export function bundleLimitBytes(env: Env): number | undefined {
-  const text = env.FORGE_BUNDLE_LIMIT_MB?.trim();
-  if (!text) return undefined;
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new ForgeError('E_USAGE', `FORGE_BUNDLE_LIMIT_MB must be a whole number of MiB (≥ 1), got ${JSON.stringify(text)}`);
-  return Number(text) * 1024 * 1024;
 }

@@ -10,6 +10,7 @@ import type { Observed } from '../providers/types.ts';
 import type { Cipher } from '../store/cipher.ts';
 import type { Store } from '../store/index.ts';
 import { authenticate } from './auth.ts';
+import { registerJobRoutes } from './routes/jobs.ts';
 import { createAuthLimits, type AuthLimits } from './auth-limits.ts';
 import { acceptEmptyJsonBodies, registerUsageSink } from './compat.ts';
 import type { Config } from './config.ts';
@@ -21,11 +22,16 @@ import { registerAgentRoutes } from './routes/agents.ts';
 import { registerApplyRoute } from './routes/apply.ts';
 import { registerBundleRoutes } from './routes/bundles.ts';
 import { createBundleStore } from './bundle-store.ts';
+import { startRetentionTimer } from './retention.ts';
+import { DEFAULT_RELEASE_HISTORY } from '../store/release-retention.ts';
 import { DEFAULT_BUNDLE_LIMIT_BYTES } from '../specs/bundle.ts';
 import { registerDeploymentRoutes } from './routes/deployments.ts';
 import { registerReleasesRoute } from './routes/releases.ts';
 import { registerRestartRoute } from './routes/restart.ts';
+import { registerRunRoute } from './routes/run.ts';
 import { registerRollbackRoute } from './routes/rollback.ts';
+import { registerRegistryRoutes } from './routes/registries.ts';
+import { createImagePinner } from './image-pins.ts';
 import { registerServiceRoutes } from './routes/services.ts';
 import { webhookPlugin } from './routes/webhook.ts';
 import { secretHashKey } from './secrets.ts';
@@ -36,7 +42,7 @@ export interface ApiDeps {
   store: Store;
   cipher: Cipher;
   config: Pick<Config, 'jwtSecret' | 'encryptionKeys' | 'allowedRepos' | 'allowedBranches' | 'dataDir' | 'webhookSecret' | 'metricsToken'>
-    & Partial<Pick<Config, 'gitUrlTemplate' | 'domain'>>;
+    & Partial<Pick<Config, 'gitUrlTemplate' | 'domain' | 'mode'>>;
   loop: { nudge(key: string): void };
   providersConfig: ProvidersConfig;
   /** The reconciler's registry; process and API metrics are added to it. */
@@ -45,7 +51,9 @@ export interface ApiDeps {
   deployToken?: ApiContext['deployToken'];
   logs?: ApiContext['logs'];
   providerEvents?: ApiContext['providerEvents'];
+  oneOffs?: ApiContext['oneOffs'];
   flyAppName?: ApiContext['flyAppName'];
+  capabilities?: ApiContext['capabilities'];
   /** Replaces the real clone-and-apply (tests of the webhook route itself). */
   gitDeployer?: GitDeployer;
   gitDeploy?: { waitMs?: number; pollMs?: number };
@@ -63,6 +71,14 @@ export interface ApiDeps {
   bundleLimitBytes?: number;
   /** Whether this replica runs the reconcile loop (api/leadership.ts), for /healthz. */
   leadership?: () => { role: string; term: number };
+  /** Releases kept per service (FORGE_RELEASE_HISTORY); their bundles are kept with them. */
+  releaseHistory?: number;
+  /** The cron scheduler, for `POST /api/v1/jobs/:service/:job/trigger`. */
+  jobs?: ApiContext['jobs'];
+  /** Test-only six-field schedules (see specs/rules.ts). */
+  secondSchedules?: boolean;
+  /** Resolves image tags to digests (default: skopeo with the stored registry credentials). */
+  pinImage?: (image: string) => Promise<string>;
 }
 
 const noObserve = async (): Promise<Observed[]> => [];
@@ -104,10 +120,16 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     observe: deps.observe ?? noObserve,
     now: deps.now ?? Date.now,
     bundles: createBundleStore(join(deps.config.dataDir, 'bundles'), deps.bundleLimitBytes ?? DEFAULT_BUNDLE_LIMIT_BYTES),
+    sourceFromBundlesOnly: deps.config.mode === 'production',
+    releaseHistory: deps.releaseHistory ?? DEFAULT_RELEASE_HISTORY,
     ...(deps.deployToken ? { deployToken: deps.deployToken } : {}),
     ...(deps.logs ? { logs: deps.logs } : {}),
     ...(deps.providerEvents ? { providerEvents: deps.providerEvents } : {}),
+    ...(deps.oneOffs ? { oneOffs: deps.oneOffs } : {}),
     ...(deps.flyAppName ? { flyAppName: deps.flyAppName } : {}),
+    ...(deps.capabilities ? { capabilities: deps.capabilities } : {}),
+    ...(deps.jobs ? { jobs: deps.jobs } : {}),
+    pinImage: deps.pinImage ?? createImagePinner(deps.store, deps.cipher, deps.config.dataDir),
   };
   const metrics = installApiMetrics(deps.registry, deps.store);
   const limits = deps.authLimits ?? createAuthLimits({ now: ctx.now, registry: deps.registry });
@@ -130,6 +152,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const { role, term } = deps.leadership();
     return { ok: true, role, term };
   });
+  const stopRetention = startRetentionTimer(ctx, ctx.releaseHistory, (error) => app.log.warn({ err: error }, 'retention sweep failed'));
+  app.addHook('onClose', async () => stopRetention());
   void app.register(import('./routes/dashboard.ts')); // the dashboard's static files at / and /web/*, no auth (its API calls carry the key)
   registerMetricsRoute(app, deps.registry, deps.config.metricsToken);
 
@@ -165,10 +189,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerDeploymentRoutes(admin, ctx);
     registerRollbackRoute(admin, ctx);
     registerRestartRoute(admin, ctx);
+    registerRunRoute(admin, ctx);
     registerReleasesRoute(admin, ctx);
     registerAgentRoutes(admin, ctx);
+    registerRegistryRoutes(admin, ctx);
     registerUsageSink(admin);
     registerBundleRoutes(admin, ctx);
+    registerJobRoutes(admin, ctx, deps.secondSchedules ?? false);
   });
 
   for (const plugin of deps.plugins ?? []) void app.register(plugin);

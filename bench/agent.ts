@@ -12,7 +12,7 @@ import { agentRoutes } from '../api/agent-routes.ts';
 import { startAgent } from '../agent/daemon.ts';
 import { sweepSandboxes } from '../agent/sandbox/index.ts';
 import { createAgentProvider } from '../providers/agent/provider.ts';
-import { place, type PlacementRequest, type SchedulableAgent } from '../reconciler/scheduler.ts';
+import { place, type PlacementRequest, type SchedulableAgent } from '../providers/agent/placement.ts';
 import { loadSpecs, specHash } from '../specs/index.ts';
 import { openStore } from '../store/index.ts';
 

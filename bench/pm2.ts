@@ -7,6 +7,8 @@
 // Then for each: edit hello-00's VERSION under autocannon load and swap it
 // (Forge: re-apply → health-gated cutover through caddy; PM2: `pm2 reload`).
 //   npx tsx bench/pm2.ts        (as root: Forge's sandboxes need cgroups)
+// BENCH_PM2_ISOLATION=both also starts the Forge half once more with its sandbox off
+// (FORGE_ISOLATION=off) and prints both Forge figures side by side: what isolation costs.
 // Env: BENCH_PM2_COUNT (default 50), BENCH_PM2_MODE (cluster|fork, default cluster:
 // the mode PM2 documents for zero-downtime reload; in fork mode reload is a restart).
 // Everything started here is stopped and every temp dir removed, also on failure.
@@ -22,12 +24,13 @@ import { descendants, toMb } from './lib/proc-memory.ts';
 import type { SwapResult } from './lib/swap.ts';
 
 const COUNT = Number(process.env.BENCH_PM2_COUNT ?? 50);
+const BOTH = process.env.BENCH_PM2_ISOLATION === 'both';
 const MODE: Pm2Mode = process.env.BENCH_PM2_MODE === 'fork' ? 'fork' : 'cluster';
 const CPU = 0.1;
 const SWAP = { loadMs: 8_000, beforeEditMs: 1_500, connections: 8 };
 const START_LIMIT_MS = 60_000;
-/** The whole bench: past this, stop everything and fail. */
-const OVERALL_LIMIT_MS = 170_000;
+/** The whole bench: past this, stop everything and fail (one more Forge half with BOTH). */
+const OVERALL_LIMIT_MS = BOTH ? 260_000 : 170_000;
 
 const dirs: string[] = [];
 const tempDir = (prefix: string) => {
@@ -44,10 +47,10 @@ function statuses(swap: SwapResult): string {
   return Object.entries(swap.statuses).map(([code, n]) => `${code}×${n}`).join(' ') || 'none';
 }
 
-async function forgeSide(): Promise<ForgeResult> {
+async function forgeSide(isolation: 'auto' | 'off' = 'auto'): Promise<ForgeResult> {
   const appsDir = tempDir('forge-bench-pm2-apps-');
   const copies = makeHelloCopies(appsDir, COUNT, { memory: '256M', cpu: CPU });
-  return runForge({ appsDir, copies, cpusPerService: CPU, startLimitMs: START_LIMIT_MS, ...SWAP });
+  return runForge({ appsDir, copies, cpusPerService: CPU, startLimitMs: START_LIMIT_MS, isolation, ...SWAP });
 }
 
 async function pm2Side(): Promise<Pm2Result> {
@@ -81,8 +84,16 @@ function report(forge: ForgeResult, pm2: Pm2Result): void {
 async function main(): Promise<void> {
   // Forge first, so this process's RSS is not inflated by the PM2 half's load generator.
   const forge = await forgeSide();
+  const unisolated = BOTH ? await forgeSide('off') : null;
   const pm2 = await pm2Side();
   report(forge, pm2);
+  if (unisolated) {
+    console.log('isolation cost (the same Forge half with FORGE_ISOLATION=off):');
+    console.log(`  bring-up:      sandboxed ${forge.readyMs.toFixed(0)} ms | isolation off ${unisolated.readyMs.toFixed(0)} ms | pm2 ${pm2.readyMs.toFixed(0)} ms`);
+    console.log(`  forge/pm2 time ratio: sandboxed ${(forge.readyMs / pm2.readyMs).toFixed(2)} | isolation off ${(unisolated.readyMs / pm2.readyMs).toFixed(2)}`);
+    console.log(`  peak memory:   sandboxed ${toMb(forge.memory.totalBytes)} MB | isolation off ${toMb(unisolated.memory.totalBytes)} MB`);
+    console.log(`  cutover new version: sandboxed ${forge.swap.newVersionMs} ms | isolation off ${unisolated.swap.newVersionMs} ms; failed requests ${forge.swap.failed} | ${unisolated.swap.failed}`);
+  }
 }
 
 function cleanupDirs(): void {

@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { openStore } from '../store/index.ts';
 import { createController } from '../reconciler/controller.ts';
 import { createLoop } from '../reconciler/loop.ts';
-import { applySet } from '../reconciler/apply-set.ts';
+import { applySet } from '../api/service-apply-set.ts';
 import { specHash } from '../specs/hash.ts';
 import { SPEC_DEFAULTS, type ServiceSpec } from '../specs/types.ts';
 import { openWorldProvider } from '../test/fakes/world-provider.ts';

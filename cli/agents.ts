@@ -22,6 +22,12 @@ function capacityText(a: AgentJson): string {
   return a.capacityVerified ? text : `${text} (unverified)`;
 }
 
+/** Disk the agent's image cache takes ('-' when it holds none). */
+function imagesText(a: AgentJson): string {
+  const bytes = a.usage.imageBytes;
+  return bytes === null || bytes === 0 ? '-' : `${(bytes / 2 ** 20).toFixed(1)} MB`;
+}
+
 export async function agentsCommand(args: readonly string[], deps: CliDeps): Promise<CliResult> {
   const parsed = parseArgs('agents', args, { booleans: ['--json'] });
   if (typeof parsed === 'string') return usageFailure(parsed, AGENTS_USAGE);
@@ -31,7 +37,7 @@ export async function agentsCommand(args: readonly string[], deps: CliDeps): Pro
     const body = await withClient(deps, (client) => client.call<{ agents: AgentJson[] }>('GET', '/api/v1/agents'));
     if (json) return success(toJsonText(body));
     if (body.agents.length === 0) return success('no agents registered\n');
-    const rows = [['ID', 'NAME', 'STATE', 'CAPACITY'], ...body.agents.map((a) => [a.id, a.name, state(a), capacityText(a)])];
+    const rows = [['ID', 'NAME', 'STATE', 'CAPACITY', 'IMAGES'], ...body.agents.map((a) => [a.id, a.name, state(a), capacityText(a), imagesText(a)])];
     return success(table(rows));
   }
   if (sub === 'revoke' && operands.length === 1) {

@@ -5,7 +5,7 @@
 
 import { resolve } from 'node:path';
 import { rawFromSpec } from '../api/service-spec.ts';
-import type { ApplyPlan } from '../reconciler/apply-set.ts';
+import type { ApplyPlan } from '../api/service-apply-set.ts';
 import { toForgeError } from '../errors/index.ts';
 import { findSpecFiles, formatProblem, loadSpecFiles, type LoadedSpec } from '../specs/index.ts';
 import { parseArgs } from './args.ts';

@@ -98,6 +98,8 @@ export interface ForgeClient {
   text(path: string): Promise<string>;
   /** Server-sent events: each event's data, until the stream ends or `signal` aborts. */
   events(path: string, signal?: AbortSignal): AsyncIterable<string>;
+  /** JSON in, a stream of newline-delimited JSON values out (`forge run`), until it ends or `signal` aborts. */
+  lines(method: HttpMethod, path: string, body: unknown, signal?: AbortSignal): AsyncIterable<unknown>;
   close(): Promise<void>;
 }
 
@@ -178,6 +180,25 @@ export function createClient(target: Target): ForgeClient {
               name = 'message';
             } else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
             else if (line.startsWith('event:')) name = line.slice(6).trim();
+          }
+        }
+      } catch (error) {
+        if (isAbort(error) || signal?.aborted) return;
+        throw error;
+      }
+    },
+    async *lines(method, path, body, signal) {
+      const res = await send(method, path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, ...(signal ? { signal } : {}) });
+      if ((res.statusCode ?? 0) >= 300) throw await failed(res);
+      let buffer = '';
+      try {
+        for await (const chunk of res) {
+          buffer += (chunk as Buffer).toString('utf8');
+          let newline: number;
+          while ((newline = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, newline);
+            buffer = buffer.slice(newline + 1);
+            if (line.trim() !== '') yield JSON.parse(line) as unknown;
           }
         }
       } catch (error) {

@@ -1,7 +1,9 @@
 // `forge deploy [DIR] --name N …` (upsert by name) and `forge update NAME …`
-// (patch). An image deploy is one request; a DIR without --image is a source
-// deploy: the API prepares the Fly app and a deploy token, flyctl builds on Fly's
-// remote builder, and the image it pushed is PATCHed in, which launches it.
+// (patch). An image deploy is one request. A DIR without --image is a source
+// deploy: a folder with a source-mode spec (forge.yaml: build + run) ships as a
+// bundle, like `forge apply` (deploy-bundle.ts); any other folder goes to a
+// provider whose capabilities include remote builds: the API prepares the app and
+// a deploy token, flyctl builds remotely, and the image it pushed is PATCHed in.
 
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -13,6 +15,8 @@ import { ForgeError, isForgeError } from '../errors/index.ts';
 import { intFlag, parseArgs, type ParsedArgs } from './args.ts';
 import { servicePath, withClient, withProviderHint, type ForgeClient } from './client.ts';
 import type { CliDeps } from './deps.ts';
+import { bundledDeploy, sourceSpecIn } from './deploy-bundle.ts';
+import type { ProvidersConfig } from '../api/context.ts';
 import { ENV_FLAGS, envBody } from './env-flags.ts';
 import { HELP } from './help.ts';
 import { commandIO, success, toJsonText, usageFailure, type CliResult, type CommandIO } from './output.ts';
@@ -82,12 +86,23 @@ export interface DeployPlan {
   timeoutMs: number;
 }
 
-async function sourceDeploy(client: ForgeClient, plan: DeployPlan & { dir: string }, deps: CliDeps, io: CommandIO): Promise<ServiceJson> {
+/** Whether `provider` builds a folder remotely, by its capabilities (undeclared ones are trusted, as the API does). */
+function buildsRemotely(config: ProvidersConfig, provider: string): boolean {
+  const offer = config[provider as keyof ProvidersConfig];
+  return offer?.configured === true && (offer.runs === undefined || offer.runs.remoteBuilds === true);
+}
+
+function noRemoteBuild(name: string, provider: string): ForgeError {
+  return new ForgeError('E_USAGE', `${name}: provider ${provider} does not build a folder remotely; put a forge.yaml with build.commands and run.command in the folder (it ships as a bundle), or give --image`);
+}
+
+async function remoteBuildDeploy(client: ForgeClient, plan: DeployPlan & { dir: string }, named: string | undefined, deps: CliDeps, io: CommandIO): Promise<ServiceJson> {
+  const { providers } = await client.call<{ providers: ProvidersConfig }>('GET', '/api/compute/config');
+  // Refused before anything is written when the provider asked for cannot do it.
+  if (named !== undefined && !buildsRemotely(providers, named)) throw noRemoteBuild(plan.name, named);
   const prepared = await client.call<ServiceJson & { deployToken: DeployToken }>('POST', '/api/compute/services/deploy', { name: plan.name, ...plan.body });
   const { deployToken, ...service } = prepared;
-  if (service.provider !== 'fly') {
-    throw new ForgeError('E_USAGE', `${service.name} runs on ${service.provider}; source deploys from a directory build on Fly (use --image, or a spec with build/run and forge apply)`);
-  }
+  if (!buildsRemotely(providers, service.provider) || deployToken === undefined) throw noRemoteBuild(service.name, service.provider);
   const progress = (text: string) => (plan.json ? io.err(text) : io.out(text));
   progress(`building ${plan.dir} on Fly's remote builder for ${deployToken.app}…\n`);
   const built = await runFlyctlBuild({
@@ -108,7 +123,11 @@ export async function runDeploy(plan: DeployPlan, mode: 'deploy' | 'update', dep
     const provider = plan.body.provider ?? existing?.provider ?? 'agent';
     try {
       if (plan.dir !== undefined && plan.body.image === undefined) {
-        const done = await sourceDeploy(client, { ...plan, dir: plan.dir }, deps, io);
+        const spec = await sourceSpecIn(plan.dir, plan.name, deps.cwd);
+        const progress = (text: string) => (plan.json ? io.err(text) : io.out(text));
+        const done = spec
+          ? await bundledDeploy(client, { ...spec, name: plan.name }, plan.body, existing, deps, progress)
+          : await remoteBuildDeploy(client, { ...plan, dir: plan.dir }, plan.body.provider ?? existing?.provider, deps, io);
         report(io, json, existing ? 'deployed' : 'created', done);
         return done;
       }
@@ -166,9 +185,6 @@ export async function deployCommand(args: readonly string[], deps: CliDeps): Pro
   if (dirArg !== undefined) {
     dir = resolve(deps.cwd, dirArg);
     if (!existsSync(dir) || !statSync(dir).isDirectory()) return usageFailure(`forge deploy: no such directory: ${dirArg}`, DEPLOY_USAGE);
-    if (rest.body.image === undefined && rest.body.provider !== undefined && rest.body.provider !== 'fly') {
-      return usageFailure(`forge deploy: source deploys from a directory build on Fly; --provider ${rest.body.provider} needs --image (or a spec with build/run and forge apply)`, DEPLOY_USAGE);
-    }
   }
   return runDeploy({ name, ...rest, ...(dir !== undefined ? { dir } : {}) }, 'deploy', deps);
 }

@@ -8,7 +8,8 @@
 import { watch } from 'chokidar';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../api/config.ts';
-import { bundleLimitBytes, startControlPlane } from '../api/control-plane.ts';
+import { startControlPlane } from '../api/control-plane.ts';
+import { bundleLimitBytes } from '../api/startup.ts';
 import { createBundleStore } from '../api/bundle-store.ts';
 import { DEFAULT_BUNDLE_LIMIT_BYTES } from '../specs/bundle.ts';
 import { startRouting } from '../router/start.ts';

@@ -1,7 +1,7 @@
 // Output for people: aligned tables, service details, plans and events. Pure:
 // data in, text out. Colour only when asked (a TTY without NO_COLOR).
 
-import type { PlanEntry, ApplyPlan } from '../reconciler/apply-set.ts';
+import type { PlanEntry, ApplyPlan } from '../api/service-apply-set.ts';
 import type { ServiceJson } from '../api/service-json.ts';
 import type { EventRow } from '../store/types.ts';
 import type { CliDeps } from './deps.ts';

@@ -56,7 +56,7 @@ export const HELP: Record<string, CommandHelp> = {
   deploy: {
     summary: 'create or update a service by name',
     usage: `usage: forge deploy [DIR] --name N ${FIELD_FLAGS} ${ENV_USAGE} [--json] [--no-wait] [--timeout 5m]`,
-    about: 'Creates the service or updates it (by name); waits until it runs unless --no-wait, and exits 1 when it does not.\nDIR without --image builds the directory\'s Dockerfile on Fly (needs flyctl). With --json, prints the state after waiting.',
+    about: 'Creates the service or updates it (by name); waits until it runs unless --no-wait, and exits 1 when it does not.\nDIR without --image is a source deploy: a DIR whose forge.yaml has build + run ships as a bundle\n(like forge apply; flags override its fields); any other DIR is built remotely by a provider that\ndoes remote builds (Fly\'s builder via flyctl). With --json, prints the state after waiting.',
     options: [['--name N', 'service name (a DNS label)'], ...FIELD_OPTS, ...WAIT_OPTS, JSON_OPT],
     examples: ['forge deploy --name web --image nginx:1.27 --port 80 --provider fly', 'forge deploy ./app --name=api --region=iad'],
   },
@@ -99,6 +99,20 @@ export const HELP: Record<string, CommandHelp> = {
     options: [...WAIT_OPTS, JSON_OPT],
     examples: ['forge restart web'],
   },
+  run: {
+    summary: 'run a one-off command in a fresh sandbox of a service\'s current release',
+    usage: 'usage: forge run NAME [--detach] [--timeout 1h] [--json] -- CMD [ARG...]',
+    about: 'Runs CMD once in a fresh sandbox (agents) with the service\'s current release (its newest release that\nran) and environment, secrets included; it is never routed. Its output streams here (build lines to stderr)\nand its exit code is forge\'s. Ctrl-C ends it. --detach returns once it started and keeps its output in\nthe log store (forge logs NAME --instance RUN).',
+    options: [['--detach', 'return once it started; read its output with forge logs NAME --instance RUN'], ['--timeout D', 'kill it after this long (default 1h, at most 24h)'], JSON_OPT],
+    examples: ['forge run web -- npm run db:seed', 'forge run web --detach -- node scripts/reindex.js'],
+  },
+  jobs: {
+    summary: 'cron jobs: next and last runs, a job\'s runs, run one now',
+    usage: 'usage: forge jobs [SERVICE] [--json] | runs SERVICE/JOB [--limit N] [--json] | trigger SERVICE/JOB [--json]',
+    about: 'Lists the cron jobs of every service (or of one) with their next tick and last run. `runs` lists a job\'s\nruns, newest first, skipped ticks included. `trigger` starts a run now, outside the schedule; under\n`concurrency: forbid` it is refused while a run is going. A run\'s output is in `forge logs SERVICE`.',
+    options: [['--limit N', 'runs to show (default 50)'], JSON_OPT],
+    examples: ['forge jobs', 'forge jobs web', 'forge jobs runs web/nightly-report', 'forge jobs trigger web/nightly-report'],
+  },
   scale: {
     summary: 'set how many instances a service runs',
     usage: 'usage: forge scale NAME REPLICAS [--no-wait] [--timeout 5m] [--json]',
@@ -119,6 +133,13 @@ export const HELP: Record<string, CommandHelp> = {
     about: 'Services by status (and each one that is not running), agents online and offline, providers.',
     options: [JSON_OPT],
     examples: ['forge status'],
+  },
+  registry: {
+    summary: 'credentials for private image registries (agents pull with them)',
+    usage: 'usage: forge registry login HOST --username U [--password-stdin] | logout HOST | list [--json]',
+    about: 'Stores a registry\'s user name and password (or token) per host, encrypted like secrets. The password is\nread from stdin (never from the command line, where every local user could read it with ps), or from\nFORGE_REGISTRY_PASSWORD. Agents get it only with an image task for that host.',
+    options: [['--username U', 'registry user name'], ['--password-stdin', 'read the password from stdin (the default when FORGE_REGISTRY_PASSWORD is unset)'], JSON_OPT],
+    examples: ['printf %s "$TOKEN" | forge registry login ghcr.io --username me --password-stdin', 'forge registry list', 'forge registry logout ghcr.io'],
   },
   agents: {
     summary: 'worker agents, and revoking one',

@@ -24,6 +24,8 @@ export const ERROR_TABLE = {
   E_CONFLICT: { http: 409, terminal: false, specCaused: false },
   E_RATE_LIMITED: { http: 429, terminal: false, specCaused: false },
   E_TOO_LARGE: { http: 413, terminal: true, specCaused: false },
+  // Production: a source-mode service named a folder path instead of an uploaded bundle.
+  E_SOURCE_NOT_BUNDLED: { http: 400, terminal: true, specCaused: false },
   E_COMPUTE_NOT_CONFIGURED: { http: 503, terminal: true, specCaused: false },
   E_PROVIDER: { http: 502, terminal: false, specCaused: false },
   E_TIMEOUT: { http: 504, terminal: false, specCaused: false },
@@ -35,6 +37,12 @@ export const ERROR_TABLE = {
   // `npm ci`); the agent marks the ones that will fail again the same way terminal.
   E_BUILD_FAILED: { http: 500, terminal: false, specCaused: true },
   E_HEALTH_FAILED: { http: 500, terminal: false, specCaused: true },
+  // Images (agent/image/errors.ts maps skopeo's and buildah's words to these): a tag or
+  // repository that does not exist is the spec's fault; credentials are configuration
+  // (fixed without a new spec, so retried); a registry that does not answer is retried.
+  E_IMAGE_NOT_FOUND: { http: 400, terminal: true, specCaused: true },
+  E_REGISTRY_AUTH: { http: 400, terminal: false, specCaused: false },
+  E_REGISTRY_UNAVAILABLE: { http: 502, terminal: false, specCaused: false },
   E_INTERNAL: { http: 500, terminal: false, specCaused: false },
 } as const satisfies Record<string, ErrorTraits>;
 

@@ -127,10 +127,15 @@ export function createConfiguredProviders(selection: ProviderSelection, env: Env
 export interface ProviderRuns {
   images: boolean;
   source: boolean;
+  /** It builds a Dockerfile folder remotely with a deploy token (`forge deploy DIR`'s Fly path); shown only when true. */
+  remoteBuilds?: boolean;
 }
 
 export function runsOf(capabilities: ProviderCapabilities): ProviderRuns {
-  return { images: capabilities.runsImages === true, source: capabilities.runsSource === true };
+  return {
+    images: capabilities.runsImages === true, source: capabilities.runsSource === true,
+    ...(capabilities.remoteBuilds === true ? { remoteBuilds: true } : {}),
+  };
 }
 
 export interface ProviderOffer {
@@ -141,16 +146,16 @@ export interface ProviderOffer {
 }
 
 /** What a spec needs from its provider: a source spec is built and run from a folder; anything else runs an image. */
-export function specNeeds(spec: ServiceSpec): keyof ProviderRuns {
+export function specNeeds(spec: ServiceSpec): 'images' | 'source' {
   return spec.run !== undefined ? 'source' : 'images';
 }
 
-const NEEDS_WORDS: Record<keyof ProviderRuns, string> = {
+const NEEDS_WORDS: Record<'images' | 'source', string> = {
   images: 'images (image mode)',
   source: 'source-mode services (build.commands + run.command)',
 };
 
-const canRun = (offer: ProviderOffer | undefined, need: keyof ProviderRuns) => offer?.configured === true && (offer.runs === undefined || offer.runs[need]);
+const canRun = (offer: ProviderOffer | undefined, need: 'images' | 'source') => offer?.configured === true && (offer.runs === undefined || offer.runs[need]);
 
 /**
  * The provider for a spec. `named` is the provider the writer asked for (or the one

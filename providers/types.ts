@@ -99,6 +99,67 @@ export interface ProviderCapabilities {
   runsImages?: boolean;
   /** It builds and runs source-mode specs (build.commands + run.command from a folder). Undeclared: no. */
   runsSource?: boolean;
+  /**
+   * Each service is an app of its own at the provider, with an image registry a client pushes its own
+   * source build to using a short-lived deploy token (Fly: `registry.fly.io/<app>`). Such a service gets
+   * deploy tokens, runs only images from its own app's registry, and shows its app id. Undeclared: no.
+   */
+  registryPerService?: boolean;
+  /**
+   * It builds a Dockerfile folder on its own remote builder, pushed by the client with a
+   * short-lived deploy token (POST /api/compute/services/deploy), and runs the image. Undeclared: no.
+   */
+  remoteBuilds?: boolean;
+  /**
+   * It runs one-off commands (runOneOff): a release command before a rollout, `forge run`.
+   * Undeclared: no (a spec with `release.command` is refused for it, never rolled out without one).
+   */
+  oneOffs?: boolean;
+  /**
+   * It pulls images by the digest Forge resolved when the spec was written (spec.revision),
+   * so Forge pins tags for it; without, the provider resolves tags itself. Undeclared: no.
+   */
+  pinsImages?: boolean;
+}
+
+/** One command run to its end in a fresh sandbox (or machine) of a release: never routed. */
+export interface OneOffRequest {
+  key: string;
+  /** Unique per run; a provider labels its remote object with it (idempotent start). */
+  runId: string;
+  purpose: 'release' | 'run';
+  spec: ServiceSpec;
+  hash: string;
+  generation: number;
+  /** Run through /bin/sh -c in the release's directory (agents) or as the image's command (Fly). */
+  command: string;
+  timeoutMs: number;
+  /** Return once it started (its output goes to the log store) instead of waiting for its end. */
+  detach?: boolean;
+}
+
+export interface OneOffResult {
+  /** The command's exit code; null when it never ran to an exit (killed at its timeout, lost). */
+  exitCode: number | null;
+  /** It was killed at its timeout. */
+  timedOut?: boolean;
+  /**
+   * It may have started but its end was not seen (an agent died mid-run, a lease was lost): the
+   * caller must not run it again on its own.
+   */
+  mayHaveRun?: boolean;
+  /** The last output lines (secrets masked). */
+  lastLines: string[];
+  message: string;
+  /** Where it ran (agent task id, machine id). */
+  ref?: string;
+}
+
+export interface OneOffContext extends ApplyContext {
+  /** Each output line as it comes (secrets masked). */
+  onLine?(line: string): void;
+  /** Called once the run has a provider-side id, before it can have started. */
+  onRef?(ref: string): void;
 }
 
 export interface ApplyContext {
@@ -137,6 +198,8 @@ export interface Provider {
    */
   observe(keys?: readonly string[]): Promise<Observed[]>;
   apply(action: Action, ctx: ApplyContext): Promise<ApplyResult>;
+  /** Runs one command in a fresh sandbox of a release (capabilities.oneOffs). Never throws for the command's own failure. */
+  runOneOff?(request: OneOffRequest, ctx: OneOffContext): Promise<OneOffResult>;
   events(key: string): Promise<ProviderEvent[]>;
   /** Refreshes the cache from the remote side; rate-limited by the provider itself. */
   resync?(force?: boolean): Promise<void>;

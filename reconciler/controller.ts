@@ -12,6 +12,7 @@ import { actionEvent } from './action-events.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
 import type { CrashBackoffPolicy } from './crash-backoff.ts';
 import { plan, planFailure, routeAfter, type Plan, type PlanInput, type PlanMemory } from './plan.ts';
+import { runReleaseCommand } from './release-run.ts';
 
 export interface ControllerDeps {
   store: Store;
@@ -73,6 +74,8 @@ export function createController(deps: ControllerDeps) {
   // Instances out of the route while they drain or are removed: the resync's route table
   // must leave them out too, or it would put them back.
   const draining = new Map<string, ReadonlySet<string>>();
+  // Release commands this control plane is waiting for (service id:generation).
+  const inFlight = new Set<string>();
 
   async function reconcileOrphan(key: string): Promise<ReconcileOutcome> {
     let destroyed = 0;
@@ -106,11 +109,16 @@ export function createController(deps: ControllerDeps) {
     const digest = secretsDigestFor(row, observed);
     if (digest !== undefined) desired.secretsDigest = digest;
     const release = deps.store.releases.get(key, row.generation);
+    const command = row.spec.release ? deps.store.releaseCommands.get(row.id, row.generation) : null;
     return {
       desired, observed,
       status: deps.store.status.get(key),
       release: release ? { outcome: release.outcome, reason: release.reason } : null,
       releaseBad: deps.store.releases.isBad(key, row.hash),
+      releaseCommand: command && {
+        state: command.state, exitCode: command.exitCode, reason: command.reason, startedAt: command.startedAt,
+        inFlight: inFlight.has(`${row.id}:${row.generation}`),
+      },
       memory: memories.get(key) ?? {},
       capabilities: provider?.capabilities ?? null,
       router: deps.routes !== undefined,
@@ -145,6 +153,23 @@ export function createController(deps: ControllerDeps) {
       deps.store.releases.record({ name: key, generation: row.generation, hash: row.hash, spec: row.spec, revision: row.spec.image ?? row.spec.revision ?? null });
     }
     writeStatus(key, planned);
+    if (planned.releaseCommandUnknown !== null) {
+      deps.store.releaseCommands.finish(row.id, row.generation, { state: 'unknown', exitCode: null, lastLines: [], reason: planned.releaseCommandUnknown });
+    }
+    if (planned.releaseCommand && provider) {
+      const flight = `${row.id}:${row.generation}`;
+      inFlight.add(flight);
+      try {
+        await runReleaseCommand({ store: deps.store, provider, row, step: planned.releaseCommand, secretsFor: deps.secretsFor });
+      } catch (thrown) {
+        planned = planFailure(input, planned, toForgeError(thrown, 'E_PROVIDER'), undefined, deps.store.status.get(key));
+        memories.set(key, planned.memory);
+        writeRelease(row, planned);
+        writeStatus(key, planned);
+      } finally {
+        inFlight.delete(flight);
+      }
+    }
     if (planned.actions.length > 0 && provider) {
       let acting: Action | undefined;
       try {

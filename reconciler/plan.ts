@@ -17,6 +17,7 @@ import { assess, type Verdict } from './assess.ts';
 import { chooseUpstreams } from './upstreams.ts';
 import { crashWait, type CrashBackoffPolicy, type CrashCount } from './crash-backoff.ts';
 import { planStatus, type PlannedStatus, type StatusContext } from './plan-status.ts';
+import { releasePhaseOfActions, releasePhaseOfRecord, type ReleaseCommandStep, type ReleaseCommandView } from './release-phase.ts';
 
 /** What the controller keeps per key between passes (in memory: a restart only re-drains). */
 export interface PlanMemory {
@@ -42,6 +43,8 @@ export interface PlanInput {
   release: ReleaseView | null;
   /** The desired hash already failed (in this or an earlier generation) and never succeeded. */
   releaseBad: boolean;
+  /** The stored run of the desired generation's release command (release-phase.ts); absent: none. */
+  releaseCommand?: ReleaseCommandView | null;
   memory: PlanMemory;
   /** The serving provider's capabilities; null when that provider is not configured. */
   capabilities: ProviderCapabilities | null;
@@ -91,6 +94,10 @@ export interface Plan {
   memory: PlanMemory;
   /** The desired release is bad (the loop's route table must not send traffic to it). */
   badHash: boolean;
+  /** Run the release command (recorded as started first) instead of any rollout action. */
+  releaseCommand: ReleaseCommandStep | null;
+  /** A run recorded as started has no result: record it as "may have run" (never run again). */
+  releaseCommandUnknown: string | null;
   verdict: Verdict;
   error?: ForgeError;
 }
@@ -99,7 +106,12 @@ export function plan(input: PlanInput): Plan {
   const { desired, observed, now } = input;
   const memory: PlanMemory = { ...input.memory };
   if (memory.surgeBlocked?.hash !== desired.hash) delete memory.surgeBlocked;
-  const base = { deleteService: false, recordRelease: false, actions: [], route: null, rerouteAfter: false, draining: [], events: [] as EventInput[], countedEvents: [] as EventInput[], memory };
+  const recorded = releasePhaseOfRecord(desired, input.releaseCommand ?? null);
+  const base = {
+    deleteService: false, recordRelease: false, actions: [], route: null, rerouteAfter: false, draining: [], events: [] as EventInput[],
+    countedEvents: [] as EventInput[], memory, releaseCommand: null,
+    releaseCommandUnknown: recorded.kind === 'failed' && recorded.markUnknown ? recorded.reason : null,
+  };
 
   if (!input.capabilities) {
     const error = new ForgeError('E_COMPUTE_NOT_CONFIGURED',
@@ -108,13 +120,33 @@ export function plan(input: PlanInput): Plan {
     return { ...base, result: 'terminal', releaseOutcome: null, status: planStatus(statusContext(input, memory), verdict, error), badHash: input.releaseBad, verdict, error };
   }
 
-  const release = decideRelease(input);
+  const release = decideRelease(input, recorded.kind === 'failed' ? recorded.reason : null);
   const { badHash, events } = release;
   const actions = decideActions(input, badHash, memory);
   const verdict = withReleaseReason(assess(desired, observed, actions), badHash ? release.view : null);
   const status = (v: Verdict) => planStatus(statusContext(input, memory), v, null);
   const routed = routesHere(input);
   const routeNow = routed ? routeFor(desired, observed, badHash) : null;
+
+  // The release phase: nothing of a new release starts (or is routed) before its command succeeded.
+  const phase = recorded.kind !== 'clear' || input.releaseCommand ? recorded : releasePhaseOfActions(desired, actions, input.capabilities);
+  if (phase.kind === 'unsupported') {
+    const error = new ForgeError('E_SPEC_INVALID', phase.message, { terminal: true });
+    const refused: Verdict = { kind: 'refused', code: error.code, message: error.message };
+    return {
+      ...base, events, result: 'terminal', route: routeNow, releaseOutcome: { outcome: 'failed', reason: phase.message, counted: false },
+      status: planStatus(statusContext(input, memory), refused, error), badHash, verdict: refused, error,
+    };
+  }
+  if (phase.kind === 'run' || phase.kind === 'running') {
+    const message = phase.kind === 'run' ? `running the release command of generation ${desired.generation} before any instance of it starts` : phase.message;
+    const holding: Verdict = { kind: 'progress', fresh: (observed?.instances.length ?? 0) === 0, message };
+    return {
+      ...base, events, result: phase.kind === 'run' ? 'success' : 'noop', recordRelease: true, route: routeNow, releaseOutcome: null,
+      status: status(holding), badHash, verdict: holding, releaseCommand: phase.kind === 'run' ? phase.step : null,
+      requeueAfterMs: phase.kind === 'run' ? 0 : input.pollMs,
+    };
+  }
 
   if (verdict.kind === 'deleting' && verdict.gone) {
     return { ...base, events, result: 'success', deleteService: true, releaseOutcome: release.outcome, status: null, badHash, verdict };
@@ -245,17 +277,24 @@ function statusContext(input: PlanInput, memory: PlanMemory): StatusContext {
  * to a release about to be gone); a current-release instance that failed before that
  * marks it bad.
  */
-function decideRelease(input: PlanInput): { badHash: boolean; view: ReleaseView | null; outcome: ReleaseOutcome | null; events: EventInput[] } {
+function decideRelease(input: PlanInput, commandFailed: string | null): { badHash: boolean; view: ReleaseView | null; outcome: ReleaseOutcome | null; events: EventInput[] } {
   const { desired, observed, release } = input;
   if (input.releaseBad || desired.deleting || release?.outcome !== 'pending') {
     return { badHash: input.releaseBad, view: release, outcome: null, events: [] };
   }
+  if (commandFailed !== null) return failedRelease(input, commandFailed, 'ReleaseCommandFailed');
   if (observed && everyReplicaReady(desired, observed)) {
     return { badHash: false, view: { outcome: 'succeeded', reason: null }, outcome: { outcome: 'succeeded', reason: null, counted: true }, events: [] };
   }
   const failed = observed?.instances.find((i) => i.hash === desired.hash && i.state === 'failed');
   if (!failed) return { badHash: false, view: release, outcome: null, events: [] };
-  const reason = failed.reason ?? `instance ${failed.id} failed`;
+  return failedRelease(input, failed.reason ?? `instance ${failed.id} failed`, 'ReleaseFailed');
+}
+
+type ReleaseDecision = { badHash: boolean; view: ReleaseView | null; outcome: ReleaseOutcome | null; events: EventInput[] };
+
+function failedRelease(input: PlanInput, reason: string, event: string): ReleaseDecision {
+  const { desired, observed } = input;
   // "The previous release keeps serving" holds only while one runs (not for a first release).
   const after = earlierReleaseRunning(desired.hash, observed?.instances ?? [])
     ? 'the previous release keeps serving' : `no earlier release is running: ${RETRY_HINT(desired.key)}`;
@@ -263,7 +302,7 @@ function decideRelease(input: PlanInput): { badHash: boolean; view: ReleaseView 
     badHash: true,
     view: { outcome: 'failed', reason },
     outcome: { outcome: 'failed', reason, counted: true },
-    events: [{ type: 'Warning', reason: 'ReleaseFailed', message: `generation ${desired.generation} failed: ${reason}; ${after}` }],
+    events: [{ type: 'Warning' as const, reason: event, message: `generation ${desired.generation} failed: ${reason}; ${after}` }],
   };
 }
 

@@ -24,7 +24,7 @@ export const IN_PLACE_FIELDS: ReadonlySet<string> = new Set([
  * Fields that say something about the service as a whole, not about one
  * instance: changing them must not touch existing instances.
  */
-const SERVICE_LEVEL_FIELDS: ReadonlySet<string> = new Set(['replicas']);
+const SERVICE_LEVEL_FIELDS: ReadonlySet<string> = new Set(['replicas', 'jobs']);
 
 /** Fields whose arrays are sets: their order carries no meaning. */
 const SET_FIELDS: ReadonlySet<string> = new Set(['secrets', 'domains']);

@@ -5,6 +5,7 @@
 
 import { Agent, request, type Dispatcher } from 'undici';
 import { ForgeError } from '../errors/index.ts';
+import { adminSocketPath } from './admin-address.ts';
 import { forgeServerConfig, type CaddyServerConfig } from './caddy-config.ts';
 import type { CaddyRoute } from './routes.ts';
 
@@ -22,7 +23,7 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const noKeepAlive = new Agent({ pipelining: 0 });
 
 export interface CaddyClientOptions {
-  /** Admin API base URL. Default DEFAULT_CADDY_ADMIN. */
+  /** Admin API base URL, or `unix//path.sock` (admin-address.ts). Default DEFAULT_CADDY_ADMIN. */
   admin?: string;
   /** Name of the server under apps.http.servers that Forge owns. Default `forge`. */
   server?: string;
@@ -45,13 +46,23 @@ export class CaddyClient {
   readonly serverTemplate: CaddyServerConfig | undefined;
   private readonly timeoutMs: number;
   private readonly dispatcher: Dispatcher | undefined;
+  /** The URL requests go to: the admin URL, or a placeholder origin when a socket carries them. */
+  private readonly base: string;
+  /**
+   * Over a Unix socket Caddy's admin host check wants an empty Host (RFC 9112: no
+   * host name to give); over TCP the admin URL's own Host, which undici sends.
+   */
+  private readonly hostHeader: Record<string, string>;
 
   constructor(options: CaddyClientOptions = {}) {
     this.admin = (options.admin ?? DEFAULT_CADDY_ADMIN).replace(/\/+$/, '');
     this.server = options.server ?? DEFAULT_CADDY_SERVER;
     this.serverTemplate = options.serverTemplate;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.dispatcher = options.dispatcher;
+    const socketPath = adminSocketPath(this.admin);
+    this.base = socketPath === null ? this.admin : 'http://localhost';
+    this.hostHeader = socketPath === null ? {} : { host: '' };
+    this.dispatcher = options.dispatcher ?? (socketPath === null ? undefined : new Agent({ pipelining: 0, connect: { socketPath } }));
   }
 
   /** Config path of our server, e.g. `/config/apps/http/servers/forge`. */
@@ -150,9 +161,9 @@ export class CaddyClient {
     let status: number;
     let text: string;
     try {
-      const res = await request(`${this.admin}${path}`, {
+      const res = await request(`${this.base}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: body === undefined ? this.hostHeader : { ...this.hostHeader, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,

@@ -1,6 +1,7 @@
 // Pure builders for the Caddy JSON Forge creates: the HTTP server whose routes
 // Forge owns, and the whole base config a managed `caddy run` starts from.
 
+import { adminSocketPath } from './admin-address.ts';
 import { join } from 'node:path';
 import { ForgeError } from '../errors/index.ts';
 import type { CaddyRoute } from './routes.ts';
@@ -47,7 +48,7 @@ export function forgeServerConfig(options: ForgeServerOptions): CaddyServerConfi
 }
 
 export interface ManagedCaddyConfigOptions extends ForgeServerOptions {
-  /** Admin API listen address; must be loopback (`127.0.0.1:2019`). */
+  /** Admin API listen address: loopback (`127.0.0.1:2019`) or a Unix socket (`unix//path.sock`). */
   adminAddr: string;
   /** Caddy's storage (certificates, locks) goes under `<dataDir>/caddy`, never $HOME. */
   dataDir: string;
@@ -82,6 +83,8 @@ export function listenPort(addr: string): number {
 }
 
 export function assertLoopback(addr: string): void {
+  // A Unix socket is reachable only through its dir's permissions (admin-address.ts).
+  if (adminSocketPath(addr) !== null) return;
   listenPort(addr);
   const host = addr.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   const loopback = host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);

@@ -4,7 +4,8 @@
 // would not tell: a managed caddy would start "fine" beside the operator's and the
 // two would split the admin traffic between them.
 
-import net from 'node:net';
+import { accepts } from '../net/port-accepts.ts';
+import { adminSocketPath } from './admin-address.ts';
 import { CaddyClient } from './caddy-client.ts';
 
 export type AdminHolder = 'free' | 'caddy' | 'other';
@@ -23,23 +24,11 @@ export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
-function accepts(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-/** Who listens at `addr` (host:port). An address that cannot be parsed counts as free. */
+/** Who listens at `addr` (host:port or `unix//path`). An address that cannot be parsed counts as free. */
 export async function probeAdminAddress(addr: string, timeoutMs = 1_000): Promise<AdminHolder> {
-  const target = splitHostPort(addr);
-  if (target === null || !(await accepts(target.host, target.port, timeoutMs))) return 'free';
-  const client = new CaddyClient({ admin: `http://${addr}`, timeoutMs });
+  const socketPath = adminSocketPath(addr);
+  const target = socketPath === null ? splitHostPort(addr) : { path: socketPath };
+  if (target === null || !(await accepts(target, timeoutMs))) return 'free';
+  const client = new CaddyClient({ admin: socketPath === null ? `http://${addr}` : addr, timeoutMs });
   return client.ping().then(() => 'caddy' as const, () => 'other' as const);
 }

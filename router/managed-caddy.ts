@@ -4,10 +4,12 @@
 // the route reconcile puts them back after every (re)start.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { ForgeError } from '../errors/index.ts';
+import { adminSocketPath } from './admin-address.ts';
 import { CaddyClient } from './caddy-client.ts';
+import { probeAdminAddress } from './caddy-probe.ts';
 import { managedCaddyConfig, type ManagedCaddyConfigOptions } from './caddy-config.ts';
 import { removeCaddyPid, stopStaleCaddy, writeCaddyPid } from './stale-caddy.ts';
 
@@ -80,10 +82,18 @@ export async function startManagedCaddy(options: ManagedCaddyOptions): Promise<M
   const { dir, configPath, logPath, pidPath } = managedCaddyPaths(options.dataDir);
   mkdirSync(dir, { recursive: true });
   writeFileSync(configPath, `${JSON.stringify(managedCaddyConfig({ ...options, server }), null, 2)}\n`);
-  const adminUrl = `http://${options.adminAddr}`;
+  const socketPath = adminSocketPath(options.adminAddr);
+  const adminUrl = socketPath === null ? `http://${options.adminAddr}` : options.adminAddr;
   const client = new CaddyClient({ admin: adminUrl, server, timeoutMs: 1000 });
   const stale = await stopStaleCaddy(pidPath, configPath, options.stopTimeoutMs ?? 5000);
   if (stale !== null) options.onEvent?.({ type: 'stopped-stale', pid: stale });
+  if (socketPath !== null) {
+    // Only root (Forge) may enter: the socket's own mode is caddy's umask, the dir's is ours.
+    mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
+    chmodSync(dirname(socketPath), 0o700);
+    // A socket file a killed caddy left would make the bind fail; remove it when nothing answers there.
+    if ((await probeAdminAddress(options.adminAddr)) === 'free') rmSync(socketPath, { force: true });
+  }
   const sup = new Supervisor(caddyPath, configPath, dir, logPath, client, options, pidPath);
   await sup.startFirst();
   return {

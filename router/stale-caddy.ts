@@ -49,11 +49,11 @@ export function running(pid: number): boolean {
 }
 
 /**
- * The pid of the caddy an earlier, now ended Forge run on this data dir left running (the one
- * stopStaleCaddy would end), or null. Reads only: start-up asks it before deciding whether an
- * address someone holds is that caddy (ours to replace) or someone else's (never touched).
+ * The caddy pid the pid file names, when the Forge that wrote it is gone (or is this very
+ * process); null when there is no file, it names no usable pid, or its Forge still runs
+ * (that Forge keeps its caddy).
  */
-export function leftBehindCaddy(pidPath: string, configPath: string): number | null {
+function pidWhoseForgeIsGone(pidPath: string): number | null {
   let pid: number;
   let owner: number;
   try {
@@ -61,8 +61,19 @@ export function leftBehindCaddy(pidPath: string, configPath: string): number | n
   } catch {
     return null;
   }
-  if (!Number.isInteger(pid) || pid <= 1 || !running(pid)) return null;
+  if (!Number.isInteger(pid) || pid <= 1) return null;
   if (Number.isInteger(owner) && owner !== process.pid && running(owner)) return null;
+  return pid;
+}
+
+/**
+ * The pid of the caddy an earlier, now ended Forge run on this data dir left running (the one
+ * stopStaleCaddy would end), or null. Reads only: start-up asks it before deciding whether an
+ * address someone holds is that caddy (ours to replace) or someone else's (never touched).
+ */
+export function leftBehindCaddy(pidPath: string, configPath: string): number | null {
+  const pid = pidWhoseForgeIsGone(pidPath);
+  if (pid === null || !running(pid)) return null;
   try {
     return isOurCaddy(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), configPath) ? pid : null;
   } catch {
@@ -75,15 +86,8 @@ export function leftBehindCaddy(pidPath: string, configPath: string): number | n
  * Returns its pid, or null when there was none to end.
  */
 export async function stopStaleCaddy(pidPath: string, configPath: string, timeoutMs: number): Promise<number | null> {
-  let pid: number;
-  let owner: number;
-  try {
-    [pid, owner] = readFileSync(pidPath, 'utf8').trim().split(/\s+/).map(Number) as [number, number];
-  } catch {
-    return null;
-  }
-  if (!Number.isInteger(pid) || pid <= 1) return null;
-  if (Number.isInteger(owner) && owner !== process.pid && running(owner)) return null; // its Forge still runs
+  const pid = pidWhoseForgeIsGone(pidPath);
+  if (pid === null) return null;
   removeCaddyPid(pidPath);
   let cmdline: string;
   try {

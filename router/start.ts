@@ -6,6 +6,7 @@
 
 import { join } from 'node:path';
 import { ForgeError } from '../errors/index.ts';
+import { adminSocketPath, managedAdminSocket } from './admin-address.ts';
 import { chooseCaddy, type CaddyFacts, type RouterMode } from './caddy-choice.ts';
 import { CaddyClient, DEFAULT_CADDY_ADMIN, DEFAULT_CADDY_SERVER, DEFAULT_HTTP_ADDR_DEVELOPMENT, DEFAULT_HTTP_ADDR_PRODUCTION } from './caddy-client.ts';
 import { forgeServerConfig, listenPort } from './caddy-config.ts';
@@ -40,7 +41,10 @@ export interface RoutingOptions {
    * process holds that address; `off` routes nothing. Unset: chooseCaddy() decides.
    */
   mode?: RouterMode;
-  /** Admin address for a managed caddy; default 127.0.0.1:2019. */
+  /**
+   * Admin address for a managed caddy (host:port on loopback, or `unix//path`); default: FORGE_CADDY_ADMIN
+   * when set, else a Unix socket in a 0700 dir under the data dir (admin-address.ts).
+   */
   adminAddr?: string;
   /** Caddy's refresh of the DNS upstream answer (ms); default 1000. */
   dnsRefreshMs?: number;
@@ -117,6 +121,7 @@ export async function startRouting(options: RoutingOptions): Promise<Routing> {
 }
 
 function adminOnLoopback(admin: string): boolean {
+  if (adminSocketPath(admin) !== null) return true;
   try {
     return isLoopbackHost(new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(admin) ? admin : `http://${admin}`).hostname.replace(/^\[|\]$/g, ''));
   } catch {
@@ -127,8 +132,9 @@ function adminOnLoopback(admin: string): boolean {
 /** What the choice depends on: the flag, FORGE_CADDY_ADMIN, caddy on PATH, and who holds the admin address. */
 async function caddyFacts(options: RoutingOptions): Promise<CaddyFacts> {
   const adminEnv = options.env.FORGE_CADDY_ADMIN?.trim() || undefined;
-  // A managed caddy's admin API listens where FORGE_CADDY_ADMIN points (loopback only).
-  const adminAddr = options.adminAddr ?? adminListenAddress(adminEnv);
+  // A managed caddy's admin API listens where FORGE_CADDY_ADMIN points (loopback or a socket),
+  // else on a socket only Forge can reach: no local process may rewrite its routes.
+  const adminAddr = options.adminAddr ?? (adminEnv === undefined ? managedAdminSocket(options.dataDir).address : adminListenAddress(adminEnv));
   const host = splitHostPort(adminAddr)?.host ?? '';
   const probe = options.mode !== 'off' && options.mode !== 'external';
   const holder = probe ? await probeAdminAddress(adminAddr) : 'free';
@@ -138,7 +144,7 @@ async function caddyFacts(options: RoutingOptions): Promise<CaddyFacts> {
     ...(adminEnv ? { adminEnv } : {}),
     admin: adminEnv ?? DEFAULT_CADDY_ADMIN,
     adminAddr,
-    adminIsLoopback: isLoopbackHost(host),
+    adminIsLoopback: adminSocketPath(adminAddr) !== null || isLoopbackHost(host),
     caddyOnPath: findCaddy(options.env as NodeJS.ProcessEnv) !== null,
     holder,
     ownLeftBehind: holder !== 'free' && leftBehindCaddy(paths.pidPath, paths.configPath) !== null,

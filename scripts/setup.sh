@@ -4,8 +4,11 @@
 # caddy (the router), promtool (alert rule checks), git (webhook deploys),
 # chromium (dashboard browser test), util-linux's unshare, crun (the OCI runtime
 # every build and app runs under), passt's pasta and iproute2 (a network
-# namespace per sandbox), e2fsprogs (the per-instance disk limit) and postgresql
-# (the store's second engine; tests run the store suite against a throwaway cluster).
+# namespace per sandbox), e2fsprogs (the per-instance disk limit), skopeo and
+# umoci (agents pull and unpack OCI images), buildah (agents build Dockerfiles),
+# postgresql (the store's second engine; tests run the store suite against a throwaway
+# cluster), and for the image tests docker-registry (a loopback registry), apache2-utils'
+# htpasswd (its bcrypt password file) and busybox-static (test images without network).
 # Safe to run again. Set FORGE_SETUP_SKIP_SYSTEM=1 to install only npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +33,12 @@ command -v crun >/dev/null 2>&1 || missing+=(crun)
 command -v pasta >/dev/null 2>&1 || missing+=(passt)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v umoci >/dev/null 2>&1 || missing+=(umoci)
+command -v buildah >/dev/null 2>&1 || missing+=(buildah)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # PostgreSQL (the store's second engine): tests start throwaway clusters from its binaries.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)

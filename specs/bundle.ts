@@ -113,9 +113,13 @@ export function mb(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
-/** Which specs travel as bundles: agent-built source services (build + run from a folder). */
+/**
+ * Which specs travel as bundles: agent-built source services (build + run from a folder), and
+ * Dockerfile services for agents (the folder is buildah's build context there).
+ */
 export function shipsSource(spec: ServiceSpec): spec is ServiceSpec & { sourceDir: string } {
-  return spec.sourceDir !== undefined && spec.run !== undefined && spec.image === undefined;
+  if (spec.sourceDir === undefined || spec.image !== undefined) return false;
+  return spec.run !== undefined || (spec.provider === 'agent' && spec.build?.dockerfile !== undefined);
 }
 
 /** Packs each shipping spec's folder, hands the bundle to `keep`, and names its digest as the revision. */

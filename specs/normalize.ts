@@ -3,7 +3,7 @@
 // specs meaning the same thing normalize to equal values (and equal hashes).
 
 import { isAbsolute, resolve } from 'node:path';
-import { SPEC_DEFAULTS, type HealthSpec, type ResourceSpec, type ServiceSpec } from './types.ts';
+import { SPEC_DEFAULTS, type HealthSpec, type JobSpec, type ResourceSpec, type ServiceSpec } from './types.ts';
 import { parseCpuTier, parseDurationMs, parseMemoryMb } from './units.ts';
 
 type Raw = Record<string, unknown>;
@@ -44,6 +44,26 @@ function graceOf(value: unknown): { graceMs?: number } {
   return graceMs === undefined ? {} : { graceMs };
 }
 
+function jobs(value: unknown): JobSpec[] | undefined {
+  const given = record(value);
+  const names = Object.keys(given).sort();
+  if (names.length === 0) return undefined;
+  const d = SPEC_DEFAULTS.job;
+  return names.map((name) => {
+    const job = record(given[name]);
+    return {
+      name,
+      schedule: String(job.schedule).trim(),
+      timezone: typeof job.timezone === 'string' ? job.timezone : d.timezone,
+      command: String(job.command),
+      timeoutMs: parseDurationMs(job.timeout) ?? d.timeoutMs,
+      concurrency: (job.concurrency as JobSpec['concurrency'] | undefined) ?? d.concurrency,
+      missed: (job.missed as JobSpec['missed'] | undefined) ?? d.missed,
+      history: typeof job.history === 'number' ? job.history : d.history,
+    };
+  });
+}
+
 /** The absolute source directory, or undefined when there is nothing to resolve it against. */
 export function resolveSourceDir(source: unknown, baseDir: string | undefined): string | undefined {
   const relative = typeof source === 'string' ? source : '.';
@@ -79,6 +99,12 @@ export function normalizeSpec(raw: Raw, options: NormalizeOptions = {}): Service
     health: health(raw.health),
   };
   if (raw.egress === false) spec.egress = false;
+  const release = record(raw.release);
+  if (typeof release.command === 'string') {
+    spec.release = { command: release.command, timeoutMs: parseDurationMs(release.timeout) ?? SPEC_DEFAULTS.releaseTimeoutMs };
+  }
+  const jobList = jobs(raw.jobs);
+  if (jobList !== undefined) spec.jobs = jobList;
   if (typeof raw.runtime === 'string') spec.runtime = raw.runtime;
   if (typeof raw.image === 'string') {
     spec.image = raw.image;

@@ -5,6 +5,7 @@
 import { SPEC_DEFAULTS } from './types.ts';
 import { parseDurationMs, parseMemoryMb } from './units.ts';
 import { show } from './messages.ts';
+import { parseSchedule, ScheduleError } from './cron.ts';
 import type { SpecIssue } from './problems.ts';
 
 type Raw = Record<string, unknown>;
@@ -91,6 +92,50 @@ export function durationsPositive(raw: Raw): SpecIssue[] {
     .map((key) => ({ path: ['health', key], message: 'should be longer than 0' }));
 }
 
+const RELEASE_TIMEOUT_MAX_MS = 60 * 60_000;
+
+/** A release command's timeout: a zero one could never pass, one past an hour would hold a deploy for hours. */
+export function releaseTimeoutInRange(raw: Raw): SpecIssue[] {
+  const ms = parseDurationMs(record(raw.release)?.timeout);
+  if (ms === undefined) return [];
+  if (ms === 0) return [{ path: ['release', 'timeout'], message: 'should be longer than 0' }];
+  if (ms > RELEASE_TIMEOUT_MAX_MS) return [{ path: ['release', 'timeout'], message: 'should be at most 60m' }];
+  return [];
+}
+
+/**
+ * Test-only: six-field schedules (seconds first) are accepted when this variable is `1`, so
+ * tests can tick every second. Never documented for users; a minute is the real resolution.
+ */
+export const SECOND_SCHEDULES_ENV = 'FORGE_TEST_SECOND_SCHEDULES';
+export const secondSchedulesAllowed = (): boolean => process.env[SECOND_SCHEDULES_ENV] === '1';
+
+/** Each job's schedule parses and its zone exists; its timeout is not 0. */
+export function jobsValid(raw: Raw): SpecIssue[] {
+  const jobs = record(raw.jobs);
+  if (jobs === undefined) return [];
+  const issues: SpecIssue[] = [];
+  for (const [name, value] of Object.entries(jobs)) {
+    const job = record(value);
+    if (job === undefined) continue;
+    if (parseDurationMs(job.timeout) === 0) issues.push({ path: ['jobs', name, 'timeout'], message: 'should be longer than 0' });
+    if (typeof job.timezone === 'string') {
+      try { parseSchedule('@daily', job.timezone); } catch (error) {
+        issues.push({ path: ['jobs', name, 'timezone'], message: (error as Error).message });
+        continue;
+      }
+    }
+    if (typeof job.schedule !== 'string') continue;
+    try {
+      parseSchedule(job.schedule, typeof job.timezone === 'string' ? job.timezone : 'UTC', secondSchedulesAllowed());
+    } catch (error) {
+      if (!(error instanceof ScheduleError)) throw error;
+      issues.push({ path: ['jobs', name, 'schedule'], message: error.message });
+    }
+  }
+  return issues;
+}
+
 export const SPEC_RULES: readonly SpecRule[] = [
   imageExcludesSource,
   sourceNeedsRunCommand,
@@ -100,6 +145,8 @@ export const SPEC_RULES: readonly SpecRule[] = [
   cpuConflict,
   memoryInRange,
   durationsPositive,
+  releaseTimeoutInRange,
+  jobsValid,
 ];
 
 /** Every rule's issues for a spec whose top level is a mapping. */

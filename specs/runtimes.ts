@@ -65,5 +65,23 @@ export function versionFrom(output: string): string | undefined {
 
 /** `node 20.11.1, python 3.11.7` (each family and version once). */
 export function describeRuntimes(runtimes: readonly AgentRuntime[]): string {
-  return [...new Set(runtimes.map((r) => `${r.name} ${r.version}`))].sort().join(', ');
+  // Languages only: `oci-image` and `dockerfile` are what an agent can run, said apart (agentFeatureNeeded).
+  const languages = runtimes.filter((r) => RUNTIME_FAMILIES.some((f) => f.name === r.name));
+  return [...new Set(languages.map((r) => `${r.name} ${r.version}`))].sort().join(', ');
+}
+
+/**
+ * Not languages but what an agent can run besides source services, reported in the same
+ * list (agents.runtimes): `oci-image` when it has skopeo, umoci and crun (image specs),
+ * `dockerfile` when it also has buildah (`build.dockerfile` specs). The scheduler sends a
+ * spec only to an agent that reported what it needs.
+ */
+export const IMAGE_RUNTIME = 'oci-image';
+export const DOCKERFILE_RUNTIME = 'dockerfile';
+
+/** What an agent must have reported to run `spec` beyond its language runtime; undefined: nothing. */
+export function agentFeatureNeeded(spec: { image?: string; build?: { dockerfile?: string }; run?: unknown }): string | undefined {
+  if (spec.image !== undefined) return IMAGE_RUNTIME;
+  if (spec.build?.dockerfile !== undefined && spec.run === undefined) return DOCKERFILE_RUNTIME;
+  return undefined;
 }

@@ -34,6 +34,31 @@ export interface BuildSpec {
   dockerfile?: string;
 }
 
+/** The release phase (schemas/service.schema.json `release`). */
+export interface ReleaseCommandSpec {
+  command: string;
+  timeoutMs: number;
+}
+
+/** One cron job of a service (the `jobs:` mapping; see docs/spec.md#jobs). */
+export interface JobSpec {
+  /** The key under `jobs:`; a DNS label. A job is named `SERVICE/NAME` outside its spec. */
+  name: string;
+  /** A 5-field cron expression or a macro (`@hourly`, `@daily`, …), as written. */
+  schedule: string;
+  /** IANA zone the schedule's wall clock is read in. */
+  timezone: string;
+  /** Run through /bin/sh -c in a fresh sandbox with the service's current release and environment. */
+  command: string;
+  timeoutMs: number;
+  /** A tick while a run of this job is still going: `forbid` skips it, `allow` starts another, `replace` stops the old one first. */
+  concurrency: 'forbid' | 'allow' | 'replace';
+  /** Ticks that passed while nothing could start them (downtime): `skip` them, or `run-once` for the newest. */
+  missed: 'skip' | 'run-once';
+  /** Finished runs kept per job (older rows are pruned). */
+  history: number;
+}
+
 export interface ServiceSpec {
   name: string;
   provider: ProviderName;
@@ -65,6 +90,10 @@ export interface ServiceSpec {
   /** Only present as `false` (outbound connections of the running app off); absent means on, so older hashes stay. */
   egress?: false;
   health: HealthSpec;
+  /** Run once per new release before any of its instances starts; absent when the spec has none (older hashes stay). */
+  release?: ReleaseCommandSpec;
+  /** Cron jobs, sorted by name; absent when the spec has none (so older hashes stay). */
+  jobs?: JobSpec[];
 }
 
 export const SPEC_DEFAULTS = {
@@ -74,5 +103,7 @@ export const SPEC_DEFAULTS = {
   cpuTier: 'shared-1x',
   region: 'iad',
   replicas: 1,
+  releaseTimeoutMs: 5 * 60_000,
   health: { type: 'http' as const, path: '/health', intervalMs: 10_000, timeoutMs: 3_000, retries: 3 },
+  job: { timezone: 'UTC', timeoutMs: 3_600_000, concurrency: 'forbid' as const, missed: 'run-once' as const, history: 20 },
 };

@@ -16,11 +16,14 @@ import { createDeploymentsStore } from './deployments.ts';
 import { DEFAULT_EVENT_RETENTION, createEventsStore } from './events.ts';
 import { createLogsStore, type LogWindow } from './logs.ts';
 import { createReleasesStore } from './releases.ts';
+import { createReleaseCommandsStore } from './release-commands.ts';
 import { createRevisionRefs } from './bundle-refs.ts';
 import { createSecretsStore } from './secrets.ts';
+import { createRegistriesStore } from './registries.ts';
 import { createServicesStore } from './services.ts';
 import { createStatusStore } from './status.ts';
 import { DEFAULT_TASK_LOG_RETENTION, createTasksStore } from './tasks.ts';
+import { createJobsStore } from './jobs.ts';
 import type { Clock } from './util.ts';
 
 export { openDatabase, resolveDataDir, migrate } from './db.ts';
@@ -35,12 +38,15 @@ export type { UpsertInput, UpsertPlan, DesiredState } from './services.ts';
 export type { StatusInput } from './status.ts';
 export type { EventInput, EventListOptions } from './events.ts';
 export type { ReleaseInput } from './releases.ts';
+export type { ReleaseCommandRow, ReleaseCommandState, ReleaseCommandFinish } from './release-commands.ts';
 export type { SecretInput } from './secrets.ts';
 export type { EnqueueInput } from './tasks.ts';
 export type { RegisterInput, HeartbeatInput } from './agents.ts';
 export type { AuditInput } from './audit.ts';
 export type { DeploymentInput } from './deployments.ts';
 export type { ApiKeyInput } from './apikeys.ts';
+export type { JobRunRow, JobRunState, CommitInput, TickWrite } from './jobs.ts';
+export { jobInstanceId } from './jobs.ts';
 export type { LogLineInput, LogLineRow, LogQuery, LogStream, LogWindow } from './logs.ts';
 
 /** The database file's name inside a data dir. */
@@ -66,7 +72,11 @@ export interface Store {
   readonly status: ReturnType<typeof createStatusStore>;
   readonly events: ReturnType<typeof createEventsStore>;
   readonly releases: ReturnType<typeof createReleasesStore>;
+  /** Release command runs (exactly once per release: see release-commands.ts). */
+  readonly releaseCommands: ReturnType<typeof createReleaseCommandsStore>;
   readonly secrets: ReturnType<typeof createSecretsStore>;
+  /** Image registry credentials per host (ciphertext only). */
+  readonly registries: ReturnType<typeof createRegistriesStore>;
   readonly tasks: ReturnType<typeof createTasksStore>;
   readonly agents: ReturnType<typeof createAgentsStore>;
   readonly audit: ReturnType<typeof createAuditStore>;
@@ -75,6 +85,8 @@ export interface Store {
   /** Source revisions still named by a service or release (bundle retention). */
   readonly revisions: ReturnType<typeof createRevisionRefs>;
   readonly logs: ReturnType<typeof createLogsStore>;
+  /** Cron job cursors and runs. */
+  readonly jobs: ReturnType<typeof createJobsStore>;
   /**
    * Runs `fn` in one IMMEDIATE transaction (nested calls become savepoints): all its writes
    * land together or not at all. `fn` must be synchronous; a thrown error rolls back.
@@ -138,6 +150,7 @@ export function storeLocation(env: Readonly<Record<string, string | undefined>>,
 export function createStore(database: Db | Sql, path: string, options: StoreOptions = {}): Store {
   const clock = options.clock ?? Date.now;
   const db: Sql = 'dialect' in database ? database : sqliteSql(database);
+  const tasks = createTasksStore(db, clock, options.taskLogRetention ?? DEFAULT_TASK_LOG_RETENTION);
   return {
     path,
     dialect: db.dialect,
@@ -145,14 +158,17 @@ export function createStore(database: Db | Sql, path: string, options: StoreOpti
     status: createStatusStore(db, clock),
     events: createEventsStore(db, clock, options.eventRetention ?? DEFAULT_EVENT_RETENTION),
     releases: createReleasesStore(db, clock),
+    releaseCommands: createReleaseCommandsStore(db, clock),
     secrets: createSecretsStore(db, clock),
-    tasks: createTasksStore(db, clock, options.taskLogRetention ?? DEFAULT_TASK_LOG_RETENTION),
+    registries: createRegistriesStore(db, clock),
+    tasks,
     agents: createAgentsStore(db, clock),
     audit: createAuditStore(db, clock),
     deployments: createDeploymentsStore(db, clock),
     apiKeys: createApiKeysStore(db, clock),
     revisions: createRevisionRefs(db),
     logs: createLogsStore(db, clock, options.logWindow),
+    jobs: createJobsStore(db, clock, tasks),
     transaction<T>(fn: () => T): T {
       return db.transaction(fn);
     },

@@ -92,9 +92,11 @@ export function createLogsStore(db: Sql, clock: Clock, window: LogWindow = DEFAU
     'SELECT build FROM log_lines WHERE service = ? AND build IS NOT NULL ORDER BY seq DESC LIMIT 1',
   );
   // Tasks are placed on one agent: this is how the control plane knows an instance is that agent's.
-  const owner = db.prepare<[string, string], { service: string }>(
-    `SELECT service_name AS service FROM tasks WHERE agent_id = ? AND kind = 'run'
-     AND json_extract(payload, '$.instanceId') = ? ORDER BY seq DESC LIMIT 1`,
+  // The task that placed the instance on this agent: a run or one-off (build) task targeted at it, or a job
+  // task it holds (job tasks may go to any agent, so their target can be empty).
+  const owner = db.prepare<{ agentId: string; instanceId: string }, { service: string }>(
+    `SELECT service_name AS service FROM tasks WHERE (agent_id = @agentId OR (kind = 'job' AND lease_owner = @agentId))
+     AND kind IN ('run', 'build', 'job') AND json_extract(payload, '$.instanceId') = @instanceId ORDER BY seq DESC LIMIT 1`,
   );
   let lastGoneSweep = 0;
 
@@ -158,7 +160,7 @@ export function createLogsStore(db: Sql, clock: Clock, window: LogWindow = DEFAU
       return db.prepare(sql).all(params) as LogLineRow[];
     },
     /** The service of an instance placed on this agent, or null when the agent was never given it. */
-    serviceOfInstance: (agentId: string, instanceId: string): string | null => owner.get(agentId, instanceId)?.service ?? null,
+    serviceOfInstance: (agentId: string, instanceId: string): string | null => owner.get({ agentId, instanceId })?.service ?? null,
     /** The newest build id with stored output, if any. */
     latestBuild: (service: string): string | null => latestBuild.get(service)?.build ?? null,
     /** Lines kept for a service (tests and metrics). */

@@ -22,6 +22,19 @@ function withRowid(sqlite: string): Migration {
   return { sqlite, postgres: `${toPostgres(sqlite)}\n${rowid('deployments')}\n${rowid('api_keys')}` };
 }
 
+/**
+ * Migration 10: the cron tables (portable), then a 'job' task kind. SQLite cannot change a CHECK,
+ * so it rebuilds tasks (`sqliteRebuild`); PostgreSQL swaps the column's named constraint.
+ */
+function cronJobs(tables: string, sqliteRebuild: string): Migration {
+  return {
+    sqlite: `${tables}\n${sqliteRebuild}`,
+    postgres: `${toPostgres(tables)}
+  ALTER TABLE tasks DROP CONSTRAINT tasks_kind_check;
+  ALTER TABLE tasks ADD CONSTRAINT tasks_kind_check CHECK (kind IN ('build', 'run', 'stop', 'job'));`,
+  };
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   // 1: desired services and what hangs off them.
   `
@@ -215,7 +228,114 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX log_lines_by_source ON log_lines (source, seq);
   `,
 
-  // 9: the leader's term (several replicas on one PostgreSQL; store/leader.ts). One row; every
+  // 9 (release commands): one row per release command run, keyed by the service incarnation and the
+  // release's generation. The row is written as 'started' BEFORE the command is started, so
+  // a row still 'started' after a crash means "may have run" and is never run again on its own.
+  `
+  CREATE TABLE release_commands (
+    service_id  TEXT NOT NULL,
+    service     TEXT NOT NULL,
+    generation  INTEGER NOT NULL,
+    hash        TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('started', 'succeeded', 'failed', 'unknown')),
+    run_ref     TEXT,
+    exit_code   INTEGER,
+    last_lines  TEXT NOT NULL DEFAULT '[]',
+    reason      TEXT,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    PRIMARY KEY (service_id, generation)
+  );
+  `,
+
+  // 10 (cron jobs, store/jobs.ts): per job the newest tick already handled (its cursor, written
+  // before any run of that tick starts), and one row per run or skipped tick. UNIQUE (service,
+  // job, scheduled_ms) is what makes a tick impossible to start twice.
+  // PostgreSQL changes the CHECK in place; SQLite cannot, so there tasks is rebuilt.
+  cronJobs(`
+  CREATE TABLE job_cursors (
+    service    TEXT NOT NULL,
+    job        TEXT NOT NULL,
+    cursor_ms  INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (service, job)
+  );
+  CREATE TABLE job_runs (
+    id           TEXT PRIMARY KEY,
+    service      TEXT NOT NULL,
+    job          TEXT NOT NULL,
+    scheduled_ms INTEGER NOT NULL,
+    trigger      TEXT NOT NULL CHECK (trigger IN ('schedule', 'manual')),
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'running', 'succeeded', 'failed', 'skipped', 'lost', 'cancelled')),
+    reason       TEXT,
+    task_id      TEXT,
+    started_ms   INTEGER,
+    ended_ms     INTEGER,
+    exit_code    INTEGER,
+    log_instance TEXT,
+    created_at   TEXT NOT NULL,
+    UNIQUE (service, job, scheduled_ms)
+  );
+  CREATE INDEX job_runs_by_job ON job_runs (service, job, scheduled_ms);
+  CREATE INDEX job_runs_active ON job_runs (state) WHERE state IN ('pending', 'running');
+  `, `
+  -- A 'job' task kind (one cron run on an agent). SQLite cannot change a CHECK in place, so
+  -- tasks is rebuilt. task_logs goes first and comes back after (keeping its rows): dropping
+  -- tasks while task_logs still references it would cascade-delete every log line.
+  CREATE TABLE tasks_v10 (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id               TEXT NOT NULL UNIQUE,
+    kind             TEXT NOT NULL CHECK (kind IN ('build', 'run', 'stop', 'job')),
+    service_name     TEXT NOT NULL,
+    generation       INTEGER NOT NULL,
+    replica          INTEGER NOT NULL,
+    agent_id         TEXT,
+    dedupe_key       TEXT,
+    payload          TEXT NOT NULL,
+    state            TEXT NOT NULL
+                     CHECK (state IN ('queued', 'claimed', 'running', 'succeeded', 'failed', 'cancelled')),
+    lease_owner      TEXT,
+    lease_expires_at INTEGER,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    result           TEXT,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL
+  );
+  INSERT INTO tasks_v10 SELECT seq, id, kind, service_name, generation, replica, agent_id, dedupe_key, payload, state,
+    lease_owner, lease_expires_at, attempts, result, created_at, updated_at FROM tasks;
+  CREATE TABLE task_logs_v10_copy AS SELECT seq, task_id, time, line FROM task_logs;
+  DROP TABLE task_logs;
+  DROP TABLE tasks;
+  ALTER TABLE tasks_v10 RENAME TO tasks;
+  CREATE INDEX tasks_claimable ON tasks (agent_id, state, seq);
+  CREATE INDEX tasks_by_lease ON tasks (state, lease_expires_at);
+  CREATE INDEX tasks_by_service ON tasks (service_name, seq);
+  CREATE INDEX tasks_active_dedupe ON tasks (dedupe_key)
+    WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'claimed', 'running');
+  CREATE TABLE task_logs (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    time    TEXT NOT NULL,
+    line    TEXT NOT NULL
+  );
+  INSERT INTO task_logs (seq, task_id, time, line) SELECT seq, task_id, time, line FROM task_logs_v10_copy ORDER BY seq;
+  DROP TABLE task_logs_v10_copy;
+  CREATE INDEX task_logs_by_task ON task_logs (task_id, seq);
+  `),
+
+  // 11: credentials for image registries, per registry host (store/registries.ts): the password
+  // only as the API cipher's ciphertext, like secrets; handed to an agent with an image task.
+  `
+  CREATE TABLE registry_credentials (
+    host       TEXT PRIMARY KEY,
+    username   TEXT NOT NULL,
+    ciphertext BLOB NOT NULL,
+    key_id     TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  `,
+
+  // 12: the leader's term (several replicas on one PostgreSQL; store/leader.ts). One row; every
   // election adds one, and a replica's writes are refused once the term is no longer its own.
   `
   CREATE TABLE leader_term (

@@ -1,7 +1,7 @@
 // Releases: every generation that was rolled out, with its spec and outcome, for rollback.
 
 import type { ServiceSpec } from '../specs/types.ts';
-import type { Sql } from './sql.ts';
+import { type Sql, transactional } from './sql.ts';
 import type { ReleaseRow } from './types.ts';
 import { type Clock, iso } from './util.ts';
 
@@ -54,6 +54,13 @@ export function createReleasesStore(db: Sql, clock: Clock) {
   const latestSucceeded = db.prepare<[string], ReleaseRecord>(
     `SELECT * FROM releases WHERE name = ? AND outcome = 'succeeded' ORDER BY generation DESC LIMIT 1`,
   );
+  const names = db.prepare<[], { name: string }>('SELECT DISTINCT name FROM releases ORDER BY name');
+  const removeOne = db.prepare('DELETE FROM releases WHERE name = ? AND generation = ?');
+  const removeMany = transactional(db, (name: string, generations: readonly number[]) => {
+    let removed = 0;
+    for (const generation of generations) removed += removeOne.run(name, generation).changes;
+    return removed;
+  });
   const setOutcome = db.prepare(
     'UPDATE releases SET outcome = @outcome, reason = @reason WHERE name = @name AND generation = @generation',
   );
@@ -80,6 +87,14 @@ export function createReleasesStore(db: Sql, clock: Clock) {
     /** Newest generation first. */
     list(name: string): ReleaseRow[] {
       return list.all(name).map(toRow);
+    },
+    /** Every service name that has releases (also names whose service is gone). */
+    names(): string[] {
+      return names.all().map((r) => r.name);
+    },
+    /** Deletes these releases of `name` (retention); returns how many went. */
+    remove(name: string, generations: readonly number[]): number {
+      return generations.length === 0 ? 0 : removeMany(name, generations);
     },
     get(name: string, generation: number): ReleaseRow | null {
       const r = one.get(name, generation);

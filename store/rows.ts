@@ -11,7 +11,7 @@ export interface StatusSummary {
   observedGeneration: number;
 }
 
-export type TaskKind = 'build' | 'run' | 'stop';
+export type TaskKind = 'build' | 'run' | 'stop' | 'job';
 export type TaskState = 'queued' | 'claimed' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface TaskRow {

@@ -65,7 +65,9 @@ function toRow(r: TaskRecord): TaskRow {
 }
 
 const ACTIVE = `state IN ('queued', 'claimed', 'running')`;
-const CLAIMABLE = `(state = 'queued' OR (state IN ('claimed', 'running') AND lease_expires_at <= CAST(@now AS INTEGER)))`;
+// A job task whose lease ran out is never handed out again: its command may have run, and a
+// cron run must not start twice (the job scheduler reports it lost instead).
+const CLAIMABLE = `(state = 'queued' OR (state IN ('claimed', 'running') AND lease_expires_at <= CAST(@now AS INTEGER) AND kind <> 'job'))`;
 const LEASE_END = 'CAST(@now AS INTEGER) + CAST(@leaseMs AS INTEGER)';
 const HELD_BY = `lease_owner = @agentId AND state IN ('claimed', 'running')`;
 

@@ -43,7 +43,10 @@ export function createApi(key, fetchFn = (...args) => globalThis.fetch(...args))
   async function send(method, path, body, extraHeaders = {}, signal) {
     const headers = { 'x-api-key': key, accept: 'application/json', ...extraHeaders };
     const init = { method, headers, ...(signal ? { signal } : {}) };
-    if (body !== undefined) {
+    if (body instanceof Blob) {
+      headers['content-type'] = 'application/gzip';
+      init.body = body;
+    } else if (body !== undefined) {
       headers['content-type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
@@ -71,9 +74,28 @@ export function createApi(key, fetchFn = (...args) => globalThis.fetch(...args))
     deploy: (body) => json('POST', SERVICES, body),
     start: (name) => json('POST', `${one(name)}/start`),
     stop: (name) => json('POST', `${one(name)}/stop`),
-    rollback: (name) => json('POST', `${one(name)}/rollback`, {}),
+    /** Rolls back to release `to` (a generation), or without it to the newest earlier good one. */
+    rollback: (name, to) => json('POST', `${one(name)}/rollback`, to === undefined ? {} : { to }),
+    releases: (name) => json('GET', `${one(name)}/releases`),
+    agents: () => json('GET', '/api/v1/agents'),
+    apply: (body) => json('POST', '/api/v1/apply', body),
+
+    /** Whether the control plane holds `digest` already, and its upload limit in bytes (NaN when unsaid). */
+    async bundleStatus(digest) {
+      let response;
+      try {
+        response = await fetchFn(`/api/v1/bundles/${digest}`, { method: 'HEAD', headers: { 'x-api-key': key } });
+      } catch (cause) {
+        throw new ApiError(0, 'E_NETWORK', `cannot reach the Forge API (${cause?.message ?? cause})`);
+      }
+      if (response.status !== 200 && response.status !== 404) throw await errorOf(response, 'HEAD', '/api/v1/bundles');
+      return { stored: response.status === 200, limitBytes: Number(response.headers.get('x-forge-bundle-limit') ?? NaN) };
+    },
+    /** Uploads a gzipped bundle; the control plane checks that its tar hashes to `digest`. */
+    putBundle: (digest, gzip) => json('PUT', `/api/v1/bundles/${digest}`, gzip),
     remove: (name) => json('DELETE', one(name)),
     events: (name, limit = 50) => json('GET', `${one(name)}/events?limit=${limit}`),
+    jobs: (name) => json('GET', `/api/v1/jobs?service=${encodeURIComponent(name)}`),
 
     /**
      * Follows a service's logs until the stream ends or `signal` aborts.

@@ -1,10 +1,14 @@
 // The Forge dashboard: sign in with an API key, list services, deploy, and look
-// after one service. Views are chosen by the URL hash (#/ and #/services/<name>);
+// after one service (its releases, rollback to a chosen one, live logs), and see the
+// worker agents. Views are chosen by the URL hash (#/, #/services/<name>, #/agents);
 // every piece of data is inserted as text (see dom.js).
 
 import { ApiError, createApi, describeError } from './api.js';
+import { agentRow } from './agents-view.js';
 import { setupDeployDialog } from './deploy-dialog.js';
+import { releaseRow } from './releases-view.js';
 import { $, fill, h, statusClass, statusText } from './dom.js';
+import { jobRows } from './jobs.js';
 
 const KEY_STORAGE = 'forge.apiKey';
 const REFRESH_MS = 3000;
@@ -21,8 +25,9 @@ function leaveView() {
 }
 
 function show(sectionId) {
-  for (const id of ['login-view', 'list-view', 'service-view']) $(`#${id}`).hidden = id !== sectionId;
+  for (const id of ['login-view', 'list-view', 'service-view', 'agents-view']) $(`#${id}`).hidden = id !== sectionId;
   $('#logout').hidden = sectionId === 'login-view';
+  $('#nav').hidden = sectionId === 'login-view';
 }
 
 function flash(text) {
@@ -115,8 +120,14 @@ function renderService(service) {
 
 async function refreshService(name) {
   try {
-    const [service, events] = await Promise.all([api.getService(name), api.events(name)]);
+    const [service, events, releases, jobs] = await Promise.all([api.getService(name), api.events(name), api.releases(name), api.jobs(name)]);
     renderService(service);
+    fill($('#svc-releases tbody'), releases.releases.length > 0
+      ? releases.releases.map((r) => releaseRow(r, (generation) => void rollBackTo(name, generation)))
+      : emptyRow(7, 'no releases yet'));
+    fill($('#svc-jobs tbody'), jobs.jobs.length > 0
+      ? jobRows(jobs.jobs).map((cells) => h('tr', {}, ...cells.map((cell) => h('td', {}, cell))))
+      : emptyRow(5, 'no jobs: add a jobs: section to the spec'));
     fill($('#svc-events tbody'), events.length > 0
       ? events.slice().reverse().map((e) => h('tr', {},
         h('td', {}, when(e.time)), h('td', { class: e.type === 'Warning' ? 'status-False' : '' }, e.type), h('td', {}, e.reason), h('td', {}, e.message)))
@@ -130,6 +141,17 @@ async function refreshService(name) {
       return;
     }
     $('#svc-error').textContent = describeError(error);
+  }
+}
+
+async function rollBackTo(name, generation) {
+  $('#svc-error').textContent = '';
+  try {
+    const result = await api.rollback(name, generation);
+    flash(`Rolling ${name} back to release ${result.toGeneration} as generation ${result.generation}.`);
+    await refreshService(name);
+  } catch (error) {
+    if (!keyRejected(error)) $('#svc-error').textContent = describeError(error);
   }
 }
 
@@ -173,6 +195,24 @@ function startLogs(name) {
   view.logs?.abort();
   view.logs = new AbortController();
   void followLogs(name, view.logs.signal, $('#svc-logs-source').value === 'build');
+}
+
+// ---- agents ----
+
+async function refreshAgents() {
+  try {
+    const { agents } = await api.agents();
+    fill($('#agents tbody'), agents.length > 0 ? agents.map(agentRow) : emptyRow(8, 'no agents have registered yet'));
+    $('#agents-error').textContent = '';
+  } catch (error) {
+    if (!keyRejected(error)) $('#agents-error').textContent = describeError(error);
+  }
+}
+
+function showAgents() {
+  show('agents-view');
+  void refreshAgents();
+  view.timer = setInterval(refreshAgents, REFRESH_MS);
 }
 
 function currentServiceName() {
@@ -235,6 +275,7 @@ function route() {
   api ??= createApi(key);
   const name = currentServiceName();
   if (name !== null) showService(name);
+  else if (location.hash === '#/agents') showAgents();
   else showList();
 }
 
@@ -268,7 +309,8 @@ setupDeployDialog({
   api: () => api,
   keyRejected,
   deployed(service) {
-    flash(`Deployed ${service.name} (generation ${service.generation}).`);
+    flash(service.generation !== undefined ? `Deployed ${service.name} (generation ${service.generation}).`
+      : service.op === 'unchanged' ? `${service.name} is unchanged: the same spec and bundle are already deployed.` : `Deployed ${service.name} (${service.op ?? 'applied'}).`);
     if (location.hash === '#/' || location.hash === '') void refreshList();
     else location.hash = '#/';
   },

@@ -79,24 +79,35 @@ export function deployBody(fields) {
   return errors.length > 0 ? { body: null, errors } : { body, errors };
 }
 
+const NEEDS = {
+  images: { words: 'images', none: 'No configured provider runs images: set FLY_API_TOKEN and FLY_ORG (or PROJECT_ID and CLOUD_API_HOST) where forge server runs. Agents run images once one with skopeo, umoci and crun has registered; or deploy a folder or archive as a source service.' },
+  source: { words: 'source services', none: 'No configured provider builds and runs source services.' },
+};
+
 /**
- * The provider choices for an image deploy, from GET /api/compute/config: only a
- * configured provider whose capabilities include images can be picked (an agent
- * runs source services, not images: offering it made a deploy that failed for
- * good). Each disabled choice says why. `preferred` is the first that can run it;
- * `hint` says what to do when none can.
+ * The provider choices for a deploy, from GET /api/compute/config: only a configured
+ * provider whose capabilities (`runs`) cover what is deployed — an image, or a source
+ * folder built with build and run commands — can be picked (offering an agent an
+ * image made a deploy that failed for good). Each disabled choice says why.
+ * `preferred` is the first that can run it; `hint` says what to do when none can.
  * @param {Record<string, { configured: boolean, reason?: string, runs?: { images: boolean, source: boolean } }>} providers
+ * @param {'images' | 'source'} need
  * @returns {{ choices: { name: string, enabled: boolean, label: string, title: string }[], preferred: string | undefined, hint: string | undefined }}
  */
-export function imageProviderChoices(providers) {
+export function providerChoices(providers, need) {
+  const other = need === 'images' ? 'source' : 'images';
   const choices = Object.entries(providers).map(([name, p]) => {
-    const images = p.runs?.images === true;
-    const enabled = p.configured && images;
-    const why = !p.configured ? 'not configured' : images ? '' : 'cannot run images';
-    return { name, enabled, label: enabled ? name : `${name} (${why})`, title: p.configured ? (images ? p.reason ?? '' : `${name} runs source services (build and run commands): deploy those with forge apply`) : p.reason ?? '' };
+    const runs = p.runs?.[need] === true;
+    const enabled = p.configured && runs;
+    const why = !p.configured ? 'not configured' : runs ? '' : `cannot run ${NEEDS[need].words}`;
+    const title = !p.configured ? p.reason ?? ''
+      : runs ? p.reason ?? ''
+        : p.runs?.[other] ? `${name} runs ${NEEDS[other].words}: switch "What to deploy" to deploy one there` : `${name} cannot run ${NEEDS[need].words}`;
+    return { name, enabled, label: enabled ? name : `${name} (${why})`, title };
   });
   const preferred = choices.find((c) => c.enabled)?.name;
-  const hint = preferred ? undefined
-    : 'No configured provider runs images: set FLY_API_TOKEN and FLY_ORG (or PROJECT_ID and CLOUD_API_HOST) where forge server runs. Agents run source services: write a forge.yaml with build and run commands and use forge apply.';
-  return { choices, preferred, hint };
+  return { choices, preferred, hint: preferred ? undefined : NEEDS[need].none };
 }
+
+/** providerChoices for an image deploy. */
+export const imageProviderChoices = (providers) => providerChoices(providers, 'images');

@@ -3,8 +3,8 @@
 // monitorHealth for the periodic checks afterwards.
 
 import http from 'node:http';
-import net from 'node:net';
 import { ForgeError } from '../../errors/index.ts';
+import { portAccepts } from '../../net/port-accepts.ts';
 import type { HealthSpec } from '../../specs/types.ts';
 import type { ExitInfo } from '../sandbox/index.ts';
 import { listeningPortsOf, wrongPortHint } from './health-ports.ts';
@@ -20,20 +20,6 @@ import {
 
 export const PORT_POLL_MS = 50;
 export const DEFAULT_START_TIMEOUT_MS = 60_000;
-
-/** One connection attempt: true when something accepts on host:port. */
-export function portAccepts(port: number, host = '127.0.0.1', timeoutMs = 1_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
 
 /**
  * Whether the app itself listens, for sandboxes with an own network namespace

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createSandbox, type ExitInfo, type Sandbox } from '../sandbox/index.ts';
 import type { SandboxLimits } from './build.ts';
 import { buildEnv } from './env.ts';
+import { imageEnv, type UnpackedImage } from '../image/unpack.ts';
 import { captureOutput, DEFAULT_LOG_FILES, DEFAULT_LOG_MAX_BYTES, LineTail, RotatingLog, type Stream } from './logs.ts';
 
 export interface InstanceOptions {
@@ -21,6 +22,8 @@ export interface InstanceOptions {
   logFiles?: number;
   /** Each line of the app's output as it is read (the agent ships it to the control plane). */
   onLine?: (line: string, stream: Stream) => void;
+  /** An image instance: its root, entrypoint/cmd, env, cwd and user instead of `command` in the host's dirs. */
+  image?: UnpackedImage;
 }
 
 export interface InstanceHandle {
@@ -48,20 +51,28 @@ export const DEFAULT_STOP_GRACE_MS = 10_000;
 export async function startInstance(options: InstanceOptions): Promise<InstanceHandle> {
   // Only $PORT is forwarded into the instance's network namespace, on the agent's address.
   const network = { bindHost: options.sandbox.network?.bindHost ?? '127.0.0.1', egress: options.sandbox.network?.egress ?? true, port: options.port };
-  const sandbox = await createSandbox({ ...options.sandbox, workDir: options.workDir, network, id: options.id });
+  const image = options.image;
+  const sandbox = await createSandbox({
+    ...options.sandbox, workDir: options.workDir, network, id: options.id,
+    ...(image === undefined ? {} : { image: { rootfs: image.rootfs, uid: image.process.uid, gid: image.process.gid, additionalGids: image.process.additionalGids, cwd: image.process.cwd } }),
+  });
   const logFile = path.join(options.logDir, 'output.log');
   const log = new RotatingLog(logFile, options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES, options.logFiles ?? DEFAULT_LOG_FILES);
   const lines = new LineTail(500, options.onLine);
+  // An image brings its own PATH and HOME; the spec's env, secrets and PORT go over them.
+  const fromImage = image === undefined ? undefined : imageEnv(image.process.env);
   const env = buildEnv({
-    hostPath: process.env.PATH,
-    home: options.workDir,
-    env: options.env,
+    hostPath: fromImage === undefined ? process.env.PATH : (fromImage.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'),
+    home: fromImage === undefined ? options.workDir : (fromImage.HOME ?? '/'),
+    env: fromImage === undefined ? options.env : { ...fromImage, ...options.env },
     secrets: options.secrets,
     port: options.port,
   });
   let proc;
   try {
-    proc = await sandbox.spawn(options.command, { cwd: options.workDir, env, recentLines: () => lines.tail(20) });
+    proc = await sandbox.spawn(options.command, {
+      cwd: options.workDir, env, recentLines: () => lines.tail(20), ...(image === undefined ? {} : { argv: image.process.args }),
+    });
   } catch (err) {
     log.close();
     await sandbox.destroy(0);

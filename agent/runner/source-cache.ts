@@ -30,13 +30,7 @@ export function snapshotDir(cacheDir: string, sourceDir: string, revision: strin
 export async function sourceForRevision(cacheDir: string, sourceDir: string, revision: string | undefined): Promise<string> {
   if (revision === undefined || revision === '') return sourceDir;
   const target = snapshotDir(cacheDir, sourceDir, revision);
-  try {
-    const now = new Date();
-    await fs.utimes(target, now, now); // recently used: pruned last
-    return target;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  if (await markUsedIfPresent(target)) return target;
   // Copy beside, then rename: a half-written copy is never mistaken for a snapshot.
   const partial = `${target}.partial-${randomBytes(4).toString('hex')}`;
   const source = path.resolve(sourceDir);
@@ -57,11 +51,25 @@ export async function sourceForRevision(cacheDir: string, sourceDir: string, rev
   return target;
 }
 
+/** A cache hit: true when `dir` exists, its mtime set to now so that pruning takes it last. */
+export async function markUsedIfPresent(dir: string): Promise<boolean> {
+  try {
+    const now = new Date();
+    await fs.utimes(dir, now, now);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return false;
+  }
+}
+
 /**
  * Keeps the `count` most recently used directories of `cacheDir` (by mtime; half-made
- * `.partial-` ones skipped) and `keep`; removes the rest. Shared by source snapshots and bundles.
+ * `.partial-` ones skipped) and every directory in `keep`; removes the rest. Shared by
+ * source snapshots and bundles.
  */
-export async function pruneLeastRecent(cacheDir: string, keep: string, count: number): Promise<void> {
+export async function pruneLeastRecent(cacheDir: string, keep: string | ReadonlySet<string>, count: number): Promise<void> {
+  const kept = typeof keep === 'string' ? new Set([keep]) : keep;
   const entries = await fs.readdir(cacheDir, { withFileTypes: true });
   const dirs: { dir: string; usedAt: number }[] = [];
   for (const entry of entries) {
@@ -72,6 +80,6 @@ export async function pruneLeastRecent(cacheDir: string, keep: string, count: nu
   }
   dirs.sort((a, b) => b.usedAt - a.usedAt);
   for (const { dir } of dirs.slice(count)) {
-    if (dir !== keep) await fs.rm(dir, { recursive: true, force: true });
+    if (!kept.has(dir)) await fs.rm(dir, { recursive: true, force: true });
   }
 }

@@ -20,8 +20,8 @@ import { containerArgv, containerProcessArgs, sandboxArgv } from './namespaces.t
 import { safeCgroupName } from './paths.ts';
 import { identityForSlot, type SandboxIdentity } from './identity.ts';
 import { createNetwork, PortTakenError, sweepNamespaces, tableListens, type SandboxNetwork } from './network.ts';
-export { PortTakenError } from './network.ts';
-import { APP_DIR, CACHE_DIR, ociConfig, type Weaken } from './oci-config.ts';
+export { forwardedAddress, PortTakenError } from './network.ts';
+import { APP_DIR, CACHE_DIR, ociConfig, weakenedMountPoints, type ImageRoot, type Weaken } from './oci-config.ts';
 import { forgetRootfs, hostLayout, sharedRootfs, writeGeneratedEtc } from './rootfs.ts';
 import { seccompProfile } from './seccomp.ts';
 import { execFile } from 'node:child_process';
@@ -33,7 +33,7 @@ export type { CgroupCounters } from './cgroup-common.ts';
 export { detectIsolation, isolationComplete } from './detect.ts';
 export { classifyExit } from './exit.ts';
 export type { SandboxIdentity } from './identity.ts';
-export type { Weaken } from './oci-config.ts';
+export type { ImageRoot, Weaken } from './oci-config.ts';
 export { APP_DIR, CACHE_DIR } from './oci-config.ts';
 
 /** Where bundles, crun's state and pasta's pid files live (per cgroup root): root-only, on tmpfs where /run is. */
@@ -83,6 +83,8 @@ export interface SandboxOptions {
    * `network` is ignored and destroy() leaves it alone.
    */
   sharedNetwork?: SandboxNetwork | null;
+  /** An image instance (agent/image/): its root replaces the host's system dirs; needs crun. */
+  image?: ImageRoot;
 }
 
 export interface SpawnOptions {
@@ -91,6 +93,8 @@ export interface SpawnOptions {
   env: Record<string, string>;
   /** Recent output, searched for fork failures on hosts without pids.events. */
   recentLines?: () => readonly string[];
+  /** The exact argv to run (an image's entrypoint + cmd) instead of `command` through /bin/sh. */
+  argv?: string[];
 }
 
 export interface SandboxedProcess {
@@ -244,7 +248,8 @@ class LiveSandbox implements Sandbox {
     const bundleDir = path.join(bundlesDir, containerId);
     const host = hostLayout();
     const hostname = this.options.hostname ?? 'app';
-    const rootfs = await sharedRootfs(this.stateDir, host, this.options.weaken?.exposeHostPaths ?? []);
+    const image = this.options.image === undefined ? undefined : { ...this.options.image, rootfs: await this.imageRoot(this.options.image.rootfs) };
+    const rootfs = image !== undefined ? image.rootfs : await sharedRootfs(this.stateDir, host, weakenedMountPoints(this.options.weaken));
     // Search-only for others: crun's setup runs as an unprivileged host uid and must reach the etc files.
     this.generatedEtc ??= fs.mkdir(bundlesDir, { recursive: true, mode: 0o711 })
       .then(() => fs.chmod(bundlesDir, 0o711))
@@ -253,8 +258,9 @@ class LiveSandbox implements Sandbox {
     await fs.rm(bundleDir, { recursive: true, force: true });
     await fs.mkdir(bundleDir, { mode: 0o711 });
     const config = ociConfig({
-      args: containerProcessArgs(command),
-      env: insideEnv(options.env, this.options.workDir ?? options.cwd, this.options.cacheDir),
+      args: options.argv ?? containerProcessArgs(command),
+      // An image's env is its own (its PATH names its dirs); a source app's is translated to what it sees.
+      env: image !== undefined ? options.env : insideEnv(options.env, this.options.workDir ?? options.cwd, this.options.cacheDir),
       hostname,
       identity: this.options.identity ?? identityForSlot(0),
       appDir: this.options.workDir ?? options.cwd,
@@ -266,6 +272,7 @@ class LiveSandbox implements Sandbox {
       tmpSizeMb: Math.max(16, Math.min(this.options.memoryMb, 1024)),
       seccomp: seccompProfile(),
       ...(this.options.weaken ? { weaken: this.options.weaken } : {}),
+      ...(image !== undefined ? { image } : {}),
     });
     // Root-only: the app's env (secrets included) is in here, never in any argv.
     await fs.writeFile(path.join(bundleDir, 'config.json'), JSON.stringify(config), { mode: 0o600 });
@@ -278,12 +285,36 @@ class LiveSandbox implements Sandbox {
     });
   }
 
+  private imageRootMade: Promise<string> | null = null;
+
+  /**
+   * An image's root is bound under the state dir (search-only for others, like the shared
+   * rootfs): crun sets the root up as the namespace's unprivileged root, which cannot pass
+   * through the agent's root-only data dir where the root was unpacked.
+   */
+  private imageRoot(unpacked: string): Promise<string> {
+    this.imageRootMade ??= (async () => {
+      const roots = path.join(this.stateDir, 'roots');
+      await fs.mkdir(roots, { recursive: true, mode: 0o711 });
+      await fs.chmod(this.stateDir, 0o711).catch(() => undefined);
+      const at = path.join(roots, safeCgroupName(this.id));
+      await run('umount', ['-l', at]).catch(() => undefined);
+      await fs.mkdir(at, { recursive: true, mode: 0o755 });
+      await run('mount', ['--bind', unpacked, at], { timeout: 10_000 });
+      return at;
+    })();
+    return this.imageRootMade;
+  }
+
   get cgroupDirs(): string[] {
     return this.cgroup === null ? [] : [...this.cgroup.dirs];
   }
 
   async spawn(command: string, options: SpawnOptions): Promise<SandboxedProcess> {
     if (this.destroying !== null) throw new ForgeError('E_INTERNAL', `sandbox ${this.id} is being destroyed`);
+    if (this.options.image !== undefined && !this.contained) {
+      throw new ForgeError('E_ISOLATION_UNAVAILABLE', `${this.id}: images run only under crun (apt-get install crun): ${this.isolation.reason}`);
+    }
     const before = await this.counters();
     const [file, args] = this.contained
       ? await this.containerLaunch(command, options)
@@ -382,6 +413,7 @@ class LiveSandbox implements Sandbox {
       await run('crun', ['--root', path.join(this.stateDir, 'crun'), 'delete', '--force', containerId], { timeout: 10_000 }).catch(() => undefined);
       await fs.rm(path.join(this.stateDir, 'bundles', containerId), { recursive: true, force: true });
     }
+    if (this.imageRootMade !== null) await unbindImageRoot(await this.imageRootMade.catch(() => null));
     if (this.generatedEtc !== null) await fs.rm(path.join(this.stateDir, 'bundles', `${safeCgroupName(this.id)}.etc`), { recursive: true, force: true });
     if (this.network !== null && this.ownsNetwork) await this.network.destroy();
   }
@@ -401,6 +433,13 @@ class LiveSandbox implements Sandbox {
     const spared = this.isolation.namespaces ? new Set(this.live.keys()) : new Set<number>();
     signalPids((await this.cgroup.pids()).filter((p) => !spared.has(p)), signal);
   }
+}
+
+/** Unmounts an image root's bind and removes its (then empty) mount point; never follows into the image. */
+async function unbindImageRoot(at: string | null): Promise<void> {
+  if (at === null) return;
+  await run('umount', ['-l', at], { timeout: 10_000 }).catch(() => undefined);
+  await fs.rmdir(at).catch(() => undefined);
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
@@ -427,6 +466,10 @@ export async function sweepSandboxes(
     await run('crun', ['--root', crunRoot, 'delete', '--force', id], { timeout: 10_000 }).catch(() => undefined);
   }
   await sweepNamespaces(netnsName(root, ''));
+  // Image roots bound here: unbound first, or removing the state dir would empty the image roots.
+  for (const name of await fs.readdir(path.join(stateDir, 'roots')).catch(() => [] as string[])) {
+    await unbindImageRoot(path.join(stateDir, 'roots', name));
+  }
   // Nothing of this root runs any more: its bundles, pasta files and rootfs skeleton go too.
   forgetRootfs(stateDir);
   await fs.rm(stateDir, { recursive: true, force: true });

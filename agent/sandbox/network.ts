@@ -64,6 +64,15 @@ export function pastaArgs(options: NetworkOptions, nsPath: string, pidFile: stri
   ];
 }
 
+/**
+ * The address where the forwarded port accepts on the host: the agent's address
+ * when it is one (pasta binds nothing else), else loopback (a name binds all).
+ * Health checks probe here; 127.0.0.1 would miss a worker's own address.
+ */
+export function forwardedAddress(bindHost: string): string {
+  return isIP(bindHost) !== 0 ? bindHost : '127.0.0.1';
+}
+
 export async function createNetwork(options: NetworkOptions): Promise<SandboxNetwork> {
   const nsPath = path.join('/run/netns', options.name);
   const pidFile = path.join(options.stateDir, `${options.name}.pasta.pid`);

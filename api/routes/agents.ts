@@ -29,13 +29,13 @@ function num(value: unknown): number | null {
 }
 
 export function agentJson(row: AgentRow) {
-  const usage = (row.usage ?? {}) as { cpus?: unknown; memoryBytes?: unknown };
+  const usage = (row.usage ?? {}) as { cpus?: unknown; memoryBytes?: unknown; imageBytes?: unknown };
   const reports = row.instances as InstanceReport[];
   const services = [...new Set(reports.map((i) => i.service).filter((s): s is string => typeof s === 'string'))].sort();
   return {
     id: row.id, name: row.name, address: row.addresses[0] ?? null, addresses: row.addresses, labels: row.labels,
     capacity: row.capacity, capacityVerified: capacityVerified(row.capacity),
-    usage: { cpus: num(usage.cpus), memoryBytes: num(usage.memoryBytes) },
+    usage: { cpus: num(usage.cpus), memoryBytes: num(usage.memoryBytes), imageBytes: num(usage.imageBytes) },
     instances: { count: reports.length, running: reports.filter((i) => i.state === 'running').length, services },
     runtimes: row.runtimes.map((r) => `${r.name} ${r.version}`),
     online: row.online, lastSeenAt: row.lastSeenMs === null ? null : new Date(row.lastSeenMs).toISOString(),

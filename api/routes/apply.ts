@@ -3,7 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { parseAllDocuments } from 'yaml';
-import { applySet, type ApplyPlan, type SpecWithHash } from '../../reconciler/apply-set.ts';
+import { applySet, type ApplyPlan, type SpecWithHash } from '../service-apply-set.ts';
 import { parseSpecTextOffThread, specHash, specInvalidError, validateSpecObject, type LoadedSpec, type SpecProblem } from '../../specs/index.ts';
 import { actorOf } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
@@ -12,7 +12,8 @@ import { desiredHash, openSecrets } from '../secrets.ts';
 import { assertHostnamesFree } from '../hostnames.ts';
 import { placeSpec } from '../service-writes.ts';
 import { refuseRegionChange } from '../region-guard.ts';
-import { requireStoredBundles, withBundle } from './bundles.ts';
+import { requireBundledSources, requireStoredBundles, withBundle } from './bundles.ts';
+import { pinImage } from '../image-pins.ts';
 
 interface ApplyBody {
   source?: string;
@@ -107,7 +108,13 @@ export function registerApplyRoute(app: FastifyInstance, ctx: ApiContext): void 
       refuseRegionChange(existing, spec);
       return spec === loaded.spec ? loaded : { ...loaded, spec, hash: specHash(spec) };
     }).map((loaded) => withBundle(loaded, request.body.bundles));
+    requireBundledSources(ctx, placed);
     await requireStoredBundles(ctx, placed);
+    // Image tags resolve to the digest the release pins (api/image-pins.ts); a failure writes nothing.
+    for (const [i, loaded] of placed.entries()) {
+      const spec = await pinImage(ctx, loaded.spec);
+      if (spec !== loaded.spec) placed[i] = { ...loaded, spec, hash: specHash(spec) };
+    }
     const options = { prune: request.body.prune ?? false, dryRun: request.body.dryRun ?? false };
     return applySpecs(ctx, request.body.source ?? 'api', placed, options, actorOf(request));
   });

@@ -11,9 +11,11 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { LoadedSpec } from '../../specs/index.ts';
 import { ForgeError } from '../../errors/index.ts';
 import { specHash } from '../../specs/index.ts';
+import { isBundleDigest, shipsSource } from '../../specs/bundle.ts';
 import type { Readable } from 'node:stream';
 import { checkDigest, readBundle, type BundleStore } from '../bundle-store.ts';
 import type { ApiContext } from '../context.ts';
+import { sweepRetention } from '../retention.ts';
 
 export const BUNDLE_LIMIT_HEADER = 'x-forge-bundle-limit';
 
@@ -34,6 +36,23 @@ export function withBundle(loaded: LoadedSpec, bundles: Record<string, string> |
   }
   const spec = { ...loaded.spec, revision: digest };
   return { ...loaded, spec, hash: specHash(spec) };
+}
+
+/**
+ * Production: every source-mode service of the set builds from a bundle. A folder path with no
+ * bundle names a directory on the client's disk; agents on other hosts cannot read it, so the
+ * whole set is refused before anything is written. Development (forge dev, one host) builds from it.
+ */
+export function requireBundledSources(ctx: Pick<ApiContext, 'sourceFromBundlesOnly'>, specs: readonly LoadedSpec[]): void {
+  if (!ctx.sourceFromBundlesOnly) return;
+  const folders = specs.filter(({ spec }) => shipsSource(spec) && !isBundleDigest(spec.revision));
+  if (folders.length === 0) return;
+  const message = folders.map(({ spec }) =>
+    `service ${spec.name} names the folder ${spec.sourceDir} as its source, which agents on other hosts cannot read (production mode); ` +
+    `deploy it with forge apply -f or forge deploy DIR, which upload the folder as a bundle, or upload it yourself (PUT /api/v1/bundles/<digest>) and name it under bundles.${spec.name}`).join('; ');
+  throw new ForgeError('E_SOURCE_NOT_BUNDLED', message, {
+    details: folders.map(({ spec }) => ({ path: `bundles.${spec.name}`, message: 'a source-mode service needs a bundle digest in production' })),
+  });
 }
 
 export async function requireStoredBundles(ctx: ApiContext, specs: readonly LoadedSpec[]): Promise<void> {
@@ -73,8 +92,8 @@ export function registerBundleRoutes(app: FastifyInstance, ctx: ApiContext): voi
         });
       }
       const result = await bundles.put(digest, request.body as Readable);
-      // Each upload is a chance to let go of bundles nothing names any more.
-      void bundles.prune(ctx.store.revisions.referenced(), ctx.now()).catch(() => undefined);
+      // Each upload is a chance to let go of old releases and of bundles nothing names any more.
+      void sweepRetention(ctx, ctx.releaseHistory).catch(() => undefined);
       return reply.code(result.stored ? 201 : 200).send({ digest, stored: result.stored, bytes: result.bytes });
     });
   });

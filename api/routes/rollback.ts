@@ -1,10 +1,10 @@
 // POST /api/compute/services/:id/rollback {to?}: an earlier release becomes the
-// desired one again, as a new generation (reconciler/rollback.ts). Its hash is
+// desired one again, as a new generation (api/service-rollback.ts). Its hash is
 // the API's secret-aware desired hash, so the loop sees exactly what a write of
 // that spec through the API would have stored.
 
 import type { FastifyInstance } from 'fastify';
-import { rollback } from '../../reconciler/rollback.ts';
+import { rollback } from '../service-rollback.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import { actorOf } from '../auth.ts';
 import type { ApiContext } from '../context.ts';

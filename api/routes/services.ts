@@ -16,12 +16,17 @@ import { mergeEvents, readProviderEvents } from '../provider-events.ts';
 
 type IdParams = { id: string };
 
+/** The service's provider gives it an app with its own registry (a capability: never its name). */
+function hasOwnApp(ctx: ApiContext, row: DesiredRow): boolean {
+  return ctx.capabilities?.(row.spec.provider)?.registryPerService === true;
+}
+
 export async function renderServices(ctx: ApiContext, rows: readonly DesiredRow[]): Promise<ComputeServiceJson[]> {
   const observed = await ctx.observe(rows.map((r) => r.name));
   const byKey = new Map(observed.map((o) => [o.key, o] as const));
   return rows.map((row) => {
     const envKeys = [...new Set([...Object.keys(row.spec.env), ...ctx.store.secrets.keys(row.name)])].sort();
-    return computeService(serviceJson(row, ctx.store.status.get(row.name), envKeys, byKey.get(row.name)), row, ctx.flyAppName);
+    return computeService(serviceJson(row, ctx.store.status.get(row.name), envKeys, byKey.get(row.name)), row, hasOwnApp(ctx, row), ctx.flyAppName);
   });
 }
 
@@ -66,8 +71,8 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
     `${base}/:id/deploy-token`, { schema: { params: idParams, body: deployTokenBody } }, async (request) => {
       const mint = requireDeployToken(ctx);
       const row = requireService(ctx, request.params.id);
-      if (row.spec.provider !== 'fly') {
-        throw new ForgeError('E_BAD_REQUEST', `service ${row.name} runs on ${row.spec.provider}; deploy tokens are for fly source deploys`);
+      if (!hasOwnApp(ctx, row)) {
+        throw new ForgeError('E_BAD_REQUEST', `service ${row.name} runs on ${row.spec.provider}, which keeps no image registry per service; deploy tokens are for source deploys to one that does (fly)`);
       }
       ctx.store.audit.append({ actor: actorOf(request), action: 'service.deploy-token', target: row.name, details: null });
       const token = await mint(row.name, request.body?.ttlSeconds);
@@ -79,7 +84,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const row = requireService(ctx, request.params.id);
     const body = forgeBody(request.body);
     // The image a source build pushed lands in the service's own Fly app (compat.ts says why only here).
-    if (row.spec.provider === 'fly') refuseForeignFlyImage(row.name, body.image, ctx.flyAppName?.(row.name));
+    if (hasOwnApp(ctx, row)) refuseForeignFlyImage(row.name, body.image, ctx.flyAppName?.(row.name));
     const result = writeService(ctx, row.name, body, 'patch', actorOf(request));
     return renderService(ctx, result.row);
   });

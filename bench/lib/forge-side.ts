@@ -42,6 +42,8 @@ export interface ForgeOptions extends SwapOptions {
   copies: readonly HelloCopy[];
   cpusPerService: number;
   startLimitMs: number;
+  /** 'off' runs the agent without its sandbox (FORGE_ISOLATION=off), for the isolation-cost comparison. */
+  isolation?: 'auto' | 'off';
 }
 
 export async function runForge(options: ForgeOptions): Promise<ForgeResult> {
@@ -68,6 +70,7 @@ export async function runForge(options: ForgeOptions): Promise<ForgeResult> {
     const agent = await startLocalAgent({
       apiUrl: plane.url, registrationToken: agentToken, dataDir: config.dataDir, mode: config.mode,
       portRange: { from, to: from + 99 }, heartbeatIntervalMs: 500, cgroupRoot, capacity: { cpus: agentCpus },
+      ...(options.isolation ? { isolation: options.isolation } : {}),
       log: () => undefined,
     });
     // Run in reverse: the agent stops its instances, then the sweep removes its cgroup root.

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { loadSpecs, formatProblem, specHash } from '../../specs/index.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
-import { applySet, type ApplyPlan } from '../../reconciler/apply-set.ts';
+import { applySet, type ApplyPlan } from '../../api/service-apply-set.ts';
 import type { Store } from '../../store/index.ts';
 import { sourceDigest } from './source-digest.ts';
 import type { BundleStore } from '../../api/bundle-store.ts';

@@ -3,7 +3,7 @@
 // holder announcing 1 TiB to attract every placement) is kept but marked unverified,
 // and the scheduler places on it only when no verified agent fits. Pure.
 
-import type { Resources } from './protocol.ts';
+import type { Resources } from '../../schemas/agent-protocol.ts';
 
 /** The largest host Forge takes an agent's word for; a bigger one still works, ranked last. */
 export const PLAUSIBLE_CAPACITY: Resources = { cpus: 192, memoryBytes: 512 * 1024 ** 3 };

@@ -3,7 +3,7 @@
 // provider's cache and onChange nudges follow every agent report.
 
 import type { TaskRow } from '../../store/rows.ts';
-import type { HeartbeatRequest, InstanceReport, ResultRequest } from './protocol.ts';
+import type { HeartbeatRequest, InstanceReport, ResultRequest } from '../../schemas/agent-protocol.ts';
 
 export interface AgentHub {
   heartbeatReceived(agentId: string, report: HeartbeatRequest): void;

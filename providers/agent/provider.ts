@@ -9,13 +9,16 @@ import { ForgeError } from '../../errors/index.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import type { Store } from '../../store/index.ts';
 import type { TaskRow } from '../../store/rows.ts';
-import { place } from '../../reconciler/scheduler.ts';
-import type { Action, ApplyContext, ApplyResult, Observed, Provider, ProviderEvent } from '../types.ts';
+import { place } from './placement.ts';
+import type { Action, ApplyContext, ApplyResult, Observed, OneOffContext, OneOffRequest, OneOffResult, Provider, ProviderEvent } from '../types.ts';
+import { followOneOff, oneOffPayload } from './one-off.ts';
 import { createTaskBell } from './bell.ts';
 import type { AgentHub } from './hub.ts';
 import { capacityVerified } from './capacity.ts';
+import { agentFeatureNeeded, IMAGE_RUNTIME } from '../../specs/runtimes.ts';
+import { isImageDigest } from '../../specs/image-ref.ts';
 import { sweepOfflineAgents } from './offline.ts';
-import { DEFAULT_LEASE_MS, type InstanceReport, type Resources, type RunPayload, type StopPayload } from './protocol.ts';
+import { DEFAULT_LEASE_MS, type InstanceReport, type Resources, type RunPayload, type StopPayload } from '../../schemas/agent-protocol.ts';
 import {
   buildView, isRunPayload, isStopPayload, reservationOf, toObserved, type AgentState, type ViewInstance,
 } from './view.ts';
@@ -40,6 +43,9 @@ export interface AgentProvider extends Provider {
 type RunAction = Extract<Action, { kind: 'create' | 'replace' | 'start' }>;
 
 const EVENTS_KEPT = 100;
+/** Succeeded releases whose images an agent keeps cached for a rollback without the registry. */
+const ROLLBACK_IMAGES_KEPT = 3;
+const feature = agentFeatureNeeded;
 
 export function createAgentProvider(options: AgentProviderOptions): AgentProvider {
   const { store } = options;
@@ -138,10 +144,10 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
   }
 
   function run(action: RunAction, spec: ServiceSpec, hash: string, generation: number, replica: number): ApplyResult {
-    if (spec.sourceDir === undefined || spec.run === undefined) {
+    const feature = agentFeatureNeeded(spec);
+    if (feature === undefined && (spec.sourceDir === undefined || spec.run === undefined)) {
       throw new ForgeError('E_SPEC_INVALID',
-        `${action.key}: agents build and run source-mode services (build.commands + run.command from a source directory); ` +
-        'image mode needs the fly provider', { terminal: true });
+        `${action.key}: agents run source-mode services (build.commands + run.command from a source directory), images and Dockerfiles; this spec has none of them`, { terminal: true });
     }
     specs.set(hash, spec);
     const instances = currentView().get(action.key) ?? [];
@@ -150,7 +156,10 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       && i.state !== 'stopping' && i.state !== 'stopped');
     if (same && action.kind !== 'start') return { instanceId: same.id, message: 'already exists' };
 
-    const request = { key: action.key, replica, ...reservationOf(spec), ...(spec.runtime === undefined ? {} : { runtime: spec.runtime }) };
+    const request = {
+      key: action.key, replica, ...reservationOf(spec), ...(spec.runtime === undefined ? {} : { runtime: spec.runtime }),
+      ...(feature === undefined ? {} : { feature }),
+    };
     const kept = action.kind === 'start' ? instances.find((i) => i.id === action.instanceId) : undefined;
     if (kept) {
       if (kept.state === 'stopping') return { instanceId: kept.id, message: `still stopping on ${kept.agent}; it starts once stopped` };
@@ -159,7 +168,7 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       // else would leave its stopped copy behind, and two agents holding one id.
       const holder = agents.get(kept.agent);
       const home = holder ? place([request], [holder], reservations(kept.id)).placements[0] : undefined;
-      if (home) return queueRun(action.key, { instanceId: kept.agentInstanceId ?? kept.id, spec, hash, generation, replica }, home.agentId);
+      if (home) return queueRun(action.key, { instanceId: kept.agentInstanceId ?? kept.id, spec, hash, generation, replica, ...retained(action.key, spec) }, home.agentId);
     }
     const { placements, unschedulable } = place([request], [...agents.values()], reservations(kept?.id));
     const placed = placements[0];
@@ -170,12 +179,25 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       });
     }
     const instanceId = `inst_${randomBytes(8).toString('hex')}`;
-    const result = queueRun(action.key, { instanceId, spec, hash, generation, replica }, placed.agentId);
+    const result = queueRun(action.key, { instanceId, spec, hash, generation, replica, ...retained(action.key, spec) }, placed.agentId);
     if (!kept) return result;
     // Its agent has no room for it any more: it moves, as a new instance, and the kept one is forgotten.
     stopInstance(action.key, kept, true);
     record(action.key, { instanceId: kept.id, type: 'moved', status: `no room on ${kept.agent} any more; replaced by ${result.instanceId} on ${placed.agentId}` });
     return { ...result, message: `${kept.agent} has no room for it any more: ${result.message} as ${result.instanceId}` };
+  }
+
+  /**
+   * For an image spec: the digests of its service's recent succeeded releases (its rollback
+   * targets), which the agent's image garbage collection keeps (agent/image/gc.ts).
+   */
+  function retained(key: string, spec: ServiceSpec): { retainImages?: string[] } {
+    if (feature(spec) === undefined) return {};
+    const digests = store.releases.list(key)
+      .filter((r) => r.outcome === 'succeeded' && isImageDigest(r.spec.revision))
+      .slice(0, ROLLBACK_IMAGES_KEPT)
+      .map((r) => r.spec.revision!);
+    return { retainImages: [...new Set(digests)] };
   }
 
   /** What every live instance (but `except`) holds on its agent: stopped and failed ones hold nothing. */
@@ -285,7 +307,12 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
 
   return {
     name: 'agent',
-    capabilities: { updateInPlace: false, runsImages: false, runsSource: true, routing: 'forge' },
+    // Images only while some agent reported that it can run them (agents.runtimes): the API
+    // and the dashboard then stop offering images on `agent` when none can.
+    capabilities: {
+      updateInPlace: false, runsSource: true, routing: 'forge', pinsImages: true, oneOffs: true,
+      get runsImages() { return [...agents.values()].some((a) => a.runtimes.some((r) => r.name === IMAGE_RUNTIME)); },
+    },
     hub,
     leaseMs,
     async observe(keys) {
@@ -328,6 +355,26 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
           // A refused change (diff's error action) is never executed, by any provider.
           throw new ForgeError(action.code, action.reason);
       }
+    },
+    async runOneOff(request: OneOffRequest, ctx: OneOffContext): Promise<OneOffResult> {
+      const { spec } = request;
+      if (spec.sourceDir === undefined || spec.run === undefined) {
+        throw new ForgeError('E_SPEC_INVALID', `${request.key}: agents run one-offs of source-mode services only`, { terminal: true });
+      }
+      // Placed like a replica (capacity, runtime), beside whatever the service runs now.
+      const placement = { key: `${request.key}#${request.runId}`, replica: 0, ...reservationOf(spec), ...(spec.runtime === undefined ? {} : { runtime: spec.runtime }) };
+      const { placements, unschedulable } = place([placement], [...agents.values()], reservations());
+      const placed = placements[0];
+      if (!placed) {
+        throw new ForgeError('E_UNSCHEDULABLE', `cannot place a one-off of ${request.key}: ${unschedulable[0]?.reason ?? 'no agent fits'}`);
+      }
+      const task = store.tasks.enqueue({
+        kind: 'build', service: request.key, generation: request.generation, replica: 0, agentId: placed.agentId,
+        payload: oneOffPayload(request), dedupeKey: `one-off:${request.runId}`,
+      });
+      record(request.key, { type: `${request.purpose === 'release' ? 'release command' : 'one-off'} task`, status: `queued for ${placed.agentId}` });
+      bell.ring(placed.agentId);
+      return followOneOff({ store, now }, task, ctx, request.detach === true);
     },
     async events(key) {
       return [...(events.get(key) ?? [])];

@@ -6,7 +6,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { ForgeError } from '../../errors/index.ts';
 import type {
   ClaimRequest, HeartbeatRequest, LogsRequest, ProgressRequest, RegisterRequest, ResultRequest,
-} from './protocol.ts';
+} from '../../schemas/agent-protocol.ts';
 
 const SHARED = ['agent-resources', 'agent-instance'] as const;
 const BODIES = ['agent-register', 'agent-heartbeat', 'agent-claim', 'agent-progress', 'agent-result', 'agent-logs'] as const;

@@ -8,7 +8,7 @@ import type { ObservedInstance } from '../types.ts';
 import type { AgentRuntime } from '../../specs/runtimes.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import type { TaskRow } from '../../store/rows.ts';
-import type { InstanceReport, Resources, RunPayload, StopPayload } from './protocol.ts';
+import type { InstanceReport, JobPayload, OneOffPayload, Resources, RunPayload, StopPayload } from '../../schemas/agent-protocol.ts';
 
 export interface AgentState {
   id: string;
@@ -45,6 +45,18 @@ export function reservationOf(spec: ServiceSpec | undefined): Resources {
 export function isRunPayload(payload: unknown): payload is RunPayload {
   const p = payload as Partial<RunPayload> | null;
   return typeof p?.instanceId === 'string' && typeof p.hash === 'string' && typeof p.spec === 'object' && p.spec !== null;
+}
+
+export function isOneOffPayload(payload: unknown): payload is OneOffPayload {
+  const p = payload as Partial<OneOffPayload> | null;
+  return typeof p?.instanceId === 'string' && typeof p.command === 'string' && typeof p.timeoutMs === 'number'
+    && typeof p.spec === 'object' && p.spec !== null && (p.purpose === 'release' || p.purpose === 'run');
+}
+
+export function isJobPayload(payload: unknown): payload is JobPayload {
+  const p = payload as Partial<JobPayload> | null;
+  return typeof p?.runId === 'string' && typeof p.instanceId === 'string' && typeof p.command === 'string'
+    && typeof p.timeoutMs === 'number' && typeof p.scheduledAt === 'number' && typeof p.spec === 'object' && p.spec !== null;
 }
 
 export function isStopPayload(payload: unknown): payload is StopPayload {

@@ -37,6 +37,10 @@ export interface FlyMachineConfig {
   services?: FlyMachineService[];
   metadata?: Record<string, string>;
   restart?: { policy?: 'no' | 'always' | 'on-failure'; max_retries?: number };
+  /** The command the machine runs instead of the image's (a one-shot release command). */
+  init?: { cmd?: string[] };
+  /** Destroy the machine once it exits (one-shot machines). */
+  auto_destroy?: boolean;
 }
 
 export interface FlyMachineEvent {

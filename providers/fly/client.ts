@@ -169,8 +169,9 @@ export function createFlyClient(opts: FlyClientOptions) {
       return (await call<FlyMachine>('POST', `/v1/apps/${seg(app)}/machines`, { body })).body!;
     },
     getMachine: (app: string, id: string) => getOrUndefined<FlyMachine>(machinePath(app, id)),
-    async listMachines(app: string, metadata: Record<string, string> = {}): Promise<FlyMachine[]> {
-      const query = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [`metadata.${k}`, v]));
+    async listMachines(app: string, metadata: Record<string, string> = {}, includeDeleted = false): Promise<FlyMachine[]> {
+      const query: Record<string, string> = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [`metadata.${k}`, v]));
+      if (includeDeleted) query.include_deleted = 'true';
       // An app that does not exist has no machines.
       return (await getOrUndefined<FlyMachine[]>(`/v1/apps/${seg(app)}/machines`, query)) ?? [];
     },

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { ForgeError } from '../../errors/index.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
-import type { Action, ApplyContext, ApplyResult, Observed, Provider, ProviderEvent } from '../types.ts';
+import type { Action, ApplyContext, ApplyResult, Observed, OneOffContext, OneOffRequest, OneOffResult, Provider, ProviderEvent } from '../types.ts';
 import type { FlyMachine } from './api-types.ts';
 import { MachineCache, fromMachine, type CachedMachine } from './cache.ts';
 import type { FlyClient } from './client.ts';
@@ -22,6 +22,7 @@ import { META, instanceHealth, machineConfig, providerEvent, readForgeMeta } fro
 import { isAmbiguousFlyError, isFlyStatus } from './errors.ts';
 import { flyAppName, flyAppUrl } from './names.ts';
 import { ensurePublicIps, syncAppSecrets } from './app-setup.ts';
+import { oneOffMachineConfig, runFlyOneOff } from './one-off.ts';
 import { prepareSourceDeploy, type SourceDeployPlan } from './source-deploy.ts';
 import { createResyncGate } from '../resync-gate.ts';
 
@@ -371,8 +372,16 @@ export function createFlyProvider(opts: FlyProviderOptions): FlyProvider {
 
   const provider: FlyProvider = {
     name: 'fly',
-    capabilities: { updateInPlace: true, runsImages: true, runsSource: false, routing: 'provider' },
+    capabilities: { updateInPlace: true, runsImages: true, runsSource: false, remoteBuilds: true, routing: 'provider', oneOffs: true, registryPerService: true },
     appName,
+
+    async runOneOff(request: OneOffRequest, ctx: OneOffContext): Promise<OneOffResult> {
+      refuseOtherRegion(request.key, request.spec.region);
+      const config = oneOffMachineConfig(request, { projectId, owner });
+      const { app, fresh } = await ensureApp(request.key);
+      const minSecrets = await syncAppSecrets(client, app, ctx.secrets, fresh);
+      return runFlyOneOff({ client, app, config, region: request.spec.region, now: Date.now, ...(minSecrets === undefined ? {} : { minSecretsVersion: minSecrets }) }, request, ctx);
+    },
 
     resync: (force = false) => gate(force),
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { capacityVerified, PLAUSIBLE_CAPACITY } from '../../providers/agent/capacity.ts';
-import { place } from '../../reconciler/scheduler.ts';
+import { place } from '../../providers/agent/placement.ts';
 
 const GiB = 1024 ** 3;
 

@@ -232,6 +232,19 @@ describe('claims and leases', () => {
     assert.equal((await post(`/api/agents/${a.id}/tasks/${task.id}/result`, a.token, { ok: true })).statusCode, 409);
   });
 
+  test('a one-off (build task) whose holder lost its lease is never handed out again: it is reported as may have run', async () => {
+    const a = await agent('a');
+    const b = await agent('b');
+    const task = ts.store.tasks.enqueue({ kind: 'build', service: 'web', generation: 1, replica: 0, agentId: null, payload: { instanceId: 'release-x-1', command: './migrate' } });
+    assert.equal((await claim(a.id, a.token)).json().task.id, task.id);
+    ts.clock.now = T0 + LEASE; // a died mid-run
+    assert.equal((await claim(b.id, b.token)).statusCode, 204, 'the one-off was handed to a second agent');
+    const done = ts.store.tasks.get(task.id)!;
+    assert.equal(done.state, 'failed');
+    assert.equal((done.result as { code: string }).code, 'E_MAY_HAVE_RUN');
+    assert.ok(seen.includes(`completed ${task.id} false`));
+  });
+
   test('a task targeted at one agent is never handed to another', async () => {
     const a = await agent('a');
     const b = await agent('b');

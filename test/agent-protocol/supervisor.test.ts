@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import { createSupervisor, type Supervisor } from '../../agent/supervisor.ts';
 import { canBind, createPortPool } from '../../agent/runner/ports.ts';
 import { sweepSandboxes } from '../../agent/sandbox/index.ts';
-import type { RunPayload, ShippedLine } from '../../providers/agent/protocol.ts';
+import type { RunPayload, ShippedLine } from '../../schemas/agent-protocol.ts';
 import { makeSpec } from '../helpers/spec.ts';
 
 const needsRoot = process.getuid?.() === 0 ? false : 'needs root for cgroups and namespaces';

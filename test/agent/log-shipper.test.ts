@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { capFailureMessage, failureWithOutput, MAX_FAILURE_MESSAGE } from '../../agent/failure-output.ts';
 import { createLogShipper } from '../../agent/log-shipper.ts';
 import { createMasker } from '../../agent/runner/mask.ts';
-import type { ShippedLine } from '../../providers/agent/protocol.ts';
+import type { ShippedLine } from '../../schemas/agent-protocol.ts';
 import { ForgeError } from '../../errors/index.ts';
 import { eventually } from '../helpers/net.ts';
 

@@ -35,7 +35,7 @@ test('forge agents list / revoke ID', async () => {
   try {
     const row = h.api.store.agents.register({ name: 'w1', tokenHash: 'hash-1', addresses: [], labels: {}, capacity: { cpus: 2, memoryBytes: 2048 * 2 ** 20 } }, Date.now());
     const listed = await h.run(['agents']);
-    assert.deepEqual([listed.exitCode, listed.stdout], [0, `ID${' '.repeat(row.id.length - 2)}  NAME  STATE   CAPACITY\n${row.id}  w1    online  2 CPU, 2048 MB\n`]);
+    assert.deepEqual([listed.exitCode, listed.stdout], [0, `ID${' '.repeat(row.id.length - 2)}  NAME  STATE   CAPACITY        IMAGES\n${row.id}  w1    online  2 CPU, 2048 MB  -\n`]);
     const revoked = await h.run(['agents', 'revoke', row.id]);
     assert.deepEqual([revoked.exitCode, revoked.stdout], [0, `revoked agent ${row.id} (w1)\n`]);
     assert.notEqual(h.api.store.agents.get(row.id)!.revokedAt, null);

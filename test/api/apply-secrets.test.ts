@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { openSecrets } from '../../api/secrets.ts';
 import { planText } from '../../cli/format.ts';
-import type { ApplyPlan } from '../../reconciler/apply-set.ts';
+import type { ApplyPlan } from '../../api/service-apply-set.ts';
 import { apiHarness, type ApiHarness } from './helpers.ts';
 
 describe('apply and values set through the API', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { wireProviders } from '../../api/control-plane.ts';
+import { wireProviders } from '../../api/startup.ts';
 import { openWorldProvider } from '../fakes/world-provider.ts';
 
 test('wireProviders: fly needs FLY_ORG; given providers count as configured', async () => {
@@ -13,7 +13,9 @@ test('wireProviders: fly needs FLY_ORG; given providers count as configured', as
   try {
     const wired = wireProviders({ FLY_API_TOKEN: 't', FLY_ORG: 'acme', FLY_API_HOSTNAME: 'http://127.0.0.1:9' }, [agent], { controlPlaneId: 'cp_0000000000000001' });
     assert.deepEqual(wired.providers.map((p) => p.name), ['agent', 'fly']);
-    assert.deepEqual([wired.config.agent, wired.config.fly], [{ configured: true, runs: { images: true, source: true } }, { configured: true, reason: 'FLY_API_TOKEN is set; deploying into Fly org acme', runs: { images: true, source: false } }]);
+    // The agent's `runs` is a getter (read on each use: images only while an agent that can has registered).
+    assert.deepEqual({ ...wired.config.agent, runs: wired.config.agent.runs }, { configured: true, runs: { images: true, source: true } });
+    assert.deepEqual(wired.config.fly, { configured: true, reason: 'FLY_API_TOKEN is set; deploying into Fly org acme', runs: { images: true, source: false, remoteBuilds: true } });
     assert.equal(typeof wired.fly?.mintDeployToken, 'function');
     assert.throws(() => wireProviders({ FLY_API_TOKEN: 't' }, [], { controlPlaneId: 'cp_0000000000000001' }), /FLY_API_TOKEN is set but FLY_ORG is not/);
   } finally {

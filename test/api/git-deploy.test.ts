@@ -8,6 +8,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sign } from '@octokit/webhooks-methods';
+import { packBundle } from '../../specs/bundle.ts';
 import { apiHarness, eventually } from './helpers.ts';
 
 const SECRET = 'git-deploy-secret';
@@ -52,6 +53,10 @@ test('a push to a bare repo deploys examples/node-hello; a bad forge.yaml fails 
     assert.equal(row.source, `git:${REPO}@main`);
     assert.equal(row.spec.run?.command, 'node server.js');
     assert.equal(row.spec.sourceDir, join(h.dir, 'checkouts', 'acme_shop', goodSha));
+    // The checkout ships as a bundle: agents fetch it by digest and never read the control plane's checkout.
+    const packed = await packBundle(row.spec.sourceDir!);
+    assert.equal(row.spec.revision, packed.digest);
+    assert.equal((await h.app.inject({ method: 'HEAD', url: `/api/v1/bundles/${packed.digest}`, headers: h.auth() })).statusCode, 200);
     await eventually(() => (h.store.status.get('node-hello')?.phase === 'running' ? true : undefined));
 
     writeFileSync(join(work, 'forge.yaml'), 'name: node-hello\nrun:\n  command: node server.js\nport: eighty\n---\nname: Extra_Service\nimage: a\n');

@@ -17,6 +17,8 @@ import { createReconcilerMetrics, type ReconcilerMetrics } from '../../reconcile
 import { createCipher, type Cipher } from '../../store/cipher.ts';
 import { openStore, type Store } from '../../store/index.ts';
 import { openWorldProvider, type WorldProvider } from '../fakes/world-provider.ts';
+import type { ProviderCapabilities } from '../../providers/types.ts';
+import type { ProviderName } from '../../specs/types.ts';
 
 export const JWT_SECRET = new TextEncoder().encode('test-jwt-secret-0123456789abcdef');
 export const ENCRYPTION_KEY = Buffer.alloc(32, 7);
@@ -25,6 +27,13 @@ export const ALL_PROVIDERS: ProvidersConfig = {
   agent: { configured: true },
   fly: { configured: true },
   cloud: { configured: false, reason: 'PROJECT_ID and CLOUD_API_HOST are not set' },
+};
+
+/** The providers' capabilities as the real ones declare them (each provider.ts under providers/). */
+export const REAL_CAPABILITIES: Record<ProviderName, ProviderCapabilities> = {
+  agent: { updateInPlace: false, runsImages: false, runsSource: true, routing: 'forge' },
+  fly: { updateInPlace: true, runsImages: true, runsSource: false, routing: 'provider', registryPerService: true },
+  cloud: { updateInPlace: true, runsImages: true, runsSource: false, routing: 'provider' },
 };
 
 export interface ApiHarness {
@@ -76,6 +85,7 @@ export async function apiHarness(options: HarnessOptions = {}): Promise<ApiHarne
     cipher,
     loop: { nudge: (k) => { nudged.push(k); loop?.nudge(k); } },
     providersConfig: ALL_PROVIDERS,
+    capabilities: (name) => REAL_CAPABILITIES[name],
     registry: metrics.registry,
     logger: { level: 'debug', stream: { write: (line: string) => { logs.push(line); } } },
     onBackground: (work) => { background.push(work); },

@@ -54,6 +54,7 @@ export async function startCompatServer(): Promise<CompatServer> {
     observe: (keys) => fly.provider.observe(keys),
     deployToken: (name, ttl) => fly.provider.mintDeployToken(name, ttl),
     flyAppName: (name) => fly.provider.appName(name),
+    capabilities: (name) => [fly.provider].find((p) => p.name === name)?.capabilities,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

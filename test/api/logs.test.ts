@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { agentRoutes } from '../../api/agent-routes.ts';
-import type { ShippedLine } from '../../providers/agent/protocol.ts';
+import type { ShippedLine } from '../../schemas/agent-protocol.ts';
 import { apiHarness, type ApiHarness } from './helpers.ts';
 
 const REG = 'logs-registration-token';

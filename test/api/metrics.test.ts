@@ -33,7 +33,7 @@ test('/metrics: route-pattern labels, store gauges, optional bearer token; promt
     assert.equal(metrics.status, 0, `${metrics.stdout}${metrics.stderr}`);
     const rules = spawnSync('promtool', ['check', 'rules', ALERT_RULES_FILE], { encoding: 'utf8' });
     assert.equal(rules.status, 0, `${rules.stdout}${rules.stderr}`);
-    assert.match(rules.stdout, /SUCCESS: 4 rules found/);
+    assert.match(rules.stdout, /SUCCESS: 6 rules found/);
 
     // Every series the Grafana dashboard queries exists in a live scrape.
     const dashboard = readFileSync(new URL('../../examples/grafana/forge.json', import.meta.url), 'utf8');

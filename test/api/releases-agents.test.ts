@@ -48,7 +48,7 @@ describe('releases and agents routes', () => {
     const listed = agents.find((a) => a.id === agent.id)!;
     assert.deepEqual(
       [listed.name, listed.address, listed.online, listed.capacity, listed.usage, listed.instances, listed.runtimes],
-      ['node-1', '10.0.0.3', true, { cpus: 4, memoryBytes: 8 * 2 ** 30 }, { cpus: 1.5, memoryBytes: 2 ** 30 },
+      ['node-1', '10.0.0.3', true, { cpus: 4, memoryBytes: 8 * 2 ** 30 }, { cpus: 1.5, memoryBytes: 2 ** 30, imageBytes: null },
         { count: 2, running: 1, services: ['api', 'web'] }, ['python 3.11.7', 'node 20.11.1']],
     );
     assert.equal((await get('/api/v1/agents', false)).statusCode, 401);

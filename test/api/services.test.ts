@@ -160,6 +160,32 @@ describe('logs with a log source, and source deploys without fly', () => {
   });
 });
 
+describe('deploy tokens follow a capability, not a provider name', () => {
+  test('registryPerService decides: a fly service without it gets no token and no flyAppId; an agent service with it does', async () => {
+    const h = await apiHarness({
+      deployToken: async (name) => ({ app: `${name}-proj`, token: 'FlyV1 deploy-token', expiresAt: 1_700_000_000_000 }),
+      flyAppName: (name) => `${name}-proj`,
+      capabilities: (name) => ({ updateInPlace: true, registryPerService: name === 'agent' }),
+    });
+    const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
+      h.app.inject({ method, url, headers: h.auth(), ...(payload ? { payload } : {}) });
+    try {
+      await call('POST', '/api/compute/services', { name: 'onfly', image: 'nginx:1.27', provider: 'fly' });
+      await call('POST', '/api/compute/services', { name: 'onagent', image: 'nginx:1.27', provider: 'agent' });
+      const refused = await call('POST', '/api/compute/services/onfly/deploy-token');
+      assert.equal(refused.statusCode, 400);
+      assert.equal(refused.json().error, 'E_BAD_REQUEST');
+      assert.equal((await call('GET', '/api/compute/services/onfly')).json().flyAppId, null);
+      const minted = await call('POST', '/api/compute/services/onagent/deploy-token');
+      assert.equal(minted.statusCode, 200);
+      assert.equal(minted.json().app, 'onagent-proj');
+      assert.equal((await call('GET', '/api/compute/services/onagent')).json().flyAppId, 'onagent-proj');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 test('a PATCH keeps health.grace: the stored spec round-trips through its raw form', async () => {
   const { rawFromSpec, specFromRaw } = await import('../../api/service-spec.ts');
   const spec = specFromRaw({ name: 'slow', image: 'x', health: { path: '/up', grace: '3m' } });

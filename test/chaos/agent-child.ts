@@ -11,7 +11,10 @@ const [server, dataDir, cgroupRoot, ports] = process.argv.slice(2);
 if (!server || !dataDir || !cgroupRoot || !ports) throw new Error('usage: agent-child.ts SERVER DATA_DIR CGROUP_ROOT FROM-TO');
 const agent = await startAgent({
   server, token: process.env.CHAOS_AGENT_TOKEN ?? '', dataDir, cgroupRoot, name: process.env.CHAOS_AGENT_NAME ?? cgroupRoot,
-  mode: 'production', portRange: parsePortRange(ports), metricsPort: null,
+  // CHAOS_AGENT_ISOLATION=off (the cron chaos test): development mode without a sandbox, so a
+  // job can leave its own side effect in a host file the test reads.
+  ...(process.env.CHAOS_AGENT_ISOLATION === 'off' ? { mode: 'development' as const, isolation: 'off' as const } : { mode: 'production' as const }),
+  portRange: parsePortRange(ports), metricsPort: null,
   // Enough room that placement never refuses: the test is about crashes, not capacity.
   capacity: { cpus: 64, memoryBytes: 64 * 1024 ** 3 },
   // Heartbeats at the interval the control plane suggests (CHAOS_HEARTBEAT_MS there).

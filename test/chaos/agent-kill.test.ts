@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateApiKey } from '../../api/auth.ts';
 import { sweepSandboxes } from '../../agent/sandbox/index.ts';
-import type { InstanceReport } from '../../providers/agent/protocol.ts';
+import type { InstanceReport } from '../../schemas/agent-protocol.ts';
 import { openStore } from '../../store/index.ts';
 import { freePort } from '../e2e/stack.ts';
 import { ask, dead, forkReady, stop } from './children.ts';

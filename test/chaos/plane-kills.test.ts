@@ -22,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateApiKey } from '../../api/auth.ts';
 import { sweepSandboxes } from '../../agent/sandbox/index.ts';
-import type { InstanceReport } from '../../providers/agent/protocol.ts';
+import type { InstanceReport } from '../../schemas/agent-protocol.ts';
 import { changedFields } from '../../reconciler/spec-fields.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import { openStore, type Store } from '../../store/index.ts';

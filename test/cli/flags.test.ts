@@ -44,7 +44,6 @@ const cases: [argv: string[], reason: string, usage: string][] = [
   [['deploy', '--name', 'web', '--json=yes'], 'forge deploy: --json takes no value', DEPLOY_USAGE],
   [['deploy', 'src', 'other', '--name', 'web'], 'forge deploy: unexpected argument `other` (give at most one DIR)', DEPLOY_USAGE],
   [['deploy', 'nowhere', '--name', 'web'], 'forge deploy: no such directory: nowhere', DEPLOY_USAGE],
-  [['deploy', 'src', '--name', 'web', '--provider', 'agent'], 'forge deploy: source deploys from a directory build on Fly; --provider agent needs --image (or a spec with build/run and forge apply)', DEPLOY_USAGE],
   [['update'], 'forge update: give exactly one service NAME', UPDATE_USAGE],
   [['update', 'web'], 'forge update: nothing to change (give a flag such as --image or --env-set)', UPDATE_USAGE],
   [['update', 'web', '--env', '{}', '--env-set', 'A=1'], 'forge update: --env replaces every variable; it cannot be combined with --env-set or --env-unset', UPDATE_USAGE],

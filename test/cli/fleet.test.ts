@@ -39,7 +39,7 @@ describe('fleet commands against a live API', () => {
     const agent = h.api.store.agents.register({ name: 'node-1', tokenHash: 'h', addresses: ['10.0.0.3'], labels: {}, capacity: { cpus: 2, memoryBytes: 2 ** 31 } });
     const result = await h.run(['agents']);
     assert.equal(result.exitCode, 0, result.stderr);
-    assert.match(result.stdout, new RegExp(`^ID +NAME +STATE +CAPACITY\\n${agent.id} +node-1 +online +2 CPU, 2048 MB\\n$`));
+    assert.match(result.stdout, new RegExp(`^ID +NAME +STATE +CAPACITY +IMAGES\\n${agent.id} +node-1 +online +2 CPU, 2048 MB +-\\n$`));
   });
 
   test('status: services by status, agents, providers', async () => {

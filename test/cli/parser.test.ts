@@ -29,6 +29,8 @@ const TABLE: Record<string, { before: string[]; typo: [string, string]; equals: 
   start: { before: ['web'], typo: ['--jsno', '--json'], equals: [['start', 'web', '--json=1'], 2, /^forge start: --json takes no value\n/] },
   stop: { before: ['web'], typo: ['--jso', '--json'], equals: [['stop', 'web', '--json=1'], 2, /^forge stop: --json takes no value\n/] },
   restart: { before: ['web'], typo: ['--no-wiat', '--no-wait'], equals: [['restart', 'web', '--timeout=soon'], 2, /^forge restart: --timeout must be a duration such as 90s or 5m, got "soon"\n/] },
+  run: { before: ['web'], typo: ['--detahc', '--detach'], equals: [['run', 'web', '--timeout=soon', '--', 'true'], 2, /^forge run: --timeout must be a duration such as 90s, 10m or 2h, got "soon"\n/] },
+  jobs: { before: ['runs', 'web/nightly'], typo: ['--limt', '--limit'], equals: [['jobs', 'runs', 'web/x', '--limit=zero'], 2, /^forge jobs runs: --limit must be a whole number ≥ 1, got "zero"\n/] },
   scale: { before: ['web', '2'], typo: ['--no-wai', '--no-wait'], equals: [['scale', 'web', '2', '--timeout=soon'], 2, /^forge scale: --timeout must be a duration such as 90s or 5m, got "soon"\n/] },
   releases: { before: ['web'], typo: ['--jsn', '--json'], equals: [['releases', 'web', '--json=1'], 2, /^forge releases: --json takes no value\n/] },
   status: { before: [], typo: ['--jsn', '--json'], equals: [['status', '--json=1'], 2, /^forge status: --json takes no value\n/] },

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findCaddy } from '../../router/managed-caddy.ts';
-import { copyExample, processesUnder, startDev, viaRoute } from './helpers.ts';
+import { copyExample, devCgroupRoot, startDev, viaRoute } from './helpers.ts';
+import { processesUnder } from '../chaos/host-scan.ts';
 
 const skip = process.getuid?.() !== 0 ? 'needs root for the sandbox' : findCaddy() === null ? 'caddy is not installed (scripts/setup.sh installs it)' : false;
 
@@ -18,6 +19,9 @@ test('forge dev: serve, redeploy on save with no failed request, keep serving th
   try {
     await dev.waitFor(/node-hello: running \(generation 1\) http:\/\/node-hello\.localhost:\d+/, 90_000);
     assert.deepEqual(await viaRoute(dev.httpPort, host), { status: 200, body: 'hello from node-hello v1\n' });
+    // The scan below must see a sandboxed app (its cwd is /app inside its own root) or its empty result proves nothing.
+    const running = await processesUnder(dir, devCgroupRoot(dir));
+    assert.ok(running.some((p) => p.cmdline === 'node server.js'), `the app is found while it runs: ${JSON.stringify(running.map((p) => p.cmdline))}`);
 
     // Requests run back to back while the source changes; every one must succeed.
     const results: Array<{ status: number; body: string }> = [];
@@ -46,7 +50,7 @@ test('forge dev: serve, redeploy on save with no failed request, keep serving th
 
     assert.equal(await dev.stop(), 0);
     assert.match(dev.output(), /forge dev: stopped/);
-    assert.deepEqual(processesUnder(dir), []);
+    assert.deepEqual((await processesUnder(dir, devCgroupRoot(dir))).map((p) => `${p.pid} ${p.cmdline}`), []);
     assert.equal((await viaRoute(dev.httpPort, host)).status, 0, 'caddy is gone');
   } finally {
     await dev.stop(5_000);

@@ -2,7 +2,8 @@
 // output line by line, and proving nothing it started is left afterwards.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -95,15 +96,7 @@ export async function viaRoute(port: number, host: string): Promise<{ status: nu
 }
 
 /** Processes whose working directory or command line points into `dir`. */
-export function processesUnder(dir: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cwd = readlinkSync(`/proc/${pid}/cwd`);
-      if (cwd.startsWith(dir)) found.push(`${pid} ${cwd}`);
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return found;
+/** The embedded agent's cgroup root for a `forge dev` in `dir` (api/control-plane.ts names it after the data dir). */
+export function devCgroupRoot(dir: string): string {
+  return `forge-local-${createHash('sha256').update(join(dir, '.forge')).digest('hex').slice(0, 8)}`;
 }

@@ -17,9 +17,9 @@ test('terminal can be overridden per error; the code still says whether the spec
   assert.equal(new ForgeError('E_SPEC_INVALID', 'x', { terminal: false }).terminal, false);
 });
 
-test('the spec-caused codes: a region change, an invalid spec, a failing build or health check', () => {
+test('the spec-caused codes: a region change, an invalid spec, a failing build or health check, an image that does not exist', () => {
   const caused = (Object.keys(ERROR_TABLE) as ErrorCode[]).filter((c) => isSpecCaused(c)).sort();
-  assert.deepEqual(caused, ['E_BUILD_FAILED', 'E_HEALTH_FAILED', 'E_REGION_IMMUTABLE', 'E_SPEC_INVALID']);
+  assert.deepEqual(caused, ['E_BUILD_FAILED', 'E_HEALTH_FAILED', 'E_IMAGE_NOT_FOUND', 'E_REGION_IMMUTABLE', 'E_SPEC_INVALID']);
   assert.equal(isSpecCaused(undefined), false);
   assert.equal(isSpecCaused('toString'), false, 'only the table\'s own codes');
   assert.equal(ERROR_TABLE.E_REGION_IMMUTABLE.terminal, true);

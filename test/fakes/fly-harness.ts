@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { openStore, type Store } from '../../store/index.ts';
 import { createController } from '../../reconciler/controller.ts';
 import { createLoop, type Loop, type ResyncReport } from '../../reconciler/loop.ts';
-import { applySet } from '../../reconciler/apply-set.ts';
+import { applySet } from '../../api/service-apply-set.ts';
 import { specHash } from '../../specs/hash.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import { createFlyClient, type FlyClient, type FlyClientOptions } from '../../providers/fly/client.ts';

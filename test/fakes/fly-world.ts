@@ -62,6 +62,13 @@ export interface FakeApp {
 /** States in which a machine counts as running for "delete needs force". */
 export const RUNNING_STATES = new Set(['started', 'starting', 'replacing', 'stopping']);
 
+/** A machine that runs its command once and stays down: what a release command machine is. */
+function isOneShot(config: JsonObject): boolean {
+  const restart = config['restart'] as JsonObject | undefined;
+  const init = config['init'] as JsonObject | undefined;
+  return restart?.['policy'] === 'no' && Array.isArray(init?.['cmd']);
+}
+
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 function ulidLike(): string {
@@ -75,6 +82,11 @@ export class FlyWorld {
   transitionMs: number;
   /** The next N IP allocations answer without an address (Fly does this under load). */
   blankIpAllocations = 0;
+  /**
+   * A one-shot machine (restart policy `no` with an init.cmd) runs its command and exits with
+   * this code; with `auto_destroy` it is then destroyed, as Fly does. Tests set it per command.
+   */
+  oneShotExitCode: (config: JsonObject) => number = () => 0;
   private ipCounter = 0;
   private eventCounter = 0;
 
@@ -145,7 +157,14 @@ export class FlyWorld {
     };
     this.machines.set(id, m);
     this.record(m, { type: 'launch', status: 'created', source: 'user' }, now);
-    if (launch) this.schedule(m, [['starting'], ['started', { type: 'start', status: 'started', source: 'flyd' }]]);
+    if (launch && isOneShot(config)) {
+      const exitCode = this.oneShotExitCode(config);
+      this.schedule(m, [
+        ['starting'], ['started', { type: 'start', status: 'started', source: 'flyd' }],
+        ['stopped', { type: 'exit', status: 'stopped', source: 'flyd', request: { exit_event: { exit_code: exitCode, oom_killed: false, requested_stop: false } } }],
+        ...(config['auto_destroy'] === true ? [['destroyed', { type: 'destroy', status: 'destroyed', source: 'flyd' }] as [string, PlannedStep['event']]] : []),
+      ]);
+    } else if (launch) this.schedule(m, [['starting'], ['started', { type: 'start', status: 'started', source: 'flyd' }]]);
     return m;
   }
 

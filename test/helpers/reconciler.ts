@@ -8,7 +8,7 @@ import { openStore, type Store } from '../../store/index.ts';
 import { createController, type RouteTable } from '../../reconciler/controller.ts';
 import { createLoop, type Loop, type ResyncReport } from '../../reconciler/loop.ts';
 import { createReconcilerMetrics, type ReconcilerMetrics } from '../../reconciler/metrics.ts';
-import { applySet, type ApplyPlan } from '../../reconciler/apply-set.ts';
+import { applySet, type ApplyPlan } from '../../api/service-apply-set.ts';
 import { specHash } from '../../specs/hash.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import { openWorldProvider, type WorldProvider, type WorldProviderOptions } from '../fakes/world-provider.ts';

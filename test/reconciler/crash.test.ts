@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { openStore } from '../../store/index.ts';
-import { applySet } from '../../reconciler/apply-set.ts';
+import { applySet } from '../../api/service-apply-set.ts';
 import { specHash } from '../../specs/hash.ts';
 import type { ServiceSpec } from '../../specs/types.ts';
 import { makeSpec } from '../helpers/spec.ts';

@@ -345,3 +345,79 @@ test('a release whose every replica is ready has succeeded even while the old on
   const crashedLater = plan(input({ desired: d2, observed: observe(old, { ...fresh, state: 'failed' }), release: { outcome: 'succeeded', reason: null } }));
   assert.equal(crashedLater.badHash, false, 'a crash after success is restarted, not a fallback');
 });
+
+// Survivors of the mutation run (crash-memory reset, needsPass, the drain "covered" check).
+
+test('crash memory is forgotten only once every instance is running and healthy, not while one is still coming up', () => {
+  const three = makeDesired(makeSpec({ provider: 'agent', replicas: 3 }));
+  const counted = { crash: { count: 2, lastAt: NOW - 60_000 } };
+  const flyInput = (...instances: ObservedInstance[]) =>
+    input({ desired: three, observed: observe(...instances), release: { outcome: 'succeeded', reason: null }, capabilities: FLY, router: false, memory: counted });
+  const healthy = makeInstance('b', 0, three.spec);
+  // The replacement of the crashed replica runs but has not passed its health check yet:
+  // it may crash again, so the count (and the growing delay) must survive this pass.
+  const unproven = makeInstance('c', 1, three.spec, { health: 'unknown' });
+  const coming = plan(flyInput(healthy, unproven));
+  assert.deepEqual([view(coming).actions, coming.memory], [['create /2'], counted]);
+  const starting = plan(flyInput(healthy, makeInstance('c', 1, three.spec, { state: 'starting', health: 'healthy' })));
+  assert.deepEqual([view(starting).actions, starting.memory], [['create /2'], counted]);
+  const proven = plan(flyInput(healthy, makeInstance('c', 1, three.spec)));
+  assert.deepEqual([view(proven).actions, proven.memory], [['create /2'], {}], 'every instance healthy: the count is forgotten');
+});
+
+test('needsPass: work for the provider is a pass even when the status and every instance look settled', () => {
+  const settled = { phase: 'running' as const, observedGeneration: 1, errorCode: undefined };
+  const two = makeDesired(makeSpec({ provider: 'agent', replicas: 2 }));
+  const ask = (o: Partial<Parameters<typeof needsPass>[0]>) =>
+    needsPass({ desired: two, observed: observe(makeInstance('a', 0, two.spec)), capabilities: AGENT, releaseBad: false, now: NOW, status: settled, ...o });
+  assert.equal(ask({}), true, 'a replica missing: create it');
+  const both = observe(makeInstance('a', 0, two.spec), makeInstance('b', 1, two.spec));
+  assert.equal(ask({ observed: both }), false);
+  const oneStarting = observe(makeInstance('a', 0, two.spec), makeInstance('b', 1, two.spec, { state: 'starting', health: 'unknown' }));
+  assert.equal(ask({ observed: oneStarting }), true, 'one instance of two not running yet');
+  const oneSick = observe(makeInstance('a', 0, two.spec), makeInstance('b', 1, two.spec, { health: 'unhealthy' }));
+  assert.equal(ask({ observed: oneSick }), true, 'one instance of two unhealthy');
+});
+
+test('drain: a drain remembered for some of the leaving instances does not cover the others; a finished drain is forgotten', () => {
+  const one = makeDesired(makeSpec({ provider: 'agent', replicas: 1 }));
+  const three = observe(
+    makeInstance('a', 0, one.spec, at('127.0.0.1:20000')),
+    makeInstance('b', 1, one.spec, at('127.0.0.1:20001')),
+    makeInstance('c', 2, one.spec, at('127.0.0.1:20002')),
+  );
+  // b has drained long enough; c has not drained at all: nothing is removed, both drain from now.
+  const partly = plan(input({ desired: one, observed: three, memory: { drain: { leaving: ['b'], since: NOW - 10_000 } } }));
+  assert.deepEqual([partly.actions, partly.route?.upstreams, partly.draining, partly.requeueAfterMs, partly.memory],
+    [[], ['127.0.0.1:20000'], ['b', 'c'], 2_000, { drain: { leaving: ['b', 'c'], since: NOW } }]);
+  // The leaving instances went away by other means and the pass acts on something else: the old
+  // drain is not kept to excuse a later removal from draining.
+  const growing = makeDesired(makeSpec({ provider: 'agent', replicas: 2 }));
+  const acting = plan(input({ desired: growing, observed: observe(makeInstance('a', 0, growing.spec, at('127.0.0.1:20000'))), memory: partly.memory }));
+  assert.deepEqual([view(acting).actions, acting.memory], [['create /1'], {}], 'a pass that removes nothing routed forgets the drain');
+});
+
+test('status: Progressing is True while converging or waiting, False once settled; a stopped service has observed its generation', () => {
+  const progressing = (p: Plan) => {
+    const c = p.status!.status.conditions.find((x) => x.type === 'Progressing')!;
+    return `${c.status}/${c.reason}`;
+  };
+  assert.equal(progressing(plan(input({}))), 'True/Converging', 'first deploy');
+  const crashed = makeInstance('a', 0, v1, { state: 'failed', health: 'unhealthy', restarts: 3, exitedAt: NOW - 1_000 });
+  assert.equal(progressing(plan(input({ observed: observe(crashed), release: { outcome: 'succeeded', reason: null } }))), 'True/Converging', 'CrashLoopBackOff wait');
+  assert.equal(progressing(plan(input({ observed: observe(makeInstance('a', 0, v1, at('127.0.0.1:20000'))) }))), 'False/Settled', 'ready');
+  const stopped = makeDesired(v1, { state: 'stopped', generation: 4 });
+  const done = plan(input({ desired: stopped, observed: observe(makeInstance('a', 0, v1, { state: 'stopped' })), release: null }));
+  assert.deepEqual([progressing(done), done.status!.status.observedGeneration], ['False/Settled', 4]);
+});
+
+test('a release succeeds per replica slot: two ready instances of one slot are not two replicas, and a healthy instance not yet running is not ready', () => {
+  const two = makeDesired(makeSpec({ provider: 'agent', replicas: 2 }));
+  const sameSlot = observe(makeInstance('a', 0, two.spec, at('127.0.0.1:20000')), makeInstance('b', 0, two.spec, at('127.0.0.1:20001')));
+  assert.equal(plan(input({ desired: two, observed: sameSlot })).releaseOutcome, null);
+  const bothSlots = observe(makeInstance('a', 0, two.spec, at('127.0.0.1:20000')), makeInstance('b', 1, two.spec, at('127.0.0.1:20001')));
+  assert.deepEqual(plan(input({ desired: two, observed: bothSlots })).releaseOutcome, { outcome: 'succeeded', reason: null, counted: true });
+  const one = makeDesired(makeSpec({ provider: 'agent' }));
+  const notRunning = observe(makeInstance('a', 0, one.spec, { ...at('127.0.0.1:20000'), state: 'starting', health: 'healthy' }));
+  assert.equal(plan(input({ desired: one, observed: notRunning })).releaseOutcome, null);
+});

@@ -6,16 +6,7 @@ import { describe, test } from 'node:test';
 import { ForgeError } from '../../errors/index.ts';
 import { CaddyClient } from '../../router/caddy-client.ts';
 import { desiredRoute } from '../../router/routes.ts';
-import { adminRaw, freePort, startCaddyFixture, type CaddyFixture } from './caddy-harness.ts';
-
-async function withCaddy(fn: (fx: CaddyFixture) => Promise<void>): Promise<void> {
-  const fx = await startCaddyFixture();
-  try {
-    await fn(fx);
-  } finally {
-    await fx.stop();
-  }
-}
+import { adminRaw, freePort, withCaddy } from './caddy-harness.ts';
 
 const isProviderError = (pattern: RegExp) => (e: unknown) => e instanceof ForgeError && e.code === 'E_PROVIDER' && pattern.test(e.message);
 

@@ -58,6 +58,16 @@ export async function startCaddyFixture(extra: Partial<ManagedCaddyOptions> = {}
   throw lastError;
 }
 
+/** Runs `fn` with a caddy of its own, stopped afterwards whatever `fn` did. */
+export async function withCaddy(fn: (fx: CaddyFixture) => Promise<void>): Promise<void> {
+  const fx = await startCaddyFixture();
+  try {
+    await fn(fx);
+  } finally {
+    await fx.stop();
+  }
+}
+
 export interface Upstream {
   addr: string;
   close(): Promise<void>;

@@ -10,16 +10,8 @@ import { describe, test } from 'node:test';
 import { ForgeError } from '../../errors/index.ts';
 import { startManagedCaddy, type ManagedCaddyEvent } from '../../router/managed-caddy.ts';
 import { isOurCaddy, stopStaleCaddy } from '../../router/stale-caddy.ts';
+import { alive } from '../helpers/process.ts';
 import { adminRaw, startCaddyFixture } from './caddy-harness.ts';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('startManagedCaddy', () => {
   test('runs caddy with the generated base config, state in the data dir; stop() ends that pid', async () => {

@@ -5,18 +5,9 @@ import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import { reconcileRoutes } from '../../router/reconcile.ts';
 import { desiredRoute, type CaddyRoute } from '../../router/routes.ts';
-import { adminRaw, startCaddyFixture, startUpstream, viaCaddy, type CaddyFixture, type Upstream } from './caddy-harness.ts';
+import { adminRaw, startCaddyFixture, startUpstream, viaCaddy, withCaddy, type Upstream } from './caddy-harness.ts';
 
 const route = (name: string, ...upstreams: string[]): CaddyRoute => desiredRoute({ name, domain: 'localhost', upstreams });
-
-async function withCaddy(fn: (fx: CaddyFixture) => Promise<void>): Promise<void> {
-  const fx = await startCaddyFixture();
-  try {
-    await fn(fx);
-  } finally {
-    await fx.stop();
-  }
-}
 
 async function withUpstreams(tags: string[], fn: (ups: Upstream[]) => Promise<void>): Promise<void> {
   const ups = await Promise.all(tags.map((t) => startUpstream(t)));

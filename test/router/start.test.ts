@@ -4,7 +4,7 @@
 
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { managedCaddyConfig } from '../../router/caddy-config.ts';
 import { findCaddy, managedCaddyPaths } from '../../router/managed-caddy.ts';
 import { startRouting } from '../../router/start.ts';
 import { isForgeError } from '../../errors/index.ts';
+import { alive } from '../helpers/process.ts';
 import { adminRaw, freePort, startUpstream, viaCaddy } from './caddy-harness.ts';
 
 const noCaddy = findCaddy() === null ? 'caddy is not installed' : false;
@@ -47,15 +48,6 @@ async function startOperatorCaddy(): Promise<OperatorCaddy> {
   }
   await stop();
   throw new Error('the operator caddy did not answer within 10 s');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('startRouting picks the caddy', { skip: noCaddy }, () => {
@@ -139,6 +131,32 @@ describe('startRouting picks the caddy', { skip: noCaddy }, () => {
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => holder.close(resolve));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('without FORGE_CADDY_ADMIN the managed caddy\'s admin API is a Unix socket in a 0700 dir, and routes go through it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'forge-routing-'));
+    const httpAddr = `127.0.0.1:${await freePort()}`;
+    const upstream = await startUpstream('sock');
+    const routing = await startRouting({
+      env: { PATH: process.env.PATH, FORGE_HTTP_ADDR: httpAddr, FORGE_DNS_ADDR: '127.0.0.1:0' }, dataDir, domain: 'localhost', production: false, mode: 'managed',
+    });
+    try {
+      const socketPath = join(dataDir, 'caddy', 'admin', 'admin.sock');
+      assert.equal(routing.caddy?.adminUrl, `unix/${socketPath}`);
+      assert.equal(statSync(join(dataDir, 'caddy', 'admin')).mode & 0o777, 0o700, 'only root may enter the dir');
+      assert.ok(statSync(socketPath).isSocket());
+      // Caddy's own view: its admin API listens on the socket and nowhere else.
+      const listen = spawnSync('curl', ['-sS', '--unix-socket', socketPath, '-H', 'Host;', 'http://localhost/config/admin/listen'], { encoding: 'utf8' });
+      assert.equal(JSON.parse(listen.stdout), `unix/${socketPath}`);
+      routing.router!.replaceAll(new Map()); // the control plane's first full table primes pushes
+      await routing.router!.set('sock', { domains: [], upstreams: [upstream.addr] });
+      const reply = await viaCaddy(httpAddr, 'sock.localhost');
+      assert.deepEqual([reply.status, reply.body], [200, 'sock /']);
+    } finally {
+      await routing.stop();
+      await upstream.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

@@ -3,7 +3,7 @@
 // says the disk limit was reached, as an OOM kill names the memory limit.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -50,5 +50,24 @@ describe('disk limit', { skip }, () => {
     assert.ok(hostFreeBefore - hostFreeAfter < 48 * 1024 * 1024, `host lost ${(hostFreeBefore - hostFreeAfter) >> 20} MB`);
     await supervisor.stop({ instanceId: 'filler', remove: true }, 0);
     assert.equal(existsSync(path.join(scratch, 'agent', 'instances', 'filler')), false, 'unmounted and removed');
+  });
+
+  test('with the disk limit switched off (test-only), the same build fills the host filesystem and succeeds', async () => {
+    const weak = createSupervisor({
+      dataDir: path.join(scratch, 'agent-nodisk'), ports: createPortPool({ from: 23_500, to: 23_599 }), host: '127.0.0.1',
+      mode: 'production', cgroupRoot: ROOT, diskMb: 32, startTimeoutMs: 20_000, onChange: () => {}, log: () => {}, weaken: { disk: true },
+    });
+    const { image: _image, ...spec } = makeSpec({
+      name: 'filler2', sourceDir: path.join(scratch, 'src'), build: { commands: ['head -c 67108864 /dev/zero > fill.bin'] }, run: { command: 'node server.js' },
+      resources: { memoryMb: 128, cpus: 0.5 }, health: { type: 'http', path: '/', intervalMs: 500, timeoutMs: 1_000, retries: 3 },
+    });
+    try {
+      const result = await weak.run({ instanceId: 'filler2', spec, hash: 'h', generation: 1, replica: 0 },
+        { secrets: {}, onLine: () => {}, signal: new AbortController().signal });
+      assert.equal(result.ok, true, JSON.stringify(result.result));
+      assert.equal(statSync(path.join(scratch, 'agent-nodisk', 'instances', 'filler2', 'app', 'fill.bin')).size, 67_108_864);
+    } finally {
+      await weak.stopAll(0);
+    }
   });
 });

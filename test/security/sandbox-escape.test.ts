@@ -51,8 +51,8 @@ function targets(): Record<string, string> {
   };
 }
 
-async function attack(s: Supervisor, id: string): Promise<Record<string, string>> {
-  const result = await s.run(attackerPayload(id, `attacker-${id}`, source, targets()), io());
+async function attack(s: Supervisor, id: string, build?: string): Promise<Record<string, string>> {
+  const result = await s.run(attackerPayload(id, `attacker-${id}`, source, targets(), 'node attacker.js', build), io());
   assert.equal(result.ok, true, JSON.stringify(result.result));
   const port = result.result?.instance?.port;
   const body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
@@ -142,6 +142,22 @@ describe('each protection matters: the same attacker with it switched off', { sk
   test('network namespace: on the host network, loopback services answer', async () => {
     const r = await attack(supervisor({ network: true }, path.join(scratch, 'agent-hostnet')), 'hostnet');
     assert.equal(r.loopback, 'ok');
+  });
+
+  test('PID namespace: with the host\'s /proc, the agent and every host process are listed', async () => {
+    // (Its build does not `kill -9 -1`: without a PID namespace that reaches every process of the service's uid, the build's own shell too.)
+    const r = await attack(supervisor({ pidNamespace: true }, path.join(scratch, 'agent-hostpid')), 'hostpid', 'true');
+    assert.equal(r.hostProcessVisible, 'visible');
+    assert.ok(Number(r.processCount) > 5, `sees ${r.processCount} processes`);
+  });
+
+  test('cgroup confinement: with the host\'s cgroup files in view and no cgroup namespace, root raises its own memory limit', async () => {
+    // The unprivileged identity alone still holds the files (owned by host root) back…
+    const unprivileged = await attack(supervisor({ cgroupFiles: true }, path.join(scratch, 'agent-cgfiles')), 'cgfiles');
+    assert.match(unprivileged.raiseOwnLimit!, /^(EACCES|EPERM|EROFS)$/, unprivileged.cgroupView);
+    // …as host root nothing does.
+    const r = await attack(supervisor({ cgroupFiles: true, identity: true }, path.join(scratch, 'agent-cgroot')), 'cgroot');
+    assert.equal(r.raiseOwnLimit, 'ok');
   });
 
   test('seccomp: without the filter, a nested user namespace can be made', async () => {

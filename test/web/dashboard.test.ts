@@ -133,6 +133,46 @@ test('sign in, deploy from the dialog, see it running, open it, delete it', { sk
     assert.match(await text(page, '#svc-error'), /\[(E_CONFLICT|E_NOT_FOUND)\]$/);
     await shot(page, '05-service');
 
+    // A second release (a new image), then back to the first one, chosen in the releases list.
+    await page.goto(`${base}/#/`);
+    await page.click('#open-deploy');
+    await page.waitForFunction((sel) => document.querySelector<HTMLSelectElement>(sel)!.options.length === 3, provider);
+    await page.fill('#deploy-form [name="name"]', 'hello');
+    await page.fill('#deploy-form [name="image"]', 'nginx:1.28');
+    await page.selectOption(provider, 'agent');
+    await page.click('#deploy-submit');
+    await page.waitForFunction(() => !document.querySelector<HTMLDialogElement>('#deploy-dialog')!.open);
+    await page.goto(`${base}/#/services/hello`);
+    await page.waitForFunction(() => {
+      const rows = document.querySelectorAll('#svc-releases tbody tr[data-generation]');
+      return rows.length === 2 && rows[0]!.querySelector('.status-running') !== null && rows[1]!.querySelector('.status-running') !== null;
+    }, undefined, { timeout: RUNNING_TIMEOUT_MS });
+    assert.equal(await page.locator('#svc-releases tr[data-generation="2"] button').count(), 0, 'the current release has no rollback button');
+    await page.click('#svc-releases tr[data-generation="1"] button[data-rollback-to="1"]');
+    await page.waitForFunction(() => document.querySelector('#flash')!.textContent!.startsWith('Rolling'));
+    assert.equal(await text(page, '#flash'), 'Rolling hello back to release 1 as generation 3.');
+    assert.equal(api.store.services.get('hello')!.spec.image, 'nginx:1.27', 'the chosen release is desired again');
+    await page.waitForFunction(() => document.querySelector('#svc-releases tr[data-generation="3"]')?.textContent?.includes('current') === true);
+    await shot(page, '05b-releases-rolled-back');
+
+    // The agents page: what GET /api/v1/agents says about each worker.
+    const agent = api.store.agents.register({
+      name: 'worker-1', tokenHash: 'token-hash', addresses: ['10.0.0.7'], labels: {},
+      capacity: { cpus: 4, memoryBytes: 8 * 2 ** 30 },
+      // One python found under two binaries: listed once.
+      runtimes: [{ name: 'node', version: '20.11.1', path: '/usr/bin/node' }, { name: 'python', version: '3.11.7', path: '/usr/bin/python3' }, { name: 'python', version: '3.11.7', path: '/usr/bin/python3.11' }],
+    });
+    api.store.agents.heartbeat(agent.id, { usage: { cpus: 0.5, memoryBytes: 2 ** 30 }, instances: [{ id: 'i1', service: 'web', state: 'running' }] }, Date.now());
+    await page.click('#nav a[href="#/agents"]');
+    await page.locator(`#agents tr[data-id="${agent.id}"]`).waitFor({ state: 'attached' });
+    assert.deepEqual(
+      await page.$$eval(`#agents tr[data-id="${agent.id}"] td`, (cells) => cells.map((td) => td.textContent)),
+      [agent.id, 'worker-1', '10.0.0.7', 'online', '4 CPU, 8192 MB', '0.50 CPU, 1024 MB', '1/1 running (web)', 'node 20.11.1, python 3.11.7'],
+    );
+    await shot(page, '05c-agents');
+    await page.goto(`${base}/#/services/hello`);
+    await page.locator('#service-view').waitFor({ state: 'visible' });
+
     await page.click('#service-view [data-action="delete"]');
     await page.waitForFunction(() => document.querySelector<HTMLDialogElement>('#confirm-dialog')!.open);
     assert.equal(await text(page, '#confirm-text'), 'Delete hello? Its instances are destroyed and its routes removed.');

@@ -22,7 +22,7 @@ test('only configured providers that run images can be chosen; each other says w
   assert.deepEqual(choices.map((c) => [c.name, c.enabled, c.label]), [
     ['agent', false, 'agent (cannot run images)'], ['fly', true, 'fly'], ['cloud', false, 'cloud (not configured)'],
   ]);
-  assert.match(choices[0]!.title, /agent runs source services .* forge apply/);
+  assert.match(choices[0]!.title, /^agent runs source services: switch "What to deploy"/);
   assert.deepEqual([preferred, hint], ['fly', undefined]);
 });
 

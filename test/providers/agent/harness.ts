@@ -14,7 +14,7 @@ import { createAgentProvider, type AgentProvider } from '../../../providers/agen
 import type { Observed } from '../../../providers/types.ts';
 import { createController } from '../../../reconciler/controller.ts';
 import { createLoop, type Loop } from '../../../reconciler/loop.ts';
-import { applySet } from '../../../reconciler/apply-set.ts';
+import { applySet } from '../../../api/service-apply-set.ts';
 import { loadSpecs, specHash } from '../../../specs/index.ts';
 import type { ServiceSpec } from '../../../specs/types.ts';
 import { openStore, type Store } from '../../../store/index.ts';

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import { createAgentProvider, type AgentProvider } from '../../../providers/agent/provider.ts';
 import { registerAgentsOnlineGauge } from '../../../providers/agent/metrics.ts';
-import type { InstanceReport } from '../../../providers/agent/protocol.ts';
+import type { InstanceReport } from '../../../schemas/agent-protocol.ts';
 import type { Action } from '../../../providers/types.ts';
 import { ForgeError } from '../../../errors/index.ts';
 import { makeSpec, fakeHash } from '../../helpers/spec.ts';
@@ -130,12 +130,20 @@ describe('apply', () => {
     assert.equal((await provider.apply(replace, { secrets: {} })).message, 'placed on agt_a');
   });
 
-  test('an image-mode spec is refused for good: agents only run source-mode services', async () => {
+  test('an image goes only to an agent that reported it can run images; the provider offers images only then', async () => {
     addAgent('agt_a', 1024);
     const imageSpec = makeSpec({ name: 'web' });
     const action: Action = { kind: 'create', key: 'web', replica: 0, spec: imageSpec, hash, generation: 1, reason: 'missing' };
-    await assert.rejects(provider.apply(action, { secrets: {} }), { code: 'E_SPEC_INVALID', terminal: true });
+    assert.equal(provider.capabilities.runsImages, false, 'no agent said it can run images');
+    await assert.rejects(provider.apply(action, { secrets: {} }), { code: 'E_UNSCHEDULABLE', message: /can run images \(skopeo, umoci and crun\)/ });
     assert.equal(ts.store.tasks.listActive().length, 0);
+
+    ts.store.agents.register({ id: 'agt_img', name: 'agt_img', tokenHash: 'hash-agt_img', addresses: [], labels: {}, capacity: { cpus: 2, memoryBytes: 512 * MB },
+      runtimes: [{ name: 'oci-image', version: '1.9.3', path: '/usr/bin/skopeo' }] }, ts.clock.now);
+    provider.hub.agentRegistered('agt_img', []);
+    assert.equal(provider.capabilities.runsImages, true);
+    const placed = await provider.apply(action, { secrets: {} });
+    assert.match(placed.message ?? '', /placed on agt_img/, 'not on the roomier agent that cannot run images');
   });
 
   test('update is refused: agents restart for any change', async () => {

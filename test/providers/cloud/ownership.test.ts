@@ -17,7 +17,7 @@ import { createCloudClient } from '../../../providers/cloud/client.ts';
 import { createCloudProvider } from '../../../providers/cloud/provider.ts';
 import { createController } from '../../../reconciler/controller.ts';
 import { createLoop } from '../../../reconciler/loop.ts';
-import { applySet } from '../../../reconciler/apply-set.ts';
+import { applySet } from '../../../api/service-apply-set.ts';
 import { specHash } from '../../../specs/hash.ts';
 import { openStore } from '../../../store/index.ts';
 import { makeSpec } from '../../helpers/spec.ts';

@@ -7,7 +7,7 @@
 import { ForgeError } from '../errors/index.ts';
 import type { ServiceSpec } from '../specs/types.ts';
 import type { Store } from '../store/index.ts';
-import { specChanges, type FieldChange } from './spec-changes.ts';
+import { specChanges, type FieldChange } from '../reconciler/spec-changes.ts';
 
 export interface SpecWithHash {
   spec: ServiceSpec;

@@ -5,7 +5,7 @@
 // the agent id breaks the last tie, so the same input always gives the same answer.
 // A request naming a runtime goes only to agents that reported a matching one.
 
-import { describeRuntimes, findRuntime, type AgentRuntime } from '../specs/runtimes.ts';
+import { describeRuntimes, findRuntime, type AgentRuntime } from '../../specs/runtimes.ts';
 
 export interface PlacementRequest {
   /** Service key. */
@@ -15,6 +15,8 @@ export interface PlacementRequest {
   memoryBytes: number;
   /** The spec's `runtime` (e.g. `node20`); absent: any agent. */
   runtime?: string;
+  /** What else the agent must have reported (`oci-image`, `dockerfile`: specs/runtimes.ts agentFeatureNeeded). */
+  feature?: string;
 }
 
 export interface SchedulableAgent {
@@ -87,15 +89,21 @@ export function place(
   const unschedulable: Unschedulable[] = [];
   for (const request of [...requests].sort(compareRequests)) {
     const runtime = request.runtime;
-    const able = runtime === undefined ? slots : slots.filter((s) => findRuntime(runtime, s.runtimes) !== undefined);
+    const feature = request.feature;
+    const featured = feature === undefined ? slots : slots.filter((s) => s.runtimes.some((r) => r.name === feature));
+    if (feature !== undefined && slots.length > 0 && featured.length === 0) {
+      unschedulable.push({ key: request.key, replica: request.replica, reason: missingFeature(feature) });
+      continue;
+    }
+    const able = runtime === undefined ? featured : featured.filter((s) => findRuntime(runtime, s.runtimes) !== undefined);
     let best: Slot | undefined;
     for (const slot of able) {
       if (!fits(slot, request)) continue;
       if (best === undefined || better(slot, best, request.key)) best = slot;
     }
     if (best === undefined) {
-      const reason = runtime !== undefined && slots.length > 0 && able.length === 0
-        ? missingRuntime(runtime, slots)
+      const reason = runtime !== undefined && featured.length > 0 && able.length === 0
+        ? missingRuntime(runtime, featured)
         : shortfall(request, able, agents.length, runtime);
       unschedulable.push({ key: request.key, replica: request.replica, reason });
       continue;
@@ -133,6 +141,11 @@ function compareRequests(a: PlacementRequest, b: PlacementRequest): number {
   if (a.cpus !== b.cpus) return b.cpus - a.cpus;
   const byKey = compareIds(a.key, b.key);
   return byKey !== 0 ? byKey : a.replica - b.replica;
+}
+
+function missingFeature(feature: string): string {
+  const what = feature === 'dockerfile' ? 'build Dockerfiles (buildah)' : 'run images (skopeo, umoci and crun)';
+  return `needs an agent that can ${what}, and no online agent reported that it can: install the packages on an agent and restart it`;
 }
 
 function missingRuntime(runtime: string, slots: readonly Slot[]): string {

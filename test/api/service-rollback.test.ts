@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeSpec } from '../helpers/spec.ts';
 import { startHarness } from '../helpers/reconciler.ts';
-import { rollback } from '../../reconciler/rollback.ts';
+import { rollback } from '../../api/service-rollback.ts';
 import { isForgeError } from '../../errors/index.ts';
 
 test('rollback makes the previous release desired again as a new generation', async () => {

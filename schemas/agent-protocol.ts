@@ -2,8 +2,8 @@
 // providers/agent/) and the daemon (agent/). schemas/agent-*.schema.json describe the
 // same bodies for validation and as reference docs.
 
-import type { AgentRuntime } from '../../specs/runtimes.ts';
-import type { ServiceSpec } from '../../specs/types.ts';
+import type { AgentRuntime } from '../specs/runtimes.ts';
+import type { ServiceSpec } from '../specs/types.ts';
 
 export interface Resources {
   cpus: number;
@@ -70,6 +70,8 @@ export interface HeartbeatRequest {
   instances: InstanceReport[];
   /** Agent clock, epoch ms (for skew diagnostics only). */
   time: number;
+  /** Bytes its image cache takes on disk (absent: no image cache). */
+  imageBytes?: number;
 }
 
 export interface HeartbeatResponse {
@@ -89,6 +91,38 @@ export interface RunPayload {
   hash: string;
   generation: number;
   replica: number;
+  /** Image digests of the service's rollback targets (recent succeeded releases): the agent's image GC keeps them. */
+  retainImages?: string[];
+}
+
+/**
+ * A `build` task's payload: a one-off (a release command, `forge run`). The agent builds the
+ * release's output in a fresh work dir, runs `command` there in its own sandbox, and removes
+ * everything. `instanceId` is the run's id (its shipped output is filed under it). No secret values.
+ */
+export interface OneOffPayload {
+  instanceId: string;
+  purpose: 'release' | 'run';
+  spec: ServiceSpec;
+  hash: string;
+  generation: number;
+  command: string;
+  timeoutMs: number;
+}
+
+/** A `job` task's payload (one cron run or manual trigger): plaintext, so never a secret value. */
+export interface JobPayload {
+  runId: string;
+  /** Names the sandbox and the run's output in the log store. */
+  instanceId: string;
+  job: string;
+  /** The tick this run is for (epoch ms); the command sees it as FORGE_JOB_SCHEDULED_AT. */
+  scheduledAt: number;
+  command: string;
+  timeoutMs: number;
+  /** The service's current release: its source, build and environment. */
+  spec: ServiceSpec;
+  hash: string;
 }
 
 export interface StopPayload {
@@ -99,20 +133,22 @@ export interface StopPayload {
 
 export interface ClaimedTask {
   id: string;
-  kind: 'run' | 'stop' | 'build';
+  kind: 'run' | 'stop' | 'build' | 'job';
   service: string;
   generation: number;
   replica: number;
   attempts: number;
   leaseMs: number;
   leaseExpiresAt: number;
-  payload: RunPayload | StopPayload | unknown;
+  payload: RunPayload | StopPayload | JobPayload | unknown;
 }
 
 export interface ClaimResponse {
   task: ClaimedTask;
   /** Decrypted secret values for a run task, only ever sent on this authenticated response. */
   secrets: Record<string, string>;
+  /** Registry credentials for an image task's registry host (host → user, password); same rules as secrets. */
+  registry?: Record<string, { username: string; password: string }>;
 }
 
 /** POST /api/agents/:id/logs (schemas/agent-logs.schema.json). */
@@ -142,6 +178,14 @@ export interface ResultRequest {
     instance?: InstanceReport;
     lastLines?: string[];
     commit?: string | null;
+    /** A one-off's exit code (null: it never ran to an exit). */
+    exitCode?: number | null;
+    /** A job task: epoch ms (agent clock) when its command started. */
+    startedAt?: number;
+    /** A one-off or job was killed at its timeout. */
+    timedOut?: boolean;
+    /** The manifest digest an image instance runs (pinned or resolved from its tag). */
+    imageDigest?: string;
   };
 }
 

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   place, type ExistingPlacement, type PlacementRequest, type SchedulableAgent,
-} from '../../reconciler/scheduler.ts';
+} from '../../../providers/agent/placement.ts';
 
 const MB = 1024 * 1024;
 const agent = (id: string, cpus: number, memoryMb: number, online = true): SchedulableAgent => ({

@@ -1,0 +1,28 @@
+// The "Jobs" section of docs/spec.md: the rules of cron jobs that no single schema field says.
+
+export const JOBS_SECTION = [
+  '## Jobs',
+  '',
+  '```yaml',
+  'jobs:',
+  '  nightly-report:',
+  '    schedule: "30 2 * * *"      # or @daily, @hourly, …',
+  '    timezone: Europe/Berlin',
+  '    command: node report.js',
+  '    timeout: 10m',
+  '    concurrency: forbid         # forbid | allow | replace',
+  '    missed: run-once            # run-once | skip',
+  '    history: 20',
+  '```',
+  '',
+  'A job is named `SERVICE/JOB` (`forge jobs runs web/nightly-report`). Each tick starts one run: the command in a fresh sandbox on an agent, with the service\'s current release (its source and build output) and environment, secrets included; it is not routed and has no port. Its output goes to the service\'s logs (`forge logs SERVICE`, instance `job-<run id>`). Each run is a row: scheduled time, start, end, exit code, result.',
+  '',
+  '- **A tick never starts twice.** The scheduler writes the tick it handles (the job\'s cursor) and the run\'s row in one transaction *before* it asks an agent to start anything, and a run is unique by (job, scheduled time). A control plane killed and restarted, a decision repeated, or a deploy in the middle finds the tick taken. An agent task for a run is handed out once: if the agent dies during a run (its lease runs out), the run is reported `lost` (it may or may not have run to its end) and is **not** started again.',
+  '- **Time zones and DST.** The schedule is read on the wall clock of `timezone` (default UTC). Every wall-clock time the schedule names runs exactly once: a time the clocks skip (spring forward: 02:30 in Europe/Berlin on the last Sunday of March) runs once, at the instant the gap ends (03:00 CEST), and times that land on the same instant are one run; a time the clocks repeat (fall back: 02:30 happens twice) runs only at its first occurrence. So `@hourly` in Europe/Berlin runs 23 times on the spring day and 24 times on the 25-hour autumn day, and a daily job runs once on both.',
+  '- **Downtime (`missed`).** Ticks that passed while no control plane ran are handled when one is back: with `run-once` (default) the newest of them runs once and the older ones are recorded as skipped; with `skip` they are all recorded as skipped, except a tick at most 60 s late (a slow pass is not downtime). After a long downtime the first 100 skipped ticks get a row each; the rest are only counted.',
+  '- **A run still going (`concurrency`).** `forbid` (default) records the tick as skipped; `allow` starts another run beside it; `replace` stops the running one (SIGTERM, then SIGKILL) and starts the new one.',
+  '- **`forge jobs trigger SERVICE/JOB`** starts a run now, outside the schedule (it does not move the cursor); `concurrency` applies to it like to a tick.',
+  '- **Timeout.** A run still going after `timeout` is stopped and counted as failed.',
+  '- **Changing jobs** does not restart the service\'s instances. A job removed from the spec stops being scheduled; its runs stay listed until the service is deleted. A new job starts with the first tick after it was applied.',
+  '- **Metrics.** `forge_job_runs_total{job,result}` and `forge_job_last_success_timestamp_seconds{job}`; `examples/prometheus/alerts.rules` has an alert for a job that has not succeeded within its expected window.',
+].join('\n').split('\n');
