@@ -29,7 +29,8 @@ export function wireProviders(env: Env, given: readonly Provider[], ownership: P
   const selection = selectProviders(env);
   const remote = createConfiguredProviders(selection, env, ownership);
   const providers = [...given, ...remote];
-  const fly = remote.find((p) => p.name === 'fly') as FlyProvider | undefined;
+  // The provider that mints deploy tokens for its per-service registries (Fly), found by that capability.
+  const fly = remote.find((p): p is FlyProvider => p.capabilities.registryPerService === true && 'mintDeployToken' in p);
   const find = (name: string) => providers.find((p) => p.name === name);
   // What each one runs comes from its capabilities: a spec naming no provider goes to one that runs it.
   const runs = (name: string) => {
