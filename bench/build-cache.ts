@@ -18,24 +18,16 @@ import { sweepSandboxes } from '../agent/sandbox/index.ts';
 import { createSupervisor } from '../agent/supervisor.ts';
 import { packBundle } from '../specs/bundle.ts';
 import { normalizeSpec } from '../specs/normalize.ts';
+import { expressServer } from './lib/express-app.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'forge-bench-build-cache-'));
 const app = path.join(work, 'app');
 const cgroupRoot = `forge-bench-cache-${process.pid}`;
 
-function server(version: string): string {
-  return `const express = require('express');
-const app = express();
-app.get('/health', (req, res) => res.send('ok'));
-app.get('/', (req, res) => res.send('hello ${version}'));
-app.listen(Number(process.env.PORT));
-`;
-}
-
 try {
   mkdirSync(app);
   writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'bench-express', version: '1.0.0', private: true, dependencies: { express: '^4.21.0' } }, null, 2));
-  writeFileSync(path.join(app, 'server.js'), server('v1'));
+  writeFileSync(path.join(app, 'server.js'), expressServer('v1'));
   // The lockfile is the app's (not timed): builds install exactly what it pins.
   execFileSync('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund'], { cwd: app, stdio: 'ignore', env: { ...process.env, npm_config_cache: path.join(work, 'lock-cache') } });
 
@@ -66,7 +58,7 @@ try {
 
   const first = await deploy(1);
   await supervisor.stop({ instanceId: 'inst_bench_1', remove: true }, 2_000);
-  writeFileSync(path.join(app, 'server.js'), server('v2')); // the one-line edit
+  writeFileSync(path.join(app, 'server.js'), expressServer('v2')); // the one-line edit
   const second = await deploy(2);
   await supervisor.stopAll(2_000);
 

@@ -23,17 +23,9 @@ import { sweepSandboxes } from '../agent/sandbox/index.ts';
 import { runCli } from '../cli/index.ts';
 import { startRouting } from '../router/start.ts';
 import { freePort } from '../test/helpers/net.ts';
+import { expressServer } from './lib/express-app.ts';
 
 const NAME = 'bench-express';
-
-function server(version: string): string {
-  return `const express = require('express');
-const app = express();
-app.get('/health', (req, res) => res.send('ok'));
-app.get('/', (req, res) => res.send('hello ${version}'));
-app.listen(Number(process.env.PORT));
-`;
-}
 
 const work = mkdtempSync(path.join(tmpdir(), 'forge-bench-deploy-edit-'));
 const app = path.join(work, 'app');
@@ -43,7 +35,7 @@ const stops: Array<() => Promise<unknown>> = [];
 try {
   mkdirSync(app);
   writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: NAME, version: '1.0.0', private: true, dependencies: { express: '^4.21.0' } }, null, 2));
-  writeFileSync(path.join(app, 'server.js'), server('v1'));
+  writeFileSync(path.join(app, 'server.js'), expressServer('v1'));
   writeFileSync(path.join(app, 'forge.yaml'), [
     `name: ${NAME}`, 'provider: agent', 'source: .', 'build:', '  commands: [npm install]', 'run:', '  command: node server.js',
     'health:', '  path: /health', '  interval: 300ms', '',
@@ -96,7 +88,7 @@ try {
   }
 
   const first = await deploy('v1');
-  writeFileSync(path.join(app, 'server.js'), server('v2')); // the one-line edit
+  writeFileSync(path.join(app, 'server.js'), expressServer('v2')); // the one-line edit
   const second = await deploy('v2');
 
   const ratio = second.buildMs / first.buildMs;

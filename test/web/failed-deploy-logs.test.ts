@@ -7,22 +7,18 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { generateApiKey } from '../../api/auth.ts';
-import { resolveConfig } from '../../api/config.ts';
-import { startControlPlane } from '../../api/control-plane.ts';
 import { sweepSandboxes } from '../../agent/sandbox/index.ts';
+import { chromiumSkipReason, startPlaneAndBrowser } from './plane-browser.ts';
 import { runCli } from '../../cli/index.ts';
 
-const CHROMIUM = process.env.FORGE_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const OUT = fileURLToPath(new URL('../../.test-output/web/', import.meta.url));
-const skip = process.getuid?.() !== 0 ? 'needs root for the agent sandbox (cgroups, namespaces)'
-  : existsSync(CHROMIUM) ? undefined : `no chromium at ${CHROMIUM} (scripts/setup.sh installs it, or set FORGE_TEST_CHROMIUM)`;
+const skip = chromiumSkipReason();
 const NAME = 'needs-db';
 const SECRET = `canary-${randomBytes(6).toString('hex')}`;
 
@@ -59,18 +55,7 @@ test("a failed deploy shows the app's last line in forge apply, forge get, forge
   const appDir = path.join(dir, 'app');
   mkdirSync(appDir);
   writeFileSync(path.join(appDir, 'forge.yaml'), SPEC);
-  const env = { PATH: process.env.PATH, FORGE_DATA_DIR: path.join(dir, 'data'), FORGE_API_ADDR: '127.0.0.1:0' };
-  const { config } = resolveConfig(env, {}, randomBytes, dir);
-  const cgroupRoot = `forge-e2e-logs-${process.pid}`;
-  const from = 23_000 + Math.floor(Math.random() * 50) * 100;
-  const plane = await startControlPlane(config, {
-    env, logger: false, resyncIntervalMs: 500, heartbeatIntervalMs: 300,
-    localAgent: { portRange: { from, to: from + 99 }, cgroupRoot },
-  });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const { plane, browser, cgroupRoot, dataDir } = await startPlaneAndBrowser(dir, 'logs', 23_000);
   try {
     const made = generateApiKey();
     plane.store.apiKeys.create({ name: 'e2e', hash: made.hash, prefix: made.prefix });

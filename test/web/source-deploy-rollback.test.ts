@@ -11,22 +11,18 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { generateApiKey } from '../../api/auth.ts';
-import { resolveConfig } from '../../api/config.ts';
-import { startControlPlane } from '../../api/control-plane.ts';
 import { sweepSandboxes } from '../../agent/sandbox/index.ts';
+import { chromiumSkipReason, startPlaneAndBrowser } from './plane-browser.ts';
 
-const CHROMIUM = process.env.FORGE_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const OUT = fileURLToPath(new URL('../../.test-output/web/', import.meta.url));
-const skip = process.getuid?.() !== 0 ? 'needs root for the agent sandbox (cgroups, namespaces)'
-  : existsSync(CHROMIUM) ? undefined : `no chromium at ${CHROMIUM} (scripts/setup.sh installs it, or set FORGE_TEST_CHROMIUM)`;
+const skip = chromiumSkipReason();
 const NAME = 'shop';
 const RUNNING_MS = 120_000;
 
@@ -53,18 +49,7 @@ async function waitRunningGeneration(page: Page, generation: number): Promise<vo
 
 test('deploy a source folder and an archive from the dashboard, then roll back to the first release from its releases list', { skip, timeout: 300_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'forge-web-source-'));
-  const env = { PATH: process.env.PATH, FORGE_DATA_DIR: path.join(dir, 'data'), FORGE_API_ADDR: '127.0.0.1:0' };
-  const { config } = resolveConfig(env, {}, randomBytes, dir);
-  const cgroupRoot = `forge-e2e-websrc-${process.pid}`;
-  const from = 24_000 + Math.floor(Math.random() * 50) * 100;
-  const plane = await startControlPlane(config, {
-    env, logger: false, resyncIntervalMs: 500, heartbeatIntervalMs: 300,
-    localAgent: { portRange: { from, to: from + 99 }, cgroupRoot },
-  });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const { plane, browser, cgroupRoot, dataDir } = await startPlaneAndBrowser(dir, 'websrc', 24_000);
   try {
     mkdirSync(OUT, { recursive: true });
     const made = generateApiKey();
@@ -106,7 +91,7 @@ test('deploy a source folder and an archive from the dashboard, then roll back t
     assert.equal(await page.locator('#flash').textContent(), `Deployed ${NAME} (create).`);
     const first = plane.store.services.get(NAME)!.spec.revision!;
     assert.match(first, /^sha256:[0-9a-f]{64}$/, 'the folder travelled as a bundle');
-    const stored = path.join(env.FORGE_DATA_DIR, 'bundles', `${first.slice('sha256:'.length)}.tar.gz`);
+    const stored = path.join(dataDir, 'bundles', `${first.slice('sha256:'.length)}.tar.gz`);
     assert.ok(existsSync(stored), 'the control plane stored the bundle under its verified digest');
     assert.equal(execFileSync('tar', ['-tzf', stored], { encoding: 'utf8' }), 'server.js\n', 'the folder\'s own name and node_modules are not in the bundle');
     // An upload whose content is not its digest is refused by the control plane, from the page as from anywhere.
