@@ -1,6 +1,7 @@
 // Prints the time of a first Dockerfile build on an agent and of a second one after
-// a one-line change (the cached layers before that line are reused). Needs root,
-// crun and buildah. Run: node --import tsx bench/dockerfile-cache.ts
+// a one-line change (the cached layers before that line are reused; the RUN step
+// after it runs again). Needs root, crun and buildah.
+// Run: node --import tsx bench/dockerfile-cache.ts
 
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

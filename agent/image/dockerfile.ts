@@ -8,6 +8,14 @@
 // Its RUN steps are untrusted code: they run under crun in a user namespace mapped
 // onto the service's own unprivileged identity block (the same one its app gets),
 // with every capability dropped.
+//
+// Each service has its own buildah store. With vfs, a layer's files are stored with
+// the host ids of the mapping it was built under, and buildah's layer cache does not
+// key on that mapping: in one shared store, a service reusing a step another service
+// built got a root filesystem owned by that other block, unmapped (nobody) in its
+// own namespace, and its first RUN failed with "Permission denied". One store per
+// identity block also keeps one service's cached RUN output out of another's image,
+// and `buildah rm --all` after a build away from another service's running build.
 
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -28,10 +36,19 @@ export function isDockerfileSpec(spec: ServiceSpec): boolean {
   return spec.image === undefined && spec.build?.dockerfile !== undefined && spec.run === undefined;
 }
 
-/** buildah's global storage flags: the agent's own store, never the host's default one. */
+/**
+ * buildah's global storage flags: the store of one service's identity block (slots are
+ * never reused), in the agent's data dir, never the host's default store.
+ */
 // vfs: plain directories, so no overlay mount of a build outlives it (nothing to leak when a build dies).
-export function buildahStorage(dataDir: string): string[] {
-  return ['--root', path.join(dataDir, 'images', 'buildah'), '--runroot', path.join(dataDir, 'images', 'buildah-run'), '--storage-driver', 'vfs'];
+export function buildahStorage(dataDir: string, identity: Pick<SandboxIdentity, 'slot'>): string[] {
+  const store = path.join(dataDir, 'images', 'builds', String(identity.slot));
+  return ['--root', path.join(store, 'storage'), '--runroot', path.join(store, 'run'), '--storage-driver', 'vfs'];
+}
+
+/** The one store all services shared before: its layers belong to whichever block built them, so none is reused. */
+function legacySharedStores(dataDir: string): string[] {
+  return [path.join(dataDir, 'images', 'buildah'), path.join(dataDir, 'images', 'buildah-run')];
 }
 
 interface Step {
@@ -104,9 +121,11 @@ export async function buildDockerfileRelease(input: {
   const tag = `localhost/forge-${spec.name}:build`;
   const started = Date.now();
   const { hideUnified } = await detectIsolation({ root: 'forge' });
+  const storage = buildahStorage(input.dataDir, input.identity);
+  for (const dir of legacySharedStores(input.dataDir)) await fs.rm(dir, { recursive: true, force: true });
   try {
     const build = await runBuildah([
-      ...buildahStorage(input.dataDir), 'bud', '--layers', '--isolation', 'oci', '--runtime', 'crun',
+      ...storage, 'bud', '--layers', '--isolation', 'oci', '--runtime', 'crun',
       '--userns-uid-map', map, '--userns-gid-map', map, '--cap-drop', 'ALL',
       '--pull=false', '-f', file, '-t', tag, context,
     ], onLine, input.signal, hideUnified);
@@ -118,7 +137,7 @@ export async function buildDockerfileRelease(input: {
     const digestFile = path.join(input.images.privateDir, `digest-${process.pid}-${Date.now()}`);
     await fs.mkdir(input.images.privateDir, { recursive: true, mode: 0o700 });
     const digest = await input.images.exclusive(async () => {
-      const pushed = await runBuildah([...buildahStorage(input.dataDir), 'push', '--quiet', '--digestfile', digestFile, tag, `oci:${input.images.layout}:build-${spec.name}`], onLine, input.signal);
+      const pushed = await runBuildah([...storage, 'push', '--quiet', '--digestfile', digestFile, tag, `oci:${input.images.layout}:build-${spec.name}`], onLine, input.signal);
       if (pushed.code !== 0) throw new ForgeError('E_BUILD_FAILED', `${spec.name}: could not store the built image: ${cleanLine(pushed.lines.join('\n'))}`);
       const d = (await fs.readFile(digestFile, 'utf8')).trim();
       await fs.rm(digestFile, { force: true });
@@ -134,7 +153,7 @@ export async function buildDockerfileRelease(input: {
     return { digest, unpacked };
   } finally {
     // Working containers of a build that died (bud removes its own when it ends normally).
-    await runBuildah([...buildahStorage(input.dataDir), 'rm', '--all'], () => {}).catch(() => undefined);
+    await runBuildah([...storage, 'rm', '--all'], () => {}).catch(() => undefined);
     await log.close();
   }
 }

@@ -1,15 +1,17 @@
 // A `build.dockerfile` service on an agent: buildah builds the folder (no network:
-// FROM scratch, busybox copied in), the image runs like a pulled one, and a second
-// build after a one-line change reuses the cached layers before that line.
+// FROM scratch, busybox copied in), a RUN step writes into a directory COPY made
+// (as `RUN npm ci` does), the image runs like a pulled one, and a second build
+// after a one-line change reuses the cached layers before that line.
 
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createSupervisor, type Supervisor } from '../../agent/supervisor.ts';
 import { createPortPool } from '../../agent/runner/ports.ts';
 import { detectIsolation, isolationComplete, sweepSandboxes } from '../../agent/sandbox/index.ts';
+import { IDENTITY_BLOCK, identityForSlot } from '../../agent/sandbox/identity.ts';
 import { makeSpec } from '../helpers/spec.ts';
 import { writeDockerfileApp } from '../helpers/dockerfile-app.ts';
 
@@ -19,16 +21,37 @@ const skip = isolation === null ? 'needs root' : isolationComplete(isolation) ? 
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'forge-dockerfile-'));
 const source = path.join(scratch, 'src');
+const dataDir = path.join(scratch, 'agent');
 let supervisor: Supervisor;
 const lines: string[] = [];
 
-function payload(id: string) {
+function payload(id: string, name = 'df-web', sourceDir = source) {
   const { image: _image, ...spec } = makeSpec({
-    name: 'df-web', sourceDir: source, build: { commands: [], dockerfile: 'Dockerfile' }, resources: { memoryMb: 128, cpus: 0.5 },
+    name, sourceDir, build: { commands: [], dockerfile: 'Dockerfile' }, resources: { memoryMb: 128, cpus: 0.5 },
     health: { type: 'http', path: '/health', intervalMs: 500, timeoutMs: 1_000, retries: 3 },
   });
   return { instanceId: id, spec, hash: `h-${id}`, generation: 1, replica: 0 };
 }
+
+/** Host owners of every copy of the RUN step's marker in the agent's build stores (vfs: one plain directory per layer). */
+function markerOwnersOnHost(dir = path.join(dataDir, 'images'), depth = 0): number[] {
+  if (depth > 8) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    if (!entry.isDirectory()) return [];
+    const at = path.join(dir, entry.name);
+    const marker = entry.name === 'www' ? statSync(path.join(at, 'data', 'marker'), { throwIfNoEntry: false }) : undefined;
+    return marker !== undefined ? [marker.uid] : markerOwnersOnHost(at, depth + 1);
+  });
+}
+
+/** The host uid block (first id) the agent gave a service. */
+function blockOf(service: string): number {
+  const slot = (JSON.parse(readFileSync(path.join(dataDir, 'identities.json'), 'utf8')) as { services: Record<string, number> }).services[service];
+  assert.equal(typeof slot, 'number', `${service} has an identity`);
+  return identityForSlot(slot!).hostBase;
+}
+
+const inBlock = (uid: number, base: number) => uid >= base && uid < base + IDENTITY_BLOCK;
 
 const io = () => ({ secrets: {}, onLine: (l: string) => void lines.push(l), signal: new AbortController().signal });
 
@@ -37,7 +60,7 @@ before(() => {
   chmodSync(scratch, 0o755);
   writeDockerfileApp(source, 'built v1\n');
   supervisor = createSupervisor({
-    dataDir: path.join(scratch, 'agent'), ports: createPortPool({ from: 24_300, to: 24_399 }), host: '127.0.0.1', mode: 'production',
+    dataDir, ports: createPortPool({ from: 24_300, to: 24_399 }), host: '127.0.0.1', mode: 'production',
     cgroupRoot: ROOT, startTimeoutMs: 20_000, onChange: () => {}, log: (l) => void lines.push(l),
   });
 });
@@ -50,10 +73,20 @@ after(async () => {
 
 describe('a Dockerfile service on an agent', { skip }, () => {
   test('builds with buildah, serves, and a rebuild after a one-line change reuses the cached layers', async () => {
+    // The store all services shared before (its layers belong to whichever block built them) is dropped, not reused.
+    const legacy = path.join(dataDir, 'images', 'buildah');
+    mkdirSync(path.join(legacy, 'vfs'), { recursive: true });
     const first = await supervisor.run(payload('d1'), io());
     assert.equal(first.ok, true, JSON.stringify(first.result) + lines.slice(-20).join('\n'));
     assert.match(first.result?.imageDigest ?? '', /^sha256:/);
+    assert.equal(existsSync(legacy), false, 'the old shared build store is gone');
     assert.equal(await fetch(`http://127.0.0.1:${first.result?.instance?.port}/`).then((r) => r.text()), 'built v1\n');
+    assert.equal(await fetch(`http://127.0.0.1:${first.result?.instance?.port}/data/marker`).then((r) => r.text()), 'built\n', 'the RUN step wrote into the COPYed /www');
+    // The RUN step ran as the service's block root, never host root: what it wrote is owned, on the host, by an id of the block.
+    const web = blockOf('df-web');
+    const owners = markerOwnersOnHost();
+    assert.ok(owners.length > 0, 'the RUN layer is in the build store');
+    for (const uid of owners) assert.ok(inBlock(uid, web), `marker owned by host uid ${uid}, outside df-web's block ${web}+${IDENTITY_BLOCK}`);
     await supervisor.stop({ instanceId: 'd1', remove: true }, 0);
 
     writeFileSync(path.join(source, 'www', 'index.html'), 'built v2\n');
@@ -63,6 +96,24 @@ describe('a Dockerfile service on an agent', { skip }, () => {
     assert.ok(lines.some((l) => /Using cache/.test(l)), `the unchanged COPY bin step came from the cache:\n${lines.join('\n')}`);
     assert.notEqual(second.result?.imageDigest, first.result?.imageDigest);
     assert.equal(await fetch(`http://127.0.0.1:${second.result?.instance?.port}/`).then((r) => r.text()), 'built v2\n');
+    assert.equal(await fetch(`http://127.0.0.1:${second.result?.instance?.port}/data/marker`).then((r) => r.text()), 'built\n');
     await supervisor.stop({ instanceId: 'd2', remove: true }, 0);
+  });
+
+  test('a second service on the same agent whose Dockerfile shares steps with the first builds, runs its RUN step, and serves', async () => {
+    // Same Dockerfile and busybox, another page: the steps before COPY www are the ones df-web already built.
+    const other = path.join(scratch, 'src-api');
+    writeDockerfileApp(other, 'api v1\n');
+    lines.length = 0;
+    const api = await supervisor.run(payload('a1', 'df-api', other), io());
+    assert.equal(api.ok, true, JSON.stringify(api.result) + lines.slice(-20).join('\n'));
+    assert.equal(await fetch(`http://127.0.0.1:${api.result?.instance?.port}/`).then((r) => r.text()), 'api v1\n');
+    assert.equal(await fetch(`http://127.0.0.1:${api.result?.instance?.port}/data/marker`).then((r) => r.text()), 'built\n');
+    const [web, apiBlock] = [blockOf('df-web'), blockOf('df-api')];
+    assert.notEqual(web, apiBlock);
+    const owners = markerOwnersOnHost();
+    assert.ok(owners.some((uid) => inBlock(uid, apiBlock)), `df-api's RUN step wrote as its own block root: ${owners.join(', ')}`);
+    for (const uid of owners) assert.ok(inBlock(uid, web) || inBlock(uid, apiBlock), `marker owned by host uid ${uid}, outside both services' blocks`);
+    await supervisor.stop({ instanceId: 'a1', remove: true }, 0);
   });
 });
