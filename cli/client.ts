@@ -27,7 +27,7 @@ export interface Target {
 export function resolveTarget(deps: Pick<CliDeps, 'env'>): Target {
   const profile = readProfile(deps.env);
   const envUrl = deps.env.FORGE_URL?.trim() || undefined;
-  const url = stripSlash(envUrl ?? profile?.url ?? DEFAULT_URL);
+  const url = stripSlash(envUrl ?? profile?.url ?? DEFAULT_URL) || DEFAULT_URL;
   const envKey = deps.env.FORGE_API_KEY?.trim() || undefined;
   const profileKey = profile && stripSlash(profile.url) === url ? profile.apiKey : undefined;
   const apiKey = envKey ?? profileKey;
