@@ -190,9 +190,9 @@ export const HELP: Record<string, CommandHelp> = {
   },
   login: {
     summary: 'save where and how to reach Forge',
-    usage: 'usage: forge login [--url URL] [--api-key KEY]',
+    usage: 'usage: forge login [--url URL[,URL…]] [--api-key KEY]',
     about: 'Verifies the key and saves it as your profile (defaults: FORGE_URL, FORGE_API_KEY).',
-    options: [['--url URL', 'the control plane'], ['--api-key KEY', 'an API key (prefer FORGE_API_KEY: argv is visible to other users)']],
+    options: [['--url URL[,URL…]', 'the control plane (several replicas: comma-separated, tried in order)'], ['--api-key KEY', 'an API key (prefer FORGE_API_KEY: argv is visible to other users)']],
     examples: ['FORGE_API_KEY=… forge login --url https://forge.example.com'],
   },
   validate: {
