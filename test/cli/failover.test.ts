@@ -134,3 +134,28 @@ test('a non-idempotent POST is never sent to a second replica once the first may
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test('forge apply of a source folder: the bundle upload and the apply go through the next replica when the first is down or answers 5xx', async () => {
+  const h = await cliHarness({});
+  const sick = await fake('error-503');
+  const down = `http://127.0.0.1:${await freePort()}`;
+  try {
+    const app = join(h.home, 'web');
+    mkdirSync(app);
+    writeFileSync(join(app, 'server.js'), 'console.log("v1")\n');
+    writeFileSync(join(app, 'forge.yaml'), 'name: web\nprovider: agent\nsource: .\nbuild:\n  commands: []\nrun:\n  command: node server.js\n');
+    const viaDown = await h.run(['apply', '-f', join(app, 'forge.yaml'), '--no-wait'], { env: { FORGE_URL: `${down},${h.url}` } });
+    assert.equal(viaDown.exitCode, 0, viaDown.stderr);
+    assert.match(viaDown.stderr, /web: uploading bundle/);
+    const generation = h.api.store.services.get('web')!.generation;
+    writeFileSync(join(app, 'server.js'), 'console.log("v2")\n');
+    const viaSick = await h.run(['apply', '-f', join(app, 'forge.yaml'), '--no-wait'], { env: { FORGE_URL: `${sick.url},${h.url}` } });
+    assert.equal(viaSick.exitCode, 0, viaSick.stderr);
+    assert.equal(h.api.store.services.get('web')!.generation, generation + 1, 'one new release, not two');
+    assert.ok(sick.seen.some((line) => line.startsWith('HEAD /api/v1/bundles/')), 'the upload asked the sick replica first');
+    assert.ok(sick.seen.includes('POST /api/v1/apply'), 'the apply asked the sick replica first');
+  } finally {
+    await sick.close();
+    await h.close();
+  }
+});
