@@ -113,12 +113,21 @@ export interface ForgeClient {
 }
 
 export function createClient(target: Target): ForgeClient {
-  const secure = target.url.startsWith('https:');
   // node:https (and TLS) loads only for an https URL: it is a large part of start-up otherwise.
-  let transport: Promise<{ lib: typeof http; agent: http.Agent }> | undefined;
-  const connect = () => (transport ??= secure
-    ? import('node:https').then((https) => ({ lib: https.default as unknown as typeof http, agent: new https.Agent({ keepAlive: true }) }))
-    : Promise.resolve({ lib: http, agent: new http.Agent({ keepAlive: true }) }));
+  // One transport per scheme, since a list of replica URLs may mix them.
+  type Transport = Promise<{ lib: typeof http; agent: http.Agent }>;
+  const transports = new Map<'http' | 'https', Transport>();
+  const connect = (base: string): Transport => {
+    const scheme = base.startsWith('https:') ? 'https' : 'http';
+    let transport = transports.get(scheme);
+    if (!transport) {
+      transport = scheme === 'https'
+        ? import('node:https').then((https) => ({ lib: https.default as unknown as typeof http, agent: new https.Agent({ keepAlive: true }) }))
+        : Promise.resolve({ lib: http, agent: new http.Agent({ keepAlive: true }) });
+      transports.set(scheme, transport);
+    }
+    return transport;
+  };
   const headers = (extra: Record<string, string> = {}): Record<string, string> =>
     ({ ...(target.apiKey ? { 'x-api-key': target.apiKey } : {}), ...extra });
 
@@ -128,7 +137,7 @@ export function createClient(target: Target): ForgeClient {
 
   /** One attempt against one base URL; `connected` says whether the request may have reached it. */
   async function sendOnce(base: string, method: HttpMethod, path: string, init: { body?: string; headers?: Record<string, string>; signal?: AbortSignal }): Promise<{ res?: IncomingMessage; error?: unknown; connected: boolean }> {
-    const { lib, agent } = await connect();
+    const { lib, agent } = await connect(base);
     let connected = false;
     return new Promise((resolve) => {
       let req: http.ClientRequest;
@@ -256,7 +265,7 @@ export function createClient(target: Target): ForgeClient {
       }
     },
     close: async () => {
-      if (transport) (await transport).agent.destroy();
+      for (const transport of transports.values()) (await transport).agent.destroy();
     },
   };
 }
