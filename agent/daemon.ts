@@ -25,7 +25,7 @@ import { createSupervisor } from './supervisor.ts';
 import { bundleSource } from './bundle-fetch.ts';
 
 export interface AgentOptions {
-  /** Control plane base URL, e.g. http://127.0.0.1:8080. */
+  /** Control plane base URL, e.g. http://127.0.0.1:8080, or a comma-separated list of its replicas' (fails over between them). */
   server: string;
   /** Registration token (FORGE_AGENT_TOKEN or one created on the control plane). */
   token: string;
@@ -134,7 +134,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const first = await register();
   const id = first.id;
   const intervalMs = first.intervalMs;
-  log(`registered as ${id} (${name}) with ${options.server}; ${capacity.cpus} CPU, ${Math.round(capacity.memoryBytes / 2 ** 20)} MB; mode ${mode}; runtimes: ${describeRuntimes(runtimes) || 'none found on PATH'}`);
+  log(`registered as ${id} (${name}) with ${client.server}; ${capacity.cpus} CPU, ${Math.round(capacity.memoryBytes / 2 ** 20)} MB; mode ${mode}; runtimes: ${describeRuntimes(runtimes) || 'none found on PATH'}`);
 
   const metrics = createAgentMetrics({ agent: name });
   let metricsServer: MetricsServer | null = null;

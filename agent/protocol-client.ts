@@ -1,14 +1,30 @@
 // The agent's side of the protocol: thin HTTP calls to the control plane with
 // bounded timeouts. A 409 on progress/result means the lease is gone (the task is
 // someone else's now, or cancelled) and is answered as 'lost', not thrown.
+//
+// Several replicas: `server` may be a comma-separated list of base URLs (every replica
+// serves the agent protocol on one database, so the same credentials work on each). A
+// call that finds its replica unreachable, silent or answering 5xx is tried on the next
+// one, and the client stays there (net/failover.ts decides). Every call but a first
+// registration may be repeated on another replica after one may have seen it: a
+// heartbeat is a report of state; a claim whose reply was lost leaves a lease that runs
+// out and the task is handed out again (as with one server today); progress renews a
+// lease; a second result of a task is answered 409 ('lost'); a log batch may arrive
+// twice (a repeated line is better than a gap); a bundle download is a read. A first
+// registration (no id yet) is not: a lost reply would leave an agent record nobody uses,
+// so it moves on only when no replica saw it.
 
 import { ForgeError, type ErrorCode } from '../errors/index.ts';
+import { failoverStep, neverSent, splitServerList, type AttemptOutcome } from '../net/failover.ts';
 import type {
   ClaimResponse, HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse, ResultRequest, ShippedLine,
 } from '../schemas/agent-protocol.ts';
 
 export interface ProtocolClient {
+  /** The base URL calls go to now (the one that worked last). */
   readonly server: string;
+  /** Every base URL it was given, in order. */
+  readonly servers: readonly string[];
   setCredentials(id: string, token: string): void;
   register(request: RegisterRequest, registrationToken: string): Promise<RegisterResponse>;
   heartbeat(report: HeartbeatRequest): Promise<HeartbeatResponse>;
@@ -27,24 +43,49 @@ const CALL_TIMEOUT_MS = 15_000;
 const BUNDLE_TIMEOUT_MS = 10 * 60_000;
 
 export function createProtocolClient(server: string): ProtocolClient {
-  const base = server.replace(/\/+$/, '');
+  const bases = splitServerList(server);
+  if (bases.length === 0) throw new ForgeError('E_USAGE', 'no control plane URL given');
+  let current = 0;
   let agentId = '';
   let agentToken = '';
 
-  async function call(path: string, token: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<Response> {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    try {
-      return await fetch(`${base}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body ?? {}),
-        signal: combined,
-      });
-    } catch (cause) {
-      if (signal?.aborted) throw new ForgeError('E_TIMEOUT', `${path}: cancelled`, { cause });
-      throw new ForgeError('E_PROVIDER', `control plane unreachable at ${base}: ${(cause as Error).message}`, { cause });
+  /**
+   * One request, tried on the current replica and then on the others (each at most once)
+   * while they are unreachable or answer 5xx. The last 5xx reply is returned as it is;
+   * when none answered, the last network error is thrown.
+   */
+  async function attempt(path: string, init: RequestInit, timeoutMs: number, idempotent: boolean, signal?: AbortSignal): Promise<Response> {
+    let lastError: ForgeError | undefined;
+    for (let attempts = 1; ; attempts++) {
+      const tried = current;
+      const base = bases[tried]!;
+      const timeout = AbortSignal.timeout(timeoutMs);
+      let outcome: AttemptOutcome;
+      let res: Response | undefined;
+      try {
+        res = await fetch(`${base}${path}`, { ...init, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+        outcome = res.status >= 500 ? 'server-error' : 'answered';
+      } catch (cause) {
+        if (signal?.aborted) throw new ForgeError('E_TIMEOUT', `${path}: cancelled`, { cause });
+        lastError = new ForgeError('E_PROVIDER', `control plane unreachable at ${base}: ${(cause as Error).message}`, { cause });
+        outcome = neverSent(cause) ? 'not-sent' : 'no-reply';
+      }
+      const step = failoverStep(bases.length, tried, outcome, attempts, idempotent);
+      if (current === tried) current = step.next; // a concurrent call may have moved on already
+      if (!step.retry) {
+        if (res) return res;
+        throw lastError!;
+      }
+      await res?.body?.cancel();
     }
+  }
+
+  function call(path: string, token: string, body: unknown, timeoutMs: number, signal?: AbortSignal, idempotent = true): Promise<Response> {
+    return attempt(path, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body ?? {}),
+    }, timeoutMs, idempotent, signal);
   }
 
   async function failure(path: string, res: Response): Promise<ForgeError> {
@@ -77,14 +118,17 @@ export function createProtocolClient(server: string): ProtocolClient {
   }
 
   return {
-    server: base,
+    get server() {
+      return bases[current]!;
+    },
+    servers: bases,
     setCredentials(id, token) {
       agentId = id;
       agentToken = token;
     },
     async register(request, registrationToken) {
       const path = '/api/agents/register';
-      return json<RegisterResponse>(path, await call(path, registrationToken, request, CALL_TIMEOUT_MS));
+      return json<RegisterResponse>(path, await call(path, registrationToken, request, CALL_TIMEOUT_MS, undefined, request.id !== undefined));
     },
     async heartbeat(report) {
       const path = agentPath('/heartbeat');
@@ -100,13 +144,7 @@ export function createProtocolClient(server: string): ProtocolClient {
     result: (taskId, body) => leaseCall(agentPath(`/tasks/${encodeURIComponent(taskId)}/result`), body),
     async bundle(digest, signal) {
       const path = agentPath(`/bundles/${encodeURIComponent(digest)}`);
-      const timeout = AbortSignal.timeout(BUNDLE_TIMEOUT_MS);
-      let res: Response;
-      try {
-        res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${agentToken}` }, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-      } catch (cause) {
-        throw new ForgeError('E_PROVIDER', `control plane unreachable at ${base}: ${(cause as Error).message}`, { cause });
-      }
+      const res = await attempt(path, { headers: { authorization: `Bearer ${agentToken}` } }, BUNDLE_TIMEOUT_MS, true, signal);
       if (!res.ok || res.body === null) throw await failure(path, res);
       return res.body;
     },

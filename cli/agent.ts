@@ -1,4 +1,4 @@
-// `forge agent --server URL [--token-file F] [--data-dir D] …`: runs a worker agent
+// `forge agent --server URL[,URL…] [--token-file F] [--data-dir D] …`: runs a worker agent
 // until the signal aborts (SIGINT/SIGTERM), then stops its instances and exits 0.
 // The registration token is a secret: it comes from a file or FORGE_AGENT_TOKEN,
 // since argv is readable by every local user (`ps`); `--token T` still works but warns.
@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startAgent, parsePortRange, DEFAULT_AGENT_DATA_DIR, type AgentHandle, type AgentOptions } from '../agent/index.ts';
 import type { ForgeError } from '../errors/index.ts';
+import { splitServerList } from '../net/failover.ts';
 import { parseArgs } from './args.ts';
 import type { CliDeps } from './deps.ts';
 import { HELP } from './help.ts';
@@ -54,7 +55,10 @@ export function parseAgentArgs(args: readonly string[], deps: CliDeps): AgentOpt
   for (const [flag, value] of values) if (value === '') return `forge agent: ${flag} needs a value`;
   const server = values.get('--server') ?? deps.env.FORGE_URL;
   if (!server) return 'forge agent: --server URL is required (or set FORGE_URL)';
-  if (!/^https?:\/\/[^\s/]+/.test(server)) return `forge agent: --server must be an http(s) URL, got \`${server}\``;
+  // A comma-separated list names several replicas of one control plane: the agent fails over between them.
+  const servers = splitServerList(server);
+  if (servers.length === 0) return 'forge agent: --server needs at least one URL';
+  for (const url of servers) if (!/^https?:\/\/[^\s/,]+/.test(url)) return `forge agent: --server must be an http(s) URL or a comma-separated list of them, got \`${url}\``;
   const read = readToken(values, deps);
   if (typeof read === 'string') return read;
   const { token } = read;
@@ -62,7 +66,7 @@ export function parseAgentArgs(args: readonly string[], deps: CliDeps): AgentOpt
 
   const dataDir = path.resolve(deps.cwd, values.get('--data-dir')
     ?? (deps.env.FORGE_DATA_DIR ? path.join(deps.env.FORGE_DATA_DIR, 'agent') : DEFAULT_AGENT_DATA_DIR));
-  const options: AgentOptions = { server, token, dataDir, mode: deps.env.FORGE_MODE === 'production' ? 'production' : 'development' };
+  const options: AgentOptions = { server: servers.join(','), token, dataDir, mode: deps.env.FORGE_MODE === 'production' ? 'production' : 'development' };
   try {
     const range = values.get('--port-range');
     if (range !== undefined) options.portRange = parsePortRange(range);

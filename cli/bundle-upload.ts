@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { mb, packBundle, shipsSource } from '../specs/bundle.ts';
 import { ForgeError } from '../errors/index.ts';
 import type { ServiceSpec } from '../specs/types.ts';
+import { splitServerList } from '../net/failover.ts';
 import { apiError, resolveTarget } from './client.ts';
 import type { CliDeps } from './deps.ts';
 
@@ -34,7 +35,9 @@ export async function uploadBundles(specs: readonly ServiceSpec[], deps: Pick<Cl
     out[spec.name] = bundle.digest;
     const path = `/api/v1/bundles/${bundle.digest}`;
     const short = `${bundle.digest.slice(0, 19)}…`;
-    const head = await send(target.url, 'HEAD', path, auth);
+    // Several replicas: the first that answers the HEAD takes the PUT as well (HEAD and PUT of a
+    // content-addressed bundle are idempotent; see docs/operations.md on sharing the bundles dir).
+    const { base, head } = await headOnFirstAnswering(splitServerList(target.url), path, auth);
     await head.body.dump();
     if (head.statusCode === 200) {
       io.progress(`${spec.name}: bundle ${short} (${bundle.files.length} files) already on the control plane\n`);
@@ -48,7 +51,7 @@ export async function uploadBundles(specs: readonly ServiceSpec[], deps: Pick<Cl
       });
     }
     io.progress(`${spec.name}: uploading bundle ${short} (${bundle.files.length} files, ${mb(bundle.gzip.length)})`);
-    const put = await send(target.url, 'PUT', path, { ...auth, 'content-type': 'application/gzip', 'content-length': String(bundle.gzip.length) }, withProgress(bundle.gzip, io));
+    const put = await send(base, 'PUT', path, { ...auth, 'content-type': 'application/gzip', 'content-length': String(bundle.gzip.length) }, withProgress(bundle.gzip, io));
     const text = await put.body.text();
     if (put.statusCode >= 300) {
       let parsed: unknown;
@@ -82,4 +85,19 @@ async function send(base: string, method: 'HEAD' | 'PUT', path: string, headers:
   } catch (cause) {
     throw new ForgeError('E_PROVIDER', `cannot reach Forge at ${base}: ${(cause as Error).message}`, { cause });
   }
+}
+
+/** HEAD on each URL in order until one answers below 500; the last failure when none does. */
+async function headOnFirstAnswering(bases: readonly string[], path: string, headers: Record<string, string>) {
+  let failure: unknown;
+  for (const [i, base] of bases.entries()) {
+    try {
+      const head = await send(base, 'HEAD', path, headers);
+      if (head.statusCode < 500 || i === bases.length - 1) return { base, head };
+      await head.body.dump();
+    } catch (error) {
+      failure = error;
+    }
+  }
+  throw failure;
 }

@@ -1,17 +1,24 @@
 // The CLI's HTTP client for the Forge API. Where to talk and with which key:
 // FORGE_URL / FORGE_API_KEY, else the profile `forge login` saved. API error
 // bodies `{ error, message }` become ForgeErrors that say what to do next.
+// Several replicas: the URL may be a comma-separated list; a request goes to the URL
+// that worked last and, when that one is unreachable or answers 5xx, to the next
+// (net/failover.ts decides; cli/idempotent.ts says which requests may be repeated
+// after a server may have seen them).
 // Built on node:http(s), not undici: loading undici costs ~140 ms at every start
 // of the command (bench/startup.ts), more than the whole rest of `forge list`.
 
 import http, { type IncomingMessage } from 'node:http';
 import { ForgeError, type ErrorCode } from '../errors/index.ts';
 import type { CliDeps } from './deps.ts';
+import { failoverStep, splitServerList, type AttemptOutcome } from '../net/failover.ts';
+import { isIdempotent } from './idempotent.ts';
 import { readProfile } from './profile.ts';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
 export interface Target {
+  /** A base URL, or the replicas' base URLs comma-separated. */
   url: string;
   apiKey?: string;
 }
@@ -20,15 +27,16 @@ export interface Target {
 export function resolveTarget(deps: Pick<CliDeps, 'env'>): Target {
   const profile = readProfile(deps.env);
   const envUrl = deps.env.FORGE_URL?.trim() || undefined;
-  const url = stripSlash(envUrl ?? profile?.url ?? DEFAULT_URL);
+  const url = stripSlash(envUrl ?? profile?.url ?? DEFAULT_URL) || DEFAULT_URL;
   const envKey = deps.env.FORGE_API_KEY?.trim() || undefined;
   const profileKey = profile && stripSlash(profile.url) === url ? profile.apiKey : undefined;
   const apiKey = envKey ?? profileKey;
   return apiKey ? { url, apiKey } : { url };
 }
 
+/** One URL without its trailing slash; a list with each one's dropped (and blanks skipped). */
 function stripSlash(url: string): string {
-  return url.replace(/\/+$/, '');
+  return url.includes(',') ? splitServerList(url).join(',') : url.replace(/\/+$/, '');
 }
 
 /** The API's public codes → ours (the compute routes send InsForge's codes: api/compat.ts). */
@@ -91,6 +99,7 @@ async function readText(res: IncomingMessage): Promise<string> {
 }
 
 export interface ForgeClient {
+  /** The base URL requests go to now (of several, the one that worked last). */
   readonly url: string;
   /** JSON in, JSON out; a non-2xx reply throws the API's error as a ForgeError. */
   call<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<T>;
@@ -104,36 +113,83 @@ export interface ForgeClient {
 }
 
 export function createClient(target: Target): ForgeClient {
-  const secure = target.url.startsWith('https:');
   // node:https (and TLS) loads only for an https URL: it is a large part of start-up otherwise.
-  let transport: Promise<{ lib: typeof http; agent: http.Agent }> | undefined;
-  const connect = () => (transport ??= secure
-    ? import('node:https').then((https) => ({ lib: https.default as unknown as typeof http, agent: new https.Agent({ keepAlive: true }) }))
-    : Promise.resolve({ lib: http, agent: new http.Agent({ keepAlive: true }) }));
+  // One transport per scheme, since a list of replica URLs may mix them.
+  type Transport = Promise<{ lib: typeof http; agent: http.Agent }>;
+  const transports = new Map<'http' | 'https', Transport>();
+  const connect = (base: string): Transport => {
+    const scheme = base.startsWith('https:') ? 'https' : 'http';
+    let transport = transports.get(scheme);
+    if (!transport) {
+      transport = scheme === 'https'
+        ? import('node:https').then((https) => ({ lib: https.default as unknown as typeof http, agent: new https.Agent({ keepAlive: true }) }))
+        : Promise.resolve({ lib: http, agent: new http.Agent({ keepAlive: true }) });
+      transports.set(scheme, transport);
+    }
+    return transport;
+  };
   const headers = (extra: Record<string, string> = {}): Record<string, string> =>
     ({ ...(target.apiKey ? { 'x-api-key': target.apiKey } : {}), ...extra });
 
-  async function send(method: HttpMethod, path: string, init: { body?: string; headers?: Record<string, string>; signal?: AbortSignal }): Promise<IncomingMessage> {
-    const { lib, agent } = await connect();
-    return new Promise((resolve, reject) => {
+  const urls = splitServerList(target.url);
+  if (urls.length === 0) urls.push(DEFAULT_URL);
+  let current = 0;
+
+  /** One attempt against one base URL; `connected` says whether the request may have reached it. */
+  async function sendOnce(base: string, method: HttpMethod, path: string, init: { body?: string; headers?: Record<string, string>; signal?: AbortSignal }): Promise<{ res?: IncomingMessage; error?: unknown; connected: boolean }> {
+    const { lib, agent } = await connect(base);
+    let connected = false;
+    return new Promise((resolve) => {
       let req: http.ClientRequest;
       try {
-        req = lib.request(`${target.url}${path}`, {
+        req = lib.request(`${base}${path}`, {
           method, agent, headers: headers(init.headers), ...(init.signal ? { signal: init.signal } : {}),
-        }, resolve);
+        }, (res) => resolve({ res, connected: true }));
       } catch (cause) {
-        reject(unreachable(target.url, cause));
+        resolve({ error: unreachable(base, cause), connected: false });
         return;
       }
       const timer = setTimeout(() => req.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
       req.on('socket', (socket) => {
-        if (!socket.connecting) clearTimeout(timer);
-        else socket.once('connect', () => clearTimeout(timer));
+        // A kept-alive socket is connected already; a request on it may reach the server.
+        if (!socket.connecting) {
+          connected = true;
+          clearTimeout(timer);
+        } else {
+          socket.once('connect', () => {
+            connected = true;
+            clearTimeout(timer);
+          });
+        }
       });
       req.on('close', () => clearTimeout(timer));
-      req.on('error', (cause) => reject(isAbort(cause) ? cause : unreachable(target.url, cause)));
+      req.on('error', (cause) => resolve({ error: isAbort(cause) ? cause : unreachable(base, cause), connected }));
       req.end(init.body);
     });
+  }
+
+  /** The request on the URL that worked last, then on the next while the outcome allows (each URL once). */
+  async function send(method: HttpMethod, path: string, init: { body?: string; headers?: Record<string, string>; signal?: AbortSignal }): Promise<IncomingMessage> {
+    const idempotent = isIdempotent(method, path);
+    for (let attempts = 1; ; attempts++) {
+      const tried = current;
+      const { res, error, connected } = await sendOnce(urls[tried]!, method, path, init);
+      if (error !== undefined && (isAbort(error) || init.signal?.aborted)) throw error;
+      let outcome: AttemptOutcome;
+      if (res) outcome = (res.statusCode ?? 0) >= 500 ? 'server-error' : 'answered';
+      else outcome = connected ? 'no-reply' : 'not-sent';
+      const step = failoverStep(urls.length, tried, outcome, attempts, idempotent);
+      current = step.next;
+      if (!step.retry) {
+        if (res) return res;
+        // Every URL tried and none reachable: name them all, not only the last.
+        if (attempts > 1 && error instanceof ForgeError && !connected) {
+          throw new ForgeError('E_PROVIDER', `cannot reach Forge at any of ${urls.join(', ')}: start it with \`forge server\` or set FORGE_URL`, { cause: error });
+        }
+        throw error;
+      }
+      res?.resume(); // this 5xx reply is dropped for the next replica's answer
+    }
   }
 
   async function failed(res: IncomingMessage): Promise<ForgeError> {
@@ -148,7 +204,9 @@ export function createClient(target: Target): ForgeClient {
   }
 
   return {
-    url: target.url,
+    get url() {
+      return urls[current]!;
+    },
     async call<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
       const res = await send(method, path, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
       if ((res.statusCode ?? 0) >= 300) throw await failed(res);
@@ -207,7 +265,7 @@ export function createClient(target: Target): ForgeClient {
       }
     },
     close: async () => {
-      if (transport) (await transport).agent.destroy();
+      for (const transport of transports.values()) (await transport).agent.destroy();
     },
   };
 }

@@ -17,7 +17,7 @@ export interface Globals {
 const ENV_OF: Record<string, string> = { '--url': 'FORGE_URL', '--api-key': 'FORGE_API_KEY', '--context': 'FORGE_CONTEXT' };
 const FORMATS: readonly string[] = ['table', 'json', 'yaml'];
 
-export const GLOBAL_HELP = 'global options: --url URL, --api-key KEY (prefer FORGE_API_KEY: argv is visible in ps), --context NAME, -o json|yaml|table';
+export const GLOBAL_HELP = 'global options: --url URL[,URL…] (several replicas: tried in order), --api-key KEY (prefer FORGE_API_KEY: argv is visible in ps), --context NAME, -o json|yaml|table';
 
 export function extractGlobals(command: string, args: readonly string[]): Globals | string {
   const out: Globals = { args: [], env: {} };

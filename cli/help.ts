@@ -190,9 +190,9 @@ export const HELP: Record<string, CommandHelp> = {
   },
   login: {
     summary: 'save where and how to reach Forge',
-    usage: 'usage: forge login [--url URL] [--api-key KEY]',
+    usage: 'usage: forge login [--url URL[,URL…]] [--api-key KEY]',
     about: 'Verifies the key and saves it as your profile (defaults: FORGE_URL, FORGE_API_KEY).',
-    options: [['--url URL', 'the control plane'], ['--api-key KEY', 'an API key (prefer FORGE_API_KEY: argv is visible to other users)']],
+    options: [['--url URL[,URL…]', 'the control plane (several replicas: comma-separated, tried in order)'], ['--api-key KEY', 'an API key (prefer FORGE_API_KEY: argv is visible to other users)']],
     examples: ['FORGE_API_KEY=… forge login --url https://forge.example.com'],
   },
   validate: {
@@ -251,10 +251,10 @@ export const HELP: Record<string, CommandHelp> = {
   },
   agent: {
     summary: 'run a worker agent',
-    usage: 'usage: forge agent --server URL [--token-file F] [--data-dir D] [--port-range 20000-32767] [--metrics-port 9108] [--name N] [--cgroup-root R] [--host H]',
-    about: 'Registers with the control plane at URL, heartbeats, claims build/run/stop tasks and runs them in sandboxes.\nStops its instances on SIGINT/SIGTERM. The registration token comes from --token-file or FORGE_AGENT_TOKEN\n(--token T still works, but puts the token in every local user\'s ps).',
+    usage: 'usage: forge agent --server URL[,URL…] [--token-file F] [--data-dir D] [--port-range 20000-32767] [--metrics-port 9108] [--name N] [--cgroup-root R] [--host H]',
+    about: 'Registers with the control plane at URL, heartbeats, claims build/run/stop tasks and runs them in sandboxes.\nGiven several URLs (the replicas of one control plane), it moves to the next when one is unreachable or\nanswers 5xx, and stays on the one that works. Stops its instances on SIGINT/SIGTERM. The registration token comes from --token-file or FORGE_AGENT_TOKEN\n(--token T still works, but puts the token in every local user\'s ps).',
     options: [
-      ['--server URL', 'control plane base URL (FORGE_URL)'],
+      ['--server URL[,URL…]', 'control plane base URL, or its replicas\' URLs comma-separated (FORGE_URL)'],
       ['--token-file F', 'file holding the registration token (or set FORGE_AGENT_TOKEN)'],
       ['--token T', 'the token itself (visible in ps: avoid)'],
       ['--data-dir D', 'where releases, logs and the agent id live (default: $FORGE_DATA_DIR/agent or .forge/agent)'],

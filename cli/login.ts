@@ -7,6 +7,7 @@ import { parseArgs } from './args.ts';
 import { createClient, DEFAULT_URL } from './client.ts';
 import type { CliDeps } from './deps.ts';
 import { success, usageFailure, type CliResult } from './output.ts';
+import { splitServerList } from '../net/failover.ts';
 import { contextName, writeProfile } from './profile.ts';
 import { HELP } from './help.ts';
 
@@ -16,8 +17,11 @@ export async function loginCommand(args: readonly string[], deps: CliDeps): Prom
   const parsed = parseArgs('login', args, { values: ['--url', '--api-key'] });
   if (typeof parsed === 'string') return usageFailure(parsed, LOGIN_USAGE);
   if (parsed.positional.length > 0) return usageFailure(`forge login: unexpected argument \`${parsed.positional[0]}\``, LOGIN_USAGE);
-  const url = (parsed.values.get('--url') ?? deps.env.FORGE_URL?.trim() ?? DEFAULT_URL).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/]+/.test(url)) return usageFailure(`forge login: --url must be an http(s) URL, got ${JSON.stringify(url)}`, LOGIN_USAGE);
+  // A comma-separated list names the replicas of one control plane: the context keeps the list.
+  const urls = splitServerList(parsed.values.get('--url') ?? deps.env.FORGE_URL?.trim() ?? DEFAULT_URL);
+  const bad = urls.length === 0 ? '' : urls.find((u) => !/^https?:\/\/[^/]+/.test(u));
+  if (bad !== undefined) return usageFailure(`forge login: --url must be an http(s) URL or a comma-separated list of them, got ${JSON.stringify(bad)}`, LOGIN_USAGE);
+  const url = urls.join(',');
   const apiKey = parsed.values.get('--api-key') ?? deps.env.FORGE_API_KEY?.trim();
   if (!apiKey) return usageFailure('forge login: give --api-key KEY (or set FORGE_API_KEY); create one on the control plane with forge keys create', LOGIN_USAGE);
 

@@ -18,6 +18,12 @@ describe('forge agent arguments', () => {
     });
   });
 
+  test('several replicas: a comma-separated --server (or FORGE_URL) list, normalized', () => {
+    const env = { FORGE_AGENT_TOKEN: 'tok', FORGE_DATA_DIR: '/var/lib/forge' };
+    assert.equal((parseAgentArgs(['--server', 'http://a:8080/, http://b:8080'], { cwd: '/', env }) as { server: string }).server, 'http://a:8080,http://b:8080');
+    assert.equal((parseAgentArgs([], { cwd: '/', env: { ...env, FORGE_URL: 'http://a,http://b/' } }) as { server: string }).server, 'http://a,http://b');
+  });
+
   test('environment fallbacks', () => {
     const env = { FORGE_URL: 'https://cp.example', FORGE_AGENT_TOKEN: 'tok', FORGE_DATA_DIR: '/var/lib/forge', FORGE_MODE: 'production' };
     assert.deepEqual(parseAgentArgs(['--metrics-port', 'off'], { cwd: '/', env }), {
@@ -28,7 +34,9 @@ describe('forge agent arguments', () => {
   const bad: Array<[string[], string]> = [
     [[], 'forge agent: --server URL is required (or set FORGE_URL)'],
     [['--server', 'http://x'], 'forge agent: a registration token is required: --token-file F (or set FORGE_AGENT_TOKEN)'],
-    [['--server', 'ftp://x', '--token', 't'], 'forge agent: --server must be an http(s) URL, got `ftp://x`'],
+    [['--server', 'ftp://x', '--token', 't'], 'forge agent: --server must be an http(s) URL or a comma-separated list of them, got `ftp://x`'],
+    [['--server', 'http://a,ftp://b', '--token', 't'], 'forge agent: --server must be an http(s) URL or a comma-separated list of them, got `ftp://b`'],
+    [['--server', ' , ', '--token', 't'], 'forge agent: --server needs at least one URL'],
     [['--server', 'http://x', '--token', 't', '--port-range', '5-1'], 'forge agent: invalid port range `5-1`: expected FROM-TO, e.g. 20000-32767'],
     [['--server', 'http://x', '--token', 't', '--metrics-port', 'x'], 'forge agent: --metrics-port must be a port number or `off`, got `x`'],
     [['--server', 'http://x', '--token', 't', '--cgroup-root', '../up'], 'forge agent: --cgroup-root must be a plain directory name, got `../up`'],

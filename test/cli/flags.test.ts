@@ -76,7 +76,8 @@ const cases: [argv: string[], reason: string, usage: string][] = [
   [['secrets', 'unset', 'web', 'A=hunter2'], 'forge secrets unset: a variable name cannot contain "=" (give names only)', SECRETS_USAGE],
   [['secrets', 'list', 'web', 'A'], 'forge secrets list: unexpected argument `A`', SECRETS_USAGE],
   [['login'], 'forge login: give --api-key KEY (or set FORGE_API_KEY); create one on the control plane with forge keys create', LOGIN_USAGE],
-  [['login', '--url', 'localhost:8080', '--api-key', 'ik_x'], 'forge login: --url must be an http(s) URL, got "localhost:8080"', LOGIN_USAGE],
+  [['login', '--url', 'localhost:8080', '--api-key', 'ik_x'], 'forge login: --url must be an http(s) URL or a comma-separated list of them, got "localhost:8080"', LOGIN_USAGE],
+  [['login', '--url', 'http://a:8080,b:8080', '--api-key', 'ik_x'], 'forge login: --url must be an http(s) URL or a comma-separated list of them, got "b:8080"', LOGIN_USAGE],
 ];
 
 for (const [argv, reason, usage] of cases) {
