@@ -11,7 +11,10 @@ trap 'rm -rf "$tmp"' EXIT
 rm -rf "$tmp"
 node_modules/.bin/tsc -p tsconfig.build.json --noCheck --outDir "$tmp"
 # Files the code finds beside itself by relative URL (schemas, the dashboard, the version).
-ln -s ../schemas "$tmp/schemas"
+# schemas/ also holds TypeScript (the agent protocol's types), so tsc made dist's schemas/ a
+# real directory: the JSON schemas are linked into it one by one.
+mkdir -p "$tmp/schemas"
+for schema in schemas/*.json; do ln -s "../../$schema" "$tmp/$schema"; done
 ln -s ../web "$tmp/web"
 ln -s ../package.json "$tmp/package.json"
 # The stamp bin/forge compares source mtimes against: written last, so a build cut short is missing, not "fresh".
