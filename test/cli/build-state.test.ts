@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,4 +36,21 @@ test('bin/forge --version runs as a process from the sources (FORGE_CLI_FROM=ts)
     const child = execFile(process.execPath, [bin, '--version'], { env: { PATH: process.env.PATH ?? '', FORGE_CLI_FROM: 'ts' }, timeout: 60_000 }, (_e, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }));
   });
   assert.deepEqual(out, { code: 0, stdout: `forge ${forgeVersion()}\n`, stderr: '' });
+});
+
+// The compiled build finds the files the code reads beside itself (the service schema among
+// them): dist/schemas once lacked them and a compiled `forge server` could not start.
+const DIST_STAMP = fileURLToPath(new URL('../../dist/.build-stamp', import.meta.url));
+test('bin/forge validate runs from the compiled build (FORGE_CLI_FROM=dist) and finds the service schema', { skip: existsSync(DIST_STAMP) ? false : 'no compiled build in dist/ (scripts/build.sh makes it)' }, async () => {
+  const bin = fileURLToPath(new URL('../../bin/forge', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'forge-dist-validate-'));
+  try {
+    writeFileSync(join(dir, 'forge.yaml'), 'name: web\nimage: nginx:1.27\nport: 80\n');
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [bin, 'validate', join(dir, 'forge.yaml')], { env: { PATH: process.env.PATH ?? '', FORGE_CLI_FROM: 'dist' }, timeout: 60_000 }, (_e, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }));
+    });
+    assert.deepEqual(out, { code: 0, stdout: 'ok  1 service\n', stderr: '' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
