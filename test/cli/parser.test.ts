@@ -40,8 +40,9 @@ const TABLE: Record<string, { before: string[]; typo: [string, string]; equals: 
   logs: { before: ['web'], typo: ['--folow', '--follow'], equals: [['logs', 'web', '--follow=yes'], 2, /^forge logs: --follow takes no value\n/] },
   rollback: { before: ['web'], typo: ['--too', '--to'], equals: [['rollback', 'web', '--to=0'], 2, /^forge rollback: --to must be a whole number ≥ 1, got "0"\n/] },
   secrets: { before: ['set', 'web'], typo: ['--from-fil', '--from-file'], equals: [['secrets', 'set', 'web', '--from-file=A=missing.txt'], 2, /^forge secrets set: --from-file: cannot read missing\.txt \(ENOENT\)\n/] },
-  login: { before: [], typo: ['--api-ky', '--api-key'], equals: [['login', '--url=localhost:8080', '--api-key=k'], 2, /^forge login: --url must be an http\(s\) URL, got "localhost:8080"\n/] },
+  login: { before: [], typo: ['--api-ky', '--api-key'], equals: [['login', '--url=localhost:8080', '--api-key=k'], 2, /^forge login: --url must be an http\(s\) URL or a comma-separated list of them, got "localhost:8080"\n/] },
   validate: { before: [], typo: ['--jon', '--json'], equals: [['validate', '--json=yes', 'x'], 2, /^forge validate: --json takes no value\n/] },
+  registry: { before: ['list'], typo: ['--usernme', '--username'], equals: [['registry', 'list', '--json=yes'], 2, /^forge registry: --json takes no value\n/] },
   store: { before: ['migrate'], typo: ['--too', '--to'], equals: [['store', 'migrate', '--to=mysql://h/db'], 2, /^forge store migrate: --to must be a postgres:\/\/ or postgresql:\/\/ URL\n/] },
   keys: { before: ['create'], typo: ['--nmae', '--name'], equals: [['keys', 'create', '--name=ci'], 0, /^created API key ci \(/] },
   init: { before: [], typo: ['--forse', '--force'], equals: [['init', '--name=Not_A_Label'], 2, /^forge init: --name must be a DNS label \(a-z, 0-9 and -\), got "Not_A_Label"\n/] },
@@ -49,7 +50,7 @@ const TABLE: Record<string, { before: string[]; typo: [string, string]; equals: 
   context: { before: ['list'], typo: ['--jsn', '--json'], equals: [['context', 'use', 'nowhere', '--context=x'], 1, /^forge context: no context "nowhere" \(contexts: none; create one with forge login --context NAME\)\n/] },
   server: { before: [], typo: ['--adr', '--addr'], equals: [['server', '--router=sideways'], 2, /^forge server: --router must be managed, external or off \(got `sideways`\)\n/] },
   dev: { before: [], typo: ['--debounse', '--debounce'], equals: [['dev', '--debounce=soon'], 2, /^forge dev: --debounce takes milliseconds \(got `soon`\)\n/] },
-  agent: { before: [], typo: ['--token-fil', '--token-file'], equals: [['agent', '--server=ftp://x', '--token-file=t'], 2, /^forge agent: --server must be an http\(s\) URL, got `ftp:\/\/x`\n/] },
+  agent: { before: [], typo: ['--token-fil', '--token-file'], equals: [['agent', '--server=ftp://x', '--token-file=t'], 2, /^forge agent: --server must be an http\(s\) URL or a comma-separated list of them, got `ftp:\/\/x`\n/] },
 };
 
 test('the table covers every command', () => {
