@@ -94,6 +94,32 @@ describe('an image service through apply, the agent and Caddy', { skip }, () => 
     assert.equal(stack.plane.store.services.get('web')?.spec.revision, digests.one);
   });
 
+  test('POST /api/compute/services by tag pins the digest: a moved tag + deploy again serves the new one; rollback the old', async () => {
+    const one = await open.push(layout, 'one', 'svc:stable');
+    const body = { name: 'svc', provider: 'agent', imageUrl: `${open.host}/svc:stable`, port: 8080, memory: 256 };
+    const first = await api('POST', '/api/compute/services', body);
+    assert.equal(first.status, 201, first.text);
+    assert.equal(stack.plane.store.services.get('svc')?.spec.revision, one, 'the write pins the digest');
+    await eventually('svc v1 served', 60_000, async () => (await served('svc')) === '200 web v1')
+      .catch((error: Error) => { throw new Error(`${error.message}\n${eventsOf('svc')}`); });
+
+    const two = await open.push(layout, 'two', 'svc:stable');
+    const again = await api('POST', '/api/compute/services', body);
+    assert.equal(again.status, 200, again.text);
+    assert.equal(stack.plane.store.services.get('svc')?.spec.revision, two, 'deploying the moved tag again is a new release');
+    await eventually('svc v2 served after the tag moved', 60_000, async () => (await served('svc')) === '200 web v2');
+
+    // An env change does not move the code: the pinned digest stays.
+    const patched = await api('PATCH', '/api/compute/services/svc', { envVarsPatch: { set: { FLAG: 'on' } } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(stack.plane.store.services.get('svc')?.spec.revision, two);
+
+    const back = await api('POST', '/api/compute/services/svc/rollback', { to: 1 });
+    assert.equal(back.status, 200, back.text);
+    assert.equal(stack.plane.store.services.get('svc')?.spec.revision, one);
+    await eventually('svc v1 served again after rollback', 60_000, async () => (await served('svc')) === '200 web v1');
+  });
+
   test('a private registry: stored credentials pull it; a wrong password fails cleanly and the old release keeps serving', async () => {
     const noCreds = await api('POST', '/api/v1/apply', { specs: [spec('private', `${locked.host}/secret-web:v1`)] });
     assert.equal(noCreds.status, 400, noCreds.text);
