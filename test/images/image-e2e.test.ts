@@ -6,12 +6,13 @@
 // stored credentials, and a wrong password fails cleanly with the old release serving.
 
 import assert from 'node:assert/strict';
-import { chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { detectIsolation, isolationComplete } from '../../agent/sandbox/index.ts';
 import { startStack, eventually, type Stack } from '../e2e/stack.ts';
+import { applyDirectory } from '../../cli/dev/apply-dir.ts';
 import { buildBusyboxImage, startRegistry, type TestRegistry } from '../helpers/registry.ts';
 
 const isolation = process.getuid?.() === 0 ? await detectIsolation({ root: `forge-test-imge2e-${process.pid}` }) : null;
@@ -118,6 +119,26 @@ describe('an image service through apply, the agent and Caddy', { skip }, () => 
     assert.equal(back.status, 200, back.text);
     assert.equal(stack.plane.store.services.get('svc')?.spec.revision, one);
     await eventually('svc v1 served again after rollback', 60_000, async () => (await served('svc')) === '200 web v1');
+  });
+
+  test('forge dev\'s apply pins the tag through the control plane: the tag moved + a save is a new release', async () => {
+    const one = await open.push(layout, 'one', 'devweb:stable');
+    const dir = path.join(stack.dir, 'dev-specs');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'forge.yaml'), `name: devweb\nprovider: agent\nimage: ${open.host}/devweb:stable\nport: 8080\nmemory: 256M\n`);
+    const applyDev = async () => {
+      const result = await applyDirectory(stack.plane.store, dir, stack.dir, undefined, stack.plane.pinSpec);
+      assert.ok(result.ok, JSON.stringify(result));
+      for (const key of result.plan.changed) stack.plane.nudge(key);
+    };
+    await applyDev();
+    assert.equal(stack.plane.store.services.get('devweb')?.spec.revision, one, 'forge dev pins the digest');
+    await eventually('devweb v1 served', 60_000, async () => (await served('devweb')) === '200 web v1');
+    const two = await open.push(layout, 'two', 'devweb:stable');
+    await applyDev();
+    const row = stack.plane.store.services.get('devweb');
+    assert.deepEqual([row?.generation, row?.spec.revision], [2, two]);
+    await eventually('devweb v2 served', 60_000, async () => (await served('devweb')) === '200 web v2');
   });
 
   test('a private registry: stored credentials pull it; a wrong password fails cleanly and the old release keeps serving', async () => {
