@@ -189,7 +189,9 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
 
   /**
    * For an image spec: the digests of its service's recent succeeded releases (its rollback
-   * targets), which the agent's image garbage collection keeps (agent/image/gc.ts).
+   * targets), which the agent's image garbage collection keeps (agent/image/gc.ts). For a
+   * Dockerfile spec the same list holds those releases' source revisions (bundle digests),
+   * whose builds the agent's build stores keep (agent/image/build-stores.ts).
    */
   function retained(key: string, spec: ServiceSpec): { retainImages?: string[] } {
     if (feature(spec) === undefined) return {};

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { formatReference, parseImageReference } from '../../specs/image-ref.ts';
 import { pullError } from '../../agent/image/errors.ts';
 import { imagesToKeep } from '../../agent/image/gc.ts';
+import { buildTag, planBuildStores } from '../../agent/image/build-stores.ts';
 import { agentFeatureNeeded } from '../../specs/runtimes.ts';
 
 const D = `sha256:${'a'.repeat(64)}`;
@@ -58,4 +59,14 @@ test('what an agent must have reported for a spec', () => {
   assert.equal(agentFeatureNeeded({ build: { dockerfile: 'Dockerfile' } }), 'dockerfile');
   assert.equal(agentFeatureNeeded({ build: { dockerfile: 'Dockerfile' }, run: { command: 'x' } }), undefined);
   assert.equal(agentFeatureNeeded({}), undefined);
+});
+
+test('build stores: a store whose service has no instance here goes; a kept one keeps its releases\' build tags', () => {
+  const keep = new Map([[3, new Set([buildTag('web', 'sha256:a'), buildTag('web', 'sha256:b')])]]);
+  assert.deepEqual(planBuildStores([7, 3, 1], keep), { remove: [1, 7], prune: [{ slot: 3, keep: keep.get(3)! }] });
+  assert.deepEqual(planBuildStores([], keep), { remove: [], prune: [] });
+  // One tag per revision and service, valid as a tag (lowercase hex, no ':' beyond the one before it).
+  assert.match(buildTag('web', 'sha256:a'), /^localhost\/forge-web:rev-[0-9a-f]{32}$/);
+  assert.notEqual(buildTag('web', 'sha256:a'), buildTag('web', 'sha256:b'));
+  assert.equal(buildTag('web', undefined), buildTag('web', undefined));
 });
