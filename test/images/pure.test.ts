@@ -70,3 +70,17 @@ test('build stores: a store whose service has no instance here goes; a kept one 
   assert.notEqual(buildTag('web', 'sha256:a'), buildTag('web', 'sha256:b'));
   assert.equal(buildTag('web', undefined), buildTag('web', undefined));
 });
+
+test('the error code comes from what the registry said, never from digits in its port or a digest (a flake seen once per few hundred runs)', () => {
+  const say = (msg: string) => `time="2026-12-03T14:35:35Z" level=fatal msg="${msg}"`;
+  for (const port of [34015, 40199, 45401, 50213, 55040]) {
+    const host = `127.0.0.1:${port}`;
+    const missing = pullError(`${host}/hello:nope`, say(`Error parsing image name \\"docker://${host}/hello:nope\\": reading manifest nope in ${host}/hello: manifest unknown`));
+    assert.equal(missing.code, 'E_IMAGE_NOT_FOUND', `port ${port}: ${missing.message}`);
+    const other = pullError(`${host}/hello:v1`, say(`copying ${host}/hello@sha256:4010502aaaa: something else entirely`));
+    assert.equal(other.code, 'E_PROVIDER', `port ${port}: ${other.message}`);
+  }
+  // The status codes themselves still count.
+  assert.equal(pullError('r/x:v1', say('reading manifest v1 in r/x: received unexpected HTTP status: 401 Unauthorized')).code, 'E_REGISTRY_AUTH');
+  assert.equal(pullError('r/x:v1', say('reading manifest v1 in r/x: received unexpected HTTP status: 503 Service Unavailable')).code, 'E_REGISTRY_UNAVAILABLE');
+});
