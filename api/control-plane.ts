@@ -119,9 +119,10 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     metrics: createJobMetrics(metrics.registry, () => jobSamples(store, Date.now(), secondSchedulesAllowed())),
   });
   // One resolver for the API's writes and forge dev's applies (pinSpec below).
-  const pinner = options.pinImage ?? createImagePinner(store, cipher, config.dataDir);
+  // FORGE_IMAGE_PINNING=agent: no resolver here; agents resolve and the release records their digest.
+  const pinner = options.pinImage ?? (config.imagePinning === 'agent' ? undefined : createImagePinner(store, cipher, config.dataDir));
   const app = buildApi({
-    jobs, secondSchedules: secondSchedulesAllowed(), pinImage: pinner,
+    jobs, secondSchedules: secondSchedulesAllowed(), ...(pinner ? { pinImage: pinner } : {}), pinImages: pinner !== undefined,
     store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe, authLimits,
     leadership: () => leadershipState(),
     ...(bundleLimitBytes(env) === undefined ? {} : { bundleLimitBytes: bundleLimitBytes(env)! }),
