@@ -140,6 +140,7 @@ export function createSupervisor(options: SupervisorOptions) {
       if (builds.storesRemoved + builds.imagesRemoved > 0) {
         options.log(`build stores: removed ${builds.storesRemoved} store(s) of services gone from this agent and ${builds.imagesRemoved} build(s) no kept release uses`);
       }
+      for (const failure of builds.failed) options.log(`build stores: could not prune ${failure}`);
     } catch (error) {
       options.log(`image cache: garbage collection failed: ${(error as Error).message}`);
     }

@@ -112,6 +112,8 @@ export interface BuildStoreGc {
   imagesRemoved: number;
   /** Busy stores left for the next collection. */
   skipped: number;
+  /** Stores buildah could not prune (each one's first error line); the others were still pruned. */
+  failed: string[];
 }
 
 /**
@@ -120,7 +122,7 @@ export interface BuildStoreGc {
  */
 export async function pruneBuildStores(dataDir: string, keep: ReadonlyMap<number, ReadonlySet<string>>): Promise<BuildStoreGc> {
   const plan = planBuildStores(await slotsOnDisk(dataDir), keep);
-  const out: BuildStoreGc = { storesRemoved: 0, imagesRemoved: 0, skipped: 0 };
+  const out: BuildStoreGc = { storesRemoved: 0, imagesRemoved: 0, skipped: 0, failed: [] };
   for (const slot of plan.remove) {
     const store = buildStoreDir(dataDir, slot);
     if (busy(store)) { out.skipped += 1; continue; }
@@ -130,7 +132,12 @@ export async function pruneBuildStores(dataDir: string, keep: ReadonlyMap<number
   for (const { slot, keep: tags } of plan.prune) {
     const store = buildStoreDir(dataDir, slot);
     if (busy(store)) { out.skipped += 1; continue; }
-    out.imagesRemoved += await withBuildStore(store, () => pruneStore(store, tags));
+    try {
+      out.imagesRemoved += await withBuildStore(store, () => pruneStore(store, tags));
+    } catch (error) {
+      const said = String((error as { stderr?: string }).stderr ?? (error as Error).message).trim().split('\n')[0] ?? '';
+      out.failed.push(`store ${slot}: ${said.slice(0, 200)}`);
+    }
   }
   return out;
 }
