@@ -44,6 +44,13 @@ function eventsOf(name: string): string {
   return stack.plane.store.events.list(name).map((e) => `${e.reason}: ${e.message}`).join('\n');
 }
 
+/** Deletes a service and waits until it is gone: the agent's capacity (2 CPUs here) is shared by the tests. */
+async function destroy(name: string): Promise<void> {
+  const res = await api('DELETE', `/api/compute/services/${name}`);
+  assert.equal(res.status, 202, res.text);
+  await eventually(`${name} destroyed`, 60_000, async () => stack.plane.store.services.get(name) === null);
+}
+
 async function served(name: string): Promise<string> {
   const res = await request(`http://${stack.httpAddr}/`, { headers: { host: `${name}.localhost`, connection: 'close' }, headersTimeout: 3_000, bodyTimeout: 3_000 });
   return `${res.statusCode} ${(await res.body.text()).trim()}`;
@@ -119,13 +126,14 @@ describe('an image service through apply, the agent and Caddy', { skip }, () => 
     assert.equal(back.status, 200, back.text);
     assert.equal(stack.plane.store.services.get('svc')?.spec.revision, one);
     await eventually('svc v1 served again after rollback', 60_000, async () => (await served('svc')) === '200 web v1');
+    await destroy('svc');
   });
 
   test('forge dev\'s apply pins the tag through the control plane: the tag moved + a save is a new release', async () => {
     const one = await open.push(layout, 'one', 'devweb:stable');
     const dir = path.join(stack.dir, 'dev-specs');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'forge.yaml'), `name: devweb\nprovider: agent\nimage: ${open.host}/devweb:stable\nport: 8080\nmemory: 256M\n`);
+    writeFileSync(path.join(dir, 'forge.yaml'), `name: devweb\nprovider: agent\nimage: ${open.host}/devweb:stable\nport: 8080\nmemory: 256M\nresources:\n  cpu: 0.25\n`);
     const applyDev = async () => {
       const result = await applyDirectory(stack.plane.store, dir, stack.dir, undefined, stack.plane.pinSpec);
       assert.ok(result.ok, JSON.stringify(result));
@@ -133,12 +141,14 @@ describe('an image service through apply, the agent and Caddy', { skip }, () => 
     };
     await applyDev();
     assert.equal(stack.plane.store.services.get('devweb')?.spec.revision, one, 'forge dev pins the digest');
-    await eventually('devweb v1 served', 60_000, async () => (await served('devweb')) === '200 web v1');
+    await eventually('devweb v1 served', 60_000, async () => (await served('devweb')) === '200 web v1')
+      .catch((error: Error) => { throw new Error(`${error.message}\n${eventsOf('devweb')}`); });
     const two = await open.push(layout, 'two', 'devweb:stable');
     await applyDev();
     const row = stack.plane.store.services.get('devweb');
     assert.deepEqual([row?.generation, row?.spec.revision], [2, two]);
     await eventually('devweb v2 served', 60_000, async () => (await served('devweb')) === '200 web v2');
+    await destroy('devweb');
   });
 
   test('a private registry: stored credentials pull it; a wrong password fails cleanly and the old release keeps serving', async () => {
