@@ -22,6 +22,8 @@ import { createJobMetrics, jobSamples } from '../reconciler/jobs/metrics.ts';
 import { secondSchedulesAllowed } from '../specs/rules.ts';
 import { ForgeError } from '../errors/index.ts';
 import { parseEncryptionKey } from '../store/cipher.ts';
+import { createImagePinner, pinImage } from './image-pins.ts';
+import type { ServiceSpec } from '../specs/types.ts';
 import { isPostgresUrl, openStore, storeLocation, type Store } from '../store/index.ts';
 import { type LeadershipState, startLeadership } from './leadership.ts';
 import { createAuthLimits } from './auth-limits.ts';
@@ -34,6 +36,8 @@ import { bundleLimitBytes, keyLoader, releaseHistory, observeByOwnProvider, wire
 
 export interface ControlPlaneOptions {
   env?: Env;
+  /** Resolves an image tag to its digest (tests); default: skopeo with the stored registry credentials. */
+  pinImage?: (image: string) => Promise<string>;
   /** Providers built elsewhere (the agent provider); Fly is added here when FLY_API_TOKEN is set. */
   providers?: Provider[];
   plugins?: FastifyPluginAsync[];
@@ -63,6 +67,8 @@ export interface ControlPlane {
   observe(keys: readonly string[]): Promise<Observed[]>;
   providersConfig: ProvidersConfig;
   nudge(key: string): void;
+  /** The spec with its image tag pinned to a digest, as the API's writes do (api/image-pins.ts); forge dev applies through it. */
+  pinSpec(spec: ServiceSpec): Promise<ServiceSpec>;
   close(): Promise<void>;
 }
 
@@ -112,8 +118,11 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     store, allowSeconds: secondSchedulesAllowed(), log: (line) => warn(line),
     metrics: createJobMetrics(metrics.registry, () => jobSamples(store, Date.now(), secondSchedulesAllowed())),
   });
+  // One resolver for the API's writes and forge dev's applies (pinSpec below).
+  // FORGE_IMAGE_PINNING=agent: no resolver here; agents resolve and the release records their digest.
+  const pinner = options.pinImage ?? (config.imagePinning === 'agent' ? undefined : createImagePinner(store, cipher, config.dataDir));
   const app = buildApi({
-    jobs, secondSchedules: secondSchedulesAllowed(),
+    jobs, secondSchedules: secondSchedulesAllowed(), ...(pinner ? { pinImage: pinner } : {}), pinImages: pinner !== undefined,
     store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe, authLimits,
     leadership: () => leadershipState(),
     ...(bundleLimitBytes(env) === undefined ? {} : { bundleLimitBytes: bundleLimitBytes(env)! }),
@@ -181,6 +190,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     observe,
     providersConfig: wired.config,
     nudge: (key) => loop.nudge(key),
+    pinSpec: (spec) => pinImage({ pinImage: pinner, providers: wired.config }, spec),
     async close() {
       if (closed) return;
       closed = true;
