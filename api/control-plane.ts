@@ -52,6 +52,8 @@ export interface ControlPlaneOptions {
   resyncIntervalMs?: number;
   /** Heartbeat interval agents are told to use; an agent is offline after three missed. */
   heartbeatIntervalMs?: number;
+  /** Leader election with PostgreSQL (store/leader.ts): how often a standby tries, how long a silent leader keeps the lock. */
+  leader?: { pollMs?: number; sessionTimeoutMs?: number };
 }
 
 export interface ControlPlane {
@@ -142,6 +144,8 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     loop: { start: () => { loop.start(); jobs.start(); }, stop: async () => { jobs.stop(); await loop.stop(); } },
     databaseUrl: isPostgresUrl(location) ? location : undefined,
     ...(env.FORGE_REPLICA?.trim() ? { replica: env.FORGE_REPLICA.trim() } : {}),
+    ...(options.leader?.pollMs !== undefined ? { pollMs: options.leader.pollMs } : {}),
+    ...(options.leader?.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.leader.sessionTimeoutMs } : {}),
     onError: (error) => app.log.warn(error.message),
   });
   leadershipState = () => leadership.state();

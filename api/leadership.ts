@@ -43,6 +43,17 @@ export function startLeadership(options: LeadershipOptions): Leadership {
     name: 'forge_leader_changes_total', help: 'Times this replica became leader or stopped being it.',
     registers: [options.registry],
   });
+  let fencedSeen = 0;
+  new Counter({
+    name: 'forge_fenced_writes_total',
+    help: 'Writes this replica made under a leader term that was over (it was deposed, e.g. paused), refused by the database.',
+    registers: [options.registry],
+    collect() {
+      const now = options.store.fencedWrites();
+      if (now > fencedSeen) this.inc(now - fencedSeen);
+      fencedSeen = now;
+    },
+  });
   if (options.databaseUrl === undefined) {
     gauge.set({ replica }, 1);
     options.loop.start();

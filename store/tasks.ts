@@ -2,9 +2,9 @@
 // UPDATE whose WHERE re-checks claimability, so two claimers (threads or processes) can never
 // both win, and a lease that ran out (the agent died) makes the task claimable again.
 //
-// Fencing: every task carries the leader term it was issued under, read from leader_term inside
-// the writing transaction. On PostgreSQL a leader's transactions first check, under the writers'
-// lock, that the term is still its own (PgSql.fence), so a task's term is its issuer's. Agents
+// Fencing: every task carries the leader term it was issued under: a fenced leader's own term
+// (PgSql.fence: its transactions first check, under the writers' lock, that the term is still its
+// own), else the one in leader_term (a standby serving the API; SQLite's is always 0). Agents
 // refuse a task whose term is lower than one they have seen (agent/term-guard.ts).
 
 import { ForgeError } from '../errors/index.ts';
@@ -78,18 +78,23 @@ const CLAIMABLE = `(state = 'queued' OR (state IN ('claimed', 'running') AND lea
 const LEASE_END = 'CAST(@now AS INTEGER) + CAST(@leaseMs AS INTEGER)';
 const HELD_BY = `lease_owner = @agentId AND state IN ('claimed', 'running')`;
 const CURRENT_TERM = '(SELECT term FROM leader_term WHERE id = 1)';
+// The fenced leader's own term when there is one, else the database's (a standby serving an API
+// request, SQLite). The fence has checked that the two are equal before the write.
+const ISSUE_TERM = `COALESCE(CAST(@term AS INTEGER), ${CURRENT_TERM})`;
 
-export function createTasksStore(db: Sql, clock: Clock, logRetention: number = DEFAULT_TASK_LOG_RETENTION) {
+export function createTasksStore(
+  db: Sql, clock: Clock, logRetention: number = DEFAULT_TASK_LOG_RETENTION, fenceTerm: () => number | null = () => null,
+) {
   const insert = db.prepare<Record<string, unknown>, TaskRecord>(
     `INSERT INTO tasks (id, kind, service_name, generation, replica, agent_id, dedupe_key, payload, state,
        attempts, term, created_at, updated_at)
      VALUES (@id, @kind, @service, @generation, @replica, @agentId, @dedupeKey, @payload, 'queued', 0,
-       ${CURRENT_TERM}, @now, @now)
+       ${ISSUE_TERM}, @now, @now)
      RETURNING *`,
   );
   // The same work asked for again under a newer term: the current leader re-issues it as its own.
-  const reissue = db.prepare<[string], TaskRecord>(
-    `UPDATE tasks SET term = ${CURRENT_TERM} WHERE id = ? AND term < ${CURRENT_TERM} RETURNING *`,
+  const reissue = db.prepare<Record<string, unknown>, TaskRecord>(
+    `UPDATE tasks SET term = ${ISSUE_TERM} WHERE id = @id AND term < ${ISSUE_TERM} RETURNING *`,
   );
   const currentTerm = db.prepare<[], { term: number }>(`SELECT term FROM leader_term WHERE id = 1`);
   const activeByKey = db.prepare<[string], TaskRecord>(`SELECT * FROM tasks WHERE dedupe_key = ? AND ${ACTIVE}`);
@@ -160,7 +165,7 @@ export function createTasksStore(db: Sql, clock: Clock, logRetention: number = D
   const enqueue = transactional(db, (input: EnqueueInput): TaskRow => {
     const dedupeKey = input.dedupeKey ?? null;
     const existing = dedupeKey === null ? undefined : activeByKey.get(dedupeKey);
-    if (existing) return toRow(reissue.get(existing.id) ?? existing);
+    if (existing) return toRow(reissue.get({ id: existing.id, term: fenceTerm() }) ?? existing);
     const row = insert.get({
       id: newId('task'),
       kind: input.kind,
@@ -170,6 +175,7 @@ export function createTasksStore(db: Sql, clock: Clock, logRetention: number = D
       agentId: input.agentId ?? null,
       dedupeKey,
       payload: JSON.stringify(input.payload ?? null),
+      term: fenceTerm(),
       now: iso(clock()),
     });
     return toRow(row as TaskRecord);

@@ -55,6 +55,18 @@ forEachEngine((engine) => {
       assert.equal(t.store.tasks.claim('a1', T0, LEASE)?.term, 0);
     });
 
+    test('a fenced leader stamps its own term; once deposed its task is refused and nothing lands', (ctx) => {
+      if (t.dialect !== 'postgres') return ctx.skip('fencing is PostgreSQL\'s (one SQLite process has no elections)');
+      t.sql.prepare('UPDATE leader_term SET term = 6 WHERE id = 1').run();
+      t.store.fence(6);
+      assert.equal(t.store.tasks.enqueue(job({ dedupeKey: 'a' })).term, 6);
+      t.sql.prepare('UPDATE leader_term SET term = 7 WHERE id = 1').run();
+      assert.throws(() => t.store.tasks.enqueue(job({ dedupeKey: 'b' })), (e: ForgeError) => e.code === 'E_CONFLICT');
+      assert.equal(t.store.fencedWrites(), 1);
+      assert.deepEqual(t.store.tasks.listActive().map((task) => [task.dedupeKey, task.term]), [['a', 6]]);
+      t.store.fence(null);
+    });
+
     test('claim hands the oldest task for this agent (or for any agent), never another agent\'s', () => {
       const forA2 = t.store.tasks.enqueue(job({ agentId: 'a2' }));
       const first = t.store.tasks.enqueue(job({ agentId: 'a1', replica: 0 }));
