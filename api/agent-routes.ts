@@ -207,7 +207,14 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
       const { taskId } = request.params as { taskId: string };
       const body = parseBody('agent-result', request.body);
       heldTask(taskId, agentId);
-      if (!store.tasks.complete(taskId, agentId, body.result ?? null, body.ok)) throw lostLease(taskId);
+      const instance = body.result?.instance;
+      const completed = store.transaction(() => {
+        if (!store.tasks.complete(taskId, agentId, body.result ?? null, body.ok)) return false;
+        // Stored with the agent, so a leader on another replica sees it before the next heartbeat.
+        if (instance) store.agents.noteInstance(agentId, instance, now());
+        return true;
+      });
+      if (!completed) throw lostLease(taskId);
       const done = store.tasks.get(taskId);
       if (done) hub.taskCompleted(done, body.ok, body.result);
       return { ok: true };
