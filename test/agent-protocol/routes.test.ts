@@ -200,7 +200,7 @@ describe('heartbeats', () => {
       address: '127.0.0.1:20000', health: 'healthy',
     };
     const res = await heartbeat(a.id, a.token, [instance]);
-    assert.deepEqual(res.json(), { ok: true, heartbeatIntervalMs: 200 });
+    assert.deepEqual(res.json(), { ok: true, heartbeatIntervalMs: 200, term: 0 });
     const row = ts.store.agents.get(a.id)!;
     assert.deepEqual(row.instances, [instance]);
     assert.deepEqual(row.usage, { cpus: 0.5, memoryBytes: 1024, processes: 3, capacity, agentTime: T0 });
@@ -262,6 +262,15 @@ describe('claims and leases', () => {
     const res = await pending;
     assert.equal(res.statusCode, 200);
     assert.equal(res.json().task.id, task.id);
+  });
+
+  test('a claim answer carries the task\'s leader term and the one in the database now (fencing)', async () => {
+    const a = await agent('a');
+    ts.sql.prepare('UPDATE leader_term SET term = 3 WHERE id = 1').run();
+    const task = enqueue(a.id);
+    ts.sql.prepare('UPDATE leader_term SET term = 4 WHERE id = 1').run();
+    const res = await claim(a.id, a.token);
+    assert.deepEqual([res.json().task.id, res.json().task.term, res.json().term], [task.id, 3, 4]);
   });
 
   test('run tasks carry the service secrets in the claim response only', async () => {
