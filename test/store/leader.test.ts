@@ -96,6 +96,30 @@ describe('leader election on PostgreSQL', skip === undefined ? {} : { skip }, ()
     }
   });
 
+  test('an election and a store write of the same process, both waiting for the writers\' lock, do not wait on each other', async () => {
+    // Another process holds the writers' lock for 1.5 s. Meanwhile this process's election asks
+    // for it (to move the term) and then its store does (synchronously: this event loop blocks).
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./paused-writer.fixture.ts', import.meta.url)), url, '1500'],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    // Without the fix the write would wait forever: a lock timeout ends it (and the test) instead.
+    const store = openStore(`${url}?options=${encodeURIComponent('-c lock_timeout=10000')}`);
+    let b: ReturnType<typeof elect> | undefined;
+    try {
+      assert.ok(await until(() => out.includes('in\n'), 400), 'the child holds the writers\' lock');
+      b = elect('same-process');
+      await new Promise((r) => setTimeout(r, 300)); // its request for the lock is queued first
+      assert.doesNotThrow(() => store.services.upsert({ name: 'same-process', spec: spec('same-process'), hash: 'h', source: 'api' }));
+      const elected = b;
+      assert.ok(await until(() => elected.election.state().leader, 100), 'and the election is won');
+    } finally {
+      await b?.election.stop();
+      if (child.exitCode === null) child.kill('SIGKILL');
+      store.close();
+    }
+  });
+
   test('fencing: writes under a term that is over are refused and land nowhere; the current term writes', async () => {
     const a = elect('a');
     assert.ok(await until(() => a.election.state().leader));
