@@ -314,6 +314,19 @@ describe('claims and leases', () => {
     assert.equal(seen.at(-1), `completed ${task.id} true`);
   });
 
+  test('a run result\'s instance is stored with its agent (a leader on another replica reads it before the next heartbeat)', async () => {
+    const a = await agent('a');
+    const task = enqueue(a.id, 'run');
+    await claim(a.id, a.token);
+    const instance = {
+      id: 'inst_1', service: 'web', replica: 0, generation: 1, hash: 'h1', state: 'running', port: 20000,
+      address: '127.0.0.1:20000', health: 'healthy',
+    };
+    const done = await post(`/api/agents/${a.id}/tasks/${task.id}/result`, a.token, { ok: true, result: { instance } });
+    assert.equal(done.statusCode, 200);
+    assert.deepEqual(ts.store.agents.get(a.id)!.instances, [instance]);
+  });
+
   test('an unknown task is 404', async () => {
     const a = await agent('a');
     const res = await post(`/api/agents/${a.id}/tasks/task_nope/progress`, a.token, { lines: [] });
