@@ -56,6 +56,8 @@ export interface ControlPlaneOptions {
   resyncIntervalMs?: number;
   /** Heartbeat interval agents are told to use; an agent is offline after three missed. */
   heartbeatIntervalMs?: number;
+  /** Leader election with PostgreSQL (store/leader.ts): how often a standby tries, how long a silent leader keeps the lock. */
+  leader?: { pollMs?: number; sessionTimeoutMs?: number };
 }
 
 export interface ControlPlane {
@@ -148,9 +150,23 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const leadership = startLeadership({
     store, registry: metrics.registry,
     // The leader runs the reconcile loop (with it the route sync) and the cron scheduler; standbys neither.
-    loop: { start: () => { loop.start(); jobs.start(); }, stop: async () => { jobs.stop(); await loop.stop(); } },
+    // A standby's provider caches saw only what reached this replica: a new leader re-reads them
+    // from the store before its first pass, or it would plan from a stale view (and, say, start
+    // an instance an agent already runs).
+    loop: {
+      start: async () => {
+        if (isPostgresUrl(location)) {
+          for (const provider of wired.providers) await provider.resync?.(true).catch((error: Error) => app.log.warn(error.message));
+        }
+        loop.start();
+        jobs.start();
+      },
+      stop: async () => { jobs.stop(); await loop.stop(); },
+    },
     databaseUrl: isPostgresUrl(location) ? location : undefined,
     ...(env.FORGE_REPLICA?.trim() ? { replica: env.FORGE_REPLICA.trim() } : {}),
+    ...(options.leader?.pollMs !== undefined ? { pollMs: options.leader.pollMs } : {}),
+    ...(options.leader?.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.leader.sessionTimeoutMs } : {}),
     onError: (error) => app.log.warn(error.message),
   });
   leadershipState = () => leadership.state();

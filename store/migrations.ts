@@ -346,4 +346,11 @@ export const MIGRATIONS: readonly Migration[] = [
   );
   INSERT INTO leader_term (id, term) VALUES (1, 0);
   `,
+
+  // 13: the leader term a task was issued under (fencing, store/tasks.ts): written from leader_term
+  // with the task, shown to the agent that claims it, which refuses a term lower than one it has
+  // seen. 0 on SQLite (one process, no elections) and for tasks queued before this migration.
+  `
+  ALTER TABLE tasks ADD COLUMN term INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
