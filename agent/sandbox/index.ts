@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ForgeError } from '../../errors/index.ts';
-import { clearStale, removeDir, signalPids, type CgroupCounters, type CgroupHandle } from './cgroup-common.ts';
+import { clearStale, exists, removeDir, signalPids, type CgroupCounters, type CgroupHandle } from './cgroup-common.ts';
 import { createCgroupV1 } from './cgroup-v1.ts';
 import { createCgroupV2 } from './cgroup-v2.ts';
 import { DEFAULT_CGROUP_PARENT, detectIsolation, isolationComplete, type IsolationInfo } from './detect.ts';
@@ -409,8 +409,12 @@ class LiveSandbox implements Sandbox {
     await Promise.all([...this.live.values()].map((e) => e.exited));
     if (this.cgroup !== null) await this.cgroup.remove();
     for (const containerId of this.containers) {
-      // crun run removes its state when it exits by itself, not when it was killed with the rest.
-      await run('crun', ['--root', path.join(this.stateDir, 'crun'), 'delete', '--force', containerId], { timeout: 10_000 }).catch(() => undefined);
+      // crun run removes its state when it exits by itself, not when it was killed with the rest:
+      // only then is `crun delete` needed (a process start saved on every build step).
+      const crunRoot = path.join(this.stateDir, 'crun');
+      if (await exists(path.join(crunRoot, containerId))) {
+        await run('crun', ['--root', crunRoot, 'delete', '--force', containerId], { timeout: 10_000 }).catch(() => undefined);
+      }
       await fs.rm(path.join(this.stateDir, 'bundles', containerId), { recursive: true, force: true });
     }
     if (this.imageRootMade !== null) await unbindImageRoot(await this.imageRootMade.catch(() => null));

@@ -2,9 +2,10 @@
 // OOM and pids-limit classification, fail-closed production, clean destroy.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { createSandbox, detectIsolation, sweepSandboxes, type Sandbox, type SandboxOptions } from '../../agent/sandbox/index.ts';
+import { createSandbox, defaultStateDir, detectIsolation, sweepSandboxes, type Sandbox, type SandboxOptions } from '../../agent/sandbox/index.ts';
 import { locateV2, parseMountinfo } from '../../agent/sandbox/paths.ts';
 
 const ROOT = `forge-test-${process.pid}`;
@@ -173,5 +174,21 @@ describe('sandbox on the real kernel', { skip: needsRoot }, () => {
     assert.equal(exit.reason, 'stopped');
     assert.deepEqual(dirs.filter(existsSync), []);
     assert.deepEqual(pids.filter(alive), []);
+  });
+
+  test('no container state or bundle is left behind, whether the command ended by itself or was killed', async (t) => {
+    const sb = await sandbox('leftovers');
+    if (!sb.contained) return t.skip('no crun here: nothing of crun to leave behind');
+    const ended = await sb.spawn('true', { cwd: '/tmp', env: PATH_ONLY });
+    assert.equal((await ended.exited).code, 0);
+    // Ignores SIGTERM, so destroy SIGKILLs crun with it: crun cannot clean up after itself.
+    const killed = await sb.spawn("trap '' TERM; sleep 100", { cwd: '/tmp', env: PATH_ONLY });
+    for (let i = 0; i < 200 && (await sb.pids()).length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    await sb.destroy(0);
+    assert.equal((await killed.exited).reason, 'stopped');
+    const stateDir = defaultStateDir(ROOT);
+    const ours = (dir: string) => readdirSync(dir).filter((name) => name.startsWith('leftovers'));
+    assert.deepEqual(ours(path.join(stateDir, 'crun')), []);
+    assert.deepEqual(ours(path.join(stateDir, 'bundles')), []);
   });
 });
