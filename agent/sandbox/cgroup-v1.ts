@@ -50,6 +50,12 @@ export async function createCgroupV1(
     remove: async () => {
       for (const d of created) await removeDir(d);
     },
+    setCpus: async (cpus) => {
+      if (cpuDir === undefined) return;
+      const { quotaUs, periodUs } = cpuQuota(cpus);
+      await writeText(path.join(cpuDir, 'cpu.cfs_period_us'), String(periodUs));
+      await writeText(path.join(cpuDir, 'cpu.cfs_quota_us'), String(quotaUs ?? -1));
+    },
   };
   try {
     for (const d of dirs) {
@@ -64,11 +70,7 @@ export async function createCgroupV1(
       const memsw = path.join(memoryDir, 'memory.memsw.limit_in_bytes');
       if (await exists(memsw)) await writeText(memsw, bytes);
     }
-    if (cpuDir !== undefined) {
-      const { quotaUs, periodUs } = cpuQuota(limits.cpus);
-      await writeText(path.join(cpuDir, 'cpu.cfs_period_us'), String(periodUs));
-      await writeText(path.join(cpuDir, 'cpu.cfs_quota_us'), String(quotaUs ?? -1));
-    }
+    await handle.setCpus(limits.cpus);
     if (pidsDir !== undefined) await writeText(path.join(pidsDir, 'pids.max'), String(limits.pidsMax));
   } catch (err) {
     await handle.remove().catch(() => undefined);

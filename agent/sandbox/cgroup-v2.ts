@@ -73,6 +73,10 @@ export async function createCgroupV2(
     remove: async () => {
       for (const d of created) await removeDir(d);
     },
+    setCpus: async (cpus) => {
+      const { quotaUs, periodUs } = cpuQuota(cpus);
+      await writeText(path.join(dir, 'cpu.max'), `${quotaUs ?? 'max'} ${periodUs}`);
+    },
   };
   try {
     await clearStale(dir);
@@ -82,8 +86,7 @@ export async function createCgroupV2(
     await writeText(path.join(dir, 'memory.max'), bytes);
     const swap = path.join(dir, 'memory.swap.max');
     if (await exists(swap)) await writeText(swap, '0');
-    const { quotaUs, periodUs } = cpuQuota(limits.cpus);
-    await writeText(path.join(dir, 'cpu.max'), `${quotaUs ?? 'max'} ${periodUs}`);
+    await handle.setCpus(limits.cpus);
     if (parent.controllers.includes('pids')) await writeText(path.join(dir, 'pids.max'), String(limits.pidsMax));
   } catch (err) {
     await handle.remove().catch(() => undefined);

@@ -2,6 +2,7 @@
 // OOM and pids-limit classification, fail-closed production, clean destroy.
 
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -24,6 +25,14 @@ after(async () => {
   for (const sb of opened) await sb.destroy(0).catch(() => undefined);
   if (needsRoot === false) await sweepSandboxes(ROOT);
 });
+
+/** The first chunk a command writes to stdout (its first instruction ran by then). */
+function firstOutput(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    child.stdout?.once('data', (d: Buffer) => resolve(d.toString()));
+    child.once('exit', () => reject(new Error('exited before any output')));
+  });
+}
 
 function alive(pid: number): boolean {
   try {
@@ -55,6 +64,9 @@ describe('sandbox on the real kernel', { skip: needsRoot }, () => {
     const sb = await sandbox('limits');
     const files = (name: string) => sb.cgroupDirs.map((d) => `${d}/${name}`).filter(existsSync);
     const read = (name: string) => files(name).map((f) => readFileSync(f, 'utf8').trim());
+    // The CPU limit goes in force when a command starts (the start gate), the others at once.
+    const running = await sb.spawn('echo started; sleep 5', { cwd: '/tmp', env: PATH_ONLY });
+    await firstOutput(running.child);
     if (sb.isolation.cgroup === 'v2') {
       assert.deepEqual(read('memory.max'), ['67108864']);
       assert.deepEqual(read('cpu.max'), ['50000 100000']);
@@ -64,6 +76,21 @@ describe('sandbox on the real kernel', { skip: needsRoot }, () => {
       assert.deepEqual(read('cpu.cfs_period_us'), ['100000']);
     }
     assert.deepEqual(read('pids.max'), ['32']);
+    await sb.destroy(0);
+  });
+
+  test("the CPU limit is in force by each command's first instruction, also for a second command in the same sandbox", async () => {
+    const sb = await sandbox('cpu-gate');
+    const quota = () => sb.cgroupDirs.map((d) => `${d}/${sb.isolation.cgroup === 'v2' ? 'cpu.max' : 'cpu.cfs_quota_us'}`).filter(existsSync)
+      .map((f) => readFileSync(f, 'utf8').trim());
+    const limit = sb.isolation.cgroup === 'v2' ? '50000 100000' : '50000';
+    for (const step of [1, 2]) {
+      const proc = await sb.spawn(`echo step ${step}; sleep 0.2`, { cwd: '/tmp', env: PATH_ONLY });
+      // The command's first instruction printed: whatever it does next runs under the limit.
+      assert.equal(await firstOutput(proc.child), `step ${step}\n`);
+      assert.deepEqual(quota(), [limit]);
+      assert.equal((await proc.exited).code, 0);
+    }
     await sb.destroy(0);
   });
 
