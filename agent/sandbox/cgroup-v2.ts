@@ -96,12 +96,16 @@ export async function createCgroupV2(
 }
 
 async function countersV2(dir: string): Promise<CgroupCounters> {
-  const memoryEvents = parseKeyedCounters((await readText(path.join(dir, 'memory.events'))) ?? '');
-  const pidsEvents = parseKeyedCounters((await readText(path.join(dir, 'pids.events'))) ?? '');
+  // Side by side: a heartbeat reads them for every instance.
+  const [memoryText, pidsText, current, pidsCurrent] = await Promise.all(
+    ['memory.events', 'pids.events', 'memory.current', 'pids.current'].map((file) => readText(path.join(dir, file))),
+  );
+  const memoryEvents = parseKeyedCounters(memoryText ?? '');
+  const pidsEvents = parseKeyedCounters(pidsText ?? '');
   return {
     oomKills: memoryEvents.oom_kill ?? 0,
     pidsMaxHits: pidsEvents.max ?? 0,
-    memoryBytes: Number((await readText(path.join(dir, 'memory.current'))) ?? '0') || 0,
-    pids: Number((await readText(path.join(dir, 'pids.current'))) ?? '0') || 0,
+    memoryBytes: Number(current ?? '0') || 0,
+    pids: Number(pidsCurrent ?? '0') || 0,
   };
 }
