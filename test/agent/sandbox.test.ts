@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { createSandbox, defaultStateDir, detectIsolation, sweepSandboxes, type Sandbox, type SandboxOptions } from '../../agent/sandbox/index.ts';
 import { locateV2, parseMountinfo } from '../../agent/sandbox/paths.ts';
+import { freePort } from '../helpers/net.ts';
 
 const ROOT = `forge-test-${process.pid}`;
 const needsRoot = process.getuid?.() === 0 ? false : 'needs root for cgroups and namespaces';
@@ -201,6 +202,30 @@ describe('sandbox on the real kernel', { skip: needsRoot }, () => {
     assert.equal(exit.reason, 'stopped');
     assert.deepEqual(dirs.filter(existsSync), []);
     assert.deepEqual(pids.filter(alive), []);
+  });
+
+  test("listening() follows the app's own socket in its network namespace (pasta accepts on the host before)", async (t) => {
+    const port = await freePort();
+    const sb = await sandbox('listen', { memoryMb: 256, network: { port, bindHost: '127.0.0.1', egress: true } });
+    if (!sb.confined) return t.skip('no own network namespace here');
+    // Listens only when told (SIGUSR2), so each answer below is asked at a known moment.
+    const app = `"${process.execPath}" -e "const s = require('net').createServer(); process.on('SIGUSR2', () => s.listen(${port}, () => console.log('listening'))); console.log('ready'); setTimeout(() => {}, 20000)"`;
+    const proc = await sb.spawn(app, { cwd: '/tmp', env: PATH_ONLY });
+    const lines: string[] = [];
+    const said = (line: string) => new Promise<void>((resolve) => {
+      const check = () => (lines.includes(line) ? resolve() : proc.child.stdout?.once('data', (d: Buffer) => { lines.push(...d.toString().split('\n')); check(); }));
+      check();
+    });
+    await said('ready');
+    assert.equal(await sb.listening(port), false);
+    assert.equal(await sb.listening(port), false); // asked again: the namespace member found first
+    const node = (await sb.pids()).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('SIGUSR2') && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node');
+    assert.ok(node !== undefined, 'the app process is in the sandbox');
+    process.kill(node, 'SIGUSR2');
+    await said('listening');
+    assert.equal(await sb.listening(port), true);
+    assert.equal(await sb.listening(port + 1), false);
+    await sb.destroy(0);
   });
 
   test('no container state or bundle is left behind, whether the command ended by itself or was killed', async (t) => {
