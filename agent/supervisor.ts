@@ -387,6 +387,10 @@ export function createSupervisor(options: SupervisorOptions) {
         if (portProblem !== null) return failure(r, portProblem, null);
       } else {
         let prepared: Awaited<ReturnType<typeof prepareWorkDir>>;
+        // The release belongs to the service's identity: its build and app write there, nothing else of the host.
+        // Its size-limited filesystem (mkfs + loop mount: 0.1-0.3 s) is made while the source is fetched.
+        const releaseReady = identities.forService(spec.name).then(async (id) => ({ id, dir: await releaseDir(r, dir, id) }));
+        releaseReady.catch(() => undefined); // awaited below; a rejection before then must not end the agent
         try {
           // Build from this revision's copy, not from whatever the folder holds now (a rollback, a late restart).
           // A bundle is fetched by digest from the control plane; a folder path is only read when no bundle is named.
@@ -394,12 +398,17 @@ export function createSupervisor(options: SupervisorOptions) {
           const source = bundled
             ? await options.bundleSource!(spec.revision!, signal)
             : await sourceForRevision(path.join(options.dataDir, 'sources'), spec.sourceDir!, spec.revision);
-          // The release belongs to the service's identity: its build and app write there, nothing else of the host.
-          identity = await identities.forService(spec.name);
-          prepared = await prepareWorkDir(source, await releaseDir(r, dir, identity), bundled ? source : spec.sourceDir!);
+          const release = await releaseReady;
+          identity = release.id;
+          prepared = await prepareWorkDir(source, release.dir, bundled ? source : spec.sourceDir!);
           io.onLine(`release ${payload.hash.slice(0, 12)} of ${spec.name}${prepared.commit ? ` at ${prepared.commit}` : ''}`);
         } catch (err) {
-          await networkReady.catch(() => undefined); // so the failure below frees what it made
+          // So the failure below frees the network; the disk made meanwhile goes now, as if never made.
+          await Promise.allSettled([networkReady, releaseReady]);
+          if (r.disk !== undefined) {
+            r.disk = undefined;
+            await releaseDisk(dir).catch(() => undefined);
+          }
           throw err;
         }
         // Package caches and the previous release's node_modules (same lockfile) make a rebuild cheap.

@@ -28,6 +28,8 @@ export interface CgroupHandle {
   killAll(): Promise<void>;
   /** Remove the leaf directories; the cgroup must be empty. */
   remove(): Promise<void>;
+  /** Sets the CPU limit (0: none), as at creation. */
+  setCpus(cpus: number): Promise<void>;
 }
 
 export async function readText(file: string): Promise<string | undefined> {

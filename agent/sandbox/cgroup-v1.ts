@@ -42,13 +42,18 @@ export async function createCgroupV1(
     procsFiles: dirs.map((d) => path.join(d, 'cgroup.procs')),
     counters: () => countersV1(memoryDir, pidsDir),
     pids: async () => {
-      const all = new Set<number>();
-      for (const d of created) for (const pid of await readPidsFile(path.join(d, 'cgroup.procs'))) all.add(pid);
-      return [...all];
+      const lists = await Promise.all(created.map((d) => readPidsFile(path.join(d, 'cgroup.procs'))));
+      return [...new Set(lists.flat())];
     },
     killAll: () => killUntilEmpty(handle.pids),
     remove: async () => {
       for (const d of created) await removeDir(d);
+    },
+    setCpus: async (cpus) => {
+      if (cpuDir === undefined) return;
+      const { quotaUs, periodUs } = cpuQuota(cpus);
+      await writeText(path.join(cpuDir, 'cpu.cfs_period_us'), String(periodUs));
+      await writeText(path.join(cpuDir, 'cpu.cfs_quota_us'), String(quotaUs ?? -1));
     },
   };
   try {
@@ -64,11 +69,7 @@ export async function createCgroupV1(
       const memsw = path.join(memoryDir, 'memory.memsw.limit_in_bytes');
       if (await exists(memsw)) await writeText(memsw, bytes);
     }
-    if (cpuDir !== undefined) {
-      const { quotaUs, periodUs } = cpuQuota(limits.cpus);
-      await writeText(path.join(cpuDir, 'cpu.cfs_period_us'), String(periodUs));
-      await writeText(path.join(cpuDir, 'cpu.cfs_quota_us'), String(quotaUs ?? -1));
-    }
+    await handle.setCpus(limits.cpus);
     if (pidsDir !== undefined) await writeText(path.join(pidsDir, 'pids.max'), String(limits.pidsMax));
   } catch (err) {
     await handle.remove().catch(() => undefined);
@@ -78,25 +79,30 @@ export async function createCgroupV1(
 }
 
 async function countersV1(memoryDir: string | undefined, pidsDir: string | undefined): Promise<CgroupCounters> {
+  // The files are read side by side: a heartbeat reads them for every instance.
+  const read = (dir: string | undefined, file: string) => (dir === undefined ? Promise.resolve(undefined) : readText(path.join(dir, file)));
+  const [oomText, usage, failcnt, pidsEvents, pidsCurrent] = await Promise.all([
+    read(memoryDir, 'memory.oom_control'), read(memoryDir, 'memory.usage_in_bytes'), read(memoryDir, 'memory.failcnt'),
+    read(pidsDir, 'pids.events'), read(pidsDir, 'pids.current'),
+  ]);
   let oomKills = 0;
   let memoryBytes = 0;
   if (memoryDir !== undefined) {
-    const oom = parseKeyedCounters((await readText(path.join(memoryDir, 'memory.oom_control'))) ?? '');
+    const oom = parseKeyedCounters(oomText ?? '');
     if (oom.oom_kill !== undefined) {
       oomKills = oom.oom_kill;
     } else {
       // Kernels before 4.13 have no oom_kill counter; hitting the limit while
       // under_oom is the nearest signal they give.
-      const failcnt = Number((await readText(path.join(memoryDir, 'memory.failcnt'))) ?? '0');
-      oomKills = oom.under_oom === 1 || failcnt > 0 ? 1 : 0;
+      oomKills = oom.under_oom === 1 || Number(failcnt ?? '0') > 0 ? 1 : 0;
     }
-    memoryBytes = Number((await readText(path.join(memoryDir, 'memory.usage_in_bytes'))) ?? '0') || 0;
+    memoryBytes = Number(usage ?? '0') || 0;
   }
   let pidsMaxHits = 0;
   let pids = 0;
   if (pidsDir !== undefined) {
-    pidsMaxHits = parseKeyedCounters((await readText(path.join(pidsDir, 'pids.events'))) ?? '').max ?? 0;
-    pids = Number((await readText(path.join(pidsDir, 'pids.current'))) ?? '0') || 0;
+    pidsMaxHits = parseKeyedCounters(pidsEvents ?? '').max ?? 0;
+    pids = Number(pidsCurrent ?? '0') || 0;
   }
   return { oomKills, pidsMaxHits, memoryBytes, pids };
 }

@@ -73,6 +73,10 @@ export async function createCgroupV2(
     remove: async () => {
       for (const d of created) await removeDir(d);
     },
+    setCpus: async (cpus) => {
+      const { quotaUs, periodUs } = cpuQuota(cpus);
+      await writeText(path.join(dir, 'cpu.max'), `${quotaUs ?? 'max'} ${periodUs}`);
+    },
   };
   try {
     await clearStale(dir);
@@ -82,8 +86,7 @@ export async function createCgroupV2(
     await writeText(path.join(dir, 'memory.max'), bytes);
     const swap = path.join(dir, 'memory.swap.max');
     if (await exists(swap)) await writeText(swap, '0');
-    const { quotaUs, periodUs } = cpuQuota(limits.cpus);
-    await writeText(path.join(dir, 'cpu.max'), `${quotaUs ?? 'max'} ${periodUs}`);
+    await handle.setCpus(limits.cpus);
     if (parent.controllers.includes('pids')) await writeText(path.join(dir, 'pids.max'), String(limits.pidsMax));
   } catch (err) {
     await handle.remove().catch(() => undefined);
@@ -93,12 +96,16 @@ export async function createCgroupV2(
 }
 
 async function countersV2(dir: string): Promise<CgroupCounters> {
-  const memoryEvents = parseKeyedCounters((await readText(path.join(dir, 'memory.events'))) ?? '');
-  const pidsEvents = parseKeyedCounters((await readText(path.join(dir, 'pids.events'))) ?? '');
+  // Side by side: a heartbeat reads them for every instance.
+  const [memoryText, pidsText, current, pidsCurrent] = await Promise.all(
+    ['memory.events', 'pids.events', 'memory.current', 'pids.current'].map((file) => readText(path.join(dir, file))),
+  );
+  const memoryEvents = parseKeyedCounters(memoryText ?? '');
+  const pidsEvents = parseKeyedCounters(pidsText ?? '');
   return {
     oomKills: memoryEvents.oom_kill ?? 0,
     pidsMaxHits: pidsEvents.max ?? 0,
-    memoryBytes: Number((await readText(path.join(dir, 'memory.current'))) ?? '0') || 0,
-    pids: Number((await readText(path.join(dir, 'pids.current'))) ?? '0') || 0,
+    memoryBytes: Number(current ?? '0') || 0,
+    pids: Number(pidsCurrent ?? '0') || 0,
   };
 }

@@ -40,8 +40,11 @@ export async function createDisk(dir: string, limitMb: number, uid: number, gid:
   } finally {
     await handle.close();
   }
-  await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', `root_owner=${uid}:${gid},nodiscard`, image], { timeout: 30_000 });
-  await run('mount', ['-o', 'loop,nosuid,nodev', image, mountPoint], { timeout: 30_000 });
+  // One process started by the agent for both (each start blocks its event loop for a moment).
+  await run('/bin/sh', [
+    '-c', 'mkfs.ext4 -q -F -m 0 -O ^has_journal -E "root_owner=$2,nodiscard" "$0" && exec mount -o loop,nosuid,nodev "$0" "$1"',
+    image, mountPoint, `${uid}:${gid}`,
+  ], { timeout: 30_000 });
   return {
     mountPoint,
     limitMb,

@@ -5,18 +5,20 @@
 // names it; development runs with what there is and says so once in `warning`
 // (without crun it falls back to `unshare` namespaces, without cgroups to none).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ForgeError } from '../../errors/index.ts';
-import { clearStale, removeDir, signalPids, type CgroupCounters, type CgroupHandle } from './cgroup-common.ts';
+import { clearStale, exists, removeDir, signalPids, type CgroupCounters, type CgroupHandle } from './cgroup-common.ts';
 import { createCgroupV1 } from './cgroup-v1.ts';
 import { createCgroupV2 } from './cgroup-v2.ts';
 import { DEFAULT_CGROUP_PARENT, detectIsolation, isolationComplete, type IsolationInfo } from './detect.ts';
 import { classifyExit, isForkFailureLine, type ExitInfo } from './exit.ts';
 import { containerArgv, containerProcessArgs, sandboxArgv } from './namespaces.ts';
+import { answerGate, START_GATE_FD } from './start-gate.ts';
 import { safeCgroupName } from './paths.ts';
 import { identityForSlot, type SandboxIdentity } from './identity.ts';
 import { createNetwork, PortTakenError, sweepNamespaces, tableListens, type SandboxNetwork } from './network.ts';
@@ -142,7 +144,9 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       { details: { cgroup: isolation.cgroup, namespaces: isolation.namespaces, missing: isolation.missing } },
     );
   }
-  const limits = { memoryMb: options.memoryMb, cpus: options.cpus, pidsMax: options.pidsMax };
+  // A gated sandbox's cgroup starts without its CPU limit: each command's start gate puts it in force (LiveSandbox.openGate).
+  const gated = startsGated(isolation, options);
+  const limits = { memoryMb: options.memoryMb, cpus: gated ? 0 : options.cpus, pidsMax: options.pidsMax };
   const name = safeCgroupName(options.id);
   const warning = complete
     ? null
@@ -176,7 +180,15 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     if (net.reason instanceof PortTakenError) throw net.reason;
     throw new ForgeError('E_ISOLATION_UNAVAILABLE', `${options.id}: ${(net.reason as Error).message}`);
   }
-  return new LiveSandbox(options, isolation, cgroup, network, shared === null, warning);
+  return new LiveSandbox(options, isolation, cgroup, network, shared === null, warning, gated && cgroup !== null);
+}
+
+/**
+ * Whether commands pass the start gate (namespaces.ts): crun, with a shell of the host's
+ * as the container's init (an image's root may have none), and a CPU limit to hold back.
+ */
+function startsGated(isolation: IsolationInfo, options: SandboxOptions): boolean {
+  return isolation.container && isolation.controllers.includes('cpu') && options.image === undefined && options.cpus > 0;
 }
 
 export type { SandboxNetwork } from './network.ts';
@@ -228,6 +240,8 @@ class LiveSandbox implements Sandbox {
     private readonly network: SandboxNetwork | null,
     private readonly ownsNetwork: boolean,
     readonly warning: string | null,
+    /** Commands pass the start gate: the CPU limit goes in force between crun's set-up and the command. */
+    private readonly gated: boolean,
   ) {
     this.id = options.id;
     this.contained = isolation.container;
@@ -258,7 +272,7 @@ class LiveSandbox implements Sandbox {
     await fs.rm(bundleDir, { recursive: true, force: true });
     await fs.mkdir(bundleDir, { mode: 0o711 });
     const config = ociConfig({
-      args: options.argv ?? containerProcessArgs(command),
+      args: options.argv ?? containerProcessArgs(command, this.gated),
       // An image's env is its own (its PATH names its dirs); a source app's is translated to what it sees.
       env: image !== undefined ? options.env : insideEnv(options.env, this.options.workDir ?? options.cwd, this.options.cacheDir),
       hostname,
@@ -282,6 +296,7 @@ class LiveSandbox implements Sandbox {
       bundle: bundleDir,
       containerId,
       hideUnified: this.isolation.hideUnified,
+      gated: this.gated,
     });
   }
 
@@ -316,13 +331,20 @@ class LiveSandbox implements Sandbox {
       throw new ForgeError('E_ISOLATION_UNAVAILABLE', `${this.id}: images run only under crun (apt-get install crun): ${this.isolation.reason}`);
     }
     const before = await this.counters();
+    if (this.gated && this.cpuInForce && this.live.size === 0 && (await this.pids()).length === 0) {
+      // Nothing runs here (a build's previous step ended): crun's set-up of this one goes unthrottled too.
+      await this.cgroup!.setCpus(0);
+      this.cpuInForce = false;
+    }
     const [file, args] = this.contained
       ? await this.containerLaunch(command, options)
       : sandboxArgv(this.cgroup?.procsFiles ?? [], command, this.isolation.namespaces);
     // crun gets only a PATH: the app's env is in its config.json.
     const env = this.contained ? { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } : options.env;
     // detached: its own process group, so unconfined runs can still be killed as a group.
-    const child = spawn(file, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const stdio: StdioOptions = this.gated ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'];
+    const child = spawn(file, args, { cwd: options.cwd, env, stdio, detached: true });
+    if (this.gated) this.openGate(child);
     const entry = { child, stopRequested: false, exited: Promise.resolve(null as unknown as ExitInfo) };
     entry.exited = this.watchExit(child, before ?? NO_COUNTERS, options, () => entry.stopRequested);
     const pid = child.pid;
@@ -333,6 +355,19 @@ class LiveSandbox implements Sandbox {
     this.live.set(pid, entry);
     void entry.exited.then(() => this.live.delete(pid));
     return { pid, child, exited: entry.exited };
+  }
+
+  private cpuInForce = false;
+
+  /** The start gate (start-gate.ts): the CPU limit goes in force before the command's first instruction. */
+  private openGate(child: ChildProcess): void {
+    const gate = child.stdio[START_GATE_FD] as Duplex | null | undefined;
+    if (!gate) return;
+    answerGate(gate, async () => {
+      await this.cgroup!.setCpus(this.options.cpus);
+      this.cpuInForce = true;
+    });
+    child.once('exit', () => gate.destroy());
   }
 
   private async watchExit(
@@ -409,8 +444,12 @@ class LiveSandbox implements Sandbox {
     await Promise.all([...this.live.values()].map((e) => e.exited));
     if (this.cgroup !== null) await this.cgroup.remove();
     for (const containerId of this.containers) {
-      // crun run removes its state when it exits by itself, not when it was killed with the rest.
-      await run('crun', ['--root', path.join(this.stateDir, 'crun'), 'delete', '--force', containerId], { timeout: 10_000 }).catch(() => undefined);
+      // crun run removes its state when it exits by itself, not when it was killed with the rest:
+      // only then is `crun delete` needed (a process start saved on every build step).
+      const crunRoot = path.join(this.stateDir, 'crun');
+      if (await exists(path.join(crunRoot, containerId))) {
+        await run('crun', ['--root', crunRoot, 'delete', '--force', containerId], { timeout: 10_000 }).catch(() => undefined);
+      }
       await fs.rm(path.join(this.stateDir, 'bundles', containerId), { recursive: true, force: true });
     }
     if (this.imageRootMade !== null) await unbindImageRoot(await this.imageRootMade.catch(() => null));

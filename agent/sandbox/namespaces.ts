@@ -2,6 +2,7 @@
 // command into its cgroup *before* it runs.
 
 import { spawn } from 'node:child_process';
+import { GATE_SCRIPT } from './start-gate.ts';
 
 export const UNSHARE_FLAGS = ['--mount', '--pid', '--ipc', '--uts', '--fork', '--mount-proc'] as const;
 
@@ -45,9 +46,10 @@ const RUN_SCRIPT = 'trap : TERM; eval "$1"; exit $?';
 // ignore SIGTERM. When init exits, the kernel kills all that is left inside.
 const INIT_SCRIPT = '/bin/sh -c "$1" forge-run "$2"; exit $?';
 
-/** What runs as the container's process: init shell → run shell → the command. */
-export function containerProcessArgs(command: string): string[] {
-  return ['/bin/sh', '-c', INIT_SCRIPT, 'forge-init', RUN_SCRIPT, command];
+
+/** What runs as the container's process: init shell (through the start gate when gated) → run shell → the command. */
+export function containerProcessArgs(command: string, gated = false): string[] {
+  return ['/bin/sh', '-c', gated ? GATE_SCRIPT + INIT_SCRIPT : INIT_SCRIPT, 'forge-init', RUN_SCRIPT, command];
 }
 
 export interface ContainerLaunch {
@@ -57,6 +59,8 @@ export interface ContainerLaunch {
   containerId: string;
   /** A cgroup2 mount to unmount privately before crun starts (see runtime.ts). */
   hideUnified: string | null;
+  /** Pass the start gate's fd (START_GATE_FD) into the container. */
+  gated?: boolean;
 }
 
 /**
@@ -66,7 +70,11 @@ export interface ContainerLaunch {
  * config's cgroup namespace makes that cgroup the root of what the app sees.
  */
 export function containerArgv(procsFiles: string[], launch: ContainerLaunch): [string, string[]] {
-  const crun = ['crun', '--root', launch.stateRoot, '--cgroup-manager=disabled', 'run', '--bundle', launch.bundle, launch.containerId];
+  const crun = [
+    'crun', '--root', launch.stateRoot, '--cgroup-manager=disabled', 'run',
+    // --preserve-fds 1: fd 3, the first after stdio, is passed into the container.
+    ...(launch.gated === true ? ['--preserve-fds', '1'] : []), '--bundle', launch.bundle, launch.containerId,
+  ];
   const inner = launch.hideUnified === null
     ? crun
     : ['unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c', 'umount -l "$0" && exec "$@"', launch.hideUnified, ...crun];

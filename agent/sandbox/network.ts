@@ -78,8 +78,9 @@ export async function createNetwork(options: NetworkOptions): Promise<SandboxNet
   const pidFile = path.join(options.stateDir, `${options.name}.pasta.pid`);
   const logFile = path.join(options.stateDir, `${options.name}.pasta.log`);
   await fs.mkdir(options.stateDir, { recursive: true, mode: 0o700 });
-  await deleteNamespace(options.name);
-  await run('ip', ['netns', 'add', options.name], { timeout: 10_000 });
+  // A namespace of this name a crashed agent left goes first (looked for, not tried blindly:
+  // every process the agent starts holds up its event loop for a moment, see below).
+  if (await fs.stat(nsPath).then(() => true, () => false)) await deleteNamespace(options.name);
   const closeEgress = async () => {
     await run('ip', ['-n', options.name, '-4', 'route', 'flush', 'table', 'main'], { timeout: 10_000 });
     await run('ip', ['-n', options.name, '-6', 'route', 'flush', 'table', 'main'], { timeout: 10_000 });
@@ -98,8 +99,10 @@ export async function createNetwork(options: NetworkOptions): Promise<SandboxNet
     },
   };
   try {
-    // pasta forks into the background once the namespace is configured: ready when this returns.
-    await run('pasta', pastaArgs(options, nsPath, pidFile, logFile), { timeout: 10_000 });
+    // The namespace, then pasta, which forks into the background once it has configured it:
+    // ready when this returns. One process started by the agent instead of two (each start
+    // blocks the agent's event loop, shared with health checks and other starts, for 5-20 ms).
+    await run('/bin/sh', ['-c', 'ip netns add "$0" && exec pasta "$@"', options.name, ...pastaArgs(options, nsPath, pidFile, logFile)], { timeout: 10_000 });
     if (!options.egress) await closeEgress();
   } catch (err) {
     const log = (await fs.readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join('; ');

@@ -2,10 +2,13 @@
 // OOM and pids-limit classification, fail-closed production, clean destroy.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { createSandbox, detectIsolation, sweepSandboxes, type Sandbox, type SandboxOptions } from '../../agent/sandbox/index.ts';
+import { createSandbox, defaultStateDir, detectIsolation, sweepSandboxes, type Sandbox, type SandboxOptions } from '../../agent/sandbox/index.ts';
 import { locateV2, parseMountinfo } from '../../agent/sandbox/paths.ts';
+import { freePort } from '../helpers/net.ts';
 
 const ROOT = `forge-test-${process.pid}`;
 const needsRoot = process.getuid?.() === 0 ? false : 'needs root for cgroups and namespaces';
@@ -23,6 +26,14 @@ after(async () => {
   for (const sb of opened) await sb.destroy(0).catch(() => undefined);
   if (needsRoot === false) await sweepSandboxes(ROOT);
 });
+
+/** The first chunk a command writes to stdout (its first instruction ran by then). */
+function firstOutput(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    child.stdout?.once('data', (d: Buffer) => resolve(d.toString()));
+    child.once('exit', () => reject(new Error('exited before any output')));
+  });
+}
 
 function alive(pid: number): boolean {
   try {
@@ -54,6 +65,9 @@ describe('sandbox on the real kernel', { skip: needsRoot }, () => {
     const sb = await sandbox('limits');
     const files = (name: string) => sb.cgroupDirs.map((d) => `${d}/${name}`).filter(existsSync);
     const read = (name: string) => files(name).map((f) => readFileSync(f, 'utf8').trim());
+    // The CPU limit goes in force when a command starts (the start gate), the others at once.
+    const running = await sb.spawn('echo started; sleep 5', { cwd: '/tmp', env: PATH_ONLY });
+    await firstOutput(running.child);
     if (sb.isolation.cgroup === 'v2') {
       assert.deepEqual(read('memory.max'), ['67108864']);
       assert.deepEqual(read('cpu.max'), ['50000 100000']);
@@ -63,6 +77,21 @@ describe('sandbox on the real kernel', { skip: needsRoot }, () => {
       assert.deepEqual(read('cpu.cfs_period_us'), ['100000']);
     }
     assert.deepEqual(read('pids.max'), ['32']);
+    await sb.destroy(0);
+  });
+
+  test("the CPU limit is in force by each command's first instruction, also for a second command in the same sandbox", async () => {
+    const sb = await sandbox('cpu-gate');
+    const quota = () => sb.cgroupDirs.map((d) => `${d}/${sb.isolation.cgroup === 'v2' ? 'cpu.max' : 'cpu.cfs_quota_us'}`).filter(existsSync)
+      .map((f) => readFileSync(f, 'utf8').trim());
+    const limit = sb.isolation.cgroup === 'v2' ? '50000 100000' : '50000';
+    for (const step of [1, 2]) {
+      const proc = await sb.spawn(`echo step ${step}; sleep 0.2`, { cwd: '/tmp', env: PATH_ONLY });
+      // The command's first instruction printed: whatever it does next runs under the limit.
+      assert.equal(await firstOutput(proc.child), `step ${step}\n`);
+      assert.deepEqual(quota(), [limit]);
+      assert.equal((await proc.exited).code, 0);
+    }
     await sb.destroy(0);
   });
 
@@ -173,5 +202,45 @@ describe('sandbox on the real kernel', { skip: needsRoot }, () => {
     assert.equal(exit.reason, 'stopped');
     assert.deepEqual(dirs.filter(existsSync), []);
     assert.deepEqual(pids.filter(alive), []);
+  });
+
+  test("listening() follows the app's own socket in its network namespace (pasta accepts on the host before)", async (t) => {
+    const port = await freePort();
+    const sb = await sandbox('listen', { memoryMb: 256, network: { port, bindHost: '127.0.0.1', egress: true } });
+    if (!sb.confined) return t.skip('no own network namespace here');
+    // Listens only when told (SIGUSR2), so each answer below is asked at a known moment.
+    const app = `"${process.execPath}" -e "const s = require('net').createServer(); process.on('SIGUSR2', () => s.listen(${port}, () => console.log('listening'))); console.log('ready'); setTimeout(() => {}, 20000)"`;
+    const proc = await sb.spawn(app, { cwd: '/tmp', env: PATH_ONLY });
+    const lines: string[] = [];
+    const said = (line: string) => new Promise<void>((resolve) => {
+      const check = () => (lines.includes(line) ? resolve() : proc.child.stdout?.once('data', (d: Buffer) => { lines.push(...d.toString().split('\n')); check(); }));
+      check();
+    });
+    await said('ready');
+    assert.equal(await sb.listening(port), false);
+    assert.equal(await sb.listening(port), false); // asked again: the namespace member found first
+    const node = (await sb.pids()).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('SIGUSR2') && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node');
+    assert.ok(node !== undefined, 'the app process is in the sandbox');
+    process.kill(node, 'SIGUSR2');
+    await said('listening');
+    assert.equal(await sb.listening(port), true);
+    assert.equal(await sb.listening(port + 1), false);
+    await sb.destroy(0);
+  });
+
+  test('no container state or bundle is left behind, whether the command ended by itself or was killed', async (t) => {
+    const sb = await sandbox('leftovers');
+    if (!sb.contained) return t.skip('no crun here: nothing of crun to leave behind');
+    const ended = await sb.spawn('true', { cwd: '/tmp', env: PATH_ONLY });
+    assert.equal((await ended.exited).code, 0);
+    // Ignores SIGTERM, so destroy SIGKILLs crun with it: crun cannot clean up after itself.
+    const killed = await sb.spawn("trap '' TERM; sleep 100", { cwd: '/tmp', env: PATH_ONLY });
+    for (let i = 0; i < 200 && (await sb.pids()).length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    await sb.destroy(0);
+    assert.equal((await killed.exited).reason, 'stopped');
+    const stateDir = defaultStateDir(ROOT);
+    const ours = (dir: string) => readdirSync(dir).filter((name) => name.startsWith('leftovers'));
+    assert.deepEqual(ours(path.join(stateDir, 'crun')), []);
+    assert.deepEqual(ours(path.join(stateDir, 'bundles')), []);
   });
 });
