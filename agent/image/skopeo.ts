@@ -38,7 +38,7 @@ interface SkopeoResult {
 
 function runSkopeo(args: string[], timeoutMs: number, signal?: AbortSignal): Promise<SkopeoResult> {
   return new Promise((resolve) => {
-    execFile('skopeo', args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent' }, ...(signal ? { signal } : {}) },
+    execFile('skopeo', args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent' }, ...(signal ? { signal } : {}) },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof (error as NodeJS.ErrnoException).code === 'number' ? (error as unknown as { code: number }).code : 1;
         const missing = (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
