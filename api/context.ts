@@ -59,6 +59,8 @@ export interface ApiContext {
   /** The cron scheduler (manual triggers); absent when this process runs none. */
   jobs?: { trigger(service: string, job: string): import('../store/index.ts').JobRunRow };
   /** Resolves an image tag to its digest (api/image-pins.ts); absent: images are not pinned. */
-  pinImage?: (image: string) => Promise<string>;
+  pinImage?: (image: string, options?: { timeoutMs?: number }) => Promise<string>;
+  /** All the tags one request resolves, together (default PIN_REQUEST_BUDGET_MS in api/image-pins.ts). */
+  pinBudgetMs?: number;
   now(): number;
 }

@@ -78,7 +78,9 @@ export interface ApiDeps {
   /** Test-only six-field schedules (see specs/rules.ts). */
   secondSchedules?: boolean;
   /** Resolves image tags to digests (default: skopeo with the stored registry credentials). */
-  pinImage?: (image: string) => Promise<string>;
+  pinImage?: ApiContext['pinImage'];
+  /** All the tags one request resolves, together (default in api/image-pins.ts). */
+  pinBudgetMs?: number;
   /** false: image tags are not pinned at write time (FORGE_IMAGE_PINNING=agent). */
   pinImages?: boolean;
 }
@@ -132,6 +134,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...(deps.capabilities ? { capabilities: deps.capabilities } : {}),
     ...(deps.jobs ? { jobs: deps.jobs } : {}),
     ...(deps.pinImages === false ? {} : { pinImage: deps.pinImage ?? createImagePinner(deps.store, deps.cipher, deps.config.dataDir) }),
+    ...(deps.pinBudgetMs === undefined ? {} : { pinBudgetMs: deps.pinBudgetMs }),
   };
   const metrics = installApiMetrics(deps.registry, deps.store);
   const limits = deps.authLimits ?? createAuthLimits({ now: ctx.now, registry: deps.registry });

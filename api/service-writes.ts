@@ -8,7 +8,7 @@ import { chooseProvider } from '../providers/select.ts';
 import type { DesiredRow, UpsertResult } from '../store/index.ts';
 import type { ApiContext } from './context.ts';
 import { refuseRegionChange } from './region-guard.ts';
-import { pinImage } from './image-pins.ts';
+import { pinSession, pinsImages } from './image-pins.ts';
 import { isImageDigest } from '../specs/image-ref.ts';
 import { assertHostnamesFree } from './hostnames.ts';
 import { desiredHash, openSecrets, sealValues } from './secrets.ts';
@@ -71,9 +71,44 @@ function desiredStateFor(mode: WriteMode, existing: DesiredRow | null, spec: Ser
   return existing && awaitsImage(existing.spec) && !awaitsImage(spec) ? 'running' : undefined;
 }
 
+/** Rounds of resolving a tag before a write gives up because concurrent writes kept changing the image. */
+const PIN_ROUNDS = 3;
+
+/**
+ * Resolving a tag (api/image-pins.ts) takes a registry round trip, so it happens first:
+ * the row, its secrets and the deleting flag are read, merged and written afterwards, in
+ * one transaction with no await inside, so a PATCH or DELETE that landed meanwhile is
+ * merged over (or refuses this write), never undone. A round that finds it needs a digest
+ * it has not resolved yet (the image changed under it) writes nothing and resolves it.
+ */
 export async function writeService(ctx: ApiContext, name: string, body: ServiceBody, mode: WriteMode, actor: string): Promise<WriteResult> {
+  const digests = new Map<string, string>();
+  const pin = pinSession(ctx);
+  const started = ctx.store.services.get(name);
+  const wasLive = started !== null && !started.deleting;
+  for (let round = 0; round < PIN_ROUNDS; round += 1) {
+    const outcome = ctx.store.transaction(() => writeIfPinned(ctx, name, body, mode, actor, digests, wasLive));
+    if ('written' in outcome) {
+      ctx.nudge(name);
+      return outcome.written;
+    }
+    digests.set(outcome.resolve, await pin(outcome.resolve));
+  }
+  throw new ForgeError('E_CONFLICT', `service ${name}: its image changed while this write resolved it, ${PIN_ROUNDS} times; nothing was written, try again`);
+}
+
+type WriteOutcome = { written: WriteResult } | { resolve: string };
+
+/** One round: synchronous, inside the caller's transaction. Writes nothing when the image still needs resolving. */
+function writeIfPinned(
+  ctx: ApiContext, name: string, body: ServiceBody, mode: WriteMode, actor: string,
+  digests: ReadonlyMap<string, string>, wasLive: boolean,
+): WriteOutcome {
   const stored = ctx.store.services.get(name);
   const existing = stored && !stored.deleting ? stored : null;
+  if (wasLive && !existing) {
+    throw new ForgeError('E_CONFLICT', `service ${name} was deleted while this write resolved its image; nothing was written (create it again to keep it)`);
+  }
   if (mode === 'patch' && !existing) throw new ForgeError('E_NOT_FOUND', `no service ${JSON.stringify(name)}`);
   refuseOtherOwner(existing, name, body.source);
   const base = existing ? rawFromSpec(existing.spec) : mode === 'source' ? sourceModeBase(name) : { name };
@@ -85,43 +120,47 @@ export async function writeService(ctx: ApiContext, name: string, body: ServiceB
   // The same values again (a repeated deploy) rewrite nothing: no fresh nonces, no write.
   const unchanged = values !== undefined && existing !== null && sameValues(values, current());
   const raw = withSecretNames(mergeBody(base, body), values);
-  const spec = await pinnedSpec(ctx, placeSpec(ctx, specFromRaw(raw), raw.provider as ProviderName | undefined), body, existing);
-  refuseRegionChange(existing?.spec, spec);
+  const placed = placeSpec(ctx, specFromRaw(raw), raw.provider as ProviderName | undefined);
+  refuseRegionChange(existing?.spec, placed);
+  const spec = pinnedSpec(ctx, placed, body, existing, digests);
+  if ('resolve' in spec) return spec;
   const hashValues = values ?? (spec.secrets.length > 0 ? current() : {});
   const hash = desiredHash(spec, hashValues, ctx.hashKey);
   const state = desiredStateFor(mode, existing, spec);
   const sealed = values === undefined || unchanged ? undefined : sealValues(ctx.cipher, name, values);
 
-  const result = ctx.store.transaction(() => {
-    assertHostnamesFree(ctx.store, ctx.domain, [{ name, domains: spec.domains }]);
-    const upserted = ctx.store.services.upsert({ name, spec, hash, source: existing?.source ?? body.source ?? 'api', ...(state ? { state } : {}) });
-    if (sealed !== undefined) ctx.store.secrets.replaceAll(name, sealed);
-    ctx.store.audit.append({
-      actor,
-      action: mode === 'patch' ? 'service.update' : mode === 'source' ? 'service.deploy-source' : 'service.upsert',
-      target: name,
-      details: {
-        created: upserted.created, changed: upserted.changed, generation: upserted.row.generation,
-        ...(values !== undefined ? { envKeys: Object.keys(values).sort() } : {}),
-      },
-    });
-    return upserted;
+  assertHostnamesFree(ctx.store, ctx.domain, [{ name, domains: spec.domains }]);
+  const upserted = ctx.store.services.upsert({ name, spec, hash, source: existing?.source ?? body.source ?? 'api', ...(state ? { state } : {}) });
+  if (sealed !== undefined) ctx.store.secrets.replaceAll(name, sealed);
+  ctx.store.audit.append({
+    actor,
+    action: mode === 'patch' ? 'service.update' : mode === 'source' ? 'service.deploy-source' : 'service.upsert',
+    target: name,
+    details: {
+      created: upserted.created, changed: upserted.changed, generation: upserted.row.generation,
+      ...(values !== undefined ? { envKeys: Object.keys(values).sort() } : {}),
+    },
   });
-  ctx.nudge(name);
-  return { ...result, envChanged: sealed !== undefined };
+  return { written: { ...upserted, envChanged: sealed !== undefined } };
 }
 
 /**
- * The spec pinned to its image's digest (api/image-pins.ts). A write that names an image
- * resolves its tag now; one that leaves the image alone (an env or size change) keeps the
- * digest the service runs: changing a setting never moves the code.
+ * The spec pinned to its image's digest (api/image-pins.ts), or the image still to resolve.
+ * A write that names an image resolves its tag; one that leaves the image alone (an env or
+ * size change) keeps the digest the service runs: changing a setting never moves the code.
+ * A digest is kept only where it was pinned and is pinned now (a provider that pins images)
+ * for the same reference: a provider that resolves tags itself carries none, and a service
+ * moved back onto one that pins resolves the tag again.
  */
-async function pinnedSpec(ctx: ApiContext, spec: ServiceSpec, body: ServiceBody, existing: DesiredRow | null): Promise<ServiceSpec> {
+function pinnedSpec(ctx: ApiContext, spec: ServiceSpec, body: ServiceBody, existing: DesiredRow | null, digests: ReadonlyMap<string, string>): ServiceSpec | { resolve: string } {
+  if (!pinsImages(ctx, spec)) return spec;
   const kept = existing?.spec.revision;
-  if (body.image === undefined && existing?.spec.image === spec.image && spec.image !== undefined && isImageDigest(kept)) {
-    return spec.revision === kept ? spec : { ...spec, revision: kept };
+  if (body.image === undefined && existing !== null && pinsImages(ctx, existing.spec) && existing.spec.image === spec.image && isImageDigest(kept)) {
+    return { ...spec, revision: kept };
   }
-  return pinImage(ctx, spec);
+  if (ctx.pinImage === undefined) return spec;
+  const digest = digests.get(spec.image!);
+  return digest === undefined ? { resolve: spec.image! } : { ...spec, revision: digest };
 }
 
 /**

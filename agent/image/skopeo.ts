@@ -16,6 +16,7 @@
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { ForgeError } from '../../errors/index.ts';
 import { pullError } from './errors.ts';
 import { formatReference, isLoopbackHost, type ImageReference } from '../../specs/image-ref.ts';
 
@@ -31,6 +32,8 @@ interface SkopeoResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** Killed at its timeout. */
+  timedOut: boolean;
 }
 
 function runSkopeo(args: string[], timeoutMs: number, signal?: AbortSignal): Promise<SkopeoResult> {
@@ -39,7 +42,8 @@ function runSkopeo(args: string[], timeoutMs: number, signal?: AbortSignal): Pro
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof (error as NodeJS.ErrnoException).code === 'number' ? (error as unknown as { code: number }).code : 1;
         const missing = (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
-        resolve({ code, stdout, stderr: missing ? 'skopeo is not installed on this agent (apt-get install skopeo)' : stderr });
+        const timedOut = error !== null && (error as { killed?: boolean }).killed === true && signal?.aborted !== true;
+        resolve({ code, stdout, stderr: missing ? 'skopeo is not installed on this agent (apt-get install skopeo)' : stderr, timedOut });
       });
   });
 }
@@ -71,12 +75,20 @@ export interface PullContext {
   signal?: AbortSignal;
 }
 
-/** The manifest digest `ref` names now (its tag resolved). Throws a mapped ForgeError. */
-export async function resolveDigest(ref: ImageReference, context: PullContext): Promise<string> {
+/**
+ * The manifest digest `ref` names now (its tag resolved). Throws a mapped ForgeError.
+ * `timeoutMs`: how long the registry may take (the control plane's write-time pinning
+ * bounds it well under a client's reply timeout; an agent about to pull waits longer).
+ */
+export async function resolveDigest(ref: ImageReference, context: PullContext & { timeoutMs?: number }): Promise<string> {
   if (ref.digest !== undefined) return ref.digest;
   const shown = formatReference(ref);
+  const timeoutMs = context.timeoutMs ?? INSPECT_TIMEOUT_MS;
   const result = await withAuthFile(context.privateDir, ref, context.credential, (auth) =>
-    runSkopeo(['inspect', ...auth, ...tlsArgs('tls-verify', ref), '--format', '{{.Digest}}', `docker://${shown}`], INSPECT_TIMEOUT_MS, context.signal));
+    runSkopeo(['inspect', ...auth, ...tlsArgs('tls-verify', ref), '--format', '{{.Digest}}', `docker://${shown}`], timeoutMs, context.signal));
+  if (result.timedOut) {
+    throw new ForgeError('E_REGISTRY_UNAVAILABLE', `image ${shown}: its registry did not answer within ${Math.round(timeoutMs / 100) / 10} s`, { details: { image: shown } });
+  }
   const digest = result.stdout.trim();
   if (result.code !== 0 || !/^sha256:[0-9a-f]{64}$/.test(digest)) throw pullError(shown, result.stderr, secretsOf(context));
   return digest;

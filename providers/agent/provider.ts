@@ -277,8 +277,13 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
     },
     taskCompleted(task, ok, result) {
       // The digest an agent resolved from a tag is recorded on its release (store/releases.ts recordImageDigest).
+      // The task is complete in the store already: a failure here must not cost the cache update and event below.
       if (ok && task.kind === 'run' && isRunPayload(task.payload) && isImageDigest(result?.imageDigest)) {
-        store.releases.recordImageDigest(task.service, task.payload.generation, task.payload.hash, result.imageDigest);
+        try {
+          store.releases.recordImageDigest(task.service, task.payload.generation, task.payload.hash, result.imageDigest);
+        } catch (error) {
+          record(task.service, { type: 'image digest', status: `digest ${result.imageDigest} of generation ${task.payload.generation} not recorded: ${error instanceof Error ? error.message : String(error)}` });
+        }
       }
       mutate(() => {
         trackTask(task);

@@ -112,3 +112,18 @@ test('FORGE_IMAGE_PINNING: agent turns write-time pinning off; anything but cont
     await h.close();
   }
 });
+
+test('a digest that cannot be recorded does not cost the result: the task still completes in the cache and its event is kept', async () => {
+  const v1 = makeSpec({ name: 'img', image: 'registry.test:5000/web:stable' });
+  const h1 = release(1, v1);
+  const run = await create(v1, h1, 1, 0);
+  ts.store.releases.recordImageDigest = () => { throw new Error('database is locked'); };
+  const instance = { id: run.payload.instanceId, service: 'img', hash: h1, generation: 1, replica: 0, state: 'running' as const, health: 'healthy' as const, port: 30_001, address: '127.0.0.1:30001' };
+  const task = { ...ts.store.tasks.get(run.id)!, state: 'succeeded' as const, agentId: 'agt_a' };
+  provider.hub.taskCompleted(task, true, { message: 'healthy', imageDigest: D1, instance });
+  const [observed] = await provider.observe(['img']);
+  assert.deepEqual(observed?.instances.map((i) => i.id), [run.payload.instanceId], 'the instance the result reported is known');
+  const events = await provider.events('img');
+  assert.ok(events.some((e) => e.type === 'run task' && e.status === 'succeeded'), JSON.stringify(events));
+  assert.ok(events.some((e) => /digest/.test(e.status ?? '') && /not recorded/.test(e.status ?? '')), 'the lost digest is said');
+});
