@@ -22,14 +22,13 @@
 //   BENCH_DATABASE_URL   a PostgreSQL server to use instead of a throwaway cluster (the bench
 //                        creates and drops its own databases there)
 
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createController } from '../reconciler/controller.ts';
-import { databasePath } from '../store/index.ts';
-import { migrateSqliteToPostgres } from '../store/copy.ts';
 import { createLoop } from '../reconciler/loop.ts';
 import { applySet } from '../api/service-apply-set.ts';
 import { specHash } from '../specs/hash.ts';
@@ -38,7 +37,7 @@ import { openWorldProvider } from '../test/fakes/world-provider.ts';
 import type { UpsertRates } from './lib/api-upserts.ts';
 import { openCountedStore } from './lib/counting-sql.ts';
 import { forgeNodeFlags } from './lib/node-flags.ts';
-import { benchPgSkipReason, startBenchPg, type BenchPg } from './lib/pg-server.ts';
+import type { BenchPg } from './lib/pg-server.ts';
 import { ms, percentile, renderSideBySide, type SideBySideRow } from './lib/side-by-side.ts';
 
 type Engine = 'sqlite' | 'postgres';
@@ -53,6 +52,9 @@ const BIG = Number(process.env.BENCH_SERVICES ?? 10_000);
 const BIG_ENGINES = engineList(process.env.BENCH_SERVICES_ENGINES ?? 'sqlite,postgres');
 const PASSES = Number(process.env.BENCH_PASSES ?? 20);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
+for (const [name, values, least] of [['BENCH_COUNTS', COUNTS, 1], ['BENCH_SERVICES', [BIG], 0], ['BENCH_PASSES', [PASSES], 1], ['BENCH_DURATION_S', [DURATION_S], 0]] as const) {
+  if (values.some((v) => !Number.isInteger(v) || v < least)) throw new Error(`${name} must be ${least === 0 ? 'whole numbers ≥ 0' : 'whole numbers ≥ 1'}, got ${values.join(',')}`);
+}
 const STORE = process.env.BENCH_STORE ?? '';
 
 function spec(i: number): ServiceSpec {
@@ -135,12 +137,26 @@ async function measure(dir: string): Promise<MeasureResult> {
 }
 
 /** One step in a fresh child process (with bin/forge's V8 flags); its result comes back as JSON in `dir`. */
-function child<T>(step: string, dir: string, store: string, count = 0): T {
+/** The step running now: SIGINT or SIGTERM ends it, and the bench fails and cleans up. */
+let running: ChildProcess | null = null;
+function endStepsOnSignal(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (running?.pid !== undefined) process.kill(running.pid, 'SIGKILL');
+    });
+  }
+}
+
+/** One step in a fresh child process (with bin/forge's V8 flags); its result comes back as JSON in `dir`. */
+async function child<T>(step: string, dir: string, store: string, count = 0): Promise<T> {
   const out = join(dir, `${step.slice(2)}.json`);
-  const run = spawnSync(process.execPath, [...forgeNodeFlags(), '--import', 'tsx', fileURLToPath(import.meta.url), step, dir, String(count), out], {
+  const proc = spawn(process.execPath, [...forgeNodeFlags(), '--import', 'tsx', fileURLToPath(import.meta.url), step, dir, String(count), out], {
     stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, BENCH_STORE: store },
   });
-  if (run.status !== 0) throw new Error(`${step} ${count} failed (exit ${run.status ?? run.signal})`);
+  running = proc;
+  const [code, signal] = (await once(proc, 'exit')) as [number | null, NodeJS.Signals | null];
+  running = null;
+  if (code !== 0) throw new Error(`${step} ${count} failed (exit ${code ?? signal})`);
   return JSON.parse(readFileSync(out, 'utf8')) as T;
 }
 
@@ -156,6 +172,11 @@ if (mode === '--setup' || mode === '--measure' || mode === '--api') {
 }
 
 async function main(): Promise<void> {
+  endStepsOnSignal();
+  // Loaded here, not at the top: the measuring child processes must not carry them in their RSS.
+  const { benchPgSkipReason, startBenchPg } = await import('./lib/pg-server.ts');
+  const { migrateSqliteToPostgres } = await import('../store/copy.ts');
+  const { databasePath } = await import('../store/index.ts');
   const engines = [...ENGINES];
   const skip = engines.includes('postgres') ? benchPgSkipReason(process.env.BENCH_DATABASE_URL) : undefined;
   if (skip) {
@@ -178,7 +199,7 @@ async function main(): Promise<void> {
     for (const count of counts) {
       const dir = mkdtempSync(join(tmpdir(), 'forge-bench-reconcile-'));
       try {
-        const s = child<SetupResult>('--setup', dir, '', count);
+        const s = await child<SetupResult>('--setup', dir, '', count);
         console.log(`setup ${count} services — ${s.running} running, ${s.instances} instances, converged on SQLite in ${(s.ms / 1000).toFixed(1)} s`);
         for (const engine of engines) {
           if (count === BIG && !COUNTS.includes(BIG) && !BIG_ENGINES.includes(engine)) continue;
@@ -191,7 +212,7 @@ async function main(): Promise<void> {
               migrateSqliteToPostgres(databasePath(dir), store);
               console.log(`setup ${count} services — copied into PostgreSQL in ${((performance.now() - started) / 1000).toFixed(1)} s`);
             }
-            report(engine, count, child<MeasureResult>('--measure', dir, store, count), count === Math.max(...counts));
+            report(engine, count, await child<MeasureResult>('--measure', dir, store, count), count === Math.max(...counts));
           } finally {
             if (store !== '') pg!.dropDatabase(db);
           }
@@ -205,7 +226,7 @@ async function main(): Promise<void> {
         const dir = mkdtempSync(join(tmpdir(), 'forge-bench-api-'));
         const db = `forge_bench_${process.pid}_${++databases}`;
         try {
-          const r = child<UpsertRates>('--api', dir, engine === 'postgres' ? pg!.createDatabase(db) : '');
+          const r = await child<UpsertRates>('--api', dir, engine === 'postgres' ? pg!.createDatabase(db) : '');
           for (const [mix, rate] of [['same spec', r.same], ['new spec each', r.changing]] as const) {
             const failed = rate.failed > 0 ? `, ${rate.failed} failed` : '';
             console.log(`${engine} API upserts, ${mix}: ${rate.perSecond} upserts/s (p50 ${rate.p50Ms} ms, p99 ${rate.p99Ms} ms${failed})`);

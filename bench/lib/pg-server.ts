@@ -29,25 +29,39 @@ export async function startBenchPg(givenUrl: string | undefined): Promise<BenchP
   const cluster: PgCluster | null = givenUrl ? null : await startPgCluster();
   let admin: Sql | null = null;
   let stopped = false;
+  let stopping: Promise<void> | null = null;
   const urlFor = (name: string) => {
     if (cluster) return cluster.urlFor(name);
     const url = new URL(givenUrl as string);
     url.pathname = `/${name}`;
     return url.toString();
   };
-  const stop = async () => {
-    if (stopped) return;
+  // One stop for every caller (the bench's finally and a signal): each waits until the dir is gone.
+  const stop = () => (stopping ??= (async () => {
     stopped = true;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('exit', onExit);
     admin?.close();
     await cluster?.stop();
-  };
+  })());
   const onSignal = (signal: NodeJS.Signals) => {
     void stop().finally(() => process.kill(process.pid, signal));
   };
+  // Last resort when the process ends without stop() (process.exit, an uncaught error): no server
+  // may outlive the bench. An immediate shutdown; only the temp dir is left behind then.
+  const onExit = () => {
+    if (!stopped && cluster) {
+      try {
+        process.kill(cluster.pid, 'SIGQUIT');
+      } catch {
+        // already gone
+      }
+    }
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.once('exit', onExit);
   try {
     admin = postgresSql(cluster ? cluster.adminUrl : (givenUrl as string));
     const version = admin.prepare<[], { v: string }>("SELECT current_setting('server_version') AS v").get()?.v ?? '?';
@@ -60,6 +74,7 @@ export async function startBenchPg(givenUrl: string | undefined): Promise<BenchP
         return urlFor(name);
       },
       dropDatabase(name) {
+        if (stopped) return; // the cluster went with it
         admin!.exec(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       },
       stop,
