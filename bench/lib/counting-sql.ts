@@ -43,9 +43,14 @@ export function countingSql(inner: Sql): { sql: Sql; counts: SqlCounts } {
         },
         iterate: (...params: A) => {
           counts.statements += 1;
-          const rows = [...stmt.iterate(...params)];
-          counts.rows += rows.length;
-          return rows[Symbol.iterator]();
+          const rows = stmt.iterate(...params);
+          // Row by row, as the engine hands them out: holding them all would change the RSS measured.
+          return (function* () {
+            for (const row of rows) {
+              counts.rows += 1;
+              yield row;
+            }
+          })();
         },
       };
       return counted as unknown as Statement<P, R>;
