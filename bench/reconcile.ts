@@ -80,6 +80,8 @@ function wire(dir: string, location: string) {
 interface SetupResult { running: number; instances: number; ms: number }
 interface MeasureResult {
   times: number[]; statements: number; rows: number;
+  /** services.summaries() alone, timed after the passes. */
+  reads: number[];
   /** RSS after RSS_PASSES passes (where issue 3 measured it), and after all of them. */
   rss: number; rssEnd: number;
   observe: number; remoteReads: number; remoteWrites: number; queued: number;
@@ -130,9 +132,16 @@ async function measure(dir: string): Promise<MeasureResult> {
   }
   const after = { ...provider.stats, ...counts };
   await loop.idle();
+  // The store's share of a pass: the summaries read alone (cached, or the state_version check).
+  const reads: number[] = [];
+  for (let i = 0; i < PASSES; i += 1) {
+    const start = process.hrtime.bigint();
+    store.services.summaries();
+    reads.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
   const per = (n: number) => n / PASSES;
   const result: MeasureResult = {
-    times, statements: per(after.statements - before.statements), rows: per(after.rows - before.rows),
+    times, reads, statements: per(after.statements - before.statements), rows: per(after.rows - before.rows),
     rss, rssEnd: process.memoryUsage().rss / (1024 * 1024), observe: per(after.observeCalls - before.observeCalls),
     remoteReads: per(after.remoteReads - before.remoteReads), remoteWrites: per(after.remoteWrites - before.remoteWrites), queued,
   };
@@ -254,9 +263,11 @@ async function main(): Promise<void> {
     const target = count === 10_000 ? '; target ≤ 25 ms' : '';
     console.log(`${engine} no-op pass, ${count} services: ${ms(median)} ms (median of ${PASSES}; p95 ${ms(p95)} ms; store reads per pass ${m.statements} statements, ${m.rows} rows${target})`);
     console.log(`${engine} no-op pass p95, ${count} services: ${ms(p95)} ms`);
+    console.log(`${engine} store read of a no-op pass, ${count} services: ${ms(percentile(m.reads, 50))} ms (median; p95 ${ms(percentile(m.reads, 95))} ms)`);
     if (m.queued > 0) console.log(`warning: ${engine} ${count} — the no-op passes queued ${m.queued} keys`);
     put(`no-op pass median / p95, ${count} services`, engine, `${ms(median)} / ${ms(p95)} ms`);
     put(`store rows read per no-op pass, ${count} services`, engine, String(m.rows));
+    put(`store read of a no-op pass median / p95, ${count} services`, engine, `${ms(percentile(m.reads, 50))} / ${ms(percentile(m.reads, 95))} ms`);
     if (!largest) return;
     console.log(`${engine} provider calls per no-op pass: observe ${m.observe.toFixed(1)} (one bulk, from cache), remote reads ${m.remoteReads.toFixed(1)}, remote writes ${m.remoteWrites.toFixed(1)} (target: 0 writes, no per-service reads)`);
     const rssTarget = count === 10_000 ? '; target ≤ 150 MB' : '';
