@@ -23,6 +23,7 @@ import { sweepSandboxes, type ForgeMode } from './sandbox/index.ts';
 import { sweepDisks } from './sandbox/disk.ts';
 import { createSupervisor } from './supervisor.ts';
 import { bundleSource } from './bundle-fetch.ts';
+import { admitClaim, createTermGuard } from './term-guard.ts';
 
 export interface AgentOptions {
   /** Control plane base URL, e.g. http://127.0.0.1:8080, or a comma-separated list of its replicas' (fails over between them). */
@@ -77,7 +78,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const cgroupRoot = options.cgroupRoot ?? 'forge-agent';
   const mode = options.mode ?? 'development';
   const capacity = hostCapacity(options.capacity);
-  const client = createProtocolClient(options.server);
+  const terms = createTermGuard(options.dataDir);
+  const client = createProtocolClient(options.server, { onTerm: (term) => terms.observe(term) });
   const stopping = new AbortController();
   const range = options.portRange ?? DEFAULT_PORT_RANGE;
   let heartbeatSoon: () => void = () => {};
@@ -128,6 +130,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
       instances: supervisor.reports(),
       runtimes,
     }, options.token);
+    terms.bind(answer.id); // a new id (the control plane forgot us): the terms seen before mean nothing now
     return { id: answer.id, intervalMs: options.heartbeatIntervalMs ?? answer.heartbeatIntervalMs };
   }
 
@@ -220,6 +223,15 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
         continue;
       }
       if (claimed === null || stopping.signal.aborted) continue;
+      // Fencing: a task from a leader term older than one seen is reported refused, never run.
+      const admitted = await admitClaim(client, terms, claimed).catch((error: unknown) => {
+        log(`task ${claimed.task.id}: could not report it refused: ${(error as Error).message}`);
+        return false;
+      });
+      if (!admitted) {
+        log(`task ${claimed.task.id} refused: issued under term ${claimed.task.term}, term ${terms.highest} seen`);
+        continue;
+      }
       const work = handle(claimed).catch((error: unknown) => log(`task ${claimed.task.id} failed: ${(error as Error).message}`));
       running.add(work);
       void work.finally(() => running.delete(work));

@@ -42,7 +42,12 @@ const CALL_TIMEOUT_MS = 15_000;
 /** A bundle download may be large: minutes, not seconds. */
 const BUNDLE_TIMEOUT_MS = 10 * 60_000;
 
-export function createProtocolClient(server: string): ProtocolClient {
+export interface ProtocolClientOptions {
+  /** Every leader term an answer carries (heartbeat, claim): fencing, see term-guard.ts. */
+  onTerm?(term: number): void;
+}
+
+export function createProtocolClient(server: string, options: ProtocolClientOptions = {}): ProtocolClient {
   const bases = splitServerList(server);
   if (bases.length === 0) throw new ForgeError('E_USAGE', 'no control plane URL given');
   let current = 0;
@@ -132,13 +137,17 @@ export function createProtocolClient(server: string): ProtocolClient {
     },
     async heartbeat(report) {
       const path = agentPath('/heartbeat');
-      return json<HeartbeatResponse>(path, await call(path, agentToken, report, CALL_TIMEOUT_MS));
+      const answer = await json<HeartbeatResponse>(path, await call(path, agentToken, report, CALL_TIMEOUT_MS));
+      if (typeof answer.term === 'number') options.onTerm?.(answer.term);
+      return answer;
     },
     async claim(waitMs, signal) {
       const path = agentPath('/tasks/claim');
       const res = await call(path, agentToken, { waitMs }, waitMs + CALL_TIMEOUT_MS, signal);
       if (res.status === 204) return null;
-      return json<ClaimResponse>(path, res);
+      const answer = await json<ClaimResponse>(path, res);
+      if (typeof answer.term === 'number') options.onTerm?.(answer.term);
+      return answer;
     },
     progress: (taskId, lines) => leaseCall(agentPath(`/tasks/${encodeURIComponent(taskId)}/progress`), { lines }),
     result: (taskId, body) => leaseCall(agentPath(`/tasks/${encodeURIComponent(taskId)}/result`), body),

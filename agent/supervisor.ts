@@ -29,6 +29,7 @@ import { createImageStore, type ImageStore } from './image/store.ts';
 import { prepareImageRelease, type ImageRelease } from './image/release.ts';
 import { buildDockerfileRelease, isDockerfileSpec } from './image/dockerfile.ts';
 import { imagesToKeep } from './image/gc.ts';
+import { buildTag } from './image/build-stores.ts';
 import type { RegistryCredential } from './image/skopeo.ts';
 
 export interface SupervisorOptions {
@@ -135,9 +136,28 @@ export function createSupervisor(options: SupervisorOptions) {
     try {
       const removed = await images.prune(keep);
       if (removed.length > 0) options.log(`image cache: removed ${removed.length} image(s) no kept release uses`);
+      const builds = await images.pruneBuilds(await buildsToKeep());
+      if (builds.storesRemoved + builds.imagesRemoved > 0) {
+        options.log(`build stores: removed ${builds.storesRemoved} store(s) of services gone from this agent and ${builds.imagesRemoved} build(s) no kept release uses`);
+      }
+      for (const failure of builds.failed) options.log(`build stores: could not prune ${failure}`);
     } catch (error) {
       options.log(`image cache: garbage collection failed: ${(error as Error).message}`);
     }
+  }
+
+  /** Per build store (its service's identity slot): the build tags of the current and rollback-target revisions of Dockerfile instances here. */
+  async function buildsToKeep(): Promise<Map<number, Set<string>>> {
+    const keep = new Map<number, Set<string>>();
+    for (const rec of records.values()) {
+      const { spec, retainImages } = rec.payload;
+      if (!isDockerfileSpec(spec)) continue;
+      const { slot } = await identities.forService(spec.name);
+      const tags = keep.get(slot) ?? new Set<string>();
+      for (const revision of [spec.revision, ...(retainImages ?? [])]) tags.add(buildTag(spec.name, revision));
+      keep.set(slot, tags);
+    }
+    return keep;
   }
 
   function report(r: InstanceRecord): InstanceReport {

@@ -169,7 +169,7 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
         throw new ForgeError('E_NOT_FOUND', `agent ${agentId} is not registered`);
       }
       hub.heartbeatReceived(agentId, body);
-      return { ok: true, heartbeatIntervalMs };
+      return { ok: true, heartbeatIntervalMs, term: store.tasks.currentTerm() };
     });
 
     app.post('/:id/tasks/claim', async (request, reply) => {
@@ -207,7 +207,14 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
       const { taskId } = request.params as { taskId: string };
       const body = parseBody('agent-result', request.body);
       heldTask(taskId, agentId);
-      if (!store.tasks.complete(taskId, agentId, body.result ?? null, body.ok)) throw lostLease(taskId);
+      const instance = body.result?.instance;
+      const completed = store.transaction(() => {
+        if (!store.tasks.complete(taskId, agentId, body.result ?? null, body.ok)) return false;
+        // Stored with the agent, so a leader on another replica sees it before the next heartbeat.
+        if (instance) store.agents.noteInstance(agentId, instance, now());
+        return true;
+      });
+      if (!completed) throw lostLease(taskId);
       const done = store.tasks.get(taskId);
       if (done) hub.taskCompleted(done, body.ok, body.result);
       return { ok: true };
@@ -240,14 +247,14 @@ export function agentRoutes(options: AgentRoutesOptions): FastifyPluginAsync {
         hub.taskCompleted(store.tasks.get(task.id) ?? task, false, result);
         continue;
       }
-      return { task: claimedTask(task), secrets, ...(Object.keys(registry).length > 0 ? { registry } : {}) };
+      return { task: claimedTask(task), term: Math.max(task.term, store.tasks.currentTerm()), secrets, ...(Object.keys(registry).length > 0 ? { registry } : {}) };
     }
   }
 
   function claimedTask(task: TaskRow): ClaimResponse['task'] {
     return {
       id: task.id, kind: task.kind, service: task.service, generation: task.generation, replica: task.replica,
-      attempts: task.attempts, leaseMs, leaseExpiresAt: task.leaseExpiresAt ?? now() + leaseMs, payload: task.payload,
+      attempts: task.attempts, term: task.term, leaseMs, leaseExpiresAt: task.leaseExpiresAt ?? now() + leaseMs, payload: task.payload,
     };
   }
 

@@ -32,6 +32,12 @@ export interface Config {
   gitUrlTemplate: string;
   domain: string;
   metricsToken?: string;
+  /**
+   * FORGE_IMAGE_PINNING=agent: the control plane does not resolve image tags at write time (it
+   * cannot reach the registry its agents pull from); the agent that first runs a release
+   * resolves it and the release records that digest. Unset: the control plane pins (the default).
+   */
+  imagePinning?: 'agent';
 }
 
 /** Secret files a development control plane keeps in its data dir. */
@@ -143,6 +149,11 @@ export function resolveConfig(env: Env, files: SecretFiles, random: (n: number) 
   if (webhookSecret !== undefined) config.webhookSecret = webhookSecret;
   const metricsToken = set(env, 'FORGE_METRICS_TOKEN');
   if (metricsToken !== undefined) config.metricsToken = metricsToken;
+  const pinning = set(env, 'FORGE_IMAGE_PINNING');
+  if (pinning !== undefined && pinning !== 'control-plane' && pinning !== 'agent') {
+    throw new ForgeError('E_USAGE', `FORGE_IMAGE_PINNING must be control-plane (the default) or agent, got ${JSON.stringify(pinning)}`);
+  }
+  if (pinning === 'agent') config.imagePinning = 'agent';
   return { config, generate, notices };
 }
 

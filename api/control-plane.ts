@@ -22,6 +22,8 @@ import { createJobMetrics, jobSamples } from '../reconciler/jobs/metrics.ts';
 import { secondSchedulesAllowed } from '../specs/rules.ts';
 import { ForgeError } from '../errors/index.ts';
 import { parseEncryptionKey } from '../store/cipher.ts';
+import { createImagePinner, pinImage } from './image-pins.ts';
+import type { ServiceSpec } from '../specs/types.ts';
 import { isPostgresUrl, openStore, storeLocation, type Store } from '../store/index.ts';
 import { type LeadershipState, startLeadership } from './leadership.ts';
 import { createAuthLimits } from './auth-limits.ts';
@@ -34,6 +36,8 @@ import { bundleLimitBytes, keyLoader, releaseHistory, observeByOwnProvider, wire
 
 export interface ControlPlaneOptions {
   env?: Env;
+  /** Resolves an image tag to its digest (tests); default: skopeo with the stored registry credentials. */
+  pinImage?: (image: string) => Promise<string>;
   /** Providers built elsewhere (the agent provider); Fly is added here when FLY_API_TOKEN is set. */
   providers?: Provider[];
   plugins?: FastifyPluginAsync[];
@@ -52,6 +56,8 @@ export interface ControlPlaneOptions {
   resyncIntervalMs?: number;
   /** Heartbeat interval agents are told to use; an agent is offline after three missed. */
   heartbeatIntervalMs?: number;
+  /** Leader election with PostgreSQL (store/leader.ts): how often a standby tries, how long a silent leader keeps the lock. */
+  leader?: { pollMs?: number; sessionTimeoutMs?: number };
 }
 
 export interface ControlPlane {
@@ -63,6 +69,8 @@ export interface ControlPlane {
   observe(keys: readonly string[]): Promise<Observed[]>;
   providersConfig: ProvidersConfig;
   nudge(key: string): void;
+  /** The spec with its image tag pinned to a digest, as the API's writes do (api/image-pins.ts); forge dev applies through it. */
+  pinSpec(spec: ServiceSpec): Promise<ServiceSpec>;
   close(): Promise<void>;
 }
 
@@ -112,8 +120,11 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     store, allowSeconds: secondSchedulesAllowed(), log: (line) => warn(line),
     metrics: createJobMetrics(metrics.registry, () => jobSamples(store, Date.now(), secondSchedulesAllowed())),
   });
+  // One resolver for the API's writes and forge dev's applies (pinSpec below).
+  // FORGE_IMAGE_PINNING=agent: no resolver here; agents resolve and the release records their digest.
+  const pinner = options.pinImage ?? (config.imagePinning === 'agent' ? undefined : createImagePinner(store, cipher, config.dataDir));
   const app = buildApi({
-    jobs, secondSchedules: secondSchedulesAllowed(),
+    jobs, secondSchedules: secondSchedulesAllowed(), ...(pinner ? { pinImage: pinner } : {}), pinImages: pinner !== undefined,
     store, cipher, config, loop, providersConfig: wired.config, registry: metrics.registry, observe, authLimits,
     leadership: () => leadershipState(),
     ...(bundleLimitBytes(env) === undefined ? {} : { bundleLimitBytes: bundleLimitBytes(env)! }),
@@ -139,9 +150,23 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const leadership = startLeadership({
     store, registry: metrics.registry,
     // The leader runs the reconcile loop (with it the route sync) and the cron scheduler; standbys neither.
-    loop: { start: () => { loop.start(); jobs.start(); }, stop: async () => { jobs.stop(); await loop.stop(); } },
+    // A standby's provider caches saw only what reached this replica: a new leader re-reads them
+    // from the store before its first pass, or it would plan from a stale view (and, say, start
+    // an instance an agent already runs).
+    loop: {
+      start: async () => {
+        if (isPostgresUrl(location)) {
+          for (const provider of wired.providers) await provider.resync?.(true).catch((error: Error) => app.log.warn(error.message));
+        }
+        loop.start();
+        jobs.start();
+      },
+      stop: async () => { jobs.stop(); await loop.stop(); },
+    },
     databaseUrl: isPostgresUrl(location) ? location : undefined,
     ...(env.FORGE_REPLICA?.trim() ? { replica: env.FORGE_REPLICA.trim() } : {}),
+    ...(options.leader?.pollMs !== undefined ? { pollMs: options.leader.pollMs } : {}),
+    ...(options.leader?.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.leader.sessionTimeoutMs } : {}),
     onError: (error) => app.log.warn(error.message),
   });
   leadershipState = () => leadership.state();
@@ -181,6 +206,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     observe,
     providersConfig: wired.config,
     nudge: (key) => loop.nudge(key),
+    pinSpec: (spec) => pinImage({ pinImage: pinner, providers: wired.config }, spec),
     async close() {
       if (closed) return;
       closed = true;

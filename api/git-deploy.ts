@@ -17,6 +17,7 @@ import type { ApiContext } from './context.ts';
 import { gitProtocol } from './git-url.ts';
 import { decideCommit, type PushTarget } from './webhook-decide.ts';
 import { applySpecs } from './routes/apply.ts';
+import { pinSpecs } from './image-pins.ts';
 
 const run = promisify(execFile);
 
@@ -136,7 +137,8 @@ export function createGitDeployer(ctx: ApiContext, options: GitDeployOptions): G
           ? (await bundleSpecs(loaded.specs.map((s) => s.spec), (bundle) => bundles.putPacked(bundle), { limitBytes: bundles.limitBytes }))
             .map((spec, i) => ({ ...loaded.specs[i]!, spec, hash: specHash(spec) }))
           : loaded.specs;
-        const plan = applySpecs(ctx, source, specs, { prune: true }, `webhook:${deployment.deliveryId}`);
+        // Image tags pinned to their digests like every other write path (api/image-pins.ts).
+        const plan = applySpecs(ctx, source, await pinSpecs(ctx, specs), { prune: true }, `webhook:${deployment.deliveryId}`);
         store.deployments.markApplied(deployment.id);
         return { names: loaded.specs.map((s) => s.spec.name), changed: plan.changed.length };
       });

@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { ForgeError } from '../errors/index.ts';
 import { parseImageReference } from '../specs/image-ref.ts';
+import { specHash } from '../specs/hash.ts';
 import type { ServiceSpec } from '../specs/types.ts';
 import type { Cipher } from '../store/cipher.ts';
 import type { Store } from '../store/index.ts';
@@ -29,9 +30,26 @@ export function createImagePinner(store: Store, cipher: Cipher, dataDir: string)
   };
 }
 
-/** The spec with its image's digest as `revision`, when its provider pins images; else the spec itself. */
-export async function pinImage(ctx: ApiContext, spec: ServiceSpec): Promise<ServiceSpec> {
-  if (spec.image === undefined || ctx.pinImage === undefined || ctx.providers[spec.provider]?.pinsImages !== true) return spec;
-  const digest = await ctx.pinImage(spec.image);
+/** What pinning needs: the resolver and which providers pin (an ApiContext has both). */
+export type PinDeps = Pick<ApiContext, 'pinImage' | 'providers'>;
+
+/**
+ * The spec with its image's digest as `revision`, when its provider pins images; else the
+ * spec itself. The one function every write path calls (apply, the compute API's writes,
+ * the GitHub webhook, `forge dev`), so no path leaves a tag for the agent to resolve.
+ */
+export async function pinImage(deps: PinDeps, spec: ServiceSpec): Promise<ServiceSpec> {
+  if (spec.image === undefined || deps.pinImage === undefined || deps.providers[spec.provider]?.pinsImages !== true) return spec;
+  const digest = await deps.pinImage(spec.image);
   return spec.revision === digest ? spec : { ...spec, revision: digest };
+}
+
+/** Each spec of a set pinned (in order, so the first failure names its image), its hash recomputed when it changed. */
+export async function pinSpecs<T extends { spec: ServiceSpec; hash: string }>(deps: PinDeps, loaded: readonly T[]): Promise<T[]> {
+  const out: T[] = [];
+  for (const item of loaded) {
+    const spec = await pinImage(deps, item.spec);
+    out.push(spec === item.spec ? item : { ...item, spec, hash: specHash(spec) });
+  }
+  return out;
 }

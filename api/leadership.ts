@@ -24,7 +24,8 @@ export interface LeadershipOptions {
   store: Store;
   /** The PostgreSQL URL when the store is there; undefined for SQLite. */
   databaseUrl: string | undefined;
-  loop: { start(): void; stop(): Promise<void> };
+  /** Started on election (awaited: a new leader first re-reads what its providers observe), stopped on losing it. */
+  loop: { start(): void | Promise<void>; stop(): Promise<void> };
   registry: Registry;
   /** FORGE_REPLICA, default the host name. */
   replica?: string;
@@ -43,9 +44,20 @@ export function startLeadership(options: LeadershipOptions): Leadership {
     name: 'forge_leader_changes_total', help: 'Times this replica became leader or stopped being it.',
     registers: [options.registry],
   });
+  let fencedSeen = 0;
+  new Counter({
+    name: 'forge_fenced_writes_total',
+    help: 'Writes this replica made under a leader term that was over (it was deposed, e.g. paused), refused by the database.',
+    registers: [options.registry],
+    collect() {
+      const now = options.store.fencedWrites();
+      if (now > fencedSeen) this.inc(now - fencedSeen);
+      fencedSeen = now;
+    },
+  });
   if (options.databaseUrl === undefined) {
     gauge.set({ replica }, 1);
-    options.loop.start();
+    void options.loop.start();
     return { state: () => ({ role: 'single', term: 0, replica }), stop: () => options.loop.stop() };
   }
   gauge.set({ replica }, 0);
@@ -66,7 +78,7 @@ export function startLeadership(options: LeadershipOptions): Leadership {
             leading = true;
             changes.inc();
             gauge.set({ replica }, 1);
-            options.loop.start();
+            await options.loop.start();
           }
           return;
         }

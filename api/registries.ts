@@ -30,6 +30,22 @@ export function openRegistry(store: Store, cipher: Cipher, host: string): Regist
   }
 }
 
+/**
+ * Re-seals every stored registry password not under the cipher's current key (key
+ * rotation, with secret values: cli/keys.ts). The caller runs it in its transaction.
+ */
+export function resealRegistries(store: Store, cipher: Cipher): { rewritten: number; total: number } {
+  const rows = store.registries.list();
+  let rewritten = 0;
+  for (const row of rows) {
+    if (row.keyId === cipher.currentKeyId) continue;
+    const password = cipher.open(SCOPE, row.host, { ciphertext: row.ciphertext, keyId: row.keyId });
+    sealRegistry(store, cipher, row.host, { username: row.username, password });
+    rewritten += 1;
+  }
+  return { rewritten, total: rows.length };
+}
+
 /** host → credential for the registry an image names (empty when none is stored). */
 export function registryAuthFor(store: Store, cipher: Cipher, image: string | undefined): Record<string, RegistryCredential> {
   const ref = image === undefined ? undefined : parseImageReference(image);

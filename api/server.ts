@@ -79,6 +79,8 @@ export interface ApiDeps {
   secondSchedules?: boolean;
   /** Resolves image tags to digests (default: skopeo with the stored registry credentials). */
   pinImage?: (image: string) => Promise<string>;
+  /** false: image tags are not pinned at write time (FORGE_IMAGE_PINNING=agent). */
+  pinImages?: boolean;
 }
 
 const noObserve = async (): Promise<Observed[]> => [];
@@ -129,7 +131,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...(deps.flyAppName ? { flyAppName: deps.flyAppName } : {}),
     ...(deps.capabilities ? { capabilities: deps.capabilities } : {}),
     ...(deps.jobs ? { jobs: deps.jobs } : {}),
-    pinImage: deps.pinImage ?? createImagePinner(deps.store, deps.cipher, deps.config.dataDir),
+    ...(deps.pinImages === false ? {} : { pinImage: deps.pinImage ?? createImagePinner(deps.store, deps.cipher, deps.config.dataDir) }),
   };
   const metrics = installApiMetrics(deps.registry, deps.store);
   const limits = deps.authLimits ?? createAuthLimits({ now: ctx.now, registry: deps.registry });

@@ -8,6 +8,8 @@ import { chooseProvider } from '../providers/select.ts';
 import type { DesiredRow, UpsertResult } from '../store/index.ts';
 import type { ApiContext } from './context.ts';
 import { refuseRegionChange } from './region-guard.ts';
+import { pinImage } from './image-pins.ts';
+import { isImageDigest } from '../specs/image-ref.ts';
 import { assertHostnamesFree } from './hostnames.ts';
 import { desiredHash, openSecrets, sealValues } from './secrets.ts';
 import {
@@ -69,7 +71,7 @@ function desiredStateFor(mode: WriteMode, existing: DesiredRow | null, spec: Ser
   return existing && awaitsImage(existing.spec) && !awaitsImage(spec) ? 'running' : undefined;
 }
 
-export function writeService(ctx: ApiContext, name: string, body: ServiceBody, mode: WriteMode, actor: string): WriteResult {
+export async function writeService(ctx: ApiContext, name: string, body: ServiceBody, mode: WriteMode, actor: string): Promise<WriteResult> {
   const stored = ctx.store.services.get(name);
   const existing = stored && !stored.deleting ? stored : null;
   if (mode === 'patch' && !existing) throw new ForgeError('E_NOT_FOUND', `no service ${JSON.stringify(name)}`);
@@ -83,7 +85,7 @@ export function writeService(ctx: ApiContext, name: string, body: ServiceBody, m
   // The same values again (a repeated deploy) rewrite nothing: no fresh nonces, no write.
   const unchanged = values !== undefined && existing !== null && sameValues(values, current());
   const raw = withSecretNames(mergeBody(base, body), values);
-  const spec = placeSpec(ctx, specFromRaw(raw), raw.provider as ProviderName | undefined);
+  const spec = await pinnedSpec(ctx, placeSpec(ctx, specFromRaw(raw), raw.provider as ProviderName | undefined), body, existing);
   refuseRegionChange(existing?.spec, spec);
   const hashValues = values ?? (spec.secrets.length > 0 ? current() : {});
   const hash = desiredHash(spec, hashValues, ctx.hashKey);
@@ -107,6 +109,19 @@ export function writeService(ctx: ApiContext, name: string, body: ServiceBody, m
   });
   ctx.nudge(name);
   return { ...result, envChanged: sealed !== undefined };
+}
+
+/**
+ * The spec pinned to its image's digest (api/image-pins.ts). A write that names an image
+ * resolves its tag now; one that leaves the image alone (an env or size change) keeps the
+ * digest the service runs: changing a setting never moves the code.
+ */
+async function pinnedSpec(ctx: ApiContext, spec: ServiceSpec, body: ServiceBody, existing: DesiredRow | null): Promise<ServiceSpec> {
+  const kept = existing?.spec.revision;
+  if (body.image === undefined && existing?.spec.image === spec.image && spec.image !== undefined && isImageDigest(kept)) {
+    return spec.revision === kept ? spec : { ...spec, revision: kept };
+  }
+  return pinImage(ctx, spec);
 }
 
 /**

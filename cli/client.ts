@@ -21,6 +21,8 @@ export interface Target {
   /** A base URL, or the replicas' base URLs comma-separated. */
   url: string;
   apiKey?: string;
+  /** How long a request may wait for its reply once sent (default 30 s); see REPLY_TIMEOUT_MS. */
+  replyTimeoutMs?: number;
 }
 
 /** Env wins; a profile's key is used only with the URL it was saved for (a key never travels to another host). */
@@ -91,6 +93,17 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** How long connecting may take before the API counts as unreachable. */
 const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * How long a sent request waits for the reply's status line. A replica that took the connection
+ * and then says nothing (paused, wedged) counts as not answering: an idempotent request goes to
+ * the next URL, any other fails with E_TIMEOUT. Streams (log following, `forge run`'s output)
+ * have none: their reply may rightly take long to begin.
+ */
+const REPLY_TIMEOUT_MS = 30_000;
+
+function noReply(url: string, ms: number, cause: unknown): ForgeError {
+  return new ForgeError('E_TIMEOUT', `no reply from Forge at ${url} within ${ms / 1000} s (it accepted the connection; it may have acted on the request)`, { cause });
+}
 
 async function readText(res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -110,6 +123,14 @@ export interface ForgeClient {
   /** JSON in, a stream of newline-delimited JSON values out (`forge run`), until it ends or `signal` aborts. */
   lines(method: HttpMethod, path: string, body: unknown, signal?: AbortSignal): AsyncIterable<unknown>;
   close(): Promise<void>;
+}
+
+interface SendInit {
+  body?: string;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** A streamed reply (no reply timeout). */
+  stream?: boolean;
 }
 
 export function createClient(target: Target): ForgeClient {
@@ -136,20 +157,31 @@ export function createClient(target: Target): ForgeClient {
   let current = 0;
 
   /** One attempt against one base URL; `connected` says whether the request may have reached it. */
-  async function sendOnce(base: string, method: HttpMethod, path: string, init: { body?: string; headers?: Record<string, string>; signal?: AbortSignal }): Promise<{ res?: IncomingMessage; error?: unknown; connected: boolean }> {
+  async function sendOnce(base: string, method: HttpMethod, path: string, init: SendInit): Promise<{ res?: IncomingMessage; error?: unknown; connected: boolean }> {
     const { lib, agent } = await connect(base);
     let connected = false;
     return new Promise((resolve) => {
       let req: http.ClientRequest;
+      let replyTimer: NodeJS.Timeout | undefined;
       try {
         req = lib.request(`${base}${path}`, {
           method, agent, headers: headers(init.headers), ...(init.signal ? { signal: init.signal } : {}),
-        }, (res) => resolve({ res, connected: true }));
+        }, (res) => {
+          clearTimeout(replyTimer);
+          resolve({ res, connected: true });
+        });
       } catch (cause) {
         resolve({ error: unreachable(base, cause), connected: false });
         return;
       }
       const timer = setTimeout(() => req.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
+      // Counted from when the request is fully sent, so a large upload is not cut short.
+      const replyMs = init.stream ? null : target.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
+      if (replyMs !== null) {
+        req.once('finish', () => {
+          replyTimer = setTimeout(() => req.destroy(Object.assign(new Error('no reply'), { code: 'E_REPLY_TIMEOUT' })), replyMs);
+        });
+      }
       req.on('socket', (socket) => {
         // A kept-alive socket is connected already; a request on it may reach the server.
         if (!socket.connecting) {
@@ -162,14 +194,20 @@ export function createClient(target: Target): ForgeClient {
           });
         }
       });
-      req.on('close', () => clearTimeout(timer));
-      req.on('error', (cause) => resolve({ error: isAbort(cause) ? cause : unreachable(base, cause), connected }));
+      req.on('close', () => {
+        clearTimeout(timer);
+        clearTimeout(replyTimer);
+      });
+      req.on('error', (cause) => resolve({
+        error: isAbort(cause) ? cause : (cause as { code?: unknown }).code === 'E_REPLY_TIMEOUT' ? noReply(base, replyMs ?? 0, cause) : unreachable(base, cause),
+        connected,
+      }));
       req.end(init.body);
     });
   }
 
   /** The request on the URL that worked last, then on the next while the outcome allows (each URL once). */
-  async function send(method: HttpMethod, path: string, init: { body?: string; headers?: Record<string, string>; signal?: AbortSignal }): Promise<IncomingMessage> {
+  async function send(method: HttpMethod, path: string, init: SendInit): Promise<IncomingMessage> {
     const idempotent = isIdempotent(method, path);
     for (let attempts = 1; ; attempts++) {
       const tried = current;
@@ -219,7 +257,7 @@ export function createClient(target: Target): ForgeClient {
       return readText(res);
     },
     async *events(path, signal) {
-      const res = await send('GET', path, { headers: { accept: 'text/event-stream' }, ...(signal ? { signal } : {}) });
+      const res = await send('GET', path, { headers: { accept: 'text/event-stream' }, stream: true, ...(signal ? { signal } : {}) });
       if ((res.statusCode ?? 0) >= 300) throw await failed(res);
       let buffer = '';
       let data: string[] = [];
@@ -246,7 +284,7 @@ export function createClient(target: Target): ForgeClient {
       }
     },
     async *lines(method, path, body, signal) {
-      const res = await send(method, path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, ...(signal ? { signal } : {}) });
+      const res = await send(method, path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, stream: true, ...(signal ? { signal } : {}) });
       if ((res.statusCode ?? 0) >= 300) throw await failed(res);
       let buffer = '';
       try {

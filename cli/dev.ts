@@ -77,7 +77,7 @@ export async function devCommand(args: readonly string[], deps: CliDeps): Promis
   let applying = Promise.resolve();
   const apply = () => {
     applying = applying.then(async () => {
-      const result = await applyDirectory(plane.store, parsed.path, deps.cwd, bundles);
+      const result = await applyDirectory(plane.store, parsed.path, deps.cwd, bundles, plane.pinSpec);
       if (!result.ok) {
         print(`forge dev: the specs have errors; the last good release keeps serving:\n${result.problems.map((p) => `  ${p}\n`).join('')}`);
         return;

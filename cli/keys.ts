@@ -7,6 +7,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateApiKey } from '../api/auth.ts';
 import { SECRET_FILES } from '../api/config.ts';
+import { resealRegistries } from '../api/registries.ts';
 import { ForgeError } from '../errors/index.ts';
 import { createCipher, parseEncryptionKey } from '../store/cipher.ts';
 import { openStore, resolveDataDir, storeLocation, type Store } from '../store/index.ts';
@@ -34,10 +35,17 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-/** Re-seals every value not under keys[0]; in one transaction, so a failure changes nothing. */
-export function reencryptAll(store: Store, keys: readonly Buffer[]): { rewritten: number; total: number } {
+interface Resealed {
+  rewritten: number;
+  total: number;
+  registries: { rewritten: number; total: number };
+}
+
+/** Re-seals every value not under keys[0] (secret values and registry passwords); in one transaction, so a failure changes nothing. */
+export function reencryptAll(store: Store, keys: readonly Buffer[]): Resealed {
   const cipher = createCipher(keys);
   return store.transaction(() => {
+    const registries = resealRegistries(store, cipher);
     const rows = store.secrets.allRows();
     let rewritten = 0;
     for (const row of rows) {
@@ -47,8 +55,14 @@ export function reencryptAll(store: Store, keys: readonly Buffer[]): { rewritten
       store.secrets.put(row.name, row.key, sealed.ciphertext, sealed.keyId);
       rewritten += 1;
     }
-    return { rewritten, total: rows.length };
+    return { rewritten, total: rows.length, registries };
   });
+}
+
+/** What was re-sealed, in words; registry credentials are named only where there are any. */
+function resealed(done: Resealed): string {
+  const registries = done.registries.total === 0 ? '' : ` and ${done.registries.rewritten} of ${done.registries.total} registry credential(s)`;
+  return `re-encrypted ${done.rewritten} of ${done.total} secret value(s)${registries}`;
 }
 
 function rotate(deps: KeysDeps): CliResult {
@@ -67,8 +81,8 @@ function rotate(deps: KeysDeps): CliResult {
         '',
       ].join('\n'));
     }
-    const { rewritten, total } = withStore(deps, (store) => reencryptAll(store, keys));
-    return success(`re-encrypted ${rewritten} of ${total} secret value(s) under the first key of FORGE_ENCRYPTION_KEY; the other keys may now be removed\n`);
+    const done = withStore(deps, (store) => reencryptAll(store, keys));
+    return success(`${resealed(done)} under the first key of FORGE_ENCRYPTION_KEY; the other keys may now be removed\n`);
   }
   return withStore(deps, (store, dataDir) => {
     const file = join(dataDir, SECRET_FILES.encryptionKey);
@@ -85,8 +99,8 @@ function rotate(deps: KeysDeps): CliResult {
     const tmp = `${file}.tmp`;
     writeFileSync(tmp, [fresh.toString('base64'), ...old].join('\n') + '\n', { mode: 0o600 });
     renameSync(tmp, file);
-    const { rewritten, total } = reencryptAll(store, [fresh, ...old.map(parseEncryptionKey)]);
-    return success(`re-encrypted ${rewritten} of ${total} secret value(s) under a new key written to ${file}; the running control plane picks it up without a restart\n`);
+    const done = reencryptAll(store, [fresh, ...old.map(parseEncryptionKey)]);
+    return success(`${resealed(done)} under a new key written to ${file}; the running control plane picks it up without a restart\n`);
   });
 }
 

@@ -22,6 +22,9 @@ export const ERROR_TABLE = {
   E_FORBIDDEN: { http: 403, terminal: false, specCaused: false },
   E_NOT_FOUND: { http: 404, terminal: false, specCaused: false },
   E_CONFLICT: { http: 409, terminal: false, specCaused: false },
+  // An agent refused a task issued under a leader term older than one it has seen (fencing):
+  // the current leader re-plans that work.
+  E_FENCED: { http: 409, terminal: false, specCaused: false },
   E_RATE_LIMITED: { http: 429, terminal: false, specCaused: false },
   E_TOO_LARGE: { http: 413, terminal: true, specCaused: false },
   // Production: a source-mode service named a folder path instead of an uploaded bundle.

@@ -77,6 +77,8 @@ export interface HeartbeatRequest {
 export interface HeartbeatResponse {
   ok: true;
   heartbeatIntervalMs: number;
+  /** The leader term in the control plane's database now (fencing; absent from an older control plane). */
+  term?: number;
 }
 
 export interface ClaimRequest {
@@ -138,6 +140,11 @@ export interface ClaimedTask {
   generation: number;
   replica: number;
   attempts: number;
+  /**
+   * The leader term the task was issued under. An agent that has seen a higher term (here or in
+   * any response's `term`) refuses it: it reports the result `E_FENCED` and does not run it.
+   */
+  term: number;
   leaseMs: number;
   leaseExpiresAt: number;
   payload: RunPayload | StopPayload | JobPayload | unknown;
@@ -145,6 +152,8 @@ export interface ClaimedTask {
 
 export interface ClaimResponse {
   task: ClaimedTask;
+  /** The leader term in the control plane's database when the task was handed out. */
+  term: number;
   /** Decrypted secret values for a run task, only ever sent on this authenticated response. */
   secrets: Record<string, string>;
   /** Registry credentials for an image task's registry host (host → user, password); same rules as secrets. */

@@ -78,6 +78,7 @@ export function createAgentsStore(db: Sql, clock: Clock) {
     `UPDATE agents SET usage = @usage, instances = @instances, online = 1, last_seen_ms = @now, updated_at = @iso
      WHERE id = @id AND revoked_at IS NULL`,
   );
+  const setInstances = db.prepare(`UPDATE agents SET instances = @instances, updated_at = @iso WHERE id = @id`);
   const markOffline = db.prepare<{ cutoff: number; iso: string }, { id: string }>(
     `UPDATE agents SET online = 0, updated_at = @iso
      WHERE online = 1 AND (last_seen_ms IS NULL OR last_seen_ms < @cutoff)
@@ -129,6 +130,20 @@ export function createAgentsStore(db: Sql, clock: Clock) {
           iso: iso(now),
         }).changes > 0
       );
+    },
+    /**
+     * One instance as a task result reported it, put in the agent's stored list in place of its
+     * older report (the next heartbeat replaces the whole list). With several replicas, the
+     * leader may not be the one that took the result: it reads this.
+     */
+    noteInstance(id: string, instance: { id: string }, now: number = clock()): boolean {
+      return db.transaction(() => {
+        const r = one.get(id);
+        if (!r) return false;
+        const list = (JSON.parse(r.instances) as { id?: unknown }[]).filter((i) => i.id !== instance.id);
+        list.push(instance);
+        return setInstances.run({ id, instances: JSON.stringify(list), iso: iso(now) }).changes > 0;
+      });
     },
     /** Marks offline every online agent not seen for more than `olderThanMs`; returns their ids. */
     markOffline(olderThanMs: number, now: number): string[] {

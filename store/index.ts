@@ -9,7 +9,7 @@ import { createAuditStore } from './audit.ts';
 import { type Db, openDatabase } from './db.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { runMigrations } from './migrate.ts';
-import { isPostgresUrl, postgresSql, redactUrl } from './pg-engine.ts';
+import { isPostgresUrl, type PgSql, postgresSql, redactUrl } from './pg-engine.ts';
 import type { Sql } from './sql.ts';
 import { sqliteSql } from './sqlite-engine.ts';
 import { createDeploymentsStore } from './deployments.ts';
@@ -98,6 +98,8 @@ export interface Store {
    * A no-op on SQLite (one process owns the file).
    */
   fence(term: number | null): void;
+  /** Writes the fence refused since the store opened (a deposed leader's); always 0 on SQLite. */
+  fencedWrites(): number;
   close(): void;
 }
 
@@ -150,7 +152,10 @@ export function storeLocation(env: Readonly<Record<string, string | undefined>>,
 export function createStore(database: Db | Sql, path: string, options: StoreOptions = {}): Store {
   const clock = options.clock ?? Date.now;
   const db: Sql = 'dialect' in database ? database : sqliteSql(database);
-  const tasks = createTasksStore(db, clock, options.taskLogRetention ?? DEFAULT_TASK_LOG_RETENTION);
+  const pg = db.dialect === 'postgres' ? db as PgSql : null;
+  // A fenced leader stamps its tasks with its own term (not re-read at insert), so a write of a
+  // deposed leader would show its old term: what the fencing tests count.
+  const tasks = createTasksStore(db, clock, options.taskLogRetention ?? DEFAULT_TASK_LOG_RETENTION, () => pg?.fenceTerm ?? null);
   return {
     path,
     dialect: db.dialect,
@@ -173,8 +178,9 @@ export function createStore(database: Db | Sql, path: string, options: StoreOpti
       return db.transaction(fn);
     },
     fence(term: number | null): void {
-      if ('fence' in db) (db as { fence(term: number | null): void }).fence(term);
+      pg?.fence(term);
     },
+    fencedWrites: () => pg?.fencedWrites ?? 0,
     close(): void {
       if (db.open) db.close();
     },

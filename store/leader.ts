@@ -81,15 +81,18 @@ export function startElection(options: ElectionOptions): Election {
       set({ leader: false, term: Number(seen.rows[0]?.term ?? 0) });
       return;
     }
-    await c.query('BEGIN');
     try {
-      await c.query('SELECT pg_advisory_xact_lock($1)', [WRITER_LOCK_KEY]);
-      const won = await c.query<{ term: string }>(
-        'UPDATE leader_term SET term = term + 1, holder = $1, elected_at = $2 WHERE id = 1 RETURNING term',
-        [options.replica, new Date().toISOString()],
-      );
-      await c.query('COMMIT');
-      set({ leader: true, term: Number(won.rows[0]?.term) });
+      // One round trip (a multi-statement simple query): this connection must never hold the
+      // writers' lock while waiting on this process. The process's store waits on that lock
+      // synchronously, its event loop blocked, so a COMMIT still to be sent from here would never
+      // be sent: the two would wait on each other for good.
+      const results = await c.query(`BEGIN; SELECT pg_advisory_xact_lock(${WRITER_LOCK_KEY});
+        UPDATE leader_term SET term = term + 1, holder = ${c.escapeLiteral(options.replica)},
+          elected_at = ${c.escapeLiteral(new Date().toISOString())} WHERE id = 1 RETURNING term;
+        COMMIT`) as unknown as pg.QueryResult<{ term: string }>[];
+      const term = results.find((r) => r.command === 'UPDATE')?.rows[0]?.term;
+      if (term === undefined) throw new Error('leader_term has no row: is the database migrated?');
+      set({ leader: true, term: Number(term) });
     } catch (error) {
       await c.query('ROLLBACK').catch(() => undefined);
       await c.query('SELECT pg_advisory_unlock($1)', [LEADER_LOCK_KEY]).catch(() => undefined);

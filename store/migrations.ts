@@ -347,9 +347,12 @@ export const MIGRATIONS: readonly Migration[] = [
   INSERT INTO leader_term (id, term) VALUES (1, 0);
   `,
 
-  // 13: PLACEHOLDER, reserved for another branch's migration 13 (an empty step here). When merging,
-  // replace this entry with that migration; 14 below must stay the 14th entry.
-  '-- 13: reserved',
+  // 13: the leader term a task was issued under (fencing, store/tasks.ts): written from leader_term
+  // with the task, shown to the agent that claims it, which refuses a term lower than one it has
+  // seen. 0 on SQLite (one process, no elections) and for tasks queued before this migration.
+  `
+  ALTER TABLE tasks ADD COLUMN term INTEGER NOT NULL DEFAULT 0;
+  `,
 
   // 14: the no-op pass's change detector (store/cache.ts). One row counts the committed changes
   // of each table whose summaries the resync pass reads, so an unchanged pass reads this row

@@ -51,7 +51,10 @@ let client = null;
 function connected() {
   if (client === null) {
     const p = (async () => {
-      const c = new pg.Client({ connectionString: url, types, application_name: 'forge' });
+      // A transaction is never idle here but for a paused process (SIGSTOP, a VM frozen): the server
+      // then ends it after a few seconds, so the writers' lock it holds cannot stall every replica
+      // (and the election after it) for as long as the pause lasts.
+      const c = new pg.Client({ connectionString: url, types, application_name: 'forge', idle_in_transaction_session_timeout: 5000 });
       // A dropped connection surfaces on the next query; the one after that reconnects.
       c.on('error', () => { if (client === p) client = null; });
       await c.connect();

@@ -24,6 +24,10 @@ export interface PgSql extends Sql {
    * leader can land after its successor was elected. Null: writes are not fenced.
    */
   fence(term: number | null): void;
+  /** The term writes are fenced with now (null: not fenced). */
+  readonly fenceTerm: number | null;
+  /** Writes refused by the fence since this connection opened. */
+  readonly fencedWrites: number;
 }
 
 /** A write refused because the term it was issued under is over. */
@@ -55,6 +59,7 @@ export function postgresSql(url: string): PgSql {
   const bridge = openPgBridge(url);
   let depth = 0;
   let fenceTerm: number | null = null;
+  let fencedWrites = 0;
   // One server-side prepared statement per distinct text (some sub-stores prepare per call).
   const names = new Map<string, string>();
 
@@ -80,6 +85,7 @@ export function postgresSql(url: string): PgSql {
         const current = (query(`${begin}; SELECT term FROM leader_term WHERE id = 1`).rows[0]?.term as number | undefined) ?? 0;
         if (current !== fenced) {
           query('ROLLBACK');
+          fencedWrites++;
           throw fencedError(fenced, current);
         }
       }
@@ -129,6 +135,12 @@ export function postgresSql(url: string): PgSql {
     transaction,
     fence(term: number | null): void {
       fenceTerm = term;
+    },
+    get fenceTerm() {
+      return fenceTerm;
+    },
+    get fencedWrites() {
+      return fencedWrites;
     },
     get inTransaction() {
       return depth > 0;

@@ -61,6 +61,7 @@ export function createReleasesStore(db: Sql, clock: Clock) {
     for (const generation of generations) removed += removeOne.run(name, generation).changes;
     return removed;
   });
+  const setSpec = db.prepare('UPDATE releases SET spec = @spec WHERE name = @name AND generation = @generation AND hash = @hash');
   const setOutcome = db.prepare(
     'UPDATE releases SET outcome = @outcome, reason = @reason WHERE name = @name AND generation = @generation',
   );
@@ -79,6 +80,18 @@ export function createReleasesStore(db: Sql, clock: Clock) {
     record(input: ReleaseInput): ReleaseRow {
       record.run({ ...input, spec: JSON.stringify(input.spec), now: iso(clock()) });
       return toRow(one.get(input.name, input.generation) as ReleaseRecord);
+    },
+    /**
+     * Records the image digest an agent resolved and ran for a release whose spec named only a
+     * tag (spec.revision unset): the release then pins it, so its rollback and its later
+     * instances run those bytes. A release that pins a digest already is left alone. True when recorded.
+     */
+    recordImageDigest(name: string, generation: number, hash: string, digest: string): boolean {
+      const current = one.get(name, generation);
+      if (current === undefined || current.hash !== hash) return false;
+      const spec = JSON.parse(current.spec) as ServiceSpec;
+      if (spec.image === undefined || spec.revision !== undefined) return false;
+      return setSpec.run({ name, generation, hash, spec: JSON.stringify({ ...spec, revision: digest }) }).changes > 0;
     },
     /** False when no such release. */
     setOutcome(name: string, generation: number, outcome: ReleaseRow['outcome'], reason: string | null = null): boolean {

@@ -30,6 +30,11 @@ export interface TaskRow {
   /** Epoch ms; arithmetic happens on it, so it is not an ISO string. */
   leaseExpiresAt: number | null;
   attempts: number;
+  /**
+   * The leader term it was issued (or last re-issued) under: an agent that has seen a higher
+   * term refuses it (fencing). 0 on SQLite, where there are no elections.
+   */
+  term: number;
   result: unknown;
   createdAt: string;
   updatedAt: string;

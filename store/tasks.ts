@@ -1,6 +1,11 @@
 // Agent work items with leases. A task is handed to one agent at a time: `claim` is a single
 // UPDATE whose WHERE re-checks claimability, so two claimers (threads or processes) can never
 // both win, and a lease that ran out (the agent died) makes the task claimable again.
+//
+// Fencing: every task carries the leader term it was issued under: a fenced leader's own term
+// (PgSql.fence: its transactions first check, under the writers' lock, that the term is still its
+// own), else the one in leader_term (a standby serving the API; SQLite's is always 0). Agents
+// refuse a task whose term is lower than one they have seen (agent/term-guard.ts).
 
 import { ForgeError } from '../errors/index.ts';
 import { type Sql, transactional } from './sql.ts';
@@ -39,6 +44,7 @@ interface TaskRecord {
   lease_owner: string | null;
   lease_expires_at: number | null;
   attempts: number;
+  term: number;
   result: string | null;
   created_at: string;
   updated_at: string;
@@ -58,6 +64,7 @@ function toRow(r: TaskRecord): TaskRow {
     leaseOwner: r.lease_owner,
     leaseExpiresAt: r.lease_expires_at,
     attempts: r.attempts,
+    term: Number(r.term),
     result: r.result === null ? null : (JSON.parse(r.result) as unknown),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -70,14 +77,26 @@ const ACTIVE = `state IN ('queued', 'claimed', 'running')`;
 const CLAIMABLE = `(state = 'queued' OR (state IN ('claimed', 'running') AND lease_expires_at <= CAST(@now AS INTEGER) AND kind <> 'job'))`;
 const LEASE_END = 'CAST(@now AS INTEGER) + CAST(@leaseMs AS INTEGER)';
 const HELD_BY = `lease_owner = @agentId AND state IN ('claimed', 'running')`;
+const CURRENT_TERM = '(SELECT term FROM leader_term WHERE id = 1)';
+// The fenced leader's own term when there is one, else the database's (a standby serving an API
+// request, SQLite). The fence has checked that the two are equal before the write.
+const ISSUE_TERM = `COALESCE(CAST(@term AS INTEGER), ${CURRENT_TERM})`;
 
-export function createTasksStore(db: Sql, clock: Clock, logRetention: number = DEFAULT_TASK_LOG_RETENTION) {
+export function createTasksStore(
+  db: Sql, clock: Clock, logRetention: number = DEFAULT_TASK_LOG_RETENTION, fenceTerm: () => number | null = () => null,
+) {
   const insert = db.prepare<Record<string, unknown>, TaskRecord>(
     `INSERT INTO tasks (id, kind, service_name, generation, replica, agent_id, dedupe_key, payload, state,
-       attempts, created_at, updated_at)
-     VALUES (@id, @kind, @service, @generation, @replica, @agentId, @dedupeKey, @payload, 'queued', 0, @now, @now)
+       attempts, term, created_at, updated_at)
+     VALUES (@id, @kind, @service, @generation, @replica, @agentId, @dedupeKey, @payload, 'queued', 0,
+       ${ISSUE_TERM}, @now, @now)
      RETURNING *`,
   );
+  // The same work asked for again under a newer term: the current leader re-issues it as its own.
+  const reissue = db.prepare<Record<string, unknown>, TaskRecord>(
+    `UPDATE tasks SET term = ${ISSUE_TERM} WHERE id = @id AND term < ${ISSUE_TERM} RETURNING *`,
+  );
+  const currentTerm = db.prepare<[], { term: number }>(`SELECT term FROM leader_term WHERE id = 1`);
   const activeByKey = db.prepare<[string], TaskRecord>(`SELECT * FROM tasks WHERE dedupe_key = ? AND ${ACTIVE}`);
   // The lease arithmetic casts its parameters: PostgreSQL cannot type `$1 + $2` on its own.
   const claimable = `(agent_id = @agentId OR agent_id IS NULL) AND ${CLAIMABLE}`;
@@ -146,7 +165,7 @@ export function createTasksStore(db: Sql, clock: Clock, logRetention: number = D
   const enqueue = transactional(db, (input: EnqueueInput): TaskRow => {
     const dedupeKey = input.dedupeKey ?? null;
     const existing = dedupeKey === null ? undefined : activeByKey.get(dedupeKey);
-    if (existing) return toRow(existing);
+    if (existing) return toRow(reissue.get({ id: existing.id, term: fenceTerm() }) ?? existing);
     const row = insert.get({
       id: newId('task'),
       kind: input.kind,
@@ -156,6 +175,7 @@ export function createTasksStore(db: Sql, clock: Clock, logRetention: number = D
       agentId: input.agentId ?? null,
       dedupeKey,
       payload: JSON.stringify(input.payload ?? null),
+      term: fenceTerm(),
       now: iso(clock()),
     });
     return toRow(row as TaskRecord);
@@ -184,7 +204,10 @@ export function createTasksStore(db: Sql, clock: Clock, logRetention: number = D
   });
 
   return {
-    /** Queues a task (or returns the active task holding the same dedupeKey). */
+    /**
+     * Queues a task under the current leader term (or returns the active task holding the same
+     * dedupeKey, re-issued under the current term when it was queued under an older one).
+     */
     enqueue: (input: EnqueueInput): TaskRow => enqueue(input),
     /**
      * Hands `agentId` its oldest claimable task (targeted at it or at no agent): a queued one, or
@@ -220,6 +243,10 @@ export function createTasksStore(db: Sql, clock: Clock, logRetention: number = D
           iso: iso(clock()),
         }).changes > 0
       );
+    },
+    /** The leader term in the database now (0 on SQLite, or before any election). */
+    currentTerm(): number {
+      return Number(currentTerm.get()?.term ?? 0);
     },
     /** Cancels a queued/claimed/running task; its holder's next renew or complete is refused. */
     cancel(taskId: string): boolean {

@@ -26,6 +26,7 @@ import type { ServiceSpec } from '../../specs/types.ts';
 import { IDENTITY_BLOCK, type SandboxIdentity } from '../sandbox/identity.ts';
 import type { ImageRelease } from './release.ts';
 import { layoutTag } from './skopeo.ts';
+import { buildStoreDir, buildTag, storageFlags, withBuildStore } from './build-stores.ts';
 import type { ImageStore } from './store.ts';
 import { unpackImage } from './unpack.ts';
 import { cleanLine } from './errors.ts';
@@ -36,14 +37,9 @@ export function isDockerfileSpec(spec: ServiceSpec): boolean {
   return spec.image === undefined && spec.build?.dockerfile !== undefined && spec.run === undefined;
 }
 
-/**
- * buildah's global storage flags: the store of one service's identity block (slots are
- * never reused), in the agent's data dir, never the host's default store.
- */
-// vfs: plain directories, so no overlay mount of a build outlives it (nothing to leak when a build dies).
+/** buildah's global storage flags: the store of one service's identity block (slots are never reused), never the host's default store. */
 export function buildahStorage(dataDir: string, identity: Pick<SandboxIdentity, 'slot'>): string[] {
-  const store = path.join(dataDir, 'images', 'builds', String(identity.slot));
-  return ['--root', path.join(store, 'storage'), '--runroot', path.join(store, 'run'), '--storage-driver', 'vfs'];
+  return storageFlags(buildStoreDir(dataDir, identity.slot));
 }
 
 /** The one store all services shared before: its layers belong to whichever block built them, so none is reused. */
@@ -118,42 +114,47 @@ export async function buildDockerfileRelease(input: {
     input.onLine(line, stream);
   };
   const map = `0:${input.identity.hostBase}:${IDENTITY_BLOCK}`;
-  const tag = `localhost/forge-${spec.name}:build`;
+  // Tagged with the release's revision: the store's GC keeps the builds of kept releases (build-stores.ts).
+  const tag = buildTag(spec.name, spec.revision);
   const started = Date.now();
   const { hideUnified } = await detectIsolation({ root: 'forge' });
   const storage = buildahStorage(input.dataDir, input.identity);
   for (const dir of legacySharedStores(input.dataDir)) await fs.rm(dir, { recursive: true, force: true });
-  try {
-    const build = await runBuildah([
-      ...storage, 'bud', '--layers', '--isolation', 'oci', '--runtime', 'crun',
-      '--userns-uid-map', map, '--userns-gid-map', map, '--cap-drop', 'ALL',
-      '--pull=false', '-f', file, '-t', tag, context,
-    ], onLine, input.signal, hideUnified);
-    if (build.code !== 0) {
-      throw new ForgeError('E_BUILD_FAILED', `${spec.name}: the Dockerfile build failed: ${cleanLine(build.lines.join('\n'))}`, { details: { lastLines: build.lines.slice(-20) } });
+  // Its store's GC waits for the build (and skips the store while it runs).
+  return withBuildStore(buildStoreDir(input.dataDir, input.identity.slot), async () => {
+    try {
+      const build = await runBuildah([
+        ...storage, 'bud', '--layers', '--isolation', 'oci', '--runtime', 'crun',
+        '--userns-uid-map', map, '--userns-gid-map', map, '--cap-drop', 'ALL',
+        '--pull=false', '-f', file, '-t', tag, context,
+      ], onLine, input.signal, hideUnified);
+      if (build.code !== 0) {
+        throw new ForgeError('E_BUILD_FAILED', `${spec.name}: the Dockerfile build failed: ${cleanLine(build.lines.join('\n'))}`, { details: { lastLines: build.lines.slice(-20) } });
+      }
+      onLine(`image built in ${Date.now() - started} ms`, 'stdout');
+      // Into the image cache's OCI layout, tagged with its digest, like a pulled image.
+      const digestFile = path.join(input.images.privateDir, `digest-${process.pid}-${Date.now()}`);
+      await fs.mkdir(input.images.privateDir, { recursive: true, mode: 0o700 });
+      const digest = await input.images.exclusive(async () => {
+        const pushed = await runBuildah([...storage, 'push', '--quiet', '--digestfile', digestFile, tag, `oci:${input.images.layout}:build-${spec.name}`], onLine, input.signal);
+        if (pushed.code !== 0) throw new ForgeError('E_BUILD_FAILED', `${spec.name}: could not store the built image: ${cleanLine(pushed.lines.join('\n'))}`);
+        const d = (await fs.readFile(digestFile, 'utf8')).trim();
+        await fs.rm(digestFile, { force: true });
+        // Retag by digest: the cache (and its garbage collection) knows images by digest only.
+        const { execFile } = await import('node:child_process');
+        await new Promise<void>((resolve, reject) => execFile('umoci', ['tag', '--image', `${input.images.layout}:build-${spec.name}`, layoutTag(d)], (e) => (e ? reject(e) : resolve())));
+        await new Promise<void>((resolve) => execFile('umoci', ['rm', '--image', `${input.images.layout}:build-${spec.name}`], () => resolve()));
+        return d;
+      });
+      const unpacked = await input.images.exclusive(() => unpackImage(input.images.layout, layoutTag(digest), input.bundleDir, input.identity));
+      await fs.chmod(input.bundleDir, 0o711);
+      await fs.rm(path.join(input.bundleDir, 'config.json'), { force: true });
+      return { digest, unpacked };
+    } finally {
+      // Working containers of a build that died (bud removes its own when it ends normally).
+      await runBuildah([...storage, 'rm', '--all'], () => {}).catch(() => undefined);
+      input.images.buildsChanged();
+      await log.close();
     }
-    onLine(`image built in ${Date.now() - started} ms`, 'stdout');
-    // Into the image cache's OCI layout, tagged with its digest, like a pulled image.
-    const digestFile = path.join(input.images.privateDir, `digest-${process.pid}-${Date.now()}`);
-    await fs.mkdir(input.images.privateDir, { recursive: true, mode: 0o700 });
-    const digest = await input.images.exclusive(async () => {
-      const pushed = await runBuildah([...storage, 'push', '--quiet', '--digestfile', digestFile, tag, `oci:${input.images.layout}:build-${spec.name}`], onLine, input.signal);
-      if (pushed.code !== 0) throw new ForgeError('E_BUILD_FAILED', `${spec.name}: could not store the built image: ${cleanLine(pushed.lines.join('\n'))}`);
-      const d = (await fs.readFile(digestFile, 'utf8')).trim();
-      await fs.rm(digestFile, { force: true });
-      // Retag by digest: the cache (and its garbage collection) knows images by digest only.
-      const { execFile } = await import('node:child_process');
-      await new Promise<void>((resolve, reject) => execFile('umoci', ['tag', '--image', `${input.images.layout}:build-${spec.name}`, layoutTag(d)], (e) => (e ? reject(e) : resolve())));
-      await new Promise<void>((resolve) => execFile('umoci', ['rm', '--image', `${input.images.layout}:build-${spec.name}`], () => resolve()));
-      return d;
-    });
-    const unpacked = await input.images.exclusive(() => unpackImage(input.images.layout, layoutTag(digest), input.bundleDir, input.identity));
-    await fs.chmod(input.bundleDir, 0o711);
-    await fs.rm(path.join(input.bundleDir, 'config.json'), { force: true });
-    return { digest, unpacked };
-  } finally {
-    // Working containers of a build that died (bud removes its own when it ends normally).
-    await runBuildah([...storage, 'rm', '--all'], () => {}).catch(() => undefined);
-    await log.close();
-  }
+  });
 }

@@ -3,6 +3,8 @@
 // images or releases are stored and fetched once. Pulls into the layout are
 // serialized (skopeo rewrites index.json). Garbage collection removes the tags no
 // kept release uses and lets umoci drop the blobs nothing references any more.
+// The per-service build stores are pruned by the same rule (build-stores.ts) and
+// counted in the usage the agent reports (IMAGES in `forge agents`).
 
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -10,6 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { layoutTag, pullInto, resolveDigest, type PullContext } from './skopeo.ts';
 import type { ImageReference } from '../../specs/image-ref.ts';
+import { buildStoresBytes, pruneBuildStores, type BuildStoreGc } from './build-stores.ts';
 
 const run = promisify(execFile);
 
@@ -26,9 +29,16 @@ export interface ImageStore {
   exclusive<T>(work: () => Promise<T>): Promise<T>;
   /** Drops every image not in `keep` and the blobs only they used; returns the digests removed. */
   prune(keep: ReadonlySet<string>): Promise<string[]>;
-  /** Bytes the layout's blobs take on disk. */
+  /** Applies the GC rule to the per-service build stores (build-stores.ts): `keep` maps a slot to its kept build tags. */
+  pruneBuilds(keep: ReadonlyMap<number, ReadonlySet<string>>): Promise<BuildStoreGc>;
+  /** A build changed the build stores: the next usage figure walks them again. */
+  buildsChanged(): void;
+  /** Bytes the layout's blobs and the build stores take on disk. */
   usageBytes(): Promise<number>;
 }
+
+/** Walking the build stores (every file of every vfs layer) is not done per heartbeat: at most this often, or after a change. */
+const BUILD_USAGE_TTL_MS = 60_000;
 
 interface OciIndex {
   manifests?: Array<{ digest?: string; annotations?: Record<string, string> }>;
@@ -39,6 +49,7 @@ export function createImageStore(dataDir: string): ImageStore {
   const layout = path.join(root, 'oci');
   const privateDir = path.join(root, 'private');
   let chain: Promise<unknown> = Promise.resolve();
+  let builds: { at: number; bytes: number } | undefined;
   const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
     const next = chain.then(async () => {
       await fs.mkdir(root, { recursive: true, mode: 0o700 });
@@ -90,12 +101,23 @@ export function createImageStore(dataDir: string): ImageStore {
         return removed;
       });
     },
+    async pruneBuilds(keep) {
+      try {
+        return await pruneBuildStores(dataDir, keep);
+      } finally {
+        builds = undefined;
+      }
+    },
+    buildsChanged() {
+      builds = undefined;
+    },
     async usageBytes() {
       const dir = path.join(layout, 'blobs', 'sha256');
       const names = await fs.readdir(dir).catch(() => [] as string[]);
       let total = 0;
       for (const name of names) total += (await fs.stat(path.join(dir, name)).catch(() => null))?.size ?? 0;
-      return total;
+      if (builds === undefined || Date.now() - builds.at > BUILD_USAGE_TTL_MS) builds = { at: Date.now(), bytes: await buildStoresBytes(dataDir) };
+      return total + builds.bytes;
     },
   };
 }

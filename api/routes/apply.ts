@@ -13,7 +13,7 @@ import { assertHostnamesFree } from '../hostnames.ts';
 import { placeSpec } from '../service-writes.ts';
 import { refuseRegionChange } from '../region-guard.ts';
 import { requireBundledSources, requireStoredBundles, withBundle } from './bundles.ts';
-import { pinImage } from '../image-pins.ts';
+import { pinSpecs } from '../image-pins.ts';
 
 interface ApplyBody {
   source?: string;
@@ -111,11 +111,8 @@ export function registerApplyRoute(app: FastifyInstance, ctx: ApiContext): void 
     requireBundledSources(ctx, placed);
     await requireStoredBundles(ctx, placed);
     // Image tags resolve to the digest the release pins (api/image-pins.ts); a failure writes nothing.
-    for (const [i, loaded] of placed.entries()) {
-      const spec = await pinImage(ctx, loaded.spec);
-      if (spec !== loaded.spec) placed[i] = { ...loaded, spec, hash: specHash(spec) };
-    }
+    const pinned = await pinSpecs(ctx, placed);
     const options = { prune: request.body.prune ?? false, dryRun: request.body.dryRun ?? false };
-    return applySpecs(ctx, request.body.source ?? 'api', placed, options, actorOf(request));
+    return applySpecs(ctx, request.body.source ?? 'api', pinned, options, actorOf(request));
   });
 }

@@ -55,13 +55,13 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
     renderService(ctx, requireServiceToRead(ctx, request.params.id)));
 
   app.post<{ Body: ComputeBody & { name: string } }>(base, { schema: { body: createServiceBody } }, async (request, reply) => {
-    const result = writeService(ctx, request.body.name, forgeBody(request.body), 'image', actorOf(request));
+    const result = await writeService(ctx, request.body.name, forgeBody(request.body), 'image', actorOf(request));
     return reply.status(result.created ? 201 : 200).send(await renderService(ctx, result.row));
   });
 
   app.post<{ Body: ComputeBody & { name: string } }>(`${base}/deploy`, { schema: { body: createServiceBody } }, async (request, reply) => {
     const mint = requireDeployToken(ctx);
-    const result = writeService(ctx, request.body.name, forgeBody(request.body), 'source', actorOf(request));
+    const result = await writeService(ctx, request.body.name, forgeBody(request.body), 'source', actorOf(request));
     const token = await mint(result.row.name);
     const service = await renderService(ctx, result.row);
     return reply.status(result.created ? 201 : 200).send({ ...service, deployToken: token });
@@ -85,7 +85,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const body = forgeBody(request.body);
     // The image a source build pushed lands in the service's own Fly app (compat.ts says why only here).
     if (hasOwnApp(ctx, row)) refuseForeignFlyImage(row.name, body.image, ctx.flyAppName?.(row.name));
-    const result = writeService(ctx, row.name, body, 'patch', actorOf(request));
+    const result = await writeService(ctx, row.name, body, 'patch', actorOf(request));
     return renderService(ctx, result.row);
   });
 

@@ -20,7 +20,11 @@ export function devSource(path: string, cwd: string): string {
 }
 
 /** With `bundles`, each source folder is packed into the control plane's bundle store and its digest is the revision. */
-export async function applyDirectory(store: Store, path: string, cwd: string, bundles?: BundleStore): Promise<DevApply> {
+/**
+ * `pin`: the control plane's image pinning (api/image-pins.ts): an image tag becomes its digest
+ * in the spec, as on every write path, so a rollback runs the bytes its release ran.
+ */
+export async function applyDirectory(store: Store, path: string, cwd: string, bundles?: BundleStore, pin?: (spec: ServiceSpec) => Promise<ServiceSpec>): Promise<DevApply> {
   const loaded = await loadSpecs([path], { cwd });
   if (!loaded.ok) return { ok: false, problems: loaded.problems.map(formatProblem) };
   const specs: ServiceSpec[] = [];
@@ -33,8 +37,9 @@ export async function applyDirectory(store: Store, path: string, cwd: string, bu
         specs.push(spec.sourceDir ? { ...spec, revision: await sourceDigest(spec.sourceDir) } : spec);
       }
     }
-    const plan = applySet(store, devSource(path, cwd), specs.map((spec) => ({ spec, hash: specHash(spec) })), { prune: true });
-    return { ok: true, plan, specs };
+    const pinned = pin === undefined ? specs : await Promise.all(specs.map((spec) => pin(spec)));
+    const plan = applySet(store, devSource(path, cwd), pinned.map((spec) => ({ spec, hash: specHash(spec) })), { prune: true });
+    return { ok: true, plan, specs: pinned };
   } catch (error) {
     return { ok: false, problems: [(error as Error).message] };
   }

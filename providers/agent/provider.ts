@@ -143,7 +143,19 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
     return task;
   }
 
-  function run(action: RunAction, spec: ServiceSpec, hash: string, generation: number, replica: number): ApplyResult {
+  /**
+   * An image spec that names only a tag (written without pinning: FORGE_IMAGE_PINNING=agent, or
+   * before pinning existed) runs the digest an agent already resolved for this release, when one
+   * did: every replica, restart and move of a release runs the same bytes.
+   */
+  function withReleaseDigest(key: string, spec: ServiceSpec, hash: string, generation: number): ServiceSpec {
+    if (spec.image === undefined || spec.revision !== undefined) return spec;
+    const release = store.releases.get(key, generation);
+    return release?.hash === hash && isImageDigest(release.spec.revision) ? { ...spec, revision: release.spec.revision } : spec;
+  }
+
+  function run(action: RunAction, given: ServiceSpec, hash: string, generation: number, replica: number): ApplyResult {
+    const spec = withReleaseDigest(action.key, given, hash, generation);
     const feature = agentFeatureNeeded(spec);
     if (feature === undefined && (spec.sourceDir === undefined || spec.run === undefined)) {
       throw new ForgeError('E_SPEC_INVALID',
@@ -189,7 +201,9 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
 
   /**
    * For an image spec: the digests of its service's recent succeeded releases (its rollback
-   * targets), which the agent's image garbage collection keeps (agent/image/gc.ts).
+   * targets), which the agent's image garbage collection keeps (agent/image/gc.ts). For a
+   * Dockerfile spec the same list holds those releases' source revisions (bundle digests),
+   * whose builds the agent's build stores keep (agent/image/build-stores.ts).
    */
   function retained(key: string, spec: ServiceSpec): { retainImages?: string[] } {
     if (feature(spec) === undefined) return {};
@@ -262,6 +276,10 @@ export function createAgentProvider(options: AgentProviderOptions): AgentProvide
       record(task.service, { type: `${task.kind} task`, status: `claimed by ${task.leaseOwner ?? 'an agent'} (attempt ${task.attempts})` });
     },
     taskCompleted(task, ok, result) {
+      // The digest an agent resolved from a tag is recorded on its release (store/releases.ts recordImageDigest).
+      if (ok && task.kind === 'run' && isRunPayload(task.payload) && isImageDigest(result?.imageDigest)) {
+        store.releases.recordImageDigest(task.service, task.payload.generation, task.payload.hash, result.imageDigest);
+      }
       mutate(() => {
         trackTask(task);
         const instance = result?.instance;

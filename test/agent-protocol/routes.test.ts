@@ -200,7 +200,7 @@ describe('heartbeats', () => {
       address: '127.0.0.1:20000', health: 'healthy',
     };
     const res = await heartbeat(a.id, a.token, [instance]);
-    assert.deepEqual(res.json(), { ok: true, heartbeatIntervalMs: 200 });
+    assert.deepEqual(res.json(), { ok: true, heartbeatIntervalMs: 200, term: 0 });
     const row = ts.store.agents.get(a.id)!;
     assert.deepEqual(row.instances, [instance]);
     assert.deepEqual(row.usage, { cpus: 0.5, memoryBytes: 1024, processes: 3, capacity, agentTime: T0 });
@@ -264,6 +264,15 @@ describe('claims and leases', () => {
     assert.equal(res.json().task.id, task.id);
   });
 
+  test('a claim answer carries the task\'s leader term and the one in the database now (fencing)', async () => {
+    const a = await agent('a');
+    ts.sql.prepare('UPDATE leader_term SET term = 3 WHERE id = 1').run();
+    const task = enqueue(a.id);
+    ts.sql.prepare('UPDATE leader_term SET term = 4 WHERE id = 1').run();
+    const res = await claim(a.id, a.token);
+    assert.deepEqual([res.json().task.id, res.json().task.term, res.json().term], [task.id, 3, 4]);
+  });
+
   test('run tasks carry the service secrets in the claim response only', async () => {
     const a = await agent('a');
     secretsFor = (name): Record<string, string> => (name === 'web' ? { API_KEY: 's3cret' } : {});
@@ -303,6 +312,19 @@ describe('claims and leases', () => {
     assert.equal(ts.store.tasks.get(task.id)!.state, 'succeeded');
     assert.equal((await post(`/api/agents/${a.id}/tasks/${task.id}/result`, a.token, { ok: true })).statusCode, 409);
     assert.equal(seen.at(-1), `completed ${task.id} true`);
+  });
+
+  test('a run result\'s instance is stored with its agent (a leader on another replica reads it before the next heartbeat)', async () => {
+    const a = await agent('a');
+    const task = enqueue(a.id, 'run');
+    await claim(a.id, a.token);
+    const instance = {
+      id: 'inst_1', service: 'web', replica: 0, generation: 1, hash: 'h1', state: 'running', port: 20000,
+      address: '127.0.0.1:20000', health: 'healthy',
+    };
+    const done = await post(`/api/agents/${a.id}/tasks/${task.id}/result`, a.token, { ok: true, result: { instance } });
+    assert.equal(done.statusCode, 200);
+    assert.deepEqual(ts.store.agents.get(a.id)!.instances, [instance]);
   });
 
   test('an unknown task is 404', async () => {

@@ -12,12 +12,7 @@ const CANARY = 'canary-cli-5b8e0c';
 
 describe('forge service commands against a live API', () => {
   let h: CliHarness;
-  const printed: string[] = [];
-  const run = async (argv: string[], extra?: Parameters<CliHarness['run']>[1]): Promise<CliResult> => {
-    const result = await h.run(argv, extra);
-    printed.push(result.stdout, result.stderr);
-    return result;
-  };
+  const run = (argv: string[], extra?: Parameters<CliHarness['run']>[1]): Promise<CliResult> => h.run(argv, extra);
   const apiGet = async (name: string): Promise<ServiceJson> =>
     (await h.api.app.inject({ method: 'GET', url: `/api/compute/services/${name}`, headers: h.api.auth() })).json();
 
@@ -26,7 +21,7 @@ describe('forge service commands against a live API', () => {
   });
   after(async () => {
     await h.close();
-    for (const text of printed) assert.ok(!text.includes(CANARY), 'a secret value reached the terminal');
+    for (const text of h.printed) assert.ok(!text.includes(CANARY), 'a secret value reached the terminal');
   });
 
   test('list with no services', async () => {

@@ -9,13 +9,13 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveTarget } from '../../cli/client.ts';
+import { createClient, resolveTarget } from '../../cli/client.ts';
 import { isIdempotent } from '../../cli/idempotent.ts';
 import { runCli } from '../../cli/index.ts';
 import { freePort } from '../e2e/stack.ts';
 import { cliHarness } from './helpers.ts';
 
-type Behaviour = 'error-503' | 'hang-up' | 'ok-empty';
+type Behaviour = 'error-503' | 'hang-up' | 'ok-empty' | 'silent';
 
 /** A loopback server recording each request's method and path, answering as `behaviour` says. */
 async function fake(behaviour: Behaviour): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
@@ -24,6 +24,7 @@ async function fake(behaviour: Behaviour): Promise<{ url: string; seen: string[]
     seen.push(`${req.method} ${req.url}`);
     req.resume();
     req.on('end', () => {
+      if (behaviour === 'silent') return; // takes the request, never answers (a paused replica)
       if (behaviour === 'hang-up') req.socket.destroy();
       else if (behaviour === 'error-503') res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'E_PROVIDER', message: 'replica shutting down' }));
       else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -157,5 +158,29 @@ test('forge apply of a source folder: the bundle upload and the apply go through
   } finally {
     await sick.close();
     await h.close();
+  }
+});
+
+test('a replica that takes the request and never answers: an idempotent request goes to the next one after the reply timeout; a non-idempotent one fails with E_TIMEOUT', { timeout: 20_000 }, async () => {
+  const silent = await fake('silent');
+  const good = await fake('ok-empty');
+  const client = createClient({ url: `${silent.url},${good.url}`, replyTimeoutMs: 300 });
+  try {
+    assert.deepEqual(await client.call('GET', '/api/compute/services'), {});
+    assert.deepEqual([silent.seen, good.seen], [['GET /api/compute/services'], ['GET /api/compute/services']]);
+    assert.equal(client.url, good.url, 'it stays on the replica that answered');
+
+    const fresh = createClient({ url: `${silent.url},${good.url}`, replyTimeoutMs: 300 });
+    try {
+      await assert.rejects(fresh.call('POST', '/api/compute/services', { name: 'web' }), (e: Error & { code?: string }) =>
+        e.code === 'E_TIMEOUT' && e.message.includes(silent.url) && /no reply/.test(e.message));
+      assert.deepEqual(good.seen, ['GET /api/compute/services'], 'the create was not sent to a second replica');
+    } finally {
+      await fresh.close();
+    }
+  } finally {
+    await client.close();
+    await silent.close();
+    await good.close();
   }
 });

@@ -14,6 +14,8 @@ export interface CliHarness {
   home: string;
   deps(extra?: Partial<CliDeps>): CliDeps;
   run(argv: readonly string[], extra?: Partial<CliDeps>): Promise<CliResult>;
+  /** Everything run() printed (stdout and stderr), for tests that search it for secret values. */
+  printed: string[];
   close(): Promise<void>;
 }
 
@@ -30,9 +32,14 @@ export async function cliHarness(options: HarnessOptions = { withLoop: true }): 
     ...extra,
     env: { HOME: home, FORGE_URL: url, FORGE_API_KEY: api.key, ...extra.env },
   });
+  const printed: string[] = [];
   return {
-    api, url, home, deps,
-    run: (argv, extra) => runCli(argv, deps(extra)),
+    api, url, home, deps, printed,
+    async run(argv, extra) {
+      const result = await runCli(argv, deps(extra));
+      printed.push(result.stdout, result.stderr);
+      return result;
+    },
     async close() {
       await api.close();
       rmSync(home, { recursive: true, force: true });

@@ -20,12 +20,7 @@ const FROM_ENV = 'env-canary-77ab';
 
 describe('secret values from stdin, a file or the environment', () => {
   let h: CliHarness;
-  const printed: string[] = [];
-  const run = async (argv: string[], extra?: Parameters<CliHarness['run']>[1]): Promise<CliResult> => {
-    const result = await h.run(argv, extra);
-    printed.push(result.stdout, result.stderr);
-    return result;
-  };
+  const run = (argv: string[], extra?: Parameters<CliHarness['run']>[1]): Promise<CliResult> => h.run(argv, extra);
   before(async () => {
     h = await cliHarness();
     writeFileSync(join(h.home, 'key.txt'), `${FROM_FILE}\n`);
@@ -33,7 +28,7 @@ describe('secret values from stdin, a file or the environment', () => {
   });
   after(async () => {
     await h.close();
-    for (const text of printed) for (const canary of [FROM_STDIN, FROM_FILE, FROM_ENV]) assert.ok(!text.includes(canary), 'a secret value was printed');
+    for (const text of h.printed) for (const canary of [FROM_STDIN, FROM_FILE, FROM_ENV]) assert.ok(!text.includes(canary), 'a secret value was printed');
   });
 
   test('KEY=- reads stdin; --from-file reads a file; --from-env reads a variable; one trailing newline dropped', async () => {

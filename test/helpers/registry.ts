@@ -18,10 +18,33 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts the registry on a free port and waits until it answers as a registry. The port is
+ * free when picked but not reserved: when something else takes it first, the registry exits
+ * (or another server answers without the registry's API header) and a new port is tried.
+ */
+async function serveOnFreePort(dir: string, authBlock: string): Promise<{ host: string; child: ChildProcess }> {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const host = `127.0.0.1:${await freePort()}`;
+    const config = path.join(dir, 'config.yml');
+    writeFileSync(config, `version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: ${path.join(dir, 'store')}}\n  delete: {enabled: true}\nhttp:\n  addr: ${host}\n${authBlock}`);
+    const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+    const exited = new Promise<'exited'>((resolve) => child.once('exit', () => resolve('exited')));
+    for (let i = 0; i < 200; i++) {
+      const answer = await fetch(`http://${host}/v2/`).then((r) => r.headers.has('docker-distribution-api-version'), () => false);
+      if (answer) return { host, child };
+      if (await Promise.race([exited, new Promise((r) => setTimeout(r, 50))]) === 'exited') break;
+    }
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }
+  throw new Error(`docker-registry did not start in ${dir} (3 ports tried)`);
+}
+
 export async function startRegistry(dir: string, auth?: { username: string; password: string }): Promise<TestRegistry> {
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
   let authBlock = '';
   if (auth !== undefined) {
     // bcrypt, as the registry requires; the password goes through stdin (-i), not argv.
@@ -32,14 +55,7 @@ export async function startRegistry(dir: string, auth?: { username: string; pass
     writeFileSync(path.join(dir, 'htpasswd'), htpasswd, { mode: 0o600 });
     authBlock = `auth:\n  htpasswd: {realm: forge-test, path: ${path.join(dir, 'htpasswd')}}\n`;
   }
-  const config = path.join(dir, 'config.yml');
-  writeFileSync(config, `version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: ${path.join(dir, 'store')}}\n  delete: {enabled: true}\nhttp:\n  addr: ${host}\n${authBlock}`);
-  const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    const up = await fetch(`http://${host}/v2/`).then(() => true, () => false);
-    if (up) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const { host, child } = await serveOnFreePort(dir, authBlock);
   const authFile = path.join(dir, 'push-auth.json');
   if (auth !== undefined) {
     writeFileSync(authFile, JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${auth.username}:${auth.password}`).toString('base64') } } }), { mode: 0o600 });

@@ -14,6 +14,9 @@ import { detectIsolation, isolationComplete, sweepSandboxes } from '../../agent/
 import { IDENTITY_BLOCK, identityForSlot } from '../../agent/sandbox/identity.ts';
 import { makeSpec } from '../helpers/spec.ts';
 import { writeDockerfileApp } from '../helpers/dockerfile-app.ts';
+import { buildStoreDir, buildStoresBytes, buildTag, storageFlags } from '../../agent/image/build-stores.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 
 const ROOT = `forge-test-dockerfile-${process.pid}`;
 const isolation = process.getuid?.() === 0 ? await detectIsolation({ root: ROOT }) : null;
@@ -49,6 +52,17 @@ function blockOf(service: string): number {
   const slot = (JSON.parse(readFileSync(path.join(dataDir, 'identities.json'), 'utf8')) as { services: Record<string, number> }).services[service];
   assert.equal(typeof slot, 'number', `${service} has an identity`);
   return identityForSlot(slot!).hostBase;
+}
+
+/** The identity slot (and so the build store) the agent gave a service. */
+function slotOf(service: string): number {
+  return (JSON.parse(readFileSync(path.join(dataDir, 'identities.json'), 'utf8')) as { services: Record<string, number> }).services[service]!;
+}
+
+/** The tags of the images in one build store. */
+async function buildTags(store: string): Promise<string[]> {
+  const { stdout } = await promisify(execFile)('buildah', [...storageFlags(store), 'images', '--json']);
+  return (JSON.parse(stdout.trim() || '[]') as Array<{ names?: string[] | null }>).flatMap((i) => i.names ?? []).sort();
 }
 
 const inBlock = (uid: number, base: number) => uid >= base && uid < base + IDENTITY_BLOCK;
@@ -115,5 +129,39 @@ describe('a Dockerfile service on an agent', { skip }, () => {
     assert.ok(owners.some((uid) => inBlock(uid, apiBlock)), `df-api's RUN step wrote as its own block root: ${owners.join(', ')}`);
     for (const uid of owners) assert.ok(inBlock(uid, web) || inBlock(uid, apiBlock), `marker owned by host uid ${uid}, outside both services' blocks`);
     await supervisor.stop({ instanceId: 'a1', remove: true }, 0);
+  });
+
+  test('build stores are pruned by the GC rule: the current and rollback-target builds stay, the rest and stores of services gone from the agent go; their size is in IMAGES', async () => {
+    const build = async (id: string, revision: string, page: string, retainImages: string[] = []) => {
+      writeFileSync(path.join(source, 'www', 'index.html'), page);
+      const result = await supervisor.run({ ...payload(id), spec: { ...payload(id).spec, revision }, retainImages }, io());
+      assert.equal(result.ok, true, JSON.stringify(result.result) + lines.slice(-20).join('\n'));
+    };
+    const apiStore = buildStoreDir(dataDir, slotOf('df-api'));
+    assert.ok(existsSync(apiStore), 'df-api built here earlier (its instance is gone now)');
+    await build('g1', 'rev-a', 'gc a\n');
+    await build('g2', 'rev-b', 'gc b\n', ['rev-a']);
+    await build('g3', 'rev-c', 'gc c\n', ['rev-a']);
+    await supervisor.stop({ instanceId: 'g1', remove: true }, 0);
+    await supervisor.stop({ instanceId: 'g2', remove: true }, 0);
+    const webStore = buildStoreDir(dataDir, slotOf('df-web'));
+    const before = await buildStoresBytes(dataDir);
+
+    await supervisor.collectImages();
+    assert.deepEqual(await buildTags(webStore), [buildTag('df-web', 'rev-a'), buildTag('df-web', 'rev-c')].sort(),
+      'the running release\'s build and its rollback target\'s stay; rev-b\'s and the earlier builds\' go');
+    assert.equal(existsSync(apiStore), false, 'the store of a service with no instance here is removed');
+    const after = await buildStoresBytes(dataDir);
+    assert.ok(after < before, `the stores shrank: ${before} → ${after} bytes`);
+    // IMAGES counts the build stores beside the image cache's blobs.
+    const blobs = readdirSync(path.join(dataDir, 'images', 'oci', 'blobs', 'sha256')).reduce((n, f) => n + statSync(path.join(dataDir, 'images', 'oci', 'blobs', 'sha256', f)).size, 0);
+    assert.equal(await supervisor.imageBytes(), blobs + after);
+
+    // The kept intermediate layers still serve a rebuild from the cache.
+    lines.length = 0;
+    await build('g4', 'rev-d', 'gc d\n', ['rev-c']);
+    assert.ok(lines.some((l) => /Using cache/.test(l)), `the unchanged steps came from the cache:\n${lines.join('\n')}`);
+    await supervisor.stop({ instanceId: 'g3', remove: true }, 0);
+    await supervisor.stop({ instanceId: 'g4', remove: true }, 0);
   });
 });

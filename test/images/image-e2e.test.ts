@@ -6,12 +6,13 @@
 // stored credentials, and a wrong password fails cleanly with the old release serving.
 
 import assert from 'node:assert/strict';
-import { chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { detectIsolation, isolationComplete } from '../../agent/sandbox/index.ts';
 import { startStack, eventually, type Stack } from '../e2e/stack.ts';
+import { applyDirectory } from '../../cli/dev/apply-dir.ts';
 import { buildBusyboxImage, startRegistry, type TestRegistry } from '../helpers/registry.ts';
 
 const isolation = process.getuid?.() === 0 ? await detectIsolation({ root: `forge-test-imge2e-${process.pid}` }) : null;
@@ -41,6 +42,13 @@ const spec = (name: string, image: string) => ({
 /** The service's events, for a failure message. */
 function eventsOf(name: string): string {
   return stack.plane.store.events.list(name).map((e) => `${e.reason}: ${e.message}`).join('\n');
+}
+
+/** Deletes a service and waits until it is gone: the agent's capacity (2 CPUs here) is shared by the tests. */
+async function destroy(name: string): Promise<void> {
+  const res = await api('DELETE', `/api/compute/services/${name}`);
+  assert.equal(res.status, 202, res.text);
+  await eventually(`${name} destroyed`, 60_000, async () => stack.plane.store.services.get(name) === null);
 }
 
 async function served(name: string): Promise<string> {
@@ -92,6 +100,55 @@ describe('an image service through apply, the agent and Caddy', { skip }, () => 
     assert.equal(back.status, 200, back.text);
     await eventually('v1 served again after rollback', 60_000, async () => (await served('web')) === '200 web v1');
     assert.equal(stack.plane.store.services.get('web')?.spec.revision, digests.one);
+  });
+
+  test('POST /api/compute/services by tag pins the digest: a moved tag + deploy again serves the new one; rollback the old', async () => {
+    const one = await open.push(layout, 'one', 'svc:stable');
+    const body = { name: 'svc', provider: 'agent', imageUrl: `${open.host}/svc:stable`, port: 8080, memory: 256 };
+    const first = await api('POST', '/api/compute/services', body);
+    assert.equal(first.status, 201, first.text);
+    assert.equal(stack.plane.store.services.get('svc')?.spec.revision, one, 'the write pins the digest');
+    await eventually('svc v1 served', 60_000, async () => (await served('svc')) === '200 web v1')
+      .catch((error: Error) => { throw new Error(`${error.message}\n${eventsOf('svc')}`); });
+
+    const two = await open.push(layout, 'two', 'svc:stable');
+    const again = await api('POST', '/api/compute/services', body);
+    assert.equal(again.status, 200, again.text);
+    assert.equal(stack.plane.store.services.get('svc')?.spec.revision, two, 'deploying the moved tag again is a new release');
+    await eventually('svc v2 served after the tag moved', 60_000, async () => (await served('svc')) === '200 web v2');
+
+    // An env change does not move the code: the pinned digest stays.
+    const patched = await api('PATCH', '/api/compute/services/svc', { envVarsPatch: { set: { FLAG: 'on' } } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(stack.plane.store.services.get('svc')?.spec.revision, two);
+
+    const back = await api('POST', '/api/compute/services/svc/rollback', { to: 1 });
+    assert.equal(back.status, 200, back.text);
+    assert.equal(stack.plane.store.services.get('svc')?.spec.revision, one);
+    await eventually('svc v1 served again after rollback', 60_000, async () => (await served('svc')) === '200 web v1');
+    await destroy('svc');
+  });
+
+  test('forge dev\'s apply pins the tag through the control plane: the tag moved + a save is a new release', async () => {
+    const one = await open.push(layout, 'one', 'devweb:stable');
+    const dir = path.join(stack.dir, 'dev-specs');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'forge.yaml'), `name: devweb\nprovider: agent\nimage: ${open.host}/devweb:stable\nport: 8080\nmemory: 256M\nresources:\n  cpu: 0.25\n`);
+    const applyDev = async () => {
+      const result = await applyDirectory(stack.plane.store, dir, stack.dir, undefined, stack.plane.pinSpec);
+      assert.ok(result.ok, JSON.stringify(result));
+      for (const key of result.plan.changed) stack.plane.nudge(key);
+    };
+    await applyDev();
+    assert.equal(stack.plane.store.services.get('devweb')?.spec.revision, one, 'forge dev pins the digest');
+    await eventually('devweb v1 served', 60_000, async () => (await served('devweb')) === '200 web v1')
+      .catch((error: Error) => { throw new Error(`${error.message}\n${eventsOf('devweb')}`); });
+    const two = await open.push(layout, 'two', 'devweb:stable');
+    await applyDev();
+    const row = stack.plane.store.services.get('devweb');
+    assert.deepEqual([row?.generation, row?.spec.revision], [2, two]);
+    await eventually('devweb v2 served', 60_000, async () => (await served('devweb')) === '200 web v2');
+    await destroy('devweb');
   });
 
   test('a private registry: stored credentials pull it; a wrong password fails cleanly and the old release keeps serving', async () => {

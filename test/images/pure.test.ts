@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { formatReference, parseImageReference } from '../../specs/image-ref.ts';
 import { pullError } from '../../agent/image/errors.ts';
 import { imagesToKeep } from '../../agent/image/gc.ts';
+import { buildTag, planBuildStores } from '../../agent/image/build-stores.ts';
 import { agentFeatureNeeded } from '../../specs/runtimes.ts';
 
 const D = `sha256:${'a'.repeat(64)}`;
@@ -58,4 +59,28 @@ test('what an agent must have reported for a spec', () => {
   assert.equal(agentFeatureNeeded({ build: { dockerfile: 'Dockerfile' } }), 'dockerfile');
   assert.equal(agentFeatureNeeded({ build: { dockerfile: 'Dockerfile' }, run: { command: 'x' } }), undefined);
   assert.equal(agentFeatureNeeded({}), undefined);
+});
+
+test('build stores: a store whose service has no instance here goes; a kept one keeps its releases\' build tags', () => {
+  const keep = new Map([[3, new Set([buildTag('web', 'sha256:a'), buildTag('web', 'sha256:b')])]]);
+  assert.deepEqual(planBuildStores([7, 3, 1], keep), { remove: [1, 7], prune: [{ slot: 3, keep: keep.get(3)! }] });
+  assert.deepEqual(planBuildStores([], keep), { remove: [], prune: [] });
+  // One tag per revision and service, valid as a tag (lowercase hex, no ':' beyond the one before it).
+  assert.match(buildTag('web', 'sha256:a'), /^localhost\/forge-web:rev-[0-9a-f]{32}$/);
+  assert.notEqual(buildTag('web', 'sha256:a'), buildTag('web', 'sha256:b'));
+  assert.equal(buildTag('web', undefined), buildTag('web', undefined));
+});
+
+test('the error code comes from what the registry said, never from digits in its port or a digest (a flake seen once per few hundred runs)', () => {
+  const say = (msg: string) => `time="2026-12-03T14:35:35Z" level=fatal msg="${msg}"`;
+  for (const port of [34015, 40199, 45401, 50213, 55040]) {
+    const host = `127.0.0.1:${port}`;
+    const missing = pullError(`${host}/hello:nope`, say(`Error parsing image name \\"docker://${host}/hello:nope\\": reading manifest nope in ${host}/hello: manifest unknown`));
+    assert.equal(missing.code, 'E_IMAGE_NOT_FOUND', `port ${port}: ${missing.message}`);
+    const other = pullError(`${host}/hello:v1`, say(`copying ${host}/hello@sha256:4010502aaaa: something else entirely`));
+    assert.equal(other.code, 'E_PROVIDER', `port ${port}: ${other.message}`);
+  }
+  // The status codes themselves still count.
+  assert.equal(pullError('r/x:v1', say('reading manifest v1 in r/x: received unexpected HTTP status: 401 Unauthorized')).code, 'E_REGISTRY_AUTH');
+  assert.equal(pullError('r/x:v1', say('reading manifest v1 in r/x: received unexpected HTTP status: 503 Service Unavailable')).code, 'E_REGISTRY_UNAVAILABLE');
 });

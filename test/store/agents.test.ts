@@ -33,6 +33,16 @@ forEachEngine((engine) => {
       assert.equal(t.store.agents.getByTokenHash('nope'), null);
     });
 
+    test('noteInstance puts a task result\'s instance in the stored list in place of its older report; lastSeen stays', () => {
+      const row = t.store.agents.register(agent({ instances: [{ id: 'i1', state: 'starting' }, { id: 'i2', state: 'running' }] }), T0);
+      assert.equal(t.store.agents.noteInstance(row.id, { id: 'i1', state: 'running' } as { id: string }, T0 + 9), true);
+      assert.equal(t.store.agents.noteInstance(row.id, { id: 'i3', state: 'running' } as { id: string }, T0 + 9), true);
+      const after = t.store.agents.get(row.id)!;
+      assert.deepEqual(after.instances, [{ id: 'i2', state: 'running' }, { id: 'i1', state: 'running' }, { id: 'i3', state: 'running' }]);
+      assert.equal(after.lastSeenMs, T0);
+      assert.equal(t.store.agents.noteInstance('agt_nope', { id: 'i1' }, T0), false);
+    });
+
     test('re-registering the same id updates it in place', () => {
       const first = t.store.agents.register(agent(), T0);
       const again = t.store.agents.register(agent({ id: first.id, capacity: { cpus: 8, memoryBytes: 1 } }), T0 + 5);

@@ -2,6 +2,8 @@
 // each election, and a deposed leader's writes refused by the database.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { ForgeError } from '../../errors/index.ts';
 import { openStore } from '../../store/index.ts';
@@ -70,6 +72,51 @@ describe('leader election on PostgreSQL', skip === undefined ? {} : { skip }, ()
       admin.close();
       await a.election.stop();
       await b.election.stop();
+    }
+  });
+
+  test('a writer paused inside a transaction does not stall the election: the server ends its transaction', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./paused-writer.fixture.ts', import.meta.url)), url, '40000'],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const sql = postgresSql(url);
+    let b: ReturnType<typeof elect> | undefined;
+    try {
+      assert.ok(await until(() => out.includes('in\n'), 400), 'the child holds its transaction open');
+      b = elect('paused-b');
+      const elected = b;
+      // Its transaction (and the writers' lock) goes after 5 s idle, long before its 40 s pause ends.
+      assert.ok(await until(() => elected.election.state().leader, 300), 'elected while the writer is still paused');
+      assert.equal(scalar(sql, `SELECT count(*) FROM services WHERE name = 'paused'`), 0, 'the paused write did not land');
+    } finally {
+      await b?.election.stop();
+      if (child.exitCode === null) child.kill('SIGKILL');
+      sql.close();
+    }
+  });
+
+  test('an election and a store write of the same process, both waiting for the writers\' lock, do not wait on each other', async () => {
+    // Another process holds the writers' lock for 1.5 s. Meanwhile this process's election asks
+    // for it (to move the term) and then its store does (synchronously: this event loop blocks).
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./paused-writer.fixture.ts', import.meta.url)), url, '1500'],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    // Without the fix the write would wait forever: a lock timeout ends it (and the test) instead.
+    const store = openStore(`${url}?options=${encodeURIComponent('-c lock_timeout=10000')}`);
+    let b: ReturnType<typeof elect> | undefined;
+    try {
+      assert.ok(await until(() => out.includes('in\n'), 400), 'the child holds the writers\' lock');
+      b = elect('same-process');
+      await new Promise((r) => setTimeout(r, 300)); // its request for the lock is queued first
+      assert.doesNotThrow(() => store.services.upsert({ name: 'same-process', spec: spec('same-process'), hash: 'h', source: 'api' }));
+      const elected = b;
+      assert.ok(await until(() => elected.election.state().leader, 100), 'and the election is won');
+    } finally {
+      await b?.election.stop();
+      if (child.exitCode === null) child.kill('SIGKILL');
+      store.close();
     }
   });
 

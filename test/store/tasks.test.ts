@@ -26,7 +26,7 @@ forEachEngine((engine) => {
       assert.match(task.id, /^task_[0-9a-f]{16}$/);
       assert.deepEqual({ ...task, id: '' }, {
         id: '', kind: 'run', service: 'web', generation: 1, replica: 0, agentId: 'a1', dedupeKey: null,
-        payload: { image: 'nginx' }, state: 'queued', leaseOwner: null, leaseExpiresAt: null, attempts: 0,
+        payload: { image: 'nginx' }, state: 'queued', leaseOwner: null, leaseExpiresAt: null, attempts: 0, term: 0,
         result: null, createdAt: new Date(T0).toISOString(), updatedAt: new Date(T0).toISOString(),
       });
     });
@@ -37,6 +37,34 @@ forEachEngine((engine) => {
       t.store.tasks.claim('a1', T0, LEASE);
       t.store.tasks.complete(first.id, 'a1', { ok: true }, true);
       assert.notEqual(t.store.tasks.enqueue(job({ dedupeKey: 'web/1/0/run' })).id, first.id);
+    });
+
+    test('a task carries the leader term it was issued under; the same work asked for under a newer term is re-issued', () => {
+      assert.equal(t.store.tasks.currentTerm(), 0);
+      const single = t.store.tasks.enqueue(job({ dedupeKey: 'single' }));
+      assert.equal(single.term, 0, 'no election yet (SQLite never has one): term 0');
+      t.sql.prepare('UPDATE leader_term SET term = 4 WHERE id = 1').run();
+      assert.equal(t.store.tasks.currentTerm(), 4);
+      const old = t.store.tasks.enqueue(job({ dedupeKey: 'web/run' }));
+      const other = t.store.tasks.enqueue(job({ dedupeKey: 'web/other' }));
+      assert.deepEqual([old.term, other.term], [4, 4]);
+      t.sql.prepare('UPDATE leader_term SET term = 5 WHERE id = 1').run();
+      const again = t.store.tasks.enqueue(job({ dedupeKey: 'web/run' }));
+      assert.deepEqual([again.id, again.term], [old.id, 5], 'the new leader re-issued the same task as its own');
+      assert.equal(t.store.tasks.get(other.id)?.term, 4, 'what it did not ask for again keeps the old term');
+      assert.equal(t.store.tasks.claim('a1', T0, LEASE)?.term, 0);
+    });
+
+    test('a fenced leader stamps its own term; once deposed its task is refused and nothing lands', (ctx) => {
+      if (t.dialect !== 'postgres') return ctx.skip('fencing is PostgreSQL\'s (one SQLite process has no elections)');
+      t.sql.prepare('UPDATE leader_term SET term = 6 WHERE id = 1').run();
+      t.store.fence(6);
+      assert.equal(t.store.tasks.enqueue(job({ dedupeKey: 'a' })).term, 6);
+      t.sql.prepare('UPDATE leader_term SET term = 7 WHERE id = 1').run();
+      assert.throws(() => t.store.tasks.enqueue(job({ dedupeKey: 'b' })), (e: ForgeError) => e.code === 'E_CONFLICT');
+      assert.equal(t.store.fencedWrites(), 1);
+      assert.deepEqual(t.store.tasks.listActive().map((task) => [task.dedupeKey, task.term]), [['a', 6]]);
+      t.store.fence(null);
     });
 
     test('claim hands the oldest task for this agent (or for any agent), never another agent\'s', () => {
