@@ -40,10 +40,8 @@ function rate(result: CannonResult): UpsertRate {
 }
 
 /**
- * Waits (bounded) until this replica leads. On PostgreSQL the election moves the term in a
- * transaction under the store's writer lock on its own asynchronous connection; a synchronous
- * store write landing between its steps would wait on that lock while blocking the event loop
- * the election needs to finish (see the report of issue 20's bench): the bench starts once elected.
+ * Waits (bounded) until this replica leads (at once on SQLite): the figures are of a settled
+ * control plane, not of its first election, whose loop start re-reads every provider and row.
  */
 async function leaderElected(url: string): Promise<void> {
   for (let i = 0; i < 300; i += 1) {
