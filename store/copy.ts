@@ -11,7 +11,7 @@ import { postgresSql, redactUrl, type PgSql } from './pg-engine.ts';
 import { sqliteSql, type SqliteSql } from './sqlite-engine.ts';
 
 /** Bookkeeping of each database itself: never copied. */
-const OWN_TABLES = new Set(['schema_migrations', 'leader_term']);
+const OWN_TABLES = new Set(['schema_migrations', 'leader_term', 'state_version']);
 /** Tables others reference by foreign key: copied first. */
 const PARENTS = ['services', 'tasks'];
 

@@ -353,4 +353,51 @@ export const MIGRATIONS: readonly Migration[] = [
   `
   ALTER TABLE tasks ADD COLUMN term INTEGER NOT NULL DEFAULT 0;
   `,
+
+  // 14: the no-op pass's change detector (store/cache.ts). One row counts the committed changes
+  // of each table whose summaries the resync pass reads, so an unchanged pass reads this row
+  // instead of every service, and a change made by any replica or process is seen at once.
+  // A table rebuilt by a later migration (SQLite) must get its triggers back.
+  stateVersion(),
 ];
+
+/**
+ * Migration 14. SQLite: row triggers (one writer at a time, each bump is microseconds). PostgreSQL:
+ * one constraint trigger per table, deferred to COMMIT so the counter row is the last lock a
+ * transaction takes (no lock-order cycle with the rows it changed), and bumped once per
+ * transaction and table however many rows changed.
+ */
+function stateVersion(): Migration {
+  const tables = ['services', 'status'];
+  const table = `
+  CREATE TABLE state_version (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    services INTEGER NOT NULL,
+    status   INTEGER NOT NULL
+  );
+  INSERT INTO state_version (id, services, status) VALUES (1, 0, 0);
+  `;
+  const sqliteTriggers = tables.flatMap((t) => ['INSERT', 'UPDATE', 'DELETE'].map((event) => `
+  CREATE TRIGGER ${t}_${event.toLowerCase()}_state_version AFTER ${event} ON ${t}
+  BEGIN UPDATE state_version SET ${t} = ${t} + 1 WHERE id = 1; END;`));
+  return {
+    sqlite: `${table}${sqliteTriggers.join('')}\n`,
+    postgres: `${toPostgres(table)}
+  ALTER TABLE state_version ADD COLUMN services_xact xid8, ADD COLUMN status_xact xid8;
+  CREATE FUNCTION forge_state_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    -- Once per transaction and table: the row remembers which transaction bumped it last.
+    IF TG_TABLE_NAME = 'services' THEN
+      UPDATE state_version SET services = services + 1, services_xact = pg_current_xact_id()
+       WHERE id = 1 AND services_xact IS DISTINCT FROM pg_current_xact_id();
+    ELSE
+      UPDATE state_version SET status = status + 1, status_xact = pg_current_xact_id()
+       WHERE id = 1 AND status_xact IS DISTINCT FROM pg_current_xact_id();
+    END IF;
+    RETURN NULL;
+  END $$;
+${tables.map((t) => `  CREATE CONSTRAINT TRIGGER ${t}_state_version AFTER INSERT OR UPDATE OR DELETE ON ${t}
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION forge_state_version_bump();`).join('\n')}
+  `,
+  };
+}

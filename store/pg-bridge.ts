@@ -18,7 +18,7 @@ export interface QueryRequest {
   /** Set for statements run often: the server keeps them parsed (a named prepared statement). */
   name?: string;
 }
-export type BridgeRequest = QueryRequest | { op: 'close' };
+export type BridgeRequest = QueryRequest | { op: 'close' } | { op: 'reset' };
 
 export interface QueryAnswer {
   rows: Record<string, unknown>[];
@@ -26,6 +26,8 @@ export interface QueryAnswer {
 }
 
 interface Answer {
+  /** The request's id: a call takes only its own answer. */
+  id: number;
   ok?: QueryAnswer;
   error?: { message: string; code?: string; constraint?: string };
 }
@@ -43,18 +45,29 @@ const types = {
     return pg.types.getTypeParser(oid, format);
   },
 };
+// The connection, as a promise (so two requests never open two): null until the first query,
+// after a broken connection, and after a reset.
 let client = null;
-async function connected() {
-  if (client !== null) return client;
-  // A transaction is never idle here but for a paused process (SIGSTOP, a VM frozen): the server
-  // then ends it after a few seconds, so the writers' lock it holds cannot stall every replica
-  // (and the election after it) for as long as the pause lasts.
-  const c = new pg.Client({ connectionString: url, types, application_name: 'forge', idle_in_transaction_session_timeout: 5000 });
-  // A dropped connection surfaces on the next query; the one after that reconnects.
-  c.on('error', () => { if (client === c) client = null; });
-  await c.connect();
-  client = c;
-  return c;
+function connected() {
+  if (client === null) {
+    const p = (async () => {
+      // A transaction is never idle here but for a paused process (SIGSTOP, a VM frozen): the server
+      // then ends it after a few seconds, so the writers' lock it holds cannot stall every replica
+      // (and the election after it) for as long as the pause lasts.
+      const c = new pg.Client({ connectionString: url, types, application_name: 'forge', idle_in_transaction_session_timeout: 5000 });
+      // A dropped connection surfaces on the next query; the one after that reconnects.
+      c.on('error', () => { if (client === p) client = null; });
+      await c.connect();
+      return c;
+    })();
+    client = p;
+    p.catch(() => { if (client === p) client = null; });
+  }
+  return client;
+}
+function drop(p) {
+  if (client === p) client = null;
+  p.then((c) => c.end()).catch(() => undefined);
 }
 function answer(message) {
   port.postMessage(message);
@@ -62,24 +75,30 @@ function answer(message) {
   Atomics.notify(shared, 0);
 }
 port.on('message', async (req) => {
+  // The caller gave up waiting: the session's state is unknown (a BEGIN that ran late would leave
+  // a transaction open), so it is ended; the server rolls back whatever it held.
+  if (req.op === 'reset') {
+    if (client !== null) drop(client);
+    return;
+  }
+  let p = null;
   try {
     if (req.op === 'close') {
-      const c = client; client = null;
-      if (c !== null) await c.end().catch(() => undefined);
-      answer({ ok: { rows: [], rowCount: 0 } });
+      const last = client; client = null;
+      if (last !== null) await last.then((c) => c.end()).catch(() => undefined);
+      answer({ id: req.id, ok: { rows: [], rowCount: 0 } });
       port.close();
       return;
     }
-    const c = await connected();
+    p = connected();
+    const c = await p;
     const values = (req.values || []).map((v) => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v) : v));
     const res = await c.query(req.name ? { name: req.name, text: req.text, values } : { text: req.text, values });
     const last = Array.isArray(res) ? res[res.length - 1] : res;
-    answer({ ok: { rows: last.rows || [], rowCount: last.rowCount || 0 } });
+    answer({ id: req.id, ok: { rows: last.rows || [], rowCount: last.rowCount || 0 } });
   } catch (e) {
-    if (client !== null && (e.code === undefined || /^(08|57P)/.test(e.code))) {
-      const c = client; client = null; c.end().catch(() => undefined);
-    }
-    answer({ error: { message: String(e && e.message), code: e && e.code, constraint: e && e.constraint } });
+    if (p !== null && (e.code === undefined || /^(08|57P)/.test(e.code))) drop(p);
+    answer({ id: req.id, error: { message: String(e && e.message), code: e && e.code, constraint: e && e.constraint } });
   }
 });
 `;
@@ -103,7 +122,8 @@ export class PgBridgeError extends Error {
 }
 
 export interface PgBridge {
-  call(request: QueryRequest): QueryAnswer;
+  /** `timeoutMs`: how long this call may block (default CALL_TIMEOUT_MS); then E_STORE, and the session is reset. */
+  call(request: QueryRequest, timeoutMs?: number): QueryAnswer;
   close(): void;
   readonly open: boolean;
 }
@@ -127,25 +147,31 @@ export function openPgBridge(url: string): PgBridge {
   port1.unref();
   let open = true;
 
-  function send(request: BridgeRequest, port: MessagePort): Answer {
-    Atomics.store(shared, 0, 0);
-    port.postMessage(request);
-    const deadline = Date.now() + CALL_TIMEOUT_MS;
-    while (Atomics.load(shared, 0) === 0) {
-      if (Date.now() > deadline) {
-        throw new ForgeError('E_STORE', `PostgreSQL did not answer within ${CALL_TIMEOUT_MS / 1000} s`);
+  let lastId = 0;
+  function send(request: BridgeRequest, port: MessagePort, callTimeoutMs = CALL_TIMEOUT_MS): Answer {
+    const id = ++lastId;
+    port.postMessage({ ...request, id });
+    const deadline = Date.now() + callTimeoutMs;
+    for (;;) {
+      // Cleared before the port is read: an answer posted after the read sets it again.
+      Atomics.store(shared, 0, 0);
+      // The answer of a call that gave up waiting may come first: it is nobody's now.
+      for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
+        if ((m.message as Answer).id === id) return m.message as Answer;
       }
-      Atomics.wait(shared, 0, 0, 1_000);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        port.postMessage({ op: 'reset', id: ++lastId });
+        throw new ForgeError('E_STORE', `PostgreSQL did not answer within ${callTimeoutMs / 1000} s`);
+      }
+      Atomics.wait(shared, 0, 0, Math.min(1_000, left));
     }
-    const received = receiveMessageOnPort(port);
-    if (received === undefined) throw new ForgeError('E_STORE', 'the PostgreSQL bridge answered nothing');
-    return received.message as Answer;
   }
 
   return {
-    call(request: QueryRequest): QueryAnswer {
+    call(request: QueryRequest, timeoutMs?: number): QueryAnswer {
       if (!open) throw new ForgeError('E_STORE', 'the store is closed');
-      const answer = send(request, port1);
+      const answer = send(request, port1, timeoutMs);
       if (answer.error !== undefined) throw new PgBridgeError(answer.error.message, answer.error.code);
       const ok = answer.ok as QueryAnswer;
       // Structured clone turns a Buffer into a plain Uint8Array: BYTEA columns come back as Buffers.

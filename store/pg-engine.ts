@@ -145,7 +145,8 @@ export function postgresSql(url: string): PgSql {
     get inTransaction() {
       return depth > 0;
     },
-    // Another replica's commit is invisible to this process without a round trip: never cached.
+    // Another replica's commit is invisible to this process without a round trip: the caches read
+    // the state_version row instead (cache.ts).
     writeMark: () => null,
     close(): void {
       bridge.close();

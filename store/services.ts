@@ -3,7 +3,7 @@
 import type { ServiceSpec } from '../specs/types.ts';
 import { type Sql, transactional } from './sql.ts';
 import type { DesiredRow, DesiredSummary, UpsertResult } from './types.ts';
-import { cachedUntilWrite } from './cache.ts';
+import { cachedUntilChanged } from './cache.ts';
 import { type Clock, iso, newId } from './util.ts';
 
 export type DesiredState = 'running' | 'stopped';
@@ -83,7 +83,7 @@ export function createServicesStore(db: Sql, clock: Clock) {
     for (const row of rows) row.deleting = row.deleting === 1;
     return rows as DesiredSummary[];
   }
-  const summaries = cachedUntilWrite(db, readSummaries);
+  const summaries = cachedUntilChanged(db, 'services', readSummaries);
 
   const insert = db.prepare(
     `INSERT INTO services (id, name, spec, hash, generation, source, state, deleting, created_at, updated_at)
@@ -170,8 +170,9 @@ export function createServicesStore(db: Sql, clock: Clock) {
     },
     /**
      * Every service's small columns, sorted by name: one query on a covering index, no spec JSON.
-     * Cached until any connection writes (see cache.ts), so a no-op resync pass costs two
-     * integer reads instead of 10,000 rows. The row objects are frozen: callers share them.
+     * Cached until a services row changes, by any connection or replica (state_version, see
+     * cache.ts), so a no-op resync pass reads one row instead of 10,000. The row objects are
+     * frozen: callers share them.
      */
     summaries: (): DesiredSummary[] => summaries(),
     /** Start/stop intent. False when unchanged, missing, or being deleted. Does not move the generation. */

@@ -43,7 +43,7 @@ export interface Sql {
   readonly inTransaction: boolean;
   /**
    * A number that moves whenever anything committed since the last call, or null when the engine
-   * cannot tell cheaply (reads are then never cached; see cache.ts).
+   * cannot tell cheaply (cache.ts then reads the state_version row to learn whether a table changed).
    */
   writeMark(): string | null;
   close(): void;

@@ -2,7 +2,7 @@
 
 import { ForgeError } from '../errors/index.ts';
 import type { Sql } from './sql.ts';
-import { cachedUntilWrite } from './cache.ts';
+import { cachedUntilChanged } from './cache.ts';
 import type { StatusSummary } from './rows.ts';
 import type { Condition, Phase, StatusRow } from './types.ts';
 import { type Clock, canonicalJson, iso, parseJson } from './util.ts';
@@ -47,7 +47,7 @@ export function createStatusStore(db: Sql, clock: Clock) {
   const summaryRows = db.prepare<[], StatusSummary>(
     'SELECT name, phase, observed_generation AS "observedGeneration" FROM status ORDER BY name',
   );
-  const summaries = cachedUntilWrite(db, (): StatusSummary[] => summaryRows.all());
+  const summaries = cachedUntilChanged(db, 'status', (): StatusSummary[] => summaryRows.all());
   // One statement decides and writes: the UPDATE's WHERE compares the serialized columns, so an
   // unchanged status costs no write and `changes` says whether anything moved.
   const put = db.prepare(
