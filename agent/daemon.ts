@@ -24,6 +24,7 @@ import { sweepDisks } from './sandbox/disk.ts';
 import { createSupervisor } from './supervisor.ts';
 import { bundleSource } from './bundle-fetch.ts';
 import { admitClaim, createTermGuard } from './term-guard.ts';
+import { defaultTaskSlots } from './task-slots.ts';
 
 export interface AgentOptions {
   /** Control plane base URL, e.g. http://127.0.0.1:8080, or a comma-separated list of its replicas' (fails over between them). */
@@ -48,6 +49,7 @@ export interface AgentOptions {
   /** Overrides the control plane's suggested interval (tests use ~200 ms). */
   heartbeatIntervalMs?: number;
   claimWaitMs?: number;
+  /** Tasks worked on at once; default four per host CPU (agent/task-slots.ts). */
   maxConcurrentTasks?: number;
   stopGraceMs?: number;
   startTimeoutMs?: number;
@@ -203,7 +205,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   heartbeatNow();
 
   // Claims: a few tasks at a time; each renews its lease while it works.
-  const maxTasks = options.maxConcurrentTasks ?? 4;
+  const maxTasks = options.maxConcurrentTasks ?? defaultTaskSlots(os.availableParallelism());
   const running = new Set<Promise<void>>();
   const claimWaitMs = options.claimWaitMs ?? 20_000;
 
