@@ -96,6 +96,29 @@ describe('leader election on PostgreSQL', skip === undefined ? {} : { skip }, ()
     }
   });
 
+  test('a writer paused past the server\'s idle timeout gets an error when it resumes; nothing of its transaction lands', async () => {
+    // One child writes again after its pause, the other only commits: the server ended both
+    // sessions (idle_in_transaction_session_timeout, 5 s), and neither may go on on a new connection.
+    const run = (mode: string, name: string) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./paused-writer.fixture.ts', import.meta.url)), url, '7000', mode, name],
+        { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+      return { child, exited, out: () => out };
+    };
+    const children = [run('write-after', 'resumed-a'), run('commit', 'resumed-b')];
+    const sql = postgresSql(url);
+    try {
+      await Promise.race([Promise.all(children.map((c) => c.exited)), new Promise((r) => setTimeout(r, 30_000))]);
+      for (const c of children) assert.match(c.out(), /^in\nrefused: /, 'the resumed writer is told its transaction failed');
+      assert.equal(scalar(sql, `SELECT count(*) FROM services WHERE name LIKE 'resumed-%'`), 0, 'nothing of either transaction landed');
+    } finally {
+      for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
+      sql.close();
+    }
+  });
+
   test('an election and a store write of the same process, both waiting for the writers\' lock, do not wait on each other', async () => {
     // Another process holds the writers' lock for 1.5 s. Meanwhile this process's election asks
     // for it (to move the term) and then its store does (synchronously: this event loop blocks).
