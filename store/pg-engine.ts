@@ -30,10 +30,14 @@ export interface PgSql extends Sql {
   readonly fencedWrites: number;
 }
 
-/** A write refused because the term it was issued under is over. */
+/**
+ * A write refused because the term it was issued under is over. E_FENCED (503), retryable: another
+ * replica (the current leader, or any replica not fenced) can serve the request. Not E_CONFLICT:
+ * the agent reads a 409 on progress/result as a lost lease and would abort running work.
+ */
 export function fencedError(mine: number, current: number): ForgeError {
   return new ForgeError(
-    'E_CONFLICT',
+    'E_FENCED',
     `this replica's leadership (term ${mine}) is over: the database holds term ${current}; the write was refused`,
   );
 }

@@ -155,7 +155,7 @@ describe('leader election on PostgreSQL', skip === undefined ? {} : { skip }, ()
       await a.election.stop(); // a new election moves the term
       const b = elect('b');
       assert.ok(await until(() => b.election.state().leader));
-      const refused = (e: unknown) => e instanceof ForgeError && e.code === 'E_CONFLICT' && /term/.test(e.message);
+      const refused = (e: unknown) => e instanceof ForgeError && e.code === 'E_FENCED';
       assert.throws(() => deposed.services.upsert({ name: 'late', spec: spec('late'), hash: 'h', source: 'api' }), refused);
       assert.throws(() => deposed.transaction(() => deposed.events.append('before', { type: 'Normal', reason: 'X', message: 'late' })), refused);
       assert.throws(() => deposed.services.setState('before', 'stopped'), refused, 'a lone UPDATE is fenced too');
