@@ -5,6 +5,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { admitClaim, createTermGuard } from '../../agent/term-guard.ts';
 import { ForgeError } from '../../errors/index.ts';
 import { openStore } from '../../store/index.ts';
 import { type Election, type Leadership, startElection } from '../../store/leader.ts';
@@ -31,6 +35,15 @@ describe('leader election on PostgreSQL', skip === undefined ? {} : { skip }, ()
     openStore(url).close(); // migrated once
   });
   after(async () => cluster?.stop());
+
+  function sqlOnce(text: string): void {
+    const sql = postgresSql(url);
+    try {
+      sql.exec(text);
+    } finally {
+      sql.close();
+    }
+  }
 
   function elect(replica: string): { election: Election; seen: Leadership[] } {
     const seen: Leadership[] = [];
@@ -140,6 +153,45 @@ describe('leader election on PostgreSQL', skip === undefined ? {} : { skip }, ()
       await b?.election.stop();
       if (child.exitCode === null) child.kill('SIGKILL');
       store.close();
+    }
+  });
+
+  test('a task still queued at an election is adopted by the new term: an agent claims and runs it; one claimed before is not', async () => {
+    const a = elect('a');
+    assert.ok(await until(() => a.election.state().leader));
+    const oldTerm = a.election.state().term;
+    const store = openStore(url);
+    const dir = mkdtempSync(path.join(tmpdir(), 'forge-adopt-'));
+    try {
+      store.fence(oldTerm);
+      const queued = store.tasks.enqueue({ kind: 'build', service: 'adopt', generation: 1, replica: 0, payload: { oneOff: true } });
+      const taken = store.tasks.enqueue({ kind: 'build', service: 'adopt-taken', generation: 1, replica: 0, payload: { oneOff: true } });
+      store.fence(null);
+      const now = Date.now();
+      sqlOnce(`UPDATE tasks SET state = 'running', agent_id = 'x', lease_expires_at = ${now + 60_000} WHERE id = '${taken.id}'`);
+      await a.election.stop();
+      const b = elect('b');
+      assert.ok(await until(() => b.election.state().leader));
+      const newTerm = b.election.state().term;
+      assert.ok(newTerm > oldTerm);
+      assert.equal(store.tasks.get(queued.id)?.term, newTerm, 'the queued task now carries the new term');
+      assert.equal(store.tasks.get(taken.id)?.term, oldTerm, 'a task already handed out keeps its term');
+      // The agent's side, with the claim answer the protocol sends (api/agent-routes.ts).
+      const task = store.tasks.claim('agent-1', now, 60_000);
+      assert.equal(task?.id, queued.id);
+      const guard = createTermGuard(dir);
+      guard.bind('agent-1');
+      guard.observe(oldTerm);
+      const reported: unknown[] = [];
+      const claimed = { task: { id: task!.id, term: task!.term }, term: Math.max(task!.term, store.tasks.currentTerm()) };
+      assert.equal(await admitClaim({ result: async (_id, body) => { reported.push(body); return 'ok' as const; } }, guard, claimed as never), true,
+        'run, not refused');
+      assert.deepEqual(reported, []);
+      await b.election.stop();
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+      await a.election.stop();
     }
   });
 
