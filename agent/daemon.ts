@@ -80,7 +80,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const cgroupRoot = options.cgroupRoot ?? 'forge-agent';
   const mode = options.mode ?? 'development';
   const capacity = hostCapacity(options.capacity);
-  const terms = createTermGuard(options.dataDir);
+  const terms = createTermGuard(options.dataDir, log);
   const client = createProtocolClient(options.server, { onTerm: (term) => terms.observe(term) });
   const stopping = new AbortController();
   const range = options.portRange ?? DEFAULT_PORT_RANGE;

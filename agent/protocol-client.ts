@@ -1,6 +1,8 @@
 // The agent's side of the protocol: thin HTTP calls to the control plane with
 // bounded timeouts. A 409 on progress/result means the lease is gone (the task is
-// someone else's now, or cancelled) and is answered as 'lost', not thrown.
+// someone else's now, or cancelled) and is answered as 'lost', not thrown. A 503
+// (E_FENCED: a deposed leader's write was refused; or a replica that cannot serve) is
+// not a lost lease: the next replica is tried, and if none takes it the call throws.
 //
 // Several replicas: `server` may be a comma-separated list of base URLs (every replica
 // serves the agent protocol on one database, so the same credentials work on each). A

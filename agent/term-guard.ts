@@ -1,11 +1,15 @@
-// Fencing on the agent's side: the highest leader term it has seen, from any replica's answer
-// (heartbeat, claim). A task issued under a lower term comes from a leader that was deposed
-// since (or a replica that was paused while it handed the task out): the agent does not run it
-// and reports it refused (E_FENCED), so the current leader's loop plans that work again.
+// Fencing on the agent's side: the current leader term, from the replicas' answers (heartbeat,
+// claim), which read it from the database as they answer. A task issued under a lower term comes
+// from a leader that was deposed since (or a replica that was paused while it handed the task
+// out): the agent does not run it and reports it refused (E_FENCED), so the current leader's loop
+// plans that work again.
 //
 // The term is kept in the data dir with the agent id it was seen under, so a restart does not
-// forget it; an agent that had to register as a new agent (its control plane's database was
-// reset, its terms start again from 0) starts from 0 too.
+// forget it; an agent that had to register as a new agent starts from 0. An answer with a LOWER
+// term than the kept one means the database itself went back (restored from a dump, or a
+// fall-back to the SQLite file, whose term is always 0): the database is the source of truth, so
+// the agent says so once and adopts its term; keeping the higher one would refuse every task
+// forever.
 
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,11 +19,11 @@ import type { ProtocolClient } from './protocol-client.ts';
 export const TERM_FILE = 'term.json';
 
 export interface TermGuard {
-  /** The highest term seen by this agent id (0: none yet). */
+  /** The current term, as the latest answer gave it (0: none yet). */
   readonly highest: number;
   /** The agent id the terms belong to (after registration); another id forgets what was seen. */
   bind(agentId: string): void;
-  /** A term seen in an answer; a higher one is kept (and written to the data dir). */
+  /** The current term an answer carries; kept (and written to the data dir), lower ones too (see above). */
   observe(term: number | undefined): void;
   /** Null when a task of `taskTerm` may run; else the result that refuses it. */
   refusal(taskTerm: number): ResultRequest | null;
@@ -40,11 +44,12 @@ function load(file: string): Saved | null {
   }
 }
 
-export function createTermGuard(dataDir: string): TermGuard {
+export function createTermGuard(dataDir: string, log: (line: string) => void = () => undefined): TermGuard {
   const file = path.join(dataDir, TERM_FILE);
   let saved = load(file);
   let agentId: string | null = null;
   let highest = 0;
+  let wentBack = false; // said once
 
   const save = () => {
     if (agentId === null) return;
@@ -66,7 +71,11 @@ export function createTermGuard(dataDir: string): TermGuard {
       saved = { agentId: id, term: highest };
     },
     observe(term) {
-      if (term === undefined || !Number.isSafeInteger(term) || term <= highest) return;
+      if (term === undefined || !Number.isSafeInteger(term) || term < 0 || term === highest) return;
+      if (term < highest) {
+        if (!wentBack) log(`the control plane's database holds leader term ${term}, lower than term ${highest} seen before: it went back (restored?); following the database`);
+        wentBack = true;
+      }
       highest = term;
       save();
     },
@@ -76,7 +85,7 @@ export function createTermGuard(dataDir: string): TermGuard {
         ok: false,
         result: {
           code: 'E_FENCED',
-          message: `refused: the task was issued under leader term ${taskTerm}, and this agent has seen term ${highest} (the leader that issued it was replaced); not run`,
+          message: `refused: the task was issued under leader term ${taskTerm}, and the current term is ${highest} (the leader that issued it was replaced); not run`,
         },
       };
     },
@@ -84,12 +93,12 @@ export function createTermGuard(dataDir: string): TermGuard {
 }
 
 /**
- * Whether a claimed task may run: it notes the answer's term first, then refuses (reports
- * E_FENCED for) a task of a lower term. False when the task was refused.
+ * Whether a claimed task may run: it notes the answer's term first (the database's, read as the
+ * task was handed out), then refuses (reports E_FENCED for) a task of a lower term. False when
+ * the task was refused.
  */
 export async function admitClaim(client: Pick<ProtocolClient, 'result'>, guard: TermGuard, claimed: ClaimResponse): Promise<boolean> {
   guard.observe(claimed.term);
-  guard.observe(claimed.task.term);
   const refusal = guard.refusal(claimed.task.term ?? 0);
   if (refusal === null) return true;
   await client.result(claimed.task.id, refusal);

@@ -55,9 +55,15 @@ export function startLeadership(options: LeadershipOptions): Leadership {
       fencedSeen = now;
     },
   });
+  const report = (error: unknown) => options.onError?.(error instanceof Error ? error : new Error(String(error)));
   if (options.databaseUrl === undefined) {
     gauge.set({ replica }, 1);
-    void options.loop.start();
+    // A start that fails is reported, never an unhandled rejection.
+    try {
+      void Promise.resolve(options.loop.start()).catch(report);
+    } catch (error) {
+      report(error);
+    }
     return { state: () => ({ role: 'single', term: 0, replica }), stop: () => options.loop.stop() };
   }
   gauge.set({ replica }, 0);
@@ -88,6 +94,10 @@ export function startLeadership(options: LeadershipOptions): Leadership {
         // Fenced under the old term until the loop has stopped: none of its writes can land.
         await options.loop.stop();
         if (!election.state().leader) options.store.fence(null);
+      }).catch((error: unknown) => {
+        // One failed step (a loop that did not start or stop) is reported; the chain goes on, so
+        // every later transition still runs.
+        report(error);
       });
     },
   });

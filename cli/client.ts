@@ -2,9 +2,9 @@
 // FORGE_URL / FORGE_API_KEY, else the profile `forge login` saved. API error
 // bodies `{ error, message }` become ForgeErrors that say what to do next.
 // Several replicas: the URL may be a comma-separated list; a request goes to the URL
-// that worked last and, when that one is unreachable or answers 5xx, to the next
-// (net/failover.ts decides; cli/idempotent.ts says which requests may be repeated
-// after a server may have seen them).
+// that worked last and, when that one is unreachable, silent, or answers 503 or a 5xx
+// that is not Forge's (cli/reply-outcome.ts), to the next (net/failover.ts decides;
+// cli/idempotent.ts says which requests may be repeated after a server may have seen them).
 // Built on node:http(s), not undici: loading undici costs ~140 ms at every start
 // of the command (bench/startup.ts), more than the whole rest of `forge list`.
 
@@ -13,6 +13,7 @@ import { ForgeError, type ErrorCode } from '../errors/index.ts';
 import type { CliDeps } from './deps.ts';
 import { failoverStep, splitServerList, type AttemptOutcome } from '../net/failover.ts';
 import { isIdempotent } from './idempotent.ts';
+import { needsBody, replyOutcome } from './reply-outcome.ts';
 import { readProfile } from './profile.ts';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
@@ -206,6 +207,9 @@ export function createClient(target: Target): ForgeClient {
     });
   }
 
+  /** Error bodies send() had to read to decide (cli/reply-outcome.ts): failed() takes them from here. */
+  const readBodies = new WeakMap<IncomingMessage, string>();
+
   /** The request on the URL that worked last, then on the next while the outcome allows (each URL once). */
   async function send(method: HttpMethod, path: string, init: SendInit): Promise<IncomingMessage> {
     const idempotent = isIdempotent(method, path);
@@ -214,8 +218,12 @@ export function createClient(target: Target): ForgeClient {
       const { res, error, connected } = await sendOnce(urls[tried]!, method, path, init);
       if (error !== undefined && (isAbort(error) || init.signal?.aborted)) throw error;
       let outcome: AttemptOutcome;
-      if (res) outcome = (res.statusCode ?? 0) >= 500 ? 'server-error' : 'answered';
-      else outcome = connected ? 'no-reply' : 'not-sent';
+      if (res) {
+        const status = res.statusCode ?? 0;
+        let body: string | undefined;
+        if (needsBody(status)) readBodies.set(res, (body = await readText(res).catch(() => '')));
+        outcome = replyOutcome(status, body);
+      } else outcome = connected ? 'no-reply' : 'not-sent';
       const step = failoverStep(urls.length, tried, outcome, attempts, idempotent);
       current = step.next;
       if (!step.retry) {
@@ -231,7 +239,7 @@ export function createClient(target: Target): ForgeClient {
   }
 
   async function failed(res: IncomingMessage): Promise<ForgeError> {
-    const text = await readText(res);
+    const text = readBodies.get(res) ?? await readText(res);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

@@ -22,9 +22,10 @@ export const ERROR_TABLE = {
   E_FORBIDDEN: { http: 403, terminal: false, specCaused: false },
   E_NOT_FOUND: { http: 404, terminal: false, specCaused: false },
   E_CONFLICT: { http: 409, terminal: false, specCaused: false },
-  // An agent refused a task issued under a leader term older than one it has seen (fencing):
-  // the current leader re-plans that work.
-  E_FENCED: { http: 409, terminal: false, specCaused: false },
+  // Fencing: a replica whose leadership is over had a write refused by the database (answered 503:
+  // this replica cannot serve it, another can; never 409, which an agent reads as a lost lease),
+  // or an agent refused a task issued under an older leader term (the current leader re-plans it).
+  E_FENCED: { http: 503, terminal: false, specCaused: false },
   E_RATE_LIMITED: { http: 429, terminal: false, specCaused: false },
   E_TOO_LARGE: { http: 413, terminal: true, specCaused: false },
   // Production: a source-mode service named a folder path instead of an uploaded bundle.

@@ -141,8 +141,8 @@ export interface ClaimedTask {
   replica: number;
   attempts: number;
   /**
-   * The leader term the task was issued under. An agent that has seen a higher term (here or in
-   * any response's `term`) refuses it: it reports the result `E_FENCED` and does not run it.
+   * The leader term the task was issued under. An agent whose current term (the latest response's
+   * `term`) is higher refuses it: it reports the result `E_FENCED` and does not run it.
    */
   term: number;
   leaseMs: number;

@@ -94,7 +94,7 @@ export interface Store {
   transaction<T>(fn: () => T): T;
   /**
    * PostgreSQL with several replicas: from now on every write checks that the leader term is still
-   * `term`, and is refused (E_CONFLICT) once another replica was elected; null stops checking.
+   * `term`, and is refused (E_FENCED) once another replica was elected; null stops checking.
    * A no-op on SQLite (one process owns the file).
    */
   fence(term: number | null): void;

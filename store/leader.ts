@@ -89,8 +89,13 @@ export function startElection(options: ElectionOptions): Election {
       const results = await c.query(`BEGIN; SELECT pg_advisory_xact_lock(${WRITER_LOCK_KEY});
         UPDATE leader_term SET term = term + 1, holder = ${c.escapeLiteral(options.replica)},
           elected_at = ${c.escapeLiteral(new Date().toISOString())} WHERE id = 1 RETURNING term;
+        UPDATE tasks SET term = (SELECT term FROM leader_term WHERE id = 1) WHERE state = 'queued';
         COMMIT`) as unknown as pg.QueryResult<{ term: string }>[];
-      const term = results.find((r) => r.command === 'UPDATE')?.rows[0]?.term;
+      // The new leader adopts the tasks still queued (nobody has them yet): a one-off or a cron
+      // run queued just before the election is then run, not refused by agents as a deposed
+      // leader's. The deposed leader cannot queue more after this (its writes are fenced by the
+      // term moved above, under the same lock); a task already handed out keeps its term.
+      const term = results.find((r) => r.command === 'UPDATE' && r.rows[0]?.term !== undefined)?.rows[0]?.term;
       if (term === undefined) throw new Error('leader_term has no row: is the database migrated?');
       set({ leader: true, term: Number(term) });
     } catch (error) {

@@ -17,12 +17,24 @@ export interface QueryRequest {
   values?: unknown[];
   /** Set for statements run often: the server keeps them parsed (a named prepared statement). */
   name?: string;
+  /**
+   * Set inside a transaction: the connection (QueryAnswer.connection) its BEGIN ran on. The worker
+   * runs the statement only on that connection; if it is gone, the statement is refused, never run
+   * on a new connection (where it would land outside the transaction, unfenced and unlocked).
+   */
+  connection?: number;
 }
 export type BridgeRequest = QueryRequest | { op: 'close' } | { op: 'reset' };
 
 export interface QueryAnswer {
   rows: Record<string, unknown>[];
   rowCount: number;
+  /** The command tag of the last statement (COMMIT answers ROLLBACK for a failed transaction). */
+  command?: string;
+  /** The number of the connection the statement ran on (a new connection gets a new number). */
+  connection?: number;
+  /** SQLSTATEs of the notices (warnings) the server sent while running the statement. */
+  notices?: string[];
 }
 
 interface Answer {
@@ -48,8 +60,12 @@ const types = {
 // The connection, as a promise (so two requests never open two): null until the first query,
 // after a broken connection, and after a reset.
 let client = null;
+// Each connection gets the next number: a transaction's statements name the one its BEGIN ran on.
+let connections = 0;
+let notices = [];
 function connected() {
   if (client === null) {
+    const number = ++connections;
     const p = (async () => {
       // A transaction is never idle here but for a paused process (SIGSTOP, a VM frozen): the server
       // then ends it after a few seconds, so the writers' lock it holds cannot stall every replica
@@ -57,7 +73,9 @@ function connected() {
       const c = new pg.Client({ connectionString: url, types, application_name: 'forge', idle_in_transaction_session_timeout: 5000 });
       // A dropped connection surfaces on the next query; the one after that reconnects.
       c.on('error', () => { if (client === p) client = null; });
+      c.on('notice', (n) => { if (n && n.code) notices.push(n.code); });
       await c.connect();
+      c.forgeNumber = number;
       return c;
     })();
     client = p;
@@ -90,12 +108,21 @@ port.on('message', async (req) => {
       port.close();
       return;
     }
+    if (req.connection !== undefined && client === null) {
+      answer({ id: req.id, error: { message: 'the connection to PostgreSQL was lost inside a transaction', code: 'FORGE_LOST' } });
+      return;
+    }
     p = connected();
     const c = await p;
+    if (req.connection !== undefined && c.forgeNumber !== req.connection) {
+      answer({ id: req.id, error: { message: 'the connection to PostgreSQL was lost inside a transaction', code: 'FORGE_LOST' } });
+      return;
+    }
+    notices = [];
     const values = (req.values || []).map((v) => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v) : v));
     const res = await c.query(req.name ? { name: req.name, text: req.text, values } : { text: req.text, values });
     const last = Array.isArray(res) ? res[res.length - 1] : res;
-    answer({ id: req.id, ok: { rows: last.rows || [], rowCount: last.rowCount || 0 } });
+    answer({ id: req.id, ok: { rows: last.rows || [], rowCount: last.rowCount || 0, command: last.command, connection: c.forgeNumber, notices } });
   } catch (e) {
     if (p !== null && (e.code === undefined || /^(08|57P)/.test(e.code))) drop(p);
     answer({ id: req.id, error: { message: String(e && e.message), code: e && e.code, constraint: e && e.constraint } });
@@ -108,6 +135,9 @@ const CONSTRAINT_CODES: Record<string, string> = {
   '23505': 'SQLITE_CONSTRAINT_UNIQUE',
   '23503': 'SQLITE_CONSTRAINT_FOREIGNKEY',
 };
+
+/** The worker's code for a statement refused because its transaction's connection is gone. */
+export const LOST_CONNECTION = 'FORGE_LOST';
 
 export class PgBridgeError extends Error {
   readonly code: string | undefined;

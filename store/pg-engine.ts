@@ -3,7 +3,7 @@
 // on it, so BEGIN and COMMIT always reach the same session.
 
 import { ForgeError } from '../errors/index.ts';
-import { openPgBridge } from './pg-bridge.ts';
+import { LOST_CONNECTION, PgBridgeError, openPgBridge } from './pg-bridge.ts';
 import { toPostgres } from './pg-dialect.ts';
 import { type Sql, type SqlText, type Statement, bindValues, textFor, translateParams } from './sql.ts';
 
@@ -30,10 +30,14 @@ export interface PgSql extends Sql {
   readonly fencedWrites: number;
 }
 
-/** A write refused because the term it was issued under is over. */
+/**
+ * A write refused because the term it was issued under is over. E_FENCED (503), retryable: another
+ * replica (the current leader, or any replica not fenced) can serve the request. Not E_CONFLICT:
+ * the agent reads a 409 on progress/result as a lost lease and would abort running work.
+ */
 export function fencedError(mine: number, current: number): ForgeError {
   return new ForgeError(
-    'E_CONFLICT',
+    'E_FENCED',
     `this replica's leadership (term ${mine}) is over: the database holds term ${current}; the write was refused`,
   );
 }
@@ -62,9 +66,30 @@ export function postgresSql(url: string): PgSql {
   let fencedWrites = 0;
   // One server-side prepared statement per distinct text (some sub-stores prepare per call).
   const names = new Map<string, string>();
+  // The connection the open transaction's BEGIN ran on (null outside a transaction): every later
+  // statement of it must run there. A session the server ended (a process paused past
+  // idle_in_transaction_session_timeout) took the transaction's start with it; the rest must not
+  // run on a new connection, outside any transaction, unlocked and unfenced.
+  let txConnection: number | null = null;
 
-  const query = (text: string, values?: unknown[], name?: string) =>
-    bridge.call({ op: 'query', text, ...(values ? { values } : {}), ...(name ? { name } : {}) });
+  const query = (text: string, values?: unknown[], name?: string) => {
+    try {
+      return bridge.call({
+        op: 'query',
+        text,
+        ...(values ? { values } : {}),
+        ...(name ? { name } : {}),
+        ...(txConnection !== null ? { connection: txConnection } : {}),
+      });
+    } catch (error) {
+      if (error instanceof PgBridgeError && error.sqlState === LOST_CONNECTION) {
+        throw new ForgeError('E_STORE', 'the connection to PostgreSQL was lost inside a transaction: nothing of it was committed', {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  };
 
   try {
     query('SELECT 1');
@@ -80,11 +105,16 @@ export function postgresSql(url: string): PgSql {
     if (savepoint === null) {
       const fenced = fenceTerm;
       const begin = `BEGIN; SELECT pg_advisory_xact_lock(${WRITER_LOCK_KEY})`;
-      if (fenced === null) query(begin);
-      else {
-        const current = (query(`${begin}; SELECT term FROM leader_term WHERE id = 1`).rows[0]?.term as number | undefined) ?? 0;
+      const started = query(fenced === null ? begin : `${begin}; SELECT term FROM leader_term WHERE id = 1`);
+      txConnection = started.connection ?? null;
+      if (fenced !== null) {
+        const current = (started.rows[0]?.term as number | undefined) ?? 0;
         if (current !== fenced) {
-          query('ROLLBACK');
+          try {
+            query('ROLLBACK');
+          } finally {
+            txConnection = null;
+          }
           fencedWrites++;
           throw fencedError(fenced, current);
         }
@@ -101,11 +131,27 @@ export function postgresSql(url: string): PgSql {
         query(savepoint === null ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`);
       } catch {
         // The connection is gone: the server rolled the transaction back itself.
+      } finally {
+        if (savepoint === null) txConnection = null;
       }
       throw error;
     }
     depth--;
-    query(savepoint === null ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
+    if (savepoint !== null) {
+      query(`RELEASE SAVEPOINT ${savepoint}`);
+      return result;
+    }
+    let committed;
+    try {
+      committed = query('COMMIT');
+    } finally {
+      txConnection = null;
+    }
+    // COMMIT of an aborted transaction answers ROLLBACK; with none open it only warns (25P01).
+    // Either way nothing was committed, and the caller must not think otherwise.
+    if (committed.command === 'ROLLBACK' || (committed.notices ?? []).includes('25P01')) {
+      throw new ForgeError('E_STORE', 'PostgreSQL did not commit the transaction: nothing of it was committed');
+    }
     return result;
   }
 

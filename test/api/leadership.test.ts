@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import { startLeadership } from '../../api/leadership.ts';
 import { openStore } from '../../store/index.ts';
+import { postgresSql } from '../../store/pg-engine.ts';
 import { type PgCluster, postgresSkipReason, startPgCluster } from '../store/pg-cluster.ts';
 import { tempStore } from '../store/helpers.ts';
 
@@ -75,6 +76,38 @@ describe('PostgreSQL replicas', skip === undefined ? {} : { skip }, () => {
         await r.leadership.stop();
         r.store.close();
       }
+    }
+  });
+
+  test('a loop start that fails is reported, and later transitions still happen', async () => {
+    const url = cluster.adminUrl;
+    const store = openStore(url);
+    const errors: string[] = [];
+    const loop = {
+      running: false, starts: 0, stops: 0,
+      async start() {
+        loop.starts++;
+        if (loop.starts === 1) throw new Error('first start fails');
+        loop.running = true;
+      },
+      async stop() { loop.stops++; loop.running = false; },
+    };
+    const leadership = startLeadership({
+      store, databaseUrl: url, loop, registry: new Registry(), replica: 'failing-start', pollMs: 100, sessionTimeoutMs: 2_000,
+      onError: (e) => errors.push(e.message),
+    });
+    const admin = postgresSql(url);
+    try {
+      assert.ok(await until(() => loop.starts === 1), 'elected: the loop was started (and failed)');
+      assert.ok(await until(() => errors.some((m) => m.includes('first start fails'))), 'the failure is reported');
+      // Its leader session dies: it loses leadership, then wins it again.
+      admin.exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'forge-leader:failing-start'`);
+      assert.ok(await until(() => loop.running), 'the next transitions ran: the loop was stopped and started again');
+      assert.ok(loop.stops >= 1);
+    } finally {
+      admin.close();
+      await leadership.stop().catch(() => undefined);
+      store.close();
     }
   });
 });

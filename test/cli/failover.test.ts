@@ -15,7 +15,7 @@ import { runCli } from '../../cli/index.ts';
 import { freePort } from '../e2e/stack.ts';
 import { cliHarness } from './helpers.ts';
 
-type Behaviour = 'error-503' | 'hang-up' | 'ok-empty' | 'silent';
+type Behaviour = 'error-503' | 'hang-up' | 'ok-empty' | 'silent' | 'registry-502' | 'proxy-502' | 'fenced-503';
 
 /** A loopback server recording each request's method and path, answering as `behaviour` says. */
 async function fake(behaviour: Behaviour): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
@@ -26,6 +26,9 @@ async function fake(behaviour: Behaviour): Promise<{ url: string; seen: string[]
     req.on('end', () => {
       if (behaviour === 'silent') return; // takes the request, never answers (a paused replica)
       if (behaviour === 'hang-up') req.socket.destroy();
+      else if (behaviour === 'registry-502') res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'E_REGISTRY_UNAVAILABLE', message: 'the registry did not answer' }));
+      else if (behaviour === 'proxy-502') res.writeHead(502, { 'content-type': 'text/html' }).end('<html>bad gateway</html>');
+      else if (behaviour === 'fenced-503') res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'E_FENCED', message: 'leadership over' }));
       else if (behaviour === 'error-503') res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'E_PROVIDER', message: 'replica shutting down' }));
       else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
@@ -92,6 +95,27 @@ test('a command goes through the next replica when the first is down or answers 
   } finally {
     await sick.close();
     await h.close();
+  }
+});
+
+test('a 5xx carrying a Forge error code (other than 503) is a real answer: not retried on the other replicas; 503 and a code-less 5xx are', async () => {
+  const registry = await fake('registry-502');
+  const proxy = await fake('proxy-502');
+  const fenced = await fake('fenced-503');
+  const healthy = await fake('ok-empty');
+  try {
+    const answered = createClient({ url: `${registry.url},${healthy.url}` });
+    await assert.rejects(answered.call('GET', '/api/compute/services'), (e: { code?: string }) => e.code === 'E_REGISTRY_UNAVAILABLE');
+    await answered.close();
+    assert.deepEqual(healthy.seen, [], 'the registry\'s answer was not asked again elsewhere');
+    for (const first of [proxy, fenced]) {
+      const client = createClient({ url: `${first.url},${healthy.url}` });
+      assert.deepEqual(await client.call('GET', '/api/compute/services'), {});
+      await client.close();
+    }
+    assert.deepEqual([proxy.seen.length, fenced.seen.length, healthy.seen.length], [1, 1, 2]);
+  } finally {
+    for (const f of [registry, proxy, fenced, healthy]) await f.close();
   }
 });
 

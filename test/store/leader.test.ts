@@ -5,6 +5,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { admitClaim, createTermGuard } from '../../agent/term-guard.ts';
 import { ForgeError } from '../../errors/index.ts';
 import { openStore } from '../../store/index.ts';
 import { type Election, type Leadership, startElection } from '../../store/leader.ts';
@@ -31,6 +35,15 @@ describe('leader election on PostgreSQL', skip === undefined ? {} : { skip }, ()
     openStore(url).close(); // migrated once
   });
   after(async () => cluster?.stop());
+
+  function sqlOnce(text: string): void {
+    const sql = postgresSql(url);
+    try {
+      sql.exec(text);
+    } finally {
+      sql.close();
+    }
+  }
 
   function elect(replica: string): { election: Election; seen: Leadership[] } {
     const seen: Leadership[] = [];
@@ -96,6 +109,29 @@ describe('leader election on PostgreSQL', skip === undefined ? {} : { skip }, ()
     }
   });
 
+  test('a writer paused past the server\'s idle timeout gets an error when it resumes; nothing of its transaction lands', async () => {
+    // One child writes again after its pause, the other only commits: the server ended both
+    // sessions (idle_in_transaction_session_timeout, 5 s), and neither may go on on a new connection.
+    const run = (mode: string, name: string) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./paused-writer.fixture.ts', import.meta.url)), url, '7000', mode, name],
+        { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+      return { child, exited, out: () => out };
+    };
+    const children = [run('write-after', 'resumed-a'), run('commit', 'resumed-b')];
+    const sql = postgresSql(url);
+    try {
+      await Promise.race([Promise.all(children.map((c) => c.exited)), new Promise((r) => setTimeout(r, 30_000))]);
+      for (const c of children) assert.match(c.out(), /^in\nrefused: /, 'the resumed writer is told its transaction failed');
+      assert.equal(scalar(sql, `SELECT count(*) FROM services WHERE name LIKE 'resumed-%'`), 0, 'nothing of either transaction landed');
+    } finally {
+      for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
+      sql.close();
+    }
+  });
+
   test('an election and a store write of the same process, both waiting for the writers\' lock, do not wait on each other', async () => {
     // Another process holds the writers' lock for 1.5 s. Meanwhile this process's election asks
     // for it (to move the term) and then its store does (synchronously: this event loop blocks).
@@ -120,6 +156,45 @@ describe('leader election on PostgreSQL', skip === undefined ? {} : { skip }, ()
     }
   });
 
+  test('a task still queued at an election is adopted by the new term: an agent claims and runs it; one claimed before is not', async () => {
+    const a = elect('a');
+    assert.ok(await until(() => a.election.state().leader));
+    const oldTerm = a.election.state().term;
+    const store = openStore(url);
+    const dir = mkdtempSync(path.join(tmpdir(), 'forge-adopt-'));
+    try {
+      store.fence(oldTerm);
+      const queued = store.tasks.enqueue({ kind: 'build', service: 'adopt', generation: 1, replica: 0, payload: { oneOff: true } });
+      const taken = store.tasks.enqueue({ kind: 'build', service: 'adopt-taken', generation: 1, replica: 0, payload: { oneOff: true } });
+      store.fence(null);
+      const now = Date.now();
+      sqlOnce(`UPDATE tasks SET state = 'running', agent_id = 'x', lease_expires_at = ${now + 60_000} WHERE id = '${taken.id}'`);
+      await a.election.stop();
+      const b = elect('b');
+      assert.ok(await until(() => b.election.state().leader));
+      const newTerm = b.election.state().term;
+      assert.ok(newTerm > oldTerm);
+      assert.equal(store.tasks.get(queued.id)?.term, newTerm, 'the queued task now carries the new term');
+      assert.equal(store.tasks.get(taken.id)?.term, oldTerm, 'a task already handed out keeps its term');
+      // The agent's side, with the claim answer the protocol sends (api/agent-routes.ts).
+      const task = store.tasks.claim('agent-1', now, 60_000);
+      assert.equal(task?.id, queued.id);
+      const guard = createTermGuard(dir);
+      guard.bind('agent-1');
+      guard.observe(oldTerm);
+      const reported: unknown[] = [];
+      const claimed = { task: { id: task!.id, term: task!.term }, term: Math.max(task!.term, store.tasks.currentTerm()) };
+      assert.equal(await admitClaim({ result: async (_id, body) => { reported.push(body); return 'ok' as const; } }, guard, claimed as never), true,
+        'run, not refused');
+      assert.deepEqual(reported, []);
+      await b.election.stop();
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+      await a.election.stop();
+    }
+  });
+
   test('fencing: writes under a term that is over are refused and land nowhere; the current term writes', async () => {
     const a = elect('a');
     assert.ok(await until(() => a.election.state().leader));
@@ -132,7 +207,7 @@ describe('leader election on PostgreSQL', skip === undefined ? {} : { skip }, ()
       await a.election.stop(); // a new election moves the term
       const b = elect('b');
       assert.ok(await until(() => b.election.state().leader));
-      const refused = (e: unknown) => e instanceof ForgeError && e.code === 'E_CONFLICT' && /term/.test(e.message);
+      const refused = (e: unknown) => e instanceof ForgeError && e.code === 'E_FENCED';
       assert.throws(() => deposed.services.upsert({ name: 'late', spec: spec('late'), hash: 'h', source: 'api' }), refused);
       assert.throws(() => deposed.transaction(() => deposed.events.append('before', { type: 'Normal', reason: 'X', message: 'late' })), refused);
       assert.throws(() => deposed.services.setState('before', 'stopped'), refused, 'a lone UPDATE is fenced too');

@@ -61,7 +61,7 @@ forEachEngine((engine) => {
       t.store.fence(6);
       assert.equal(t.store.tasks.enqueue(job({ dedupeKey: 'a' })).term, 6);
       t.sql.prepare('UPDATE leader_term SET term = 7 WHERE id = 1').run();
-      assert.throws(() => t.store.tasks.enqueue(job({ dedupeKey: 'b' })), (e: ForgeError) => e.code === 'E_CONFLICT');
+      assert.throws(() => t.store.tasks.enqueue(job({ dedupeKey: 'b' })), (e: ForgeError) => e.code === 'E_FENCED');
       assert.equal(t.store.fencedWrites(), 1);
       assert.deepEqual(t.store.tasks.listActive().map((task) => [task.dedupeKey, task.term]), [['a', 6]]);
       t.store.fence(null);
