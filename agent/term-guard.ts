@@ -9,7 +9,9 @@
 // term than the kept one means the database itself went back (restored from a dump, or a
 // fall-back to the SQLite file, whose term is always 0): the database is the source of truth, so
 // the agent says so once and adopts its term; keeping the higher one would refuse every task
-// forever.
+// forever. One lower answer alone is not that: a replica paused between reading the term and
+// answering delivers an old term late. Only LOWER_ANSWERS_TO_FOLLOW lower answers in a row (a few
+// heartbeats, from whichever replicas) move the term down.
 
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,13 +19,15 @@ import type { ClaimResponse, ResultRequest } from '../schemas/agent-protocol.ts'
 import type { ProtocolClient } from './protocol-client.ts';
 
 export const TERM_FILE = 'term.json';
+/** Lower answers in a row after which the database is taken to have gone back. */
+export const LOWER_ANSWERS_TO_FOLLOW = 3;
 
 export interface TermGuard {
   /** The current term, as the latest answer gave it (0: none yet). */
   readonly highest: number;
   /** The agent id the terms belong to (after registration); another id forgets what was seen. */
   bind(agentId: string): void;
-  /** The current term an answer carries; kept (and written to the data dir), lower ones too (see above). */
+  /** The current term an answer carries; kept (and written to the data dir); a lower one only when answers keep saying it (see above). */
   observe(term: number | undefined): void;
   /** Null when a task of `taskTerm` may run; else the result that refuses it. */
   refusal(taskTerm: number): ResultRequest | null;
@@ -50,6 +54,7 @@ export function createTermGuard(dataDir: string, log: (line: string) => void = (
   let agentId: string | null = null;
   let highest = 0;
   let wentBack = false; // said once
+  let lowerInARow = 0;
 
   const save = () => {
     if (agentId === null) return;
@@ -71,8 +76,13 @@ export function createTermGuard(dataDir: string, log: (line: string) => void = (
       saved = { agentId: id, term: highest };
     },
     observe(term) {
-      if (term === undefined || !Number.isSafeInteger(term) || term < 0 || term === highest) return;
+      if (term === undefined || !Number.isSafeInteger(term) || term < 0) return;
+      if (term >= highest) lowerInARow = 0;
+      if (term === highest) return;
       if (term < highest) {
+        lowerInARow += 1;
+        if (lowerInARow < LOWER_ANSWERS_TO_FOLLOW) return;
+        lowerInARow = 0;
         if (!wentBack) log(`the control plane's database holds leader term ${term}, lower than term ${highest} seen before: it went back (restored?); following the database`);
         wentBack = true;
       }
