@@ -15,6 +15,7 @@ import type { RouteTable } from '../reconciler/controller.ts';
 import { agentRoutes } from './agent-routes.ts';
 import type { Observed, Provider } from '../providers/types.ts';
 import { createController } from '../reconciler/controller.ts';
+import { defaultResyncIntervalMs } from '../reconciler/resync-interval.ts';
 import { createLoop } from '../reconciler/loop.ts';
 import { createReconcilerMetrics } from '../reconciler/metrics.ts';
 import { createJobScheduler } from '../reconciler/jobs/scheduler.ts';
@@ -78,7 +79,8 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const env = options.env ?? process.env;
   // Checked before anything starts: a typo in FORGE_LOG_LEVEL is a start-up error, not a half-started server.
   const level = logLevel(env, config.mode);
-  const store = openStore(storeLocation(env, config.dataDir));
+  const location = storeLocation(env, config.dataDir);
+  const store = openStore(location);
   // Answered by /healthz; set once the election (or the single process's loop) has started.
   let leadershipState: () => LeadershipState = () => ({ role: 'standby', term: 0, replica: '' });
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
@@ -109,7 +111,7 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
   const loop = createLoop({
     store, controller, providers: () => wired.providers, metrics,
     ...(options.routes ? { routes: options.routes } : {}),
-    ...(options.resyncIntervalMs !== undefined ? { resyncIntervalMs: options.resyncIntervalMs } : {}),
+    resyncIntervalMs: options.resyncIntervalMs ?? defaultResyncIntervalMs(isPostgresUrl(location)),
   });
   const localToken = agentProvider && !options.noLocalAgent ? createLocalAgentToken() : undefined;
   const observe = (keys: readonly string[]): Promise<Observed[]> =>
@@ -146,7 +148,6 @@ export async function startControlPlane(config: Config, options: ControlPlaneOpt
     ],
   });
   warn = (message) => app.log.warn(message);
-  const location = storeLocation(env, config.dataDir);
   const leadership = startLeadership({
     store, registry: metrics.registry,
     // The leader runs the reconcile loop (with it the route sync) and the cron scheduler; standbys neither.
