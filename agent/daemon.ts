@@ -283,6 +283,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
       clearInterval(renewer);
     }
     await flush();
+    // The output goes first: whoever sees the result (a failed start in `forge apply`) can then read it in `forge logs`.
+    await shipper.shipped(2_000);
     if (lost.signal.aborted || stopping.signal.aborted) return;
     if (task.kind === 'job') await deliverJobResult(task.id, task.leaseMs, result);
     else await client.result(task.id, result);

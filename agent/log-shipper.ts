@@ -26,6 +26,12 @@ export interface LogShipper {
   push(line: ShippedLine): void;
   /** Lines waiting (tests). */
   readonly queued: number;
+  /**
+   * Resolves once every line pushed before the call has been sent (or dropped), or when
+   * `deadlineMs` passes. A task's result waits on it, so whoever sees the result can read
+   * the output that led to it.
+   */
+  shipped(deadlineMs: number): Promise<void>;
   /** Sends what is queued, trying until `deadlineMs` passes; then stops shipping. */
   close(deadlineMs?: number): Promise<void>;
 }
@@ -35,20 +41,35 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   const batchSize = options.batchSize ?? 500;
   const lingerMs = options.lingerMs ?? 100;
   const retryMs = options.retryMs ?? 500;
-  const queue: ShippedLine[] = [];
+  // Each line carries the order it was pushed in, so shipped() knows which lines are older than its call.
+  const queue: Array<{ seq: number; line: ShippedLine }> = [];
+  let inFlight: Array<{ seq: number }> = [];
+  let pushed = 0;
   const stopped = new AbortController();
   let wake: (() => void) | null = null;
+  let hurry: AbortController | null = null; // cuts the batching pause short while someone waits in shipped()
   let failing = false;
+  const waiters = new Set<() => void>();
+
+  function oldestPending(): number {
+    return Math.min(inFlight[0]?.seq ?? Infinity, queue[0]?.seq ?? Infinity);
+  }
+
+  function moved(): void {
+    for (const check of [...waiters]) check();
+  }
 
   function push(line: ShippedLine): void {
     if (stopped.signal.aborted) return;
-    queue.push(line);
+    pushed += 1;
+    queue.push({ seq: pushed, line });
     if (queue.length > maxQueued) {
       const over = queue.length - maxQueued;
       queue.splice(0, over);
       // Said on the first line after the gap, so a reader sees where output is missing.
       const first = queue[0]!;
-      if (!first.line.startsWith(DROPPED)) queue[0] = { ...first, line: `${DROPPED} ${first.line}` };
+      if (!first.line.line.startsWith(DROPPED)) queue[0] = { seq: first.seq, line: { ...first.line, line: `${DROPPED} ${first.line.line}` } };
+      moved();
     }
     wake?.();
   }
@@ -62,13 +83,20 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
           wake = resolve; // push() and close() call it
         });
         wake = null;
-        if (!stopped.signal.aborted) await sleep(lingerMs);
+        if (!stopped.signal.aborted && waiters.size === 0) {
+          hurry = new AbortController();
+          await sleep(lingerMs, undefined, { signal: hurry.signal }).catch(() => undefined);
+          hurry = null;
+        }
         continue;
       }
       // Out of the queue while in flight, so the bound counts only lines not yet sent.
       const batch = queue.splice(0, batchSize);
+      inFlight = batch;
       try {
-        await options.send(batch);
+        await options.send(batch.map((entry) => entry.line));
+        inFlight = [];
+        moved();
         backoff = retryMs;
         if (failing) options.log?.('log shipping works again');
         failing = false;
@@ -78,6 +106,8 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
         // Back in front, within the bound: newer lines win over older ones.
         const room = Math.max(0, maxQueued - queue.length);
         queue.unshift(...batch.slice(Math.max(0, batch.length - room)));
+        inFlight = [];
+        moved();
         if (closing) return;
         await sleep(backoff);
         backoff = Math.min(backoff * 2, retryMs * 8);
@@ -92,6 +122,23 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     push,
     get queued() {
       return queue.length;
+    },
+    shipped(deadlineMs) {
+      const mark = pushed;
+      if (oldestPending() > mark) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve();
+        };
+        const check = (): void => {
+          if (oldestPending() > mark || stopped.signal.aborted) done();
+        };
+        const timer = setTimeout(done, deadlineMs);
+        waiters.add(check);
+        hurry?.abort();
+      });
     },
     async close(deadlineMs = 2_000) {
       stopped.abort();

@@ -48,6 +48,48 @@ test('shipper: the queue is bounded; the oldest go and the gap is marked', async
   await shipper.close(100);
 });
 
+test('shipper: shipped() waits for the lines pushed before it, not for later ones, and gives up at its deadline', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  const got: string[] = [];
+  const shipper = createLogShipper({
+    batchSize: 1, lingerMs: 10_000, retryMs: 1,
+    async send(lines) {
+      await gate;
+      if (lines[0]!.line === 'line 3') await new Promise(() => undefined); // never arrives
+      got.push(...lines.map((l) => l.line));
+    },
+  });
+  for (let i = 0; i < 3; i++) shipper.push(line(i));
+  await new Promise((r) => setTimeout(r, 20)); // the shipper is in its batching pause
+  let settled = false;
+  // That pause would hold the lines for 10 s; a waiter cuts it short.
+  const started = Date.now();
+  const waited = shipper.shipped(5_000).then(() => { settled = true; });
+  await new Promise((r) => setTimeout(r, 30));
+  shipper.push(line(3)); // after the call: not waited for
+  assert.equal(settled, false, 'resolved while its lines were still held');
+  release();
+  await waited;
+  assert.ok(Date.now() - started < 4_000, 'waited out its deadline instead of the lines');
+  assert.deepEqual(got, ['line 0', 'line 1', 'line 2']);
+  const stuck = Date.now();
+  await shipper.shipped(150); // line 3 is stuck: the deadline ends the wait
+  assert.ok(Date.now() - stuck >= 140);
+  await shipper.close(0);
+});
+
+test('shipper: a waiter that comes with the line skips the batching pause too', async () => {
+  const got: string[] = [];
+  const shipper = createLogShipper({ lingerMs: 10_000, async send(lines) { got.push(...lines.map((l) => l.line)); } });
+  const started = Date.now();
+  shipper.push(line(0));
+  await shipper.shipped(5_000);
+  assert.deepEqual(got, ['line 0']);
+  assert.ok(Date.now() - started < 4_000, 'waited out its deadline instead of the line');
+  await shipper.close(0);
+});
+
 test('masker: injected secret values never leave in a line; short values are left alone', () => {
   const mask = createMasker({ DATABASE_URL: 'postgres://u:hunter22@db/app', TOKEN: 'hunter22', FLAG: '1' });
   assert.equal(mask('connecting to postgres://u:hunter22@db/app with 1 try'), 'connecting to [secret DATABASE_URL] with 1 try');

@@ -44,7 +44,12 @@ export async function loadExample(name: string): Promise<ServiceSpec> {
   return result.specs[0]!.spec;
 }
 
-export async function startControlPlane(options: { heartbeatTimeoutMs: number; leaseMs: number }): Promise<ControlPlane> {
+export async function startControlPlane(options: {
+  heartbeatTimeoutMs: number;
+  leaseMs: number;
+  /** Hooks a test adds to the protocol server (fastify takes none once listening). */
+  beforeListen?: (app: FastifyInstance) => void;
+}): Promise<ControlPlane> {
   const dir = mkdtempSync(path.join(tmpdir(), 'forge-agent-e2e-'));
   const store = openStore(path.join(dir, 'control'));
   const provider = createAgentProvider({
@@ -56,6 +61,7 @@ export async function startControlPlane(options: { heartbeatTimeoutMs: number; l
     store, hub: provider.hub, registrationTokens: [REGISTRATION_TOKEN], secretsFor: () => ({}),
     leaseMs: options.leaseMs, heartbeatIntervalMs: 200,
   }));
+  options.beforeListen?.(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
