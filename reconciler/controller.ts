@@ -47,6 +47,8 @@ export interface RouteTable {
    * starts only then, so a stopped instance was out of Caddy's set for the whole drain.
    */
   set(name: string, route: { domains: string[]; upstreams: string[] }): Promise<void>;
+  /** set() without the wait: how long (ms) until Caddy routes by `route` (0: already). */
+  publish?(name: string, route: { domains: string[]; upstreams: string[] }): Promise<number>;
   remove(name: string): Promise<void>;
   url(name: string): string;
 }
@@ -134,6 +136,17 @@ export function createController(deps: ControllerDeps) {
     const provider = deps.provider(row.spec.provider);
     const input = await read(row, provider);
     let planned = plan(input);
+    // With nothing to do but route: a service counts as running (and its release as
+    // succeeded) only once Caddy routes by the new set. Until then nothing is written and
+    // the loop looks again when it is in effect, instead of this worker sleeping through
+    // Caddy's refresh (1.5 s per healthy service held one of the loop's few workers).
+    if (!planned.deleteService && planned.actions.length === 0 && planned.route && deps.routes?.publish) {
+      if (planned.draining.length > 0) draining.set(key, new Set(planned.draining));
+      const unsettledMs = await deps.routes.publish(key, planned.route);
+      if (unsettledMs > 0) {
+        return { key, result: 'noop', requeueAfterMs: unsettledMs, desired: row, badHash: planned.badHash, status: deps.store.status.get(key) };
+      }
+    }
     memories.set(key, planned.memory);
     if (planned.deleteService) {
       // remove() refuses when an upsert revived the row meanwhile: then it is not deleted.
@@ -170,6 +183,7 @@ export function createController(deps: ControllerDeps) {
         inFlight.delete(flight);
       }
     }
+    let routeSettlesInMs = 0;
     if (planned.actions.length > 0 && provider) {
       let acting: Action | undefined;
       try {
@@ -187,7 +201,10 @@ export function createController(deps: ControllerDeps) {
         }
         const [after = null] = await provider.observe([key]);
         const route = routeAfter(input, planned, after);
-        if (route) await deps.routes?.set(key, route);
+        // Instances that became ready meanwhile join the route; the next pass marks the
+        // service running once the route is in effect (no worker sleeps here either).
+        if (route && deps.routes?.publish) routeSettlesInMs = await deps.routes.publish(key, route);
+        else if (route) await deps.routes?.set(key, route);
       } catch (thrown) {
         planned = planFailure(input, planned, toForgeError(thrown, 'E_PROVIDER'), acting, deps.store.status.get(key));
         memories.set(key, planned.memory);
@@ -195,8 +212,9 @@ export function createController(deps: ControllerDeps) {
         writeStatus(key, planned);
       }
     }
+    const requeueAfterMs = routeSettlesInMs > 0 ? Math.min(planned.requeueAfterMs ?? routeSettlesInMs, routeSettlesInMs) : planned.requeueAfterMs;
     return {
-      key, result: planned.result, requeueAfterMs: planned.requeueAfterMs, error: planned.error,
+      key, result: planned.result, ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }), error: planned.error,
       desired: row, badHash: planned.badHash, status: deps.store.status.get(key),
     };
   }

@@ -43,6 +43,12 @@ export interface ServiceRouter {
    * so an instance left out may be stopped after its drain.
    */
   set(name: string, route: ServiceRoute): Promise<void>;
+  /**
+   * set() without the wait: resolves once the route is pushed and its upstreams published,
+   * with how long (ms) until Caddy routes by them (0: already). The reconciler looks again
+   * then instead of holding one of its few workers asleep.
+   */
+  publish(name: string, route: ServiceRoute): Promise<number>;
   remove(name: string): Promise<void>;
   /**
    * Replaces the whole table without pushing (the resync computes it from desired +
@@ -104,8 +110,13 @@ export function createServiceRouter(options: {
   /** Publishes a service's upstreams; a change is in effect once Caddy's refresh has passed. */
   async function publish(name: string, upstreams: readonly string[]): Promise<void> {
     if (!dns) return;
+    const first = !published.has(name);
     published.add(name);
-    if (await dns.responder.publish(name, upstreams)) effectiveAt.set(name, now() + settleMs);
+    const changed = await dns.responder.publish(name, upstreams);
+    // A new service's empty set (its first reconcile, before any instance runs): no answer
+    // Caddy may hold names an upstream, so there is nothing to wait out. Waiting here held
+    // a reconcile worker for a whole refresh per new service (a 50-service apply ran 4 at a time).
+    if (changed && !(first && upstreams.length === 0)) effectiveAt.set(name, now() + settleMs);
   }
 
   function unpublish(name: string): void {
@@ -114,28 +125,31 @@ export function createServiceRouter(options: {
     effectiveAt.delete(name);
   }
 
-  /** Waits until the last published change of `name` can be in Caddy's hands. */
-  async function settled(name: string): Promise<void> {
-    const wait = (effectiveAt.get(name) ?? 0) - now();
-    if (wait > 0) await sleep(wait);
+  /** How long until the last published change of `name` can be in Caddy's hands (ms). */
+  const unsettledMs = (name: string): number => Math.max(0, (effectiveAt.get(name) ?? 0) - now());
+
+  async function publishRoute(name: string, route: ServiceRoute): Promise<number> {
+    const next = { domains: [...route.domains].sort(), upstreams: [...route.upstreams].sort() };
+    setAt.set(name, Date.now());
+    const before = table.get(name);
+    if (same(before, next)) return unsettledMs(name);
+    table.set(name, next);
+    if (!dns || !source) {
+      await push();
+      return 0;
+    }
+    // Upstreams go out as DNS answers; the route itself changes only with its hostnames.
+    await publish(name, next.upstreams);
+    if (before === undefined || before.domains.join(',') !== next.domains.join(',')) await push();
+    return unsettledMs(name);
   }
 
   return {
     async set(name, route) {
-      const next = { domains: [...route.domains].sort(), upstreams: [...route.upstreams].sort() };
-      setAt.set(name, Date.now());
-      const before = table.get(name);
-      if (same(before, next)) return settled(name);
-      table.set(name, next);
-      if (!dns || !source) {
-        await push();
-        return;
-      }
-      // Upstreams go out as DNS answers; the route itself changes only with its hostnames.
-      await publish(name, next.upstreams);
-      if (before === undefined || before.domains.join(',') !== next.domains.join(',')) await push();
-      await settled(name);
+      const wait = await publishRoute(name, route);
+      if (wait > 0) await sleep(wait);
     },
+    publish: publishRoute,
     async remove(name) {
       setAt.delete(name);
       if (!table.delete(name)) return;

@@ -182,3 +182,42 @@ test('routes: ready instances are routed, and an instance leaves the route befor
     await h.close();
   }
 });
+
+test('routes: a route that takes time to reach caddy holds no worker; the service is running only once it is in effect', async () => {
+  const SETTLE_MS = 400;
+  const table = new Map<string, string>();
+  const effectiveAt = new Map<string, number>();
+  const publish = async (name: string, route: { domains: string[]; upstreams: string[] }) => {
+    const next = route.upstreams.join(' ');
+    if (table.get(name) !== next) {
+      table.set(name, next);
+      if (next !== '') effectiveAt.set(name, Date.now() + SETTLE_MS);
+    }
+    return Math.max(0, (effectiveAt.get(name) ?? 0) - Date.now());
+  };
+  const routes = {
+    publish,
+    async set(name: string, route: { domains: string[]; upstreams: string[] }) {
+      const wait = await publish(name, route);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    },
+    async remove(name: string) { table.delete(name); },
+    url: (name: string) => `http://${name}.localhost`,
+  };
+  const h = startHarness({ routes });
+  try {
+    const started = Date.now();
+    h.apply('file:test', [makeSpec({ name: 'web' })]);
+    await h.loop.idle();
+    await h.loop.resync();
+    await h.loop.idle();
+    assert.ok(Date.now() - started < SETTLE_MS, `the passes waited out the route's refresh (${Date.now() - started} ms)`);
+    assert.equal(table.get('web'), '127.0.0.1:20000');
+    assert.notEqual(h.store.status.get('web')?.phase, 'running', 'running before caddy could route to it');
+    for (let i = 0; i < 100 && h.store.status.get('web')?.phase !== 'running'; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(h.store.status.get('web')?.phase, 'running', 'the loop did not look again once the route was in effect');
+    assert.ok(Date.now() - started >= SETTLE_MS);
+  } finally {
+    await h.close();
+  }
+});

@@ -52,6 +52,30 @@ describe('service router with DNS upstreams: timing and writes', () => {
     assert.deepEqual(slept, [1_500]);
   });
 
+  test('a new service with no instance yet: the route is added without a wait (nothing served, nothing to drain); its first upstream then waits', async () => {
+    const { router, slept, writes, answers } = fakes();
+    await router.set('web', { domains: [], upstreams: [] });
+    assert.deepEqual(writes, ['add forge-web']);
+    assert.equal(answers.get('web'), '');
+    assert.deepEqual(slept, [], 'a reconcile waited out a refresh for a service with nothing to route');
+    await router.set('web', { domains: [], upstreams: ['127.0.0.1:22001'] });
+    assert.deepEqual(slept, [1_500]);
+    await router.set('web', { domains: [], upstreams: [] });
+    assert.deepEqual(slept, [1_500, 1_500], 'the last instance left: its drain waits');
+  });
+
+  test('publish() is set() without the sleep: it says how long until the change is in effect', async () => {
+    const { router, slept, writes, answers, advance } = fakes();
+    assert.equal(await router.publish('web', { domains: [], upstreams: ['127.0.0.1:22001'] }), 1_500);
+    assert.deepEqual(writes, ['add forge-web']);
+    assert.equal(answers.get('web'), '127.0.0.1:22001');
+    advance(1_000);
+    assert.equal(await router.publish('web', { domains: [], upstreams: ['127.0.0.1:22001'] }), 500, 'the same set: what is left of its refresh');
+    advance(500);
+    assert.equal(await router.publish('web', { domains: [], upstreams: ['127.0.0.1:22001'] }), 0);
+    assert.deepEqual(slept, []);
+  });
+
   test('an upstream change (cutover, scale, drain) writes nothing to caddy and waits refresh + margin', async () => {
     const { router, slept, writes, answers } = fakes();
     await router.set('web', { domains: [], upstreams: ['127.0.0.1:22001'] });
