@@ -279,12 +279,14 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
         const error = new ForgeError('E_BAD_REQUEST', `this agent cannot run ${task.kind} tasks with this payload`);
         result = { ok: false, result: { code: error.code, message: error.message } };
       }
+      // A command's output goes first: whoever sees the result (a failed start in `forge apply`)
+      // can then read it in `forge logs`. Bounded, while the lease is still renewed; a stop has
+      // no output of its own to wait for, and a lost task or a stopping agent reports nothing.
+      if (task.kind !== 'stop') await shipper.shipped(2_000, AbortSignal.any([lost.signal, stopping.signal]));
     } finally {
       clearInterval(renewer);
     }
     await flush();
-    // The output goes first: whoever sees the result (a failed start in `forge apply`) can then read it in `forge logs`.
-    await shipper.shipped(2_000);
     if (lost.signal.aborted || stopping.signal.aborted) return;
     if (task.kind === 'job') await deliverJobResult(task.id, task.leaseMs, result);
     else await client.result(task.id, result);

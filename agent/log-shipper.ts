@@ -28,10 +28,10 @@ export interface LogShipper {
   readonly queued: number;
   /**
    * Resolves once every line pushed before the call has been sent (or dropped), or when
-   * `deadlineMs` passes. A task's result waits on it, so whoever sees the result can read
-   * the output that led to it.
+   * `deadlineMs` passes or `signal` aborts. A task's result waits on it, so whoever sees the
+   * result can read the output that led to it.
    */
-  shipped(deadlineMs: number): Promise<void>;
+  shipped(deadlineMs: number, signal?: AbortSignal): Promise<void>;
   /** Sends what is queued, trying until `deadlineMs` passes; then stops shipping. */
   close(deadlineMs?: number): Promise<void>;
 }
@@ -123,25 +123,28 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     get queued() {
       return queue.length;
     },
-    shipped(deadlineMs) {
+    shipped(deadlineMs, signal) {
       const mark = pushed;
-      if (oldestPending() > mark) return Promise.resolve();
+      if (oldestPending() > mark || stopped.signal.aborted || signal?.aborted === true) return Promise.resolve();
       return new Promise<void>((resolve) => {
         const done = (): void => {
           waiters.delete(check);
           clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
           resolve();
         };
         const check = (): void => {
           if (oldestPending() > mark || stopped.signal.aborted) done();
         };
         const timer = setTimeout(done, deadlineMs);
+        signal?.addEventListener('abort', done, { once: true });
         waiters.add(check);
         hurry?.abort();
       });
     },
     async close(deadlineMs = 2_000) {
       stopped.abort();
+      moved(); // nobody waits on a shipper that stops
       wake?.();
       const timer = setTimeout(() => { closing = true; }, deadlineMs);
       await Promise.race([running, sleep(deadlineMs + 100)]);

@@ -66,6 +66,8 @@ export interface ReconcileOutcome {
 }
 
 const DEFAULT_POLL_MS = 1_000;
+/** Passes in a row that may end early while a route change reaches Caddy (see reconcileInner). */
+const MAX_ROUTE_DEFERRALS = 3;
 const DEFAULT_DRAIN_MS = 2_000;
 
 export function createController(deps: ControllerDeps) {
@@ -76,6 +78,8 @@ export function createController(deps: ControllerDeps) {
   // Instances out of the route while they drain or are removed: the resync's route table
   // must leave them out too, or it would put them back.
   const draining = new Map<string, ReadonlySet<string>>();
+  // Passes of a key that ended early in a row, waiting for a route change to reach Caddy.
+  const routeDeferrals = new Map<string, number>();
   // Release commands this control plane is waiting for (service id:generation).
   const inFlight = new Set<string>();
 
@@ -140,13 +144,20 @@ export function createController(deps: ControllerDeps) {
     // succeeded) only once Caddy routes by the new set. Until then nothing is written and
     // the loop looks again when it is in effect, instead of this worker sleeping through
     // Caddy's refresh (1.5 s per healthy service held one of the loop's few workers).
+    // A set that changes faster than it settles (a replica flapping) would defer forever: after
+    // a few deferrals in a row the pass waits, as it always did, and goes on.
     if (!planned.deleteService && planned.actions.length === 0 && planned.route && deps.routes?.publish) {
       if (planned.draining.length > 0) draining.set(key, new Set(planned.draining));
+      else draining.delete(key);
       const unsettledMs = await deps.routes.publish(key, planned.route);
-      if (unsettledMs > 0) {
+      const deferrals = routeDeferrals.get(key) ?? 0;
+      if (unsettledMs > 0 && deferrals < MAX_ROUTE_DEFERRALS) {
+        routeDeferrals.set(key, deferrals + 1);
         return { key, result: 'noop', requeueAfterMs: unsettledMs, desired: row, badHash: planned.badHash, status: deps.store.status.get(key) };
       }
+      if (unsettledMs > 0) await deps.routes.set(key, planned.route);
     }
+    routeDeferrals.delete(key);
     memories.set(key, planned.memory);
     if (planned.deleteService) {
       // remove() refuses when an upsert revived the row meanwhile: then it is not deleted.

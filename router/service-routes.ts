@@ -108,15 +108,14 @@ export function createServiceRouter(options: {
     a !== undefined && a.upstreams.join(',') === b.upstreams.join(',') && a.domains.join(',') === b.domains.join(',');
 
   /** Publishes a service's upstreams; a change is in effect once Caddy's refresh has passed. */
-  async function publish(name: string, upstreams: readonly string[]): Promise<void> {
+  async function publish(name: string, upstreams: readonly string[], fresh = false): Promise<void> {
     if (!dns) return;
-    const first = !published.has(name);
     published.add(name);
     const changed = await dns.responder.publish(name, upstreams);
-    // A new service's empty set (its first reconcile, before any instance runs): no answer
-    // Caddy may hold names an upstream, so there is nothing to wait out. Waiting here held
-    // a reconcile worker for a whole refresh per new service (a 50-service apply ran 4 at a time).
-    if (changed && !(first && upstreams.length === 0)) effectiveAt.set(name, now() + settleMs);
+    // `fresh`: an empty set for a service the table did not hold (its first reconcile, before
+    // any instance runs; a restarted control plane's resync fills the table first). No answer
+    // Caddy may hold names an upstream of it, so there is nothing to wait out.
+    if (changed && !(fresh && upstreams.length === 0)) effectiveAt.set(name, now() + settleMs);
   }
 
   function unpublish(name: string): void {
@@ -134,14 +133,24 @@ export function createServiceRouter(options: {
     const before = table.get(name);
     if (same(before, next)) return unsettledMs(name);
     table.set(name, next);
-    if (!dns || !source) {
-      await push();
-      return 0;
+    try {
+      if (!dns || !source) {
+        await push();
+        return 0;
+      }
+      // Upstreams go out as DNS answers; the route itself changes only with its hostnames.
+      await publish(name, next.upstreams, before === undefined);
+      if (before === undefined || before.domains.join(',') !== next.domains.join(',')) await push();
+      return unsettledMs(name);
+    } catch (error) {
+      // Not in Caddy's hands: the next call must try again rather than find it "already set"
+      // (and count a service as routed, or start a drain, while Caddy still has the old set).
+      if (table.get(name) === next) {
+        if (before === undefined) table.delete(name);
+        else table.set(name, before);
+      }
+      throw error;
     }
-    // Upstreams go out as DNS answers; the route itself changes only with its hostnames.
-    await publish(name, next.upstreams);
-    if (before === undefined || before.domains.join(',') !== next.domains.join(',')) await push();
-    return unsettledMs(name);
   }
 
   return {

@@ -76,6 +76,11 @@ test('shipper: shipped() waits for the lines pushed before it, not for later one
   const stuck = Date.now();
   await shipper.shipped(150); // line 3 is stuck: the deadline ends the wait
   assert.ok(Date.now() - stuck >= 140);
+  const cancel = new AbortController();
+  const aborted = Date.now();
+  setTimeout(() => cancel.abort(), 20);
+  await shipper.shipped(5_000, cancel.signal); // a lost task or a stopping agent waits no longer
+  assert.ok(Date.now() - aborted < 2_000, 'the wait outlived its signal');
   await shipper.close(0);
 });
 

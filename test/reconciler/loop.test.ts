@@ -221,3 +221,29 @@ test('routes: a route that takes time to reach caddy holds no worker; the servic
     await h.close();
   }
 });
+
+test('routes: a route that never settles (a replica flapping faster than caddy refreshes) defers a few passes, then the pass waits and goes on', async () => {
+  const published: string[] = [];
+  const routes = {
+    // Every publish is a new change: it is never in effect yet.
+    async publish(name: string, route: { domains: string[]; upstreams: string[] }) {
+      published.push(`${name} ${route.upstreams.join(' ')}`);
+      return 100;
+    },
+    async set(name: string, route: { domains: string[]; upstreams: string[] }) {
+      published.push(`${name} ${route.upstreams.join(' ')} (waited)`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    },
+    async remove() {},
+    url: (name: string) => `http://${name}.localhost`,
+  };
+  const h = startHarness({ routes });
+  try {
+    h.apply('file:test', [makeSpec({ name: 'web' })]);
+    for (let i = 0; i < 150 && h.store.status.get('web')?.phase !== 'running'; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(h.store.status.get('web')?.phase, 'running', `never marked running; route calls: ${published.join(', ')}`);
+    assert.ok(published.some((line) => line.endsWith('(waited)')), published.join(', '));
+  } finally {
+    await h.close();
+  }
+});

@@ -40,7 +40,7 @@ function fakes() {
     sleep: async (ms) => { slept.push(ms); clock += ms; },
   });
   router.replaceAll(new Map());
-  return { router, slept, writes, answers, advance: (ms: number) => { clock += ms; } };
+  return { router, slept, writes, answers, responder, advance: (ms: number) => { clock += ms; } };
 }
 
 describe('service router with DNS upstreams: timing and writes', () => {
@@ -74,6 +74,30 @@ describe('service router with DNS upstreams: timing and writes', () => {
     advance(500);
     assert.equal(await router.publish('web', { domains: [], upstreams: ['127.0.0.1:22001'] }), 0);
     assert.deepEqual(slept, []);
+  });
+
+  test('after a restart an empty set the resync found still waits (Caddy may hold the old answer); only a service new to the table skips it', async () => {
+    const { router, slept } = fakes();
+    // A restarted control plane: the resync's table holds `web` with no routable instance (being stopped).
+    router.replaceAll(new Map([['web', { domains: [], upstreams: [] }]]));
+    await router.sync();
+    assert.equal(await router.publish('web', { domains: [], upstreams: [] }), 1_500);
+    assert.deepEqual(slept, []);
+  });
+
+  test('a publish that failed is tried again by the next call, not taken as done', async () => {
+    const { router, answers, responder } = fakes();
+    const real = responder.publish;
+    let failures = 0;
+    responder.publish = async (service, upstreams) => {
+      if (failures-- > 0) throw new Error('dns sidecar not answering');
+      return real(service, upstreams);
+    };
+    await router.set('web', { domains: [], upstreams: ['127.0.0.1:22001'] });
+    failures = 1;
+    await assert.rejects(router.publish('web', { domains: [], upstreams: ['127.0.0.1:22002'] }), /not answering/);
+    assert.equal(await router.publish('web', { domains: [], upstreams: ['127.0.0.1:22002'] }), 1_500, 'the failed set was taken as in effect');
+    assert.equal(answers.get('web'), '127.0.0.1:22002');
   });
 
   test('an upstream change (cutover, scale, drain) writes nothing to caddy and waits refresh + margin', async () => {
