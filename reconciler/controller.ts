@@ -47,8 +47,6 @@ export interface RouteTable {
    * starts only then, so a stopped instance was out of Caddy's set for the whole drain.
    */
   set(name: string, route: { domains: string[]; upstreams: string[] }): Promise<void>;
-  /** set() without the wait: how long (ms) until Caddy routes by `route` (0: already). */
-  publish?(name: string, route: { domains: string[]; upstreams: string[] }): Promise<number>;
   remove(name: string): Promise<void>;
   url(name: string): string;
 }
@@ -66,8 +64,6 @@ export interface ReconcileOutcome {
 }
 
 const DEFAULT_POLL_MS = 1_000;
-/** Passes in a row that may end early while a route change reaches Caddy (see reconcileInner). */
-const MAX_ROUTE_DEFERRALS = 3;
 const DEFAULT_DRAIN_MS = 2_000;
 
 export function createController(deps: ControllerDeps) {
@@ -78,8 +74,6 @@ export function createController(deps: ControllerDeps) {
   // Instances out of the route while they drain or are removed: the resync's route table
   // must leave them out too, or it would put them back.
   const draining = new Map<string, ReadonlySet<string>>();
-  // Passes of a key that ended early in a row, waiting for a route change to reach Caddy.
-  const routeDeferrals = new Map<string, number>();
   // Release commands this control plane is waiting for (service id:generation).
   const inFlight = new Set<string>();
 
@@ -140,24 +134,6 @@ export function createController(deps: ControllerDeps) {
     const provider = deps.provider(row.spec.provider);
     const input = await read(row, provider);
     let planned = plan(input);
-    // With nothing to do but route: a service counts as running (and its release as
-    // succeeded) only once Caddy routes by the new set. Until then nothing is written and
-    // the loop looks again when it is in effect, instead of this worker sleeping through
-    // Caddy's refresh (1.5 s per healthy service held one of the loop's few workers).
-    // A set that changes faster than it settles (a replica flapping) would defer forever: after
-    // a few deferrals in a row the pass waits, as it always did, and goes on.
-    if (!planned.deleteService && planned.actions.length === 0 && planned.route && deps.routes?.publish) {
-      if (planned.draining.length > 0) draining.set(key, new Set(planned.draining));
-      else draining.delete(key);
-      const unsettledMs = await deps.routes.publish(key, planned.route);
-      const deferrals = routeDeferrals.get(key) ?? 0;
-      if (unsettledMs > 0 && deferrals < MAX_ROUTE_DEFERRALS) {
-        routeDeferrals.set(key, deferrals + 1);
-        return { key, result: 'noop', requeueAfterMs: unsettledMs, desired: row, badHash: planned.badHash, status: deps.store.status.get(key) };
-      }
-      if (unsettledMs > 0) await deps.routes.set(key, planned.route);
-    }
-    routeDeferrals.delete(key);
     memories.set(key, planned.memory);
     if (planned.deleteService) {
       // remove() refuses when an upsert revived the row meanwhile: then it is not deleted.
@@ -194,7 +170,6 @@ export function createController(deps: ControllerDeps) {
         inFlight.delete(flight);
       }
     }
-    let routeSettlesInMs = 0;
     if (planned.actions.length > 0 && provider) {
       let acting: Action | undefined;
       try {
@@ -212,10 +187,7 @@ export function createController(deps: ControllerDeps) {
         }
         const [after = null] = await provider.observe([key]);
         const route = routeAfter(input, planned, after);
-        // Instances that became ready meanwhile join the route; the next pass marks the
-        // service running once the route is in effect (no worker sleeps here either).
-        if (route && deps.routes?.publish) routeSettlesInMs = await deps.routes.publish(key, route);
-        else if (route) await deps.routes?.set(key, route);
+        if (route) await deps.routes?.set(key, route);
       } catch (thrown) {
         planned = planFailure(input, planned, toForgeError(thrown, 'E_PROVIDER'), acting, deps.store.status.get(key));
         memories.set(key, planned.memory);
@@ -223,9 +195,8 @@ export function createController(deps: ControllerDeps) {
         writeStatus(key, planned);
       }
     }
-    const requeueAfterMs = routeSettlesInMs > 0 ? Math.min(planned.requeueAfterMs ?? routeSettlesInMs, routeSettlesInMs) : planned.requeueAfterMs;
     return {
-      key, result: planned.result, ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }), error: planned.error,
+      key, result: planned.result, requeueAfterMs: planned.requeueAfterMs, error: planned.error,
       desired: row, badHash: planned.badHash, status: deps.store.status.get(key),
     };
   }
